@@ -1,0 +1,61 @@
+// Wiring: builds the parts in order, opens the doors last, and stops everything in reverse.
+import * as path from 'node:path';
+import type { Config } from './config';
+import { ensurePrivateDir } from './fsutil';
+import { loadRuntimeId } from './identity';
+import type { Logger } from './log';
+import type { Parts, StatusBoard } from './parts';
+import { VERSION } from './version';
+import { LocalApi } from './doors/local-api';
+import { HealthServer, type AppCounts } from './doors/health';
+
+export interface RunningAgent {
+  readonly parts: Parts;
+  readonly apiPort: number;
+  readonly healthPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: Config, log: Logger): Promise<RunningAgent> {
+  const stops: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try { await stop(); } catch (e) { log.error({ err: e }, 'error while stopping'); }
+    }
+    stops.length = 0;
+  };
+
+  try {
+    // 1. state on disk
+    ensurePrivateDir(config.runtime.dataDir);
+    const runtimeId = loadRuntimeId(config.runtime.dataDir);
+    const status: StatusBoard = {
+      kitManager: { configured: config.kitManager.url !== '', connected: false, url: config.kitManager.url, droppedReplies: 0 },
+      kuksa: { mode: config.kuksa.mode, connected: config.kuksa.mode === 'embedded', address: config.kuksa.address, api: config.kuksa.api },
+    };
+    const parts: Parts = {
+      config,
+      log,
+      status,
+      runtime: { runtimeId, kitId: config.runtime.kitId, name: config.runtime.name, version: VERSION, startedAt: Date.now(), notices: [] },
+    };
+    log.info({ runtimeId, kitId: config.runtime.kitId, version: VERSION, dataDir: path.resolve(config.runtime.dataDir) }, 'starting');
+
+    // 2. parts (apps restored, signals started) — each area adds itself here
+
+    // 3. doors
+    const appCounts = (): AppCounts => ({ total: 0, running: 0, paused: 0, stopped: 0, error: 0 });
+    const api = new LocalApi(parts);
+    const apiPort = await api.start();
+    stops.push(() => api.stop());
+    const health = new HealthServer(parts, appCounts);
+    const healthPort = await health.start();
+    stops.push(() => health.stop());
+
+    log.info({ apiPort, healthPort }, 'ready');
+    return { parts, apiPort, healthPort, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

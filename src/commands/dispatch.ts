@@ -1,0 +1,61 @@
+// One request through the table: validation of the envelope, the handler call, and errors turned into replies.
+// Shared by every door; the door passes how its replies are wrapped.
+import { CommandError, errorCode, errorText, type ErrorCode } from './errors';
+import { resolveCommand } from './table';
+import type { Client, Command, CommandContext, CommandRequest, Frame } from './types';
+import type { Parts } from '../parts';
+import { isPlainObject } from './validate';
+
+export interface Envelope {
+  /** The handler's final reply body. */
+  done(req: CommandRequest, command: Command, body: Frame): void;
+  /** An interim reply emitted by the handler. */
+  progress(req: CommandRequest, command: Command, frame: Frame): void;
+  /** A failure; req is null when the frame could not even be read as a request. */
+  fail(req: CommandRequest | Pick<CommandRequest, 'id' | 'wireName'> | null, code: ErrorCode, message: string): void;
+}
+
+const MAX_ID_LENGTH = 256;
+
+/** Reads `id` as the seed allows it: a string or a number; anything else is answered with id null. */
+export function requestId(frame: Frame): string | number | null {
+  const id = frame.id;
+  if (typeof id === 'string' && id.length <= MAX_ID_LENGTH) return id;
+  if (typeof id === 'number' && Number.isFinite(id)) return id;
+  return null;
+}
+
+/**
+ * Runs one request. `nameKey` is `type` for seed-000 frames and `cmd` for Kit-Manager commands.
+ * Never throws and never rejects: every outcome becomes a reply through the envelope.
+ */
+export async function dispatch(parts: Parts, client: Client, frame: unknown, nameKey: 'type' | 'cmd', envelope: Envelope): Promise<void> {
+  if (!isPlainObject(frame)) {
+    envelope.fail(null, 'BAD_REQUEST', `expected a JSON object with a "${nameKey}" field`);
+    return;
+  }
+  const id = requestId(frame);
+  const wireName = frame[nameKey];
+  if (typeof wireName !== 'string' || wireName.length === 0 || wireName.length > 64) {
+    envelope.fail({ id, wireName: '' }, 'BAD_REQUEST', `"${nameKey}" must be a non-empty string of at most 64 characters`);
+    return;
+  }
+  const found = resolveCommand(wireName);
+  if (!found) {
+    envelope.fail({ id, wireName }, 'UNKNOWN_TYPE', `unknown ${nameKey} "${wireName.slice(0, 64)}"`);
+    return;
+  }
+  const req: CommandRequest = { name: found.name, wireName, id, body: frame };
+  const ctx: CommandContext = {
+    parts,
+    client,
+    emit: (f) => envelope.progress(req, found.command, f),
+  };
+  try {
+    const body = await found.command.handler(ctx, req);
+    if (body !== undefined) envelope.done(req, found.command, body);
+  } catch (e) {
+    if (!(e instanceof CommandError)) parts.log.error({ err: e, command: found.name }, 'command failed unexpectedly');
+    envelope.fail(req, errorCode(e), errorText(e));
+  }
+}

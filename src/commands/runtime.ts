@@ -1,0 +1,33 @@
+// Commands about the agent itself: ping, get_runtime_info.
+import { CAPABILITIES } from '../capabilities';
+import type { Parts } from '../parts';
+import type { Command, Frame } from './types';
+
+export function uptimeS(parts: Parts): number {
+  return Math.floor((Date.now() - parts.runtime.startedAt) / 1000);
+}
+
+/** The agent's own fields, shared by get_runtime_info, health and the Kit-Manager's get-runtime-info. */
+export function runtimeInfo(parts: Parts): Frame {
+  const { runtime, status } = parts;
+  return {
+    runtimeId: runtime.runtimeId,
+    kitId: runtime.kitId,
+    name: runtime.name,
+    version: runtime.version,
+    capabilities: CAPABILITIES,
+    uptimeS: uptimeS(parts),
+    node: process.version,
+    pid: process.pid,
+    rssBytes: process.memoryUsage.rss(),
+    kitManagerConnected: status.kitManager.connected,
+    kuksaConnected: status.kuksa.connected,
+    kuksa: { mode: status.kuksa.mode, address: status.kuksa.address, api: status.kuksa.api },
+    notices: runtime.notices,
+  };
+}
+
+export const runtimeCommands: Record<string, Command> = {
+  ping: { style: 'seed', responseType: 'pong', handler: () => ({}) },
+  get_runtime_info: { style: 'seed', handler: (ctx) => runtimeInfo(ctx.parts) },
+};

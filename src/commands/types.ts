@@ -1,0 +1,63 @@
+// The contract between doors and commands. A door turns its bytes into a CommandRequest, calls the handler from
+// the table, and puts the handler's replies into its own envelope. Handlers never see a socket.
+import type { Parts } from '../parts';
+
+/** A JSON object frame. */
+export type Frame = Record<string, unknown>;
+
+/**
+ * Someone who can receive pushed events (console lines, status changes, signal batches): one local API connection,
+ * one Kit-Manager frontend client (request_from), one outbound ws controller. Parts hold Clients, never sockets.
+ */
+export interface Client {
+  /** Stable for the client's lifetime; for a Kit-Manager client, its request_from. */
+  readonly id: string;
+  /** Which door it came through: local, kit (Socket.IO), kit-ws. Informational only (lsOfRunner.from). */
+  readonly door: string;
+  /** Deliver one event. Seed-000 frames; the door translates them for its peer. Never throws. */
+  send(frame: Frame): void;
+  /** True while the transport under this client is above its soft send-buffer limit: producers should hold back. */
+  congested(): boolean;
+  /** True once the client is gone; sends are then dropped. */
+  readonly closed: boolean;
+  /** Run fn when the client goes away. Returns a disposer. */
+  onClose(fn: () => void): () => void;
+}
+
+export interface CommandRequest {
+  /** The canonical command name (after the table mapped legacy names). */
+  readonly name: string;
+  /** The name the peer used (`type` or `cmd`), echoed in replies. */
+  readonly wireName: string;
+  /** The request id (seed 000) or null. */
+  readonly id: string | number | null;
+  /** The whole request object as received (already checked to be a plain object). */
+  readonly body: Frame;
+}
+
+export interface CommandContext {
+  readonly parts: Parts;
+  readonly client: Client;
+  /**
+   * Send an interim or streamed reply to the requester (progress lines, ad-hoc run output). The door adds its
+   * envelope: the local API adds the request id; the Kit-Manager link adds cmd, request_from and kit_id.
+   */
+  emit(frame: Frame): void;
+}
+
+/** Returns the final reply body (or undefined when everything was emitted already). Throws CommandError. */
+export type Handler = (ctx: CommandContext, req: CommandRequest) => Promise<Frame | undefined> | Frame | undefined;
+
+/**
+ * How the reply travels. `seed`: the local API shape `{type: "<name>-response", id, ...body}`.
+ * `legacy`: the Kit-Manager `cmd` shape `{cmd, request_from, kit_id, ...body}`; over the local API the same body
+ * is sent as `<name>-response` with the id.
+ */
+export type ReplyStyle = 'seed' | 'legacy';
+
+export interface Command {
+  readonly handler: Handler;
+  readonly style: ReplyStyle;
+  /** Response type for the seed style; defaults to `<name>-response`. */
+  readonly responseType?: string;
+}

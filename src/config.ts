@@ -1,0 +1,228 @@
+// The whole configuration surface in one schema: defaults, types, bounds and the environment names.
+// Validated once, before anything starts; every error names the key path and what was expected.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+
+type Leaf =
+  | { kind: 'string'; def: string; secret?: boolean; max?: number; pattern?: RegExp; hint?: string }
+  | { kind: 'int'; def: number; min: number; max: number }
+  | { kind: 'bool'; def: boolean }
+  | { kind: 'enum'; def: string; values: readonly string[] };
+interface Branch { [key: string]: Leaf | Branch }
+
+type StrLeaf = Extract<Leaf, { kind: 'string' }>;
+const str = (def: string, extra: Partial<StrLeaf> = {}): StrLeaf => ({ kind: 'string', def, ...extra });
+const int = (def: number, min: number, max: number): Extract<Leaf, { kind: 'int' }> => ({ kind: 'int', def, min, max });
+const bool = (def: boolean): Extract<Leaf, { kind: 'bool' }> => ({ kind: 'bool', def });
+const oneOf = (def: string, values: readonly string[]): Extract<Leaf, { kind: 'enum' }> => ({ kind: 'enum', def, values });
+
+const PORT_MAX = 65535;
+const HOUR_MS = 3_600_000;
+
+/** The schema. Keep config.example.yaml and the README in step with it. */
+export const SCHEMA = {
+  runtime: {
+    name: str('MyRuntime', { max: 64, pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, ".", "_" or "-"' }),
+    kitId: str('', { max: 128, pattern: /^[A-Za-z0-9._-]*$/, hint: 'letters, digits, ".", "_" or "-"' }),
+    dataDir: str('./data'),
+  },
+  kitManager: {
+    url: str('', { pattern: /^(|(https?|wss?):\/\/\S+)$/, hint: 'an http(s):// or ws(s):// URL, or empty for standalone' }),
+    protocol: oneOf('socketio', ['socketio', 'ws']),
+    token: str('', { secret: true }),
+    caFile: str(''),
+    desc: str('sdv-agent runtime', { max: 256 }),
+    reconnect: { minMs: int(500, 10, HOUR_MS), maxMs: int(30_000, 10, HOUR_MS) },
+  },
+  api: {
+    host: str('127.0.0.1'),
+    port: int(3002, 0, PORT_MAX),
+    path: str('/runtime', { pattern: /^\/[\x21-\x7e]*$/, hint: 'a path starting with "/"' }),
+    token: str('', { secret: true }),
+    maxPayloadBytes: int(16 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    maxClients: int(64, 1, 10_000),
+    sendBufferBytes: int(8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+  },
+  health: { host: str('127.0.0.1'), port: int(3003, 0, PORT_MAX) },
+  kuksa: {
+    mode: oneOf('embedded', ['embedded', 'external']),
+    address: str('127.0.0.1:55555', { pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, hint: 'host:port' }),
+    api: oneOf('auto', ['auto', 'v1', 'v2']),
+    token: str('', { secret: true }),
+    tls: { enabled: bool(false), caFile: str(''), certFile: str(''), keyFile: str(''), serverName: str('') },
+    vss: str(''),
+    serve: bool(true),
+    modelGenerator: str(''),
+  },
+  signals: { batchWindowMs: int(50, 1, 60_000), subscriberTtlS: int(60, 1, 86_400) },
+  apps: {
+    python: str('python3'),
+    maxApps: int(50, 1, 1000),
+    stopGraceMs: int(5000, 0, 600_000),
+    consoleBufferLines: int(1000, 10, 1_000_000),
+    consoleBufferBytes: int(1024 * 1024, 4096, 256 * 1024 * 1024),
+    logMaxBytes: int(1024 * 1024, 4096, 1024 * 1024 * 1024),
+    maxCodeBytes: int(5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    runAs: str('', { pattern: /^([a-z_][a-z0-9_-]*\$?|\d+)?$/, hint: 'a user name or uid' }),
+    adhocMaxS: int(180, 0, 7 * 86_400),
+    docker: str('docker'),
+  },
+  packages: { installTimeoutS: int(600, 5, 86_400) },
+  build: {
+    rustc: str('rustc'),
+    cargo: str('cargo'),
+    cxx: str('g++'),
+    timeoutS: int(120, 5, 3600),
+    maxOutputBytes: int(1024 * 1024, 1024, 64 * 1024 * 1024),
+  },
+  log: { level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) },
+} satisfies Branch;
+
+type LeafValue<L> = L extends { kind: 'int' } ? number : L extends { kind: 'bool' } ? boolean : string;
+type Typed<B> = { readonly [K in keyof B]: B[K] extends { kind: string } ? LeafValue<B[K]> : Typed<B[K]> };
+export type Config = Typed<typeof SCHEMA>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const isLeaf = (n: Leaf | Branch): n is Leaf => typeof (n as Leaf).kind === 'string';
+
+/** camelCase key path → SDV_AGENT_SECTION_KEY_NAME */
+export function envName(keyPath: string): string {
+  return 'SDV_AGENT_' + keyPath.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+}
+
+/** Names the sdv-runtime container already sets, honoured for drop-in use. */
+const LEGACY_ENV: Record<string, string> = { RUNTIME_NAME: 'runtime.name', SYNCER_SERVER_URL: 'kitManager.url' };
+
+function describe(leaf: Leaf): string {
+  switch (leaf.kind) {
+    case 'int': return `an integer from ${leaf.min} to ${leaf.max}`;
+    case 'bool': return 'true or false';
+    case 'enum': return `one of ${leaf.values.join(', ')}`;
+    case 'string': return leaf.hint ?? 'a string';
+  }
+}
+
+function coerce(leaf: Leaf, raw: unknown, keyPath: string, fromEnv: boolean): string | number | boolean {
+  const bad = (): never => {
+    const shown = typeof raw === 'string' ? JSON.stringify(raw.length > 60 ? raw.slice(0, 60) + '…' : raw) : JSON.stringify(raw);
+    throw new ConfigError(`${keyPath}: expected ${describe(leaf)}, got ${leaf.kind === 'string' && (leaf as { secret?: boolean }).secret ? 'a masked value' : shown}`);
+  };
+  switch (leaf.kind) {
+    case 'int': {
+      let n = raw;
+      if (fromEnv && typeof raw === 'string' && /^-?\d+$/.test(raw.trim())) n = Number(raw.trim());
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < leaf.min || n > leaf.max) bad();
+      return n as number;
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return raw;
+      if (fromEnv && typeof raw === 'string' && /^(true|false|1|0)$/i.test(raw)) return /^(true|1)$/i.test(raw);
+      return bad();
+    }
+    case 'enum':
+      if (typeof raw !== 'string' || !leaf.values.includes(raw)) bad();
+      return raw as string;
+    case 'string': {
+      if (typeof raw === 'number' && !fromEnv) raw = String(raw);
+      if (typeof raw !== 'string' || raw.includes('\0')) return bad();
+      if (leaf.max !== undefined && raw.length > leaf.max) bad();
+      if (leaf.pattern && !leaf.pattern.test(raw)) bad();
+      return raw;
+    }
+  }
+}
+
+function build(schema: Branch, file: unknown, env: NodeJS.ProcessEnv, prefix: string): Record<string, unknown> {
+  if (file !== undefined && (file === null || typeof file !== 'object' || Array.isArray(file))) {
+    throw new ConfigError(`${prefix || '(top level)'}: expected a mapping of keys`);
+  }
+  const given = (file ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!Object.prototype.hasOwnProperty.call(schema, key)) {
+      const near = Object.keys(schema).find((k) => k.toLowerCase() === key.toLowerCase());
+      throw new ConfigError(`${prefix}${key}: unknown key${near ? ` (did you mean ${prefix}${near}?)` : ''}; known keys here: ${Object.keys(schema).join(', ')}`);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, node] of Object.entries(schema)) {
+    const keyPath = prefix + key;
+    if (isLeaf(node)) {
+      const envValue = env[envName(keyPath)];
+      if (envValue !== undefined) out[key] = coerce(node, envValue, `${keyPath} (from ${envName(keyPath)})`, true);
+      else if (given[key] !== undefined && given[key] !== null) out[key] = coerce(node, given[key], keyPath, false);
+      else out[key] = node.def;
+    } else {
+      out[key] = build(node, given[key] ?? undefined, env, keyPath + '.');
+    }
+  }
+  return out;
+}
+
+export interface LoadedConfig { config: Config; file: string | null }
+
+/** File, then environment, then defaults. Throws ConfigError with one line naming the key. */
+export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let parsed: unknown;
+  if (file) {
+    let text: string;
+    try { text = fs.readFileSync(file, 'utf8'); } catch (e) {
+      throw new ConfigError(`config file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`);
+    }
+    try { parsed = parseYaml(text, { uniqueKeys: true }) ?? undefined; } catch (e) {
+      throw new ConfigError(`config file ${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const env2: NodeJS.ProcessEnv = { ...env };
+  for (const [legacy, keyPath] of Object.entries(LEGACY_ENV)) {
+    if (env[legacy] !== undefined && env[envName(keyPath)] === undefined) env2[envName(keyPath)] = env[legacy];
+  }
+  const raw = build(SCHEMA, parsed, env2, '') as unknown as Config & { runtime: { kitId: string } };
+  const runtime = raw.runtime as { name: string; kitId: string; dataDir: string };
+  if (runtime.kitId === '') runtime.kitId = `Runtime-${runtime.name}`;
+  runtime.dataDir = path.resolve(file ? path.dirname(path.resolve(file)) : process.cwd(), runtime.dataDir);
+  // Cross-key checks: rejected before anything starts, like pino's conflicting options.
+  const km = raw.kitManager;
+  if (km.reconnect.minMs > km.reconnect.maxMs) throw new ConfigError(`kitManager.reconnect.minMs: expected at most kitManager.reconnect.maxMs (${km.reconnect.maxMs}), got ${km.reconnect.minMs}`);
+  if (km.protocol === 'ws' && km.url && /^https?:/.test(km.url)) throw new ConfigError(`kitManager.url: protocol ws expects a ws:// or wss:// URL, got ${km.url}`);
+  if (raw.api.port !== 0 && raw.api.port === raw.health.port && raw.api.host === raw.health.host) throw new ConfigError(`health.port: must differ from api.port (${raw.api.port})`);
+  if (raw.kuksa.tls.enabled === false && (raw.kuksa.tls.certFile || raw.kuksa.tls.keyFile || raw.kuksa.tls.caFile)) {
+    throw new ConfigError('kuksa.tls.enabled: expected true when kuksa.tls.caFile, certFile or keyFile is set');
+  }
+  if (!!raw.kuksa.tls.certFile !== !!raw.kuksa.tls.keyFile) throw new ConfigError('kuksa.tls.keyFile: certFile and keyFile go together');
+  return { config: deepFreeze(raw) as Config, file };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') { for (const v of Object.values(o)) deepFreeze(v); Object.freeze(o); }
+  return o;
+}
+
+/** The effective config with every secret masked: for --print-config and logs. */
+export function maskedConfig(config: Config): unknown {
+  const walk = (schema: Branch, value: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [key, node] of Object.entries(schema)) {
+      if (isLeaf(node)) out[key] = node.kind === 'string' && node.secret && value[key] ? '***' : value[key];
+      else out[key] = walk(node, value[key] as Record<string, unknown>);
+    }
+    return out;
+  };
+  return walk(SCHEMA, config as unknown as Record<string, unknown>);
+}
+
+/** Every leaf with its default and environment name, in schema order: the README and example are checked against it. */
+export function leafPaths(): Array<{ path: string; env: string; def: unknown; secret: boolean }> {
+  const out: Array<{ path: string; env: string; def: unknown; secret: boolean }> = [];
+  const walk = (schema: Branch, prefix: string) => {
+    for (const [key, node] of Object.entries(schema)) {
+      if (isLeaf(node)) out.push({ path: prefix + key, env: envName(prefix + key), def: node.def, secret: node.kind === 'string' && !!node.secret });
+      else walk(node, prefix + key + '.');
+    }
+  };
+  walk(SCHEMA, '');
+  return out;
+}

@@ -1,0 +1,60 @@
+// GET /health on health.host:health.port: 200 while the agent runs; status degraded when a configured peer is down.
+import * as http from 'node:http';
+import type { Parts } from '../parts';
+import { uptimeS } from '../commands/runtime';
+
+export type AppCounts = Record<string, number>;
+
+export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<string, unknown> {
+  const { status, runtime } = parts;
+  const kmDown = status.kitManager.configured && !status.kitManager.connected;
+  const kuksaDown = !status.kuksa.connected;
+  return {
+    status: kmDown || kuksaDown ? 'degraded' : 'healthy',
+    runtimeId: runtime.runtimeId,
+    kitManagerConnected: status.kitManager.connected,
+    timestamp: new Date().toISOString(),
+    version: runtime.version,
+    uptimeS: uptimeS(parts),
+    kitId: runtime.kitId,
+    kitManagerConfigured: status.kitManager.configured,
+    kuksaConnected: status.kuksa.connected,
+    kuksaMode: status.kuksa.mode,
+    apps: appCounts(),
+  };
+}
+
+export class HealthServer {
+  private server: http.Server | null = null;
+
+  constructor(private readonly parts: Parts, private readonly appCounts: () => AppCounts) {}
+
+  async start(): Promise<number> {
+    const { host, port } = this.parts.config.health;
+    const server = http.createServer((req, res) => {
+      const url = (req.url ?? '/').split('?')[0];
+      if (url !== '/health') { res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found: try GET /health"}'); return; }
+      if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}'); return; }
+      const body = JSON.stringify(healthBody(this.parts, this.appCounts));
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body);
+    });
+    server.on('clientError', (_e, socket) => socket.destroy());
+    server.keepAliveTimeout = 5000;
+    server.requestTimeout = 10_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    });
+    const actual = (server.address() as { port: number }).port;
+    this.parts.log.info({ host, port: actual }, 'health listening');
+    return actual;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections?.(); });
+  }
+}

@@ -1,0 +1,98 @@
+// The seed-000 JSON protocol over one WebSocket, whoever opened it: a local API client, or the outbound link to a
+// Kit-Manager that speaks plain ws. Translates frames to commands and replies back; holds no business state.
+import * as crypto from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { dispatch, type Envelope } from '../commands/dispatch';
+import type { Client, Frame } from '../commands/types';
+import type { Parts } from '../parts';
+
+export interface SeedSessionOptions {
+  door: string;
+  /** Above this the client is congested (producers hold back); above twice this it is cut off. */
+  sendBufferBytes: number;
+  /** Requests of one client being handled at once. */
+  maxInFlight?: number;
+}
+
+const now = (): string => new Date().toISOString();
+
+export class SeedSession implements Client {
+  readonly id = crypto.randomUUID();
+  readonly door: string;
+  private closers: Array<() => void> = [];
+  private inFlight = 0;
+  private readonly maxInFlight: number;
+  private readonly softLimit: number;
+  private readonly hardLimit: number;
+  private _closed = false;
+
+  constructor(private readonly ws: WebSocket, private readonly parts: Parts, opts: SeedSessionOptions) {
+    this.door = opts.door;
+    this.softLimit = opts.sendBufferBytes;
+    this.hardLimit = opts.sendBufferBytes * 2;
+    this.maxInFlight = opts.maxInFlight ?? 64;
+    ws.on('close', () => this.dispose());
+  }
+
+  get closed(): boolean { return this._closed; }
+
+  congested(): boolean { return this.ws.bufferedAmount > this.softLimit; }
+
+  onClose(fn: () => void): () => void {
+    if (this._closed) { queueMicrotask(fn); return () => {}; }
+    this.closers.push(fn);
+    return () => { this.closers = this.closers.filter((f) => f !== fn); };
+  }
+
+  send(frame: Frame): void {
+    if (this._closed || this.ws.readyState !== 1) return;
+    if (this.ws.bufferedAmount > this.hardLimit) {
+      // A client that stopped reading: cut it off rather than grow the agent's memory.
+      this.parts.log.warn({ client: this.id, door: this.door, buffered: this.ws.bufferedAmount }, 'client not reading; disconnecting');
+      this.ws.terminate();
+      this.dispose();
+      return;
+    }
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  /** One text frame from the peer. */
+  handleText(text: string): void {
+    let frame: unknown;
+    try { frame = JSON.parse(text); } catch {
+      this.sendError(null, 'BAD_REQUEST', 'invalid JSON: expected a JSON object with a "type" field');
+      return;
+    }
+    if (this.inFlight >= this.maxInFlight) {
+      const id = frame && typeof frame === 'object' ? (frame as Frame).id : null;
+      this.sendError(typeof id === 'string' || typeof id === 'number' ? id : null, 'LIMIT', `too many requests in flight (limit ${this.maxInFlight}); wait for replies`);
+      return;
+    }
+    this.inFlight++;
+    void dispatch(this.parts, this, frame, 'type', this.envelope).finally(() => { this.inFlight--; });
+  }
+
+  sendError(id: string | number | null, code: string, error: string): void {
+    this.send({ type: 'error', id, error, code, timestamp: now() });
+  }
+
+  private readonly envelope: Envelope = {
+    done: (req, command, body) => {
+      this.send({ type: command.responseType ?? `${req.wireName}-response`, id: req.id, ...body, timestamp: now() });
+    },
+    progress: (req, _command, frame) => {
+      this.send({ type: `${req.wireName}-response`, ...frame, id: req.id, timestamp: now() });
+    },
+    fail: (req, code, message) => this.sendError(req ? req.id : null, code, message),
+  };
+
+  dispose(): void {
+    if (this._closed) return;
+    this._closed = true;
+    const closers = this.closers;
+    this.closers = [];
+    for (const fn of closers) {
+      try { fn(); } catch (e) { this.parts.log.error({ err: e }, 'client close hook failed'); }
+    }
+  }
+}

@@ -1,0 +1,18 @@
+// runtimeId: made once, kept in dataDir, the same across restarts.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from './fsutil';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function loadRuntimeId(dataDir: string): string {
+  const file = path.join(dataDir, 'runtime-id');
+  try {
+    const id = fs.readFileSync(file, 'utf8').trim();
+    if (UUID.test(id)) return id;
+  } catch { /* first start */ }
+  const id = crypto.randomUUID();
+  writeFileAtomic(file, id + '\n', 0o644);
+  return id;
+}

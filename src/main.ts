@@ -1,0 +1,97 @@
+// sdv-agent CLI: parse arguments, load and validate the config, start the agent, stop cleanly on SIGTERM/SIGINT.
+// Exit codes: 0 success, 2 bad usage or bad config, 1 runtime failure.
+import { ConfigError, loadConfig, maskedConfig } from './config';
+import { createLogger, flushLogger, type Logger } from './log';
+import { startAgent, type RunningAgent } from './agent';
+import { VERSION } from './version';
+import { stringify as toYaml } from 'yaml';
+
+const USAGE = `Usage: sdv-agent [--config FILE] [--check-config] [--print-config] [--version] [--help]
+
+  --config FILE     YAML config file (default: $SDV_AGENT_CONFIG, else built-in defaults)
+  --check-config    validate the config and exit (0 valid, 2 invalid)
+  --print-config    print the effective config, secrets masked, and exit
+  --version         print the version and exit
+  --help            print this help and exit
+
+Every key can also be set by environment, e.g. api.port → SDV_AGENT_API_PORT.
+RUNTIME_NAME and SYNCER_SERVER_URL set runtime.name and kitManager.url (sdv-runtime container).
+`;
+
+interface Args { config: string | null; check: boolean; print: boolean; version: boolean; help: boolean }
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { config: null, check: false, print: false, version: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--config=') ? arg.slice('--config='.length) : null;
+    if (eq !== null) { if (!eq) throw new UsageError('--config needs a file'); a.config = eq; }
+    else if (arg === '--config') {
+      const v = argv[++i];
+      if (!v) throw new UsageError('--config needs a file');
+      a.config = v;
+    } else if (arg === '--check-config') a.check = true;
+    else if (arg === '--print-config') a.print = true;
+    else if (arg === '--version' || arg === '-v') a.version = true;
+    else if (arg === '--help' || arg === '-h') a.help = true;
+    else throw new UsageError(`unknown argument: ${arg}`);
+  }
+  return a;
+}
+
+class UsageError extends Error {}
+
+async function main(): Promise<number> {
+  let args: Args;
+  try { args = parseArgs(process.argv.slice(2)); } catch (e) {
+    process.stderr.write(`sdv-agent: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) { process.stdout.write(USAGE); return 0; }
+  if (args.version) { process.stdout.write(`${VERSION}\n`); return 0; }
+
+  let config;
+  try {
+    config = loadConfig(args.config ?? process.env.SDV_AGENT_CONFIG ?? null).config;
+  } catch (e) {
+    if (e instanceof ConfigError) { process.stderr.write(`sdv-agent: invalid config: ${e.message}\n`); return 2; }
+    throw e;
+  }
+  if (args.print) { process.stdout.write(toYaml(maskedConfig(config))); return 0; }
+  if (args.check) { process.stdout.write('config OK\n'); return 0; }
+
+  const log = createLogger(config.log.level);
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent(config, log);
+  } catch (e) {
+    log.fatal({ err: e }, 'start failed');
+    flushLogger(log);
+    return 1;
+  }
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      const hard = setTimeout(() => { log.error('stop took too long; exiting'); resolve(1); }, 15_000);
+      hard.unref();
+      agent.stop().then(() => { clearTimeout(hard); log.info('stopped'); resolve(0); }, (e) => { log.error({ err: e }, 'stop failed'); resolve(1); });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('uncaughtException', (e) => { logCrash(log, e); });
+    process.on('unhandledRejection', (e) => { logCrash(log, e); });
+  });
+}
+
+/** A bug in one handler must not take every app down with it: log loudly and keep serving. */
+function logCrash(log: Logger, e: unknown): void {
+  log.error({ err: e }, 'unexpected error (the agent keeps running)');
+}
+
+main().then(
+  (code) => { process.exitCode = code; setImmediate(() => process.exit(code)); },
+  (e) => { process.stderr.write(`sdv-agent: ${(e as Error)?.stack ?? e}\n`); process.exit(1); },
+);

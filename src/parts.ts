@@ -1,0 +1,27 @@
+// The long-lived parts the commands work on. Built by agent.ts in order; doors reach them only through commands.
+import type { Config } from './config';
+import type { Logger } from './log';
+
+/** Connection flags the health endpoint and get_runtime_info read; each part sets its own. */
+export interface StatusBoard {
+  kitManager: { configured: boolean; connected: boolean; url: string; droppedReplies: number };
+  kuksa: { mode: string; connected: boolean; address: string; api: string };
+}
+
+export interface RuntimeState {
+  readonly runtimeId: string;
+  readonly kitId: string;
+  readonly name: string;
+  readonly version: string;
+  readonly startedAt: number;
+  /** Things an operator should know (a quarantined registry, a refused config part): shown in get_runtime_info. */
+  readonly notices: string[];
+}
+
+export interface Parts {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly runtime: RuntimeState;
+  readonly status: StatusBoard;
+  // parts of later areas are added below, one line each
+}

@@ -1,0 +1,14 @@
+import t from 'tap';
+import { ApiClient, getJson, startAgent } from './helpers/agent';
+
+t.test('agent starts standalone, answers ping and /health', async (t) => {
+  const agent = await startAgent();
+  t.teardown(() => agent.stop());
+  const h = await getJson(agent.healthUrl);
+  t.equal(h.status, 200);
+  t.equal(h.body.status, 'healthy');
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  const pong = await c.request({ type: 'ping' });
+  t.equal(pong.type, 'pong');
+});

@@ -1,0 +1,181 @@
+// Starts the real bundled agent (dist/sdv-agent.js) as a child process on free ports, with its own dataDir,
+// and gives tests real sockets to it. No module of the project is imported or mocked here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import WebSocket from 'ws';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const AGENT_JS = path.join(ROOT, 'dist', 'sdv-agent.js');
+
+export interface AgentHandle {
+  proc: ChildProcess;
+  dataDir: string;
+  configFile: string;
+  apiPort: number;
+  healthPort: number;
+  apiUrl: string;
+  healthUrl: string;
+  /** Every JSON log line the agent printed so far. */
+  logs: Array<Record<string, unknown>>;
+  stderr: string[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the first log line that matches. */
+  waitLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+export function tmpDir(prefix = 'sdv-agent-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? deepMerge(out[k] as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+export interface StartOptions {
+  config?: Record<string, unknown>;
+  env?: Record<string, string>;
+  dataDir?: string;
+  /** Wait for the 'ready' log line (default true). */
+  waitReady?: boolean;
+}
+
+/** Starts an agent with ports 0, a private dataDir and kuksa.serve off unless the test asks. */
+export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> {
+  const dir = tmpDir();
+  const dataDir = opts.dataDir ?? path.join(dir, 'data');
+  const base = {
+    runtime: { name: 'TestBox', dataDir },
+    api: { port: 0 },
+    health: { port: 0 },
+    kuksa: { serve: false },
+    log: { level: 'info' },
+  };
+  const config = deepMerge(base, opts.config ?? {});
+  const configFile = path.join(dir, 'config.yaml');
+  fs.writeFileSync(configFile, stringify(config));
+  const proc = spawn(process.execPath, [AGENT_JS, '--config', configFile], {
+    env: { ...process.env, SDV_AGENT_CONFIG: '', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const stderr: string[] = [];
+  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  let buf = '';
+  proc.stdout!.setEncoding('utf8');
+  proc.stdout!.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let rec: Record<string, unknown>;
+      try { rec = JSON.parse(line); } catch { rec = { raw: line }; }
+      logs.push(rec);
+      for (const w of [...waiters]) if (w.pred(rec)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(rec); }
+    }
+  });
+  proc.stderr!.setEncoding('utf8');
+  proc.stderr!.on('data', (c: string) => stderr.push(c));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+
+  const waitLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
+    const found = logs.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`log line not seen in ${timeoutMs} ms; stderr: ${stderr.join('')}; last logs: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs);
+      waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
+      void exited.then((code) => { clearTimeout(t); reject(new Error(`agent exited with ${code} before the log line; stderr: ${stderr.join('')}; logs: ${JSON.stringify(logs.slice(-5))}`)); });
+    });
+  };
+
+  const handle: AgentHandle = {
+    proc, dataDir, configFile, apiPort: 0, healthPort: 0, apiUrl: '', healthUrl: '', logs, stderr, waitLog,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+  if (opts.waitReady !== false) {
+    const ready = await waitLog((l) => l.msg === 'ready');
+    handle.apiPort = ready.apiPort as number;
+    handle.healthPort = ready.healthPort as number;
+    const apiPath = ((config.api as Record<string, unknown>).path as string | undefined) ?? '/runtime';
+    handle.apiUrl = `ws://127.0.0.1:${handle.apiPort}${apiPath}`;
+    handle.healthUrl = `http://127.0.0.1:${handle.healthPort}/health`;
+  }
+  return handle;
+}
+
+/** A local API client that queues every frame it receives and lets the test wait for one. */
+export class ApiClient {
+  readonly frames: Array<Record<string, unknown>> = [];
+  private waiters: Array<{ pred: (f: Record<string, unknown>) => boolean; resolve: (f: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
+  closeCode: number | null = null;
+  closeReason = '';
+  private seq = 0;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      let f: Record<string, unknown>;
+      try { f = JSON.parse(data.toString()); } catch { f = { raw: data.toString() }; }
+      this.frames.push(f);
+      for (const w of [...this.waiters]) if (w.pred(f)) { this.waiters.splice(this.waiters.indexOf(w), 1); w.resolve(f); }
+    });
+    ws.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+      for (const w of this.waiters.splice(0)) w.reject(new Error(`socket closed (${code} ${this.closeReason}) while waiting`));
+    });
+    ws.on('error', () => {});
+  }
+
+  static async connect(url: string, headers: Record<string, string> = {}): Promise<ApiClient> {
+    const ws = new WebSocket(url, { headers });
+    const c = new ApiClient(ws);
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); ws.once('close', () => resolve()); });
+    return c;
+  }
+
+  send(frame: unknown): void { this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)); }
+
+  waitFor(pred: (f: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const found = this.frames.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`frame not seen in ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-5)).slice(0, 2000)}`)), timeoutMs);
+      this.waiters.push({ pred, resolve: (f) => { clearTimeout(t); resolve(f); }, reject: (e) => { clearTimeout(t); reject(e); } });
+    });
+  }
+
+  /** Sends a request with a fresh id and resolves with the first reply carrying that id (a response or an error). */
+  async request(frame: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const id = (frame.id as string | undefined) ?? `t-${++this.seq}`;
+    this.send({ ...frame, id });
+    return this.waitFor((f) => f.id === id && (f.type === 'error' || f.type === `${frame.type}-response` || f.type === 'pong' || String(f.type).endsWith('-response')), timeoutMs);
+  }
+
+  closed(): Promise<number> {
+    if (this.closeCode !== null) return Promise.resolve(this.closeCode);
+    return new Promise((resolve) => this.ws.once('close', (code) => resolve(code)));
+  }
+
+  close(): void { this.ws.close(); }
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
