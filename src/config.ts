@@ -138,12 +138,12 @@ function coerce(leaf: Leaf, raw: unknown, keyPath: string, fromEnv: boolean): st
 
 function build(schema: Branch, file: unknown, env: NodeJS.ProcessEnv, prefix: string): Record<string, unknown> {
   if (file !== undefined && (file === null || typeof file !== 'object' || Array.isArray(file))) {
-    throw new ConfigError(`${prefix || '(top level)'}: expected a mapping of keys`);
+    throw new ConfigError(`${prefix ? prefix.slice(0, -1) : '(top level)'}: expected a mapping of keys`);
   }
   const given = (file ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!Object.prototype.hasOwnProperty.call(schema, key)) {
-      const near = Object.keys(schema).find((k) => k.toLowerCase() === key.toLowerCase());
+      const near = Object.keys(schema).find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
       throw new ConfigError(`${prefix}${key}: unknown key${near ? ` (did you mean ${prefix}${near}?)` : ''}; known keys here: ${Object.keys(schema).join(', ')}`);
     }
   }
@@ -160,6 +160,17 @@ function build(schema: Branch, file: unknown, env: NodeJS.ProcessEnv, prefix: st
     }
   }
   return out;
+}
+
+/** Levenshtein distance, for "did you mean" on short key names. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 export interface LoadedConfig { config: Config; file: string | null }
