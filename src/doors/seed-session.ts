@@ -16,11 +16,22 @@ export interface SeedSessionOptions {
 
 const now = (): string => new Date().toISOString();
 
+/** Frames already read off the socket while it is paused for backpressure. */
+const MAX_WAITING = 1024;
+
+function peekId(text: string): string | number | null {
+  try {
+    const id = (JSON.parse(text) as Frame | null)?.id;
+    return typeof id === 'string' || typeof id === 'number' ? id : null;
+  } catch { return null; }
+}
+
 export class SeedSession implements Client {
   readonly id = crypto.randomUUID();
   readonly door: string;
   private closers: Array<() => void> = [];
   private inFlight = 0;
+  private readonly waiting: string[] = [];
   private readonly maxInFlight: number;
   private readonly softLimit: number;
   private readonly hardLimit: number;
@@ -58,18 +69,32 @@ export class SeedSession implements Client {
 
   /** One text frame from the peer. */
   handleText(text: string): void {
+    if (this.inFlight >= this.maxInFlight) {
+      // Backpressure instead of refusal: stop reading the socket until replies catch up. ws may still emit what it
+      // had already buffered; that is held here, bounded.
+      this.ws.pause();
+      if (this.waiting.length >= MAX_WAITING) {
+        this.sendError(peekId(text), 'LIMIT', `too many requests queued (limit ${MAX_WAITING}); wait for replies`);
+        return;
+      }
+      this.waiting.push(text);
+      return;
+    }
+    this.run(text);
+  }
+
+  private run(text: string): void {
     let frame: unknown;
     try { frame = JSON.parse(text); } catch {
       this.sendError(null, 'BAD_REQUEST', 'invalid JSON: expected a JSON object with a "type" field');
       return;
     }
-    if (this.inFlight >= this.maxInFlight) {
-      const id = frame && typeof frame === 'object' ? (frame as Frame).id : null;
-      this.sendError(typeof id === 'string' || typeof id === 'number' ? id : null, 'LIMIT', `too many requests in flight (limit ${this.maxInFlight}); wait for replies`);
-      return;
-    }
     this.inFlight++;
-    void dispatch(this.parts, this, frame, 'type', this.envelope).finally(() => { this.inFlight--; });
+    void dispatch(this.parts, this, frame, 'type', this.envelope).finally(() => {
+      this.inFlight--;
+      while (this.inFlight < this.maxInFlight && this.waiting.length > 0) this.run(this.waiting.shift()!);
+      if (this.waiting.length === 0 && this.ws.isPaused) this.ws.resume();
+    });
   }
 
   sendError(id: string | number | null, code: string, error: string): void {
