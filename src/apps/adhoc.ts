@@ -1,0 +1,151 @@
+// Ad-hoc runs: a piece of code a Kit-Manager user runs once (run_python_app / run_bin_app), not a deployed app.
+//
+// API (Parts.adhoc):
+//   runs.start({ owner, name, kind: 'python' | 'binary', code?, path?, args?, onOutput(text), onExit(code) }): AdhocRun
+//       Runs in a fresh folder dataDir/runs/<run id>/ under a pty, in its own process group. python: `code` becomes
+//       main.py, run with `apps.python -u main.py`; binary: `path` (absolute, on the box) with `args`, or `code` as
+//       the executable in base64. A new run of the same owner stops and replaces the owner's previous run.
+//       onOutput gets whole lines (each ending in "\n"), coalesced about every 20 ms; a partial line is flushed after
+//       the same idle time. When apps.adhocMaxS (0 = no cap) strikes, onOutput gets a line saying so and the group
+//       is killed. onExit(code) comes exactly once, after the last onOutput (code null when killed by a signal).
+//       Throws Error (with a person-readable message) when the run cannot start.
+//   runs.stopOwner(ownerId): Promise<boolean>  — stop the owner's run (SIGTERM to the group, SIGKILL after
+//       apps.stopGraceMs); false when it had none.
+//   runs.list(): Array<{ appName, request_from, from }>  — for lsOfRunner: one entry per live run.
+//   runs.stopAll(): Promise<void>  — agent shutdown.
+// Bounds: one run per owner, at most MAX_RUNS runs at once (the oldest is stopped to make room); output is not kept.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import { GroupProcess } from './process';
+
+export const MAX_RUNS = 16;
+const COALESCE_MS = 20;
+/** Chunks larger than this are handed over at once, not held for the coalesce timer. */
+const MAX_CHUNK = 64 * 1024;
+
+export interface AdhocStart {
+  /** Client id of who asked (a Kit-Manager request_from or a local client id). */
+  owner: string;
+  /** The door of the owner (lsOfRunner.from). */
+  from?: string;
+  name: string;
+  kind: 'python' | 'binary';
+  code?: string;
+  path?: string;
+  args?: string[];
+  onOutput(text: string): void;
+  onExit(code: number | null): void;
+}
+
+export interface AdhocRun { readonly id: string; readonly owner: string; readonly name: string; readonly pid: number; readonly folder: string }
+
+interface Live { run: AdhocRun; proc: GroupProcess; from: string; capTimer: NodeJS.Timeout | null }
+
+export class AdhocRuns {
+  private readonly live = new Map<string, Live>(); // owner → run
+  private readonly root: string;
+
+  constructor(private readonly config: Config, private readonly log: Logger) {
+    this.root = path.join(config.runtime.dataDir, 'runs');
+  }
+
+  async start(opts: AdhocStart): Promise<AdhocRun> {
+    await this.stopOwner(opts.owner);
+    if (this.live.size >= MAX_RUNS) {
+      const oldest = this.live.keys().next().value as string;
+      this.log.warn({ owner: oldest }, `more than ${MAX_RUNS} ad-hoc runs; stopping the oldest`);
+      await this.stopOwner(oldest);
+    }
+    const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
+    const folder = path.join(this.root, id);
+    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    let file: string;
+    let args: string[];
+    if (opts.kind === 'python') {
+      fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '');
+      file = this.config.apps.python;
+      args = ['-u', 'main.py'];
+    } else if (opts.code) {
+      file = path.join(folder, 'app.bin');
+      fs.writeFileSync(file, Buffer.from(opts.code, 'base64'), { mode: 0o755 });
+      args = opts.args ?? [];
+    } else {
+      if (!opts.path || !path.isAbsolute(opts.path) || opts.path.includes('\0')) throw new Error('an ad-hoc binary run needs an absolute path or code');
+      file = opts.path;
+      args = opts.args ?? [];
+    }
+
+    let pending = '';
+    let timer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      if (timer) { clearTimeout(timer); timer = null; }
+      if (!pending) return;
+      const text = pending.replace(/\r\n/g, '\n');
+      pending = '';
+      opts.onOutput(text.endsWith('\n') ? text : `${text}\n`);
+    };
+    const output = (chunk: string) => {
+      pending += chunk;
+      if (pending.length >= MAX_CHUNK) { flush(); return; }
+      if (!timer) timer = setTimeout(() => {
+        // Whole lines every COALESCE_MS; a trailing partial line waits one more round, then goes out as it is.
+        timer = null;
+        const cut = pending.lastIndexOf('\n');
+        if (cut < 0 || cut === pending.length - 1) { flush(); return; }
+        const head = pending.slice(0, cut + 1);
+        pending = pending.slice(cut + 1);
+        opts.onOutput(head.replace(/\r\n/g, '\n'));
+        timer = setTimeout(flush, COALESCE_MS);
+      }, COALESCE_MS);
+    };
+
+    let run: AdhocRun;
+    const proc = new GroupProcess({
+      file, args, cwd: folder,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? folder, LANG: process.env.LANG ?? 'C.UTF-8', TERM: 'dumb', PYTHONUNBUFFERED: '1', PYTHONPATH: path.join(this.config.runtime.dataDir, 'python-packages'), SDV_MIDDLEWARE_TYPE: 'native', SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${this.config.kuksa.address}` },
+    }, {
+      onStdout: output,
+      onStderr: output,
+      onExit: ({ exitCode }) => {
+        flush();
+        const l = this.live.get(opts.owner);
+        if (l && l.run === run) { if (l.capTimer) clearTimeout(l.capTimer); this.live.delete(opts.owner); }
+        fs.rm(folder, { recursive: true, force: true }, () => {});
+        opts.onExit(exitCode);
+      },
+    });
+    run = { id, owner: opts.owner, name: opts.name, pid: proc.pid, folder };
+    const live: Live = { run, proc, from: opts.from ?? 'kit', capTimer: null };
+    const maxS = this.config.apps.adhocMaxS;
+    if (maxS > 0) {
+      live.capTimer = setTimeout(() => {
+        flush();
+        opts.onOutput(`[sdv-agent] run stopped: it reached the ${maxS} s limit (apps.adhocMaxS)\n`);
+        proc.signalGroup('SIGKILL');
+      }, maxS * 1000);
+    }
+    this.live.set(opts.owner, live);
+    this.log.info({ owner: opts.owner, name: opts.name, pid: proc.pid, kind: opts.kind }, 'ad-hoc run started');
+    return run;
+  }
+
+  async stopOwner(ownerId: string): Promise<boolean> {
+    const l = this.live.get(ownerId);
+    if (!l) return false;
+    this.live.delete(ownerId);
+    if (l.capTimer) clearTimeout(l.capTimer);
+    await l.proc.stop(this.config.apps.stopGraceMs);
+    return true;
+  }
+
+  list(): Array<{ appName: string; request_from: string; from: string }> {
+    return [...this.live.values()].map((l) => ({ appName: l.run.name, request_from: l.run.owner, from: l.from }));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.live.keys()].map((o) => this.stopOwner(o)));
+  }
+}

@@ -1,0 +1,253 @@
+// One app's console: raw output → lines (per stream) → seq-numbered ring buffer → log file and subscribers.
+//
+// Bounds: the ring holds at most `lines` lines and `bytes` bytes (oldest evicted); one line is at most
+// MAX_LINE_CHARS (longer output is cut into several lines); the log file rotates at logMaxBytes (one old file kept).
+// A subscriber is only a cursor into the ring, so a slow subscriber costs the agent nothing: while its client is
+// congested nothing is sent; when the ring has moved past its cursor it is told how many lines it lost
+// (console_dropped) and continues with the oldest line still held.
+import * as fs from 'node:fs';
+import type { Client, Frame } from '../commands/types';
+
+export type Stream = 'stdout' | 'stderr';
+
+export interface ConsoleLine { seq: number; stream: Stream; text: string; ts: number }
+
+export const MAX_LINE_CHARS = 16 * 1024;
+/** A partial line (no newline yet) is flushed after this much quiet. */
+export const PARTIAL_FLUSH_MS = 50;
+/** How often a congested subscriber is looked at again. */
+const RETRY_MS = 25;
+/** Log writes are gathered and written at most this often (or when LOG_CHUNK bytes are waiting). */
+const LOG_FLUSH_MS = 200;
+const LOG_CHUNK = 64 * 1024;
+
+/** Cuts a stream of text into lines at \n (dropping a preceding \r); a tail without newline waits PARTIAL_FLUSH_MS. */
+export class LineSplitter {
+  private partial = '';
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly emit: (line: string) => void, private readonly idleMs = PARTIAL_FLUSH_MS) {}
+
+  push(chunk: string): void {
+    let text = this.partial + chunk;
+    this.partial = '';
+    let nl: number;
+    while ((nl = text.indexOf('\n')) >= 0) {
+      let line = text.slice(0, nl);
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      this.emitCapped(line);
+      text = text.slice(nl + 1);
+    }
+    while (text.length > MAX_LINE_CHARS) { this.emit(text.slice(0, MAX_LINE_CHARS)); text = text.slice(MAX_LINE_CHARS); }
+    this.partial = text;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (text.length > 0) this.timer = setTimeout(() => this.flush(), this.idleMs);
+  }
+
+  /** Emit the waiting partial line now (process exit). */
+  flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    let line = this.partial;
+    this.partial = '';
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.length > 0) this.emit(line);
+  }
+
+  private emitCapped(line: string): void {
+    while (line.length > MAX_LINE_CHARS) { this.emit(line.slice(0, MAX_LINE_CHARS)); line = line.slice(MAX_LINE_CHARS); }
+    this.emit(line);
+  }
+}
+
+/** Lines in seq order, bounded by count and bytes. Lookup by seq is O(1). */
+export class LineRing {
+  private readonly items: Array<ConsoleLine | undefined>;
+  private head = 0; // index of the oldest line
+  private count = 0;
+  private bytes = 0;
+  /** seq of the newest line; 0 before the first one. */
+  lastSeq = 0;
+
+  constructor(private readonly maxLines: number, private readonly maxBytes: number) {
+    this.items = new Array(maxLines);
+  }
+
+  /** seq of the oldest line still held (lastSeq + 1 when empty). */
+  get firstSeq(): number { return this.lastSeq - this.count + 1; }
+  get size(): number { return this.count; }
+
+  add(stream: Stream, text: string, ts: number): ConsoleLine {
+    const line: ConsoleLine = { seq: ++this.lastSeq, stream, text, ts };
+    if (this.count === this.maxLines) this.evict();
+    this.items[(this.head + this.count) % this.maxLines] = line;
+    this.count++;
+    this.bytes += cost(line);
+    while (this.bytes > this.maxBytes && this.count > 1) this.evict();
+    return line;
+  }
+
+  get(seq: number): ConsoleLine | undefined {
+    if (seq < this.firstSeq || seq > this.lastSeq) return undefined;
+    return this.items[(this.head + (seq - this.firstSeq)) % this.maxLines];
+  }
+
+  /** The newest n lines, oldest first. */
+  tail(n: number): ConsoleLine[] {
+    const out: ConsoleLine[] = [];
+    for (let s = Math.max(this.firstSeq, this.lastSeq - n + 1); s <= this.lastSeq; s++) out.push(this.get(s)!);
+    return out;
+  }
+
+  /** Continue numbering after an earlier life of the app (seq survives an agent restart). */
+  startAfter(seq: number): void { if (this.count === 0 && seq > this.lastSeq) this.lastSeq = seq; }
+
+  private evict(): void {
+    const line = this.items[this.head]!;
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) % this.maxLines;
+    this.count--;
+    this.bytes -= cost(line);
+  }
+}
+
+const cost = (l: ConsoleLine): number => l.text.length * 2 + 64;
+
+interface Subscriber {
+  client: Client;
+  /** The next seq to deliver. */
+  cursor: number;
+  /** While replaying: the last seq of the replay (then console_replay_end is sent). */
+  replayTo: number | null;
+  timer: NodeJS.Timeout | null;
+  /** Between subscribe and startDelivery: the reply must go out before any line. */
+  held: boolean;
+  disposeClose: () => void;
+}
+
+export interface ConsoleOptions { appId: string; lines: number; bytes: number; logFile: string; logMaxBytes: number }
+
+export class AppConsole {
+  readonly ring: LineRing;
+  private readonly subs = new Map<string, Subscriber>();
+  private readonly splitters: Record<Stream, LineSplitter>;
+  private logPending: string[] = [];
+  private logPendingBytes = 0;
+  private logTimer: NodeJS.Timeout | null = null;
+  private logSize: number;
+
+  constructor(private readonly opts: ConsoleOptions) {
+    this.ring = new LineRing(opts.lines, opts.bytes);
+    this.splitters = {
+      stdout: new LineSplitter((l) => this.addLine('stdout', l)),
+      stderr: new LineSplitter((l) => this.addLine('stderr', l)),
+    };
+    try { this.logSize = fs.statSync(opts.logFile).size; } catch { this.logSize = 0; }
+  }
+
+  get subscriberCount(): number { return this.subs.size; }
+
+  write(stream: Stream, chunk: string): void { this.splitters[stream].push(chunk); }
+
+  /** Flush partial lines (the process ended). */
+  flush(): void { this.splitters.stdout.flush(); this.splitters.stderr.flush(); }
+
+  /** A line the agent itself adds (why an app stopped, restarts): stored and streamed like app output. */
+  note(stream: Stream, text: string): void { this.addLine(stream, text); }
+
+  private addLine(stream: Stream, text: string): void {
+    const line = this.ring.add(stream, text, Date.now());
+    this.log(`${new Date(line.ts).toISOString()} ${stream === 'stderr' ? 'E' : 'O'} ${text}\n`);
+    for (const sub of this.subs.values()) if (!sub.timer && !sub.held) this.pump(sub);
+  }
+
+  subscribe(client: Client, since?: number): { fromSeq: number; toSeq: number } | null {
+    this.unsubscribe(client.id);
+    const sub: Subscriber = { client, cursor: this.ring.lastSeq + 1, replayTo: null, timer: null, held: true, disposeClose: () => {} };
+    sub.disposeClose = client.onClose(() => this.unsubscribe(client.id));
+    this.subs.set(client.id, sub);
+    let replay: { fromSeq: number; toSeq: number } | null = null;
+    if (since !== undefined) {
+      const fromSeq = Math.max(since + 1, this.ring.firstSeq);
+      replay = { fromSeq, toSeq: this.ring.lastSeq };
+      sub.cursor = fromSeq;
+      sub.replayTo = this.ring.lastSeq;
+    }
+    return replay;
+  }
+
+  /** Starts delivery after the subscribe reply went out (and the replay header, when asked for). */
+  startDelivery(clientId: string, replay: { fromSeq: number; toSeq: number } | null): void {
+    const sub = this.subs.get(clientId);
+    if (!sub || !sub.held) return;
+    sub.held = false;
+    if (replay) sub.client.send({ type: 'console_replay_begin', appId: this.opts.appId, ...replay });
+    this.pump(sub);
+  }
+
+  unsubscribe(clientId: string): boolean {
+    const sub = this.subs.get(clientId);
+    if (!sub) return false;
+    if (sub.timer) clearTimeout(sub.timer);
+    sub.disposeClose();
+    this.subs.delete(clientId);
+    return true;
+  }
+
+  /** A frame for every subscriber now (status changes); not buffered. */
+  broadcast(frame: Frame): void {
+    for (const sub of this.subs.values()) sub.client.send(frame);
+  }
+
+  private pump(sub: Subscriber): void {
+    sub.timer = null;
+    const { client } = sub;
+    if (client.closed) { this.unsubscribe(client.id); return; }
+    const appId = this.opts.appId;
+    if (sub.cursor < this.ring.firstSeq) {
+      const count = this.ring.firstSeq - sub.cursor;
+      sub.cursor = this.ring.firstSeq;
+      client.send({ type: 'console_dropped', appId, count });
+    }
+    while (sub.cursor <= this.ring.lastSeq) {
+      if (client.congested()) { sub.timer = setTimeout(() => this.pump(sub), RETRY_MS); return; }
+      const line = this.ring.get(sub.cursor)!;
+      client.send(outputFrame(appId, line));
+      sub.cursor++;
+      if (sub.replayTo !== null && sub.cursor > sub.replayTo) { sub.replayTo = null; client.send({ type: 'console_replay_end', appId }); }
+    }
+    if (sub.replayTo !== null && sub.cursor > sub.replayTo) { sub.replayTo = null; client.send({ type: 'console_replay_end', appId }); }
+  }
+
+  private log(text: string): void {
+    this.logPending.push(text);
+    this.logPendingBytes += text.length;
+    if (this.logPendingBytes >= LOG_CHUNK) this.flushLog();
+    else if (!this.logTimer) this.logTimer = setTimeout(() => this.flushLog(), LOG_FLUSH_MS);
+  }
+
+  flushLog(): void {
+    if (this.logTimer) { clearTimeout(this.logTimer); this.logTimer = null; }
+    if (this.logPending.length === 0) return;
+    const data = this.logPending.join('');
+    this.logPending = [];
+    this.logPendingBytes = 0;
+    try {
+      if (this.logSize + data.length > this.opts.logMaxBytes && this.logSize > 0) {
+        fs.renameSync(this.opts.logFile, `${this.opts.logFile}.1`);
+        this.logSize = 0;
+      }
+      fs.appendFileSync(this.opts.logFile, data, { mode: 0o600 });
+      this.logSize += Buffer.byteLength(data);
+    } catch { /* app folder removed (uninstall) or disk full: the ring still has the lines */ }
+  }
+
+  close(): void {
+    this.flush();
+    this.flushLog();
+    for (const id of [...this.subs.keys()]) this.unsubscribe(id);
+  }
+}
+
+export function outputFrame(appId: string, line: ConsoleLine): Frame {
+  return { type: 'console_output', executionId: appId, appId, stream: line.stream, output: line.text, seq: line.seq, timestamp: new Date(line.ts).toISOString() };
+}

@@ -1,0 +1,502 @@
+// The app supervisor: one explicit state machine per app (statuses of seed 000), restart policy with capped
+// exponential backoff, pause/resume, and the registry kept on disk after every change.
+//
+//   installing → installed ─run→ starting → running ⇄ paused
+//   running/paused/starting ─stop→ stopped            ─exit 0→ stopped   ─exit ≠ 0→ error (policy never)
+//   exit (policy on-failure/always) → starting (after backoff 1 s … 60 s) → running; too many in a row → error
+//   any ─uninstall→ uninstalling → gone
+//
+// Commands on one app are serialised (a per-app promise chain), so a stop and a run never interleave.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import { conflict, CommandError, notFound, unavailable } from '../commands/errors';
+import type { Frame } from '../commands/types';
+import { AppConsole } from './console';
+import { GroupProcess, isLeftoverOf, type ExitInfo, type SpawnSpec } from './process';
+import { AppStore, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
+import { UsageSampler, type Usage } from './usage';
+
+export const BACKOFF_MAX_MS = 60_000;
+/** Running this long without exiting counts as stable: the crash-loop count and backoff start again. */
+export const STABLE_MS = 60_000;
+
+export interface DeploySpec {
+  prototypeId: string;
+  appId: string;
+  name: string;
+  type: AppType;
+  /** python: the source; binary: the executable, base64. */
+  code?: string;
+  config: AppConfig;
+  autoStart: boolean;
+}
+
+/** Behaviour for app types that are not a process of their own (mock-service), wired by the signals area. */
+export interface ServiceHook {
+  start(app: AppRecord, console: AppConsole): Promise<void>;
+  stop(app: AppRecord): Promise<void>;
+}
+
+interface Instance {
+  rec: AppRecord;
+  console: AppConsole;
+  proc: GroupProcess | null;
+  /** A stop was asked for: the coming exit is not a failure. */
+  stopping: boolean;
+  serviceRunning: boolean;
+  backoff: NodeJS.Timeout | null;
+  stableTimer: NodeJS.Timeout | null;
+  /** Exits in a row without a stable run. */
+  failures: number;
+  chain: Promise<unknown>;
+}
+
+export interface AppCountsShape { total: number; running: number; paused: number; stopped: number; error: number }
+
+export class AppSupervisor {
+  readonly store: AppStore;
+  private readonly apps = new Map<string, Instance>();
+  private readonly hooks = new Map<string, ServiceHook>();
+  readonly usage: UsageSampler;
+  private readonly runAs: { uid: number; gid: number } | null;
+  private closing = false;
+
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[]) {
+    this.store = new AppStore(config.runtime.dataDir);
+    this.usage = new UsageSampler(() => {
+      const m = new Map<string, number>();
+      for (const [id, inst] of this.apps) if (inst.proc?.alive) m.set(id, inst.proc.pid);
+      return m;
+    });
+    this.runAs = resolveRunAs(config.apps.runAs, log);
+  }
+
+  /** Read the registry and bring back every app; the ones meant to run are started again. */
+  start(): void {
+    const { apps, quarantined } = this.store.load();
+    if (quarantined) {
+      const msg = `app registry could not be read and was moved to ${quarantined}; apps must be deployed again`;
+      this.log.error({ file: quarantined }, msg);
+      this.notices.push(msg);
+    }
+    for (const rec of apps) {
+      // A process of the previous agent that survived (kill -9 of the agent, app ignoring SIGHUP) is ended first.
+      if (rec.pid && isLeftoverOf(rec.pid, rec.id)) {
+        this.log.warn({ appId: rec.id, pid: rec.pid }, 'killing app process left over from the previous agent');
+        try { process.kill(-rec.pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+      rec.pid = null;
+      const inst = this.instance(rec);
+      if (rec.status === 'installing' || rec.status === 'uninstalling') {
+        rec.reason = `agent stopped while ${rec.status}; deploy again`;
+        rec.status = 'error';
+      } else if (rec.desired === 'running') {
+        rec.status = 'stopped';
+        void this.serial(inst, () => this.launch(inst, 'restored after agent restart')).catch(() => { /* now in error, logged */ });
+      } else if (rec.status === 'running' || rec.status === 'paused' || rec.status === 'starting') {
+        rec.status = 'stopped';
+      }
+    }
+    this.save();
+    this.log.info({ apps: apps.length, restarting: apps.filter((a) => a.desired === 'running').length }, 'apps restored');
+  }
+
+  /** Agent shutdown: processes end, desired states stay as they are so the next start restores them. */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    const waits: Promise<void>[] = [];
+    for (const inst of this.apps.values()) {
+      if (inst.backoff) clearTimeout(inst.backoff);
+      if (inst.stableTimer) clearTimeout(inst.stableTimer);
+      if (inst.proc) { inst.stopping = true; waits.push(inst.proc.stop(this.config.apps.stopGraceMs)); }
+      if (inst.serviceRunning) waits.push(this.hooks.get(inst.rec.type)!.stop(inst.rec).catch(() => {}));
+    }
+    await Promise.all(waits);
+    for (const inst of this.apps.values()) {
+      inst.console.close();
+      inst.rec.lastSeq = inst.console.ring.lastSeq;
+    }
+    this.usage.stop();
+    try { this.save(); } catch (e) { this.log.error({ err: e }, 'could not save the app registry'); }
+  }
+
+  setServiceHook(type: AppType, hook: ServiceHook): void { this.hooks.set(type, hook); }
+
+  // ---- queries -------------------------------------------------------------------------------------------------
+
+  has(appId: string): boolean { return this.apps.has(appId); }
+
+  get(appId: string): AppRecord {
+    const inst = this.apps.get(appId);
+    if (!inst) throw notFound(`no app ${appId}: deploy it first (list_deployed_apps shows what is installed)`);
+    return inst.rec;
+  }
+
+  console(appId: string): AppConsole {
+    this.get(appId);
+    return this.apps.get(appId)!.console;
+  }
+
+  usageOf(appId: string): Usage | null { return this.usage.get(appId); }
+
+  list(): Frame[] {
+    return [...this.apps.values()].map(({ rec, proc }) => {
+      const u = this.usage.get(rec.id);
+      return {
+        id: rec.id, name: rec.name, type: rec.type, status: rec.status, createdAt: rec.createdAt,
+        pid: proc?.alive ? proc.pid : null, exitCode: rec.exitCode, restarts: rec.restarts,
+        cpu: u?.cpu ?? null, memory: u?.memory ?? null, restartPolicy: rec.config.restartPolicy, reason: rec.reason,
+      };
+    });
+  }
+
+  counts(): AppCountsShape {
+    const c: AppCountsShape = { total: 0, running: 0, paused: 0, stopped: 0, error: 0 };
+    for (const { rec } of this.apps.values()) {
+      c.total++;
+      if (rec.status === 'running' || rec.status === 'starting') c.running++;
+      else if (rec.status === 'paused') c.paused++;
+      else if (rec.status === 'error') c.error++;
+      else c.stopped++;
+    }
+    return c;
+  }
+
+  // ---- commands ------------------------------------------------------------------------------------------------
+
+  async deploy(spec: DeploySpec): Promise<AppRecord> {
+    const existing = this.apps.get(spec.appId);
+    if (!existing && this.apps.size >= this.config.apps.maxApps) {
+      throw new CommandError('LIMIT', `at most ${this.config.apps.maxApps} apps (apps.maxApps); uninstall one first`);
+    }
+    if (spec.type === 'docker' && !onPath(this.config.apps.docker)) throw unavailable('docker is not available on this box');
+    const rec: AppRecord = {
+      id: spec.appId, prototypeId: spec.prototypeId, name: spec.name, type: spec.type,
+      createdAt: new Date().toISOString(), config: spec.config, desired: 'stopped', status: 'installing',
+      exitCode: null, reason: null, restarts: 0, pid: null, lastSeq: 0,
+    };
+    const inst = existing ?? this.instance(rec);
+    return this.serial(inst, async () => {
+      if (existing) {
+        // Redeploy: the old instance stops and is replaced; console subscribers stay subscribed.
+        await this.halt(existing, 'redeployed');
+        rec.lastSeq = existing.console.ring.lastSeq;
+        existing.rec = rec;
+        existing.failures = 0;
+      }
+      this.setStatus(inst, 'installing');
+      try {
+        this.install(spec);
+      } catch (e) {
+        this.setStatus(inst, 'error', { reason: `install failed: ${(e as Error).message}` });
+        throw new CommandError('INTERNAL', `install failed: ${(e as Error).message}`);
+      }
+      this.setStatus(inst, 'installed');
+      if (spec.autoStart) await this.launch(inst, 'deployed with autoStart');
+      return inst.rec;
+    });
+  }
+
+  run(appId: string): Promise<AppRecord> {
+    const inst = this.mustGet(appId);
+    return this.serial(inst, async () => {
+      const s = inst.rec.status;
+      if (s === 'running' || s === 'paused' || s === 'starting') throw conflict(`app ${appId} is already ${s}`);
+      if (s === 'installing' || s === 'uninstalling') throw conflict(`app ${appId} is ${s}`);
+      inst.failures = 0;
+      await this.launch(inst, 'run_app');
+      return inst.rec;
+    });
+  }
+
+  stop(appId: string): Promise<AppRecord> {
+    const inst = this.mustGet(appId);
+    return this.serial(inst, async () => {
+      const s = inst.rec.status;
+      if (s !== 'running' && s !== 'paused' && s !== 'starting') throw conflict(`app ${appId} is not running (status ${s})`);
+      inst.rec.desired = 'stopped';
+      await this.halt(inst, 'stop_app');
+      return inst.rec;
+    });
+  }
+
+  pause(appId: string): Promise<AppRecord> {
+    const inst = this.mustGet(appId);
+    return this.serial(inst, async () => {
+      if (inst.rec.status !== 'running') throw conflict(`app ${appId} cannot be paused: it is ${inst.rec.status}, not running`);
+      if (!inst.proc) throw conflict(`app ${appId} has no process to pause (type ${inst.rec.type})`);
+      inst.proc.pause();
+      if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
+      this.setStatus(inst, 'paused');
+      return inst.rec;
+    });
+  }
+
+  resume(appId: string): Promise<AppRecord> {
+    const inst = this.mustGet(appId);
+    return this.serial(inst, async () => {
+      if (inst.rec.status !== 'paused') throw conflict(`app ${appId} cannot be resumed: it is ${inst.rec.status}, not paused`);
+      inst.proc?.resume();
+      this.setStatus(inst, 'running');
+      this.armStable(inst);
+      return inst.rec;
+    });
+  }
+
+  uninstall(appId: string): Promise<AppRecord> {
+    const inst = this.mustGet(appId);
+    return this.serial(inst, async () => {
+      if (inst.rec.status === 'uninstalling') throw conflict(`app ${appId} is already being uninstalled`);
+      inst.rec.desired = 'stopped';
+      this.setStatus(inst, 'uninstalling');
+      await this.halt(inst, 'uninstall_app', false);
+      inst.console.close();
+      this.apps.delete(appId);
+      this.store.removeFolder(appId);
+      this.save();
+      this.log.info({ appId }, 'app uninstalled');
+      return inst.rec;
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------------------
+
+  private mustGet(appId: string): Instance {
+    this.get(appId);
+    return this.apps.get(appId)!;
+  }
+
+  private instance(rec: AppRecord): Instance {
+    const folder = this.store.folder(rec.id);
+    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const { apps } = this.config;
+    const console = new AppConsole({ appId: rec.id, lines: apps.consoleBufferLines, bytes: apps.consoleBufferBytes, logFile: path.join(folder, 'console.log'), logMaxBytes: apps.logMaxBytes });
+    console.ring.startAfter(rec.lastSeq ?? 0);
+    const inst: Instance = { rec, console, proc: null, stopping: false, serviceRunning: false, backoff: null, stableTimer: null, failures: 0, chain: Promise.resolve() };
+    this.apps.set(rec.id, inst);
+    return inst;
+  }
+
+  /** Runs fn after every earlier command of this app; a failure of one does not block the next. */
+  private serial<T>(inst: Instance, fn: () => Promise<T>): Promise<T> {
+    const next = inst.chain.then(fn, fn);
+    inst.chain = next.catch(() => {});
+    return next;
+  }
+
+  private install(spec: DeploySpec): void {
+    const folder = this.store.folder(spec.appId);
+    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    for (const f of ['main.py', 'app.bin']) fs.rmSync(path.join(folder, f), { force: true });
+    if (spec.type === 'python') fs.writeFileSync(path.join(folder, 'main.py'), spec.code ?? '', { mode: 0o644 });
+    if ((spec.type === 'binary' || spec.type === 'kuksa-server') && spec.code) {
+      fs.writeFileSync(path.join(folder, 'app.bin'), Buffer.from(spec.code, 'base64'), { mode: 0o755 });
+    }
+    if (this.runAs) {
+      for (const f of [folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n))]) fs.chownSync(f, this.runAs.uid, this.runAs.gid);
+    }
+  }
+
+  private setStatus(inst: Instance, status: AppStatus, extra: { exitCode?: number | null; reason?: string | null } = {}): void {
+    const rec = inst.rec;
+    rec.status = status;
+    if (extra.exitCode !== undefined) rec.exitCode = extra.exitCode;
+    if (extra.reason !== undefined) rec.reason = extra.reason;
+    else if (status === 'running' || status === 'installed') rec.reason = null;
+    rec.pid = inst.proc?.alive ? inst.proc.pid : null;
+    rec.lastSeq = inst.console.ring.lastSeq;
+    const frame: Frame = { type: 'app_status', appId: rec.id, status, timestamp: new Date().toISOString() };
+    if (status === 'stopped' || status === 'error') frame.exitCode = rec.exitCode;
+    if (rec.reason) frame.reason = rec.reason;
+    inst.console.broadcast(frame);
+    this.log.info({ appId: rec.id, status, exitCode: rec.exitCode, reason: rec.reason ?? undefined }, 'app status');
+    if (!this.closing && this.apps.get(rec.id) === inst) {
+      try { this.save(); } catch (e) { this.log.error({ err: e }, 'could not save the app registry'); }
+    }
+  }
+
+  private save(): void { this.store.save([...this.apps.values()].map((i) => i.rec)); }
+
+  /** Start the app's process (or service). A failure to start ends in `error` with the reason, and is thrown. */
+  private async launch(inst: Instance, why: string): Promise<void> {
+    const rec = inst.rec;
+    if (inst.backoff) { clearTimeout(inst.backoff); inst.backoff = null; }
+    rec.desired = 'running';
+    inst.stopping = false;
+    this.setStatus(inst, 'starting', { exitCode: null, reason: null });
+    try {
+      if (rec.type === 'mock-service') {
+        const hook = this.hooks.get(rec.type);
+        if (!hook) throw unavailable('mock-service is not available in this build of the agent');
+        await hook.start(rec, inst.console);
+        inst.serviceRunning = true;
+      } else {
+        const spec = this.spawnSpec(rec);
+        inst.proc = new GroupProcess(spec, {
+          onStdout: (c) => inst.console.write('stdout', c),
+          onStderr: (c) => inst.console.write('stderr', c),
+          onExit: (info) => this.exited(inst, info),
+        });
+      }
+    } catch (e) {
+      inst.proc = null;
+      rec.desired = 'stopped';
+      const reason = `could not start: ${(e as Error).message}`;
+      inst.console.note('stderr', `[sdv-agent] ${reason}`);
+      this.setStatus(inst, 'error', { reason });
+      throw e instanceof CommandError ? e : new CommandError('INTERNAL', reason);
+    }
+    this.log.info({ appId: rec.id, pid: inst.proc?.pid, why }, 'app started');
+    this.setStatus(inst, 'running');
+    this.armStable(inst);
+    this.usage.update();
+  }
+
+  private armStable(inst: Instance): void {
+    if (inst.stableTimer) clearTimeout(inst.stableTimer);
+    inst.stableTimer = setTimeout(() => { inst.stableTimer = null; inst.failures = 0; }, STABLE_MS);
+    inst.stableTimer.unref();
+  }
+
+  /** Stop whatever runs (process, service, pending restart) and wait for it; status `stopped` unless told not to. */
+  private async halt(inst: Instance, why: string, markStopped = true): Promise<void> {
+    if (inst.backoff) { clearTimeout(inst.backoff); inst.backoff = null; }
+    if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
+    if (inst.proc) {
+      inst.stopping = true;
+      const proc = inst.proc;
+      await proc.stop(this.config.apps.stopGraceMs);
+      // exited() ran and set the status; wait for it if the exit event is still on its way.
+    } else if (inst.serviceRunning) {
+      await this.hooks.get(inst.rec.type)?.stop(inst.rec);
+      inst.serviceRunning = false;
+      if (markStopped) this.setStatus(inst, 'stopped', { reason: why });
+    } else if (markStopped && (inst.rec.status === 'starting' || inst.rec.status === 'running')) {
+      this.setStatus(inst, 'stopped', { reason: why });
+    }
+    this.log.debug({ appId: inst.rec.id, why }, 'app halted');
+  }
+
+  private exited(inst: Instance, info: ExitInfo): void {
+    inst.proc = null;
+    inst.console.flush();
+    this.usage.update();
+    if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
+    const rec = inst.rec;
+    const how = info.signal ? `killed by signal ${info.signal}` : `exited with code ${info.exitCode}`;
+    const exitCode = info.exitCode ?? (info.signal ? 128 + info.signal : null);
+    if (inst.stopping || this.closing) {
+      inst.stopping = false;
+      if (this.closing) { rec.exitCode = exitCode; return; }
+      if (rec.status !== 'uninstalling') this.setStatus(inst, 'stopped', { exitCode, reason: `stopped (${how})` });
+      return;
+    }
+    const failed = exitCode !== 0;
+    const policy = rec.config.restartPolicy;
+    const restart = policy === 'always' || (policy === 'on-failure' && failed);
+    if (!restart) {
+      rec.desired = 'stopped';
+      inst.console.note(failed ? 'stderr' : 'stdout', `[sdv-agent] app ${how}`);
+      this.setStatus(inst, failed ? 'error' : 'stopped', { exitCode, reason: how });
+      return;
+    }
+    inst.failures++;
+    if (inst.failures > rec.config.maxRestarts) {
+      rec.desired = 'stopped';
+      const reason = `crash loop: ${how}, ${inst.failures} times in a row without running ${STABLE_MS / 1000} s; not restarted again`;
+      inst.console.note('stderr', `[sdv-agent] ${reason}`);
+      this.setStatus(inst, 'error', { exitCode, reason });
+      return;
+    }
+    const delay = Math.min(rec.config.restartDelayMs * 2 ** (inst.failures - 1), BACKOFF_MAX_MS);
+    rec.restarts++;
+    const reason = `${how}; restarting in ${delay} ms (policy ${policy}, attempt ${inst.failures} of ${rec.config.maxRestarts})`;
+    inst.console.note('stderr', `[sdv-agent] ${reason}`);
+    this.setStatus(inst, 'starting', { exitCode, reason });
+    inst.backoff = setTimeout(() => {
+      inst.backoff = null;
+      void this.serial(inst, async () => {
+        if (rec.status !== 'starting' || inst.rec !== rec) return; // stopped or redeployed meanwhile
+        await this.launch(inst, 'restart policy').catch(() => {});
+      });
+    }, delay);
+  }
+
+  private spawnSpec(rec: AppRecord): SpawnSpec {
+    const folder = this.store.folder(rec.id);
+    const { apps, kuksa, runtime } = this.config;
+    const [host, port] = splitHostPort(kuksa.address);
+    const pyPath = path.join(runtime.dataDir, 'python-packages');
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: process.env.HOME ?? folder,
+      LANG: process.env.LANG ?? 'C.UTF-8',
+      TERM: 'dumb',
+      ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
+      ...rec.config.env,
+      PYTHONUNBUFFERED: '1',
+      PYTHONPATH: rec.config.env.PYTHONPATH ? `${pyPath}:${rec.config.env.PYTHONPATH}` : pyPath,
+      SDV_MIDDLEWARE_TYPE: 'native',
+      SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${kuksa.address}`,
+      KUKSA_DATA_BROKER_ADDRESS: host,
+      KUKSA_DATA_BROKER_PORT: port,
+      SDV_APP_ID: rec.id,
+    };
+    let file: string;
+    let args: string[];
+    switch (rec.type) {
+      case 'python':
+        file = apps.python; args = ['-u', 'main.py'];
+        break;
+      case 'binary': case 'kuksa-server': {
+        const stored = path.join(folder, 'app.bin');
+        file = rec.config.path ?? stored;
+        if (!fs.existsSync(file)) throw new Error(`executable ${file} does not exist`);
+        args = rec.config.args;
+        break;
+      }
+      case 'docker':
+        if (!onPath(apps.docker)) throw unavailable('docker is not available on this box');
+        file = apps.docker;
+        args = ['run', '--rm', '--init', '--name', rec.id, '--network', 'host'];
+        for (const [k, v] of Object.entries(env)) if (k.startsWith('SDV_') || k.startsWith('KUKSA_') || k in rec.config.env) args.push('-e', `${k}=${v}`);
+        args.push(rec.config.image ?? '', ...rec.config.args);
+        break;
+      default:
+        throw new Error(`type ${rec.type} has no process`);
+    }
+    return {
+      file, args, cwd: folder, env, stderrFifo: path.join(folder, '.stderr.fifo'),
+      ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
+    };
+  }
+}
+
+function splitHostPort(address: string): [string, string] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
+}
+
+/** True when `cmd` is an executable path, or found on PATH. */
+export function onPath(cmd: string): boolean {
+  const isExec = (p: string) => { try { fs.accessSync(p, fs.constants.X_OK); return fs.statSync(p).isFile(); } catch { return false; } };
+  if (cmd.includes('/')) return isExec(cmd);
+  return (process.env.PATH ?? '').split(':').some((d) => d && isExec(path.join(d, cmd)));
+}
+
+/** apps.runAs applies only when the agent is root; a user name is resolved with `id` (argv, config value). */
+function resolveRunAs(runAs: string, log: Logger): { uid: number; gid: number } | null {
+  if (!runAs || process.getuid?.() !== 0) return null;
+  const id = (flag: string) => {
+    const r = spawnSync('id', [flag, runAs], { encoding: 'utf8' });
+    const n = Number(r.stdout.trim());
+    if (r.status !== 0 || !Number.isInteger(n)) throw new Error(`apps.runAs: no user ${runAs} on this box`);
+    return n;
+  };
+  const out = { uid: id('-u'), gid: id('-g') };
+  log.info({ runAs, ...out }, 'apps run as an unprivileged user');
+  return out;
+}

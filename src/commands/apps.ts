@@ -1,0 +1,171 @@
+// Commands of the app area (seed 000): deploy, lifecycle, list, console. Input is checked here, at the edge;
+// the supervisor (src/apps/supervisor.ts) owns the state.
+import type { AppSupervisor, DeploySpec } from '../apps/supervisor';
+import { APP_TYPES, isSafeId, type AppConfig, type AppRecord, type AppType, type RestartPolicy } from '../apps/store';
+import type { Parts } from '../parts';
+import { badRequest, CommandError, unavailable } from './errors';
+import type { Command, CommandContext, CommandRequest, Frame } from './types';
+import { int, isPlainObject, obj, str, strList, typeName } from './validate';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const MAX_ENV = 100;
+const MAX_ARGS = 256;
+
+function apps(parts: Parts): AppSupervisor {
+  if (!parts.apps) throw unavailable('the app supervisor is not running');
+  return parts.apps;
+}
+
+/** Refuses what could leave dataDir/apps; other characters outside [A-Za-z0-9._-] become '-'. */
+export function sanitiseId(raw: string, key: string): string {
+  if (raw.includes('\0')) throw badRequest(`${key}: must not contain NUL`);
+  if (raw.includes('/') || raw.includes('\\') || raw.includes('..')) throw badRequest(`${key}: must not contain '/', '\\' or '..'`);
+  const id = raw.replace(/[^A-Za-z0-9._-]/g, '-');
+  if (!isSafeId(id)) throw badRequest(`${key}: expected 1 to 64 characters of [A-Za-z0-9._-]`);
+  return id;
+}
+
+/** appId of a request: must name an app id exactly (no sanitising: a wrong id is an error, not a guess). */
+function appIdOf(body: Frame): string {
+  const raw = str(body, 'appId', { max: 256 });
+  if (raw.includes('\0') || raw.includes('/') || raw.includes('\\') || raw.includes('..')) throw badRequest(`appId: must not contain NUL, '/', '\\' or '..'`);
+  if (!isSafeId(raw)) throw badRequest('appId: expected 1 to 64 characters of [A-Za-z0-9._-]');
+  return raw;
+}
+
+function parseConfig(type: AppType, cfg: Frame, hasCode: boolean): AppConfig {
+  const env: Record<string, string> = {};
+  const envObj = obj(cfg, 'env', true);
+  if (envObj) {
+    const entries = Object.entries(envObj);
+    if (entries.length > MAX_ENV) throw badRequest(`config.env: more than ${MAX_ENV} variables`);
+    for (const [k, v] of entries) {
+      if (!ENV_NAME.test(k)) throw badRequest(`config.env: ${JSON.stringify(k).slice(0, 60)} is not a valid variable name`);
+      if (typeof v !== 'string') throw badRequest(`config.env.${k}: expected a string, got ${typeName(v)}`);
+      if (v.length > 8192 || v.includes('\0')) throw badRequest(`config.env.${k}: at most 8192 characters, no NUL`);
+      env[k] = v;
+    }
+  }
+  const args = cfg.args === undefined || cfg.args === null ? [] : strList(cfg, 'args', { maxItems: MAX_ARGS, maxLen: 4096 });
+  if (args.some((a) => a.includes('\0'))) throw badRequest('config.args: must not contain NUL');
+  const policy = (cfg.restartPolicy ?? 'never') as RestartPolicy;
+  if (!['never', 'on-failure', 'always'].includes(policy)) throw badRequest('config.restartPolicy: expected never, on-failure or always');
+  const path = str(cfg, 'path', { max: 4096, optional: true });
+  if (path !== undefined && (!path.startsWith('/') || path.includes('\0'))) throw badRequest('config.path: expected an absolute path to an executable on the box');
+  if ((type === 'binary' || type === 'kuksa-server') && path === undefined && !hasCode) {
+    throw badRequest(`prototype: a ${type} app needs config.path (an executable on the box) or code (the executable, base64)`);
+  }
+  const image = str(cfg, 'image', { max: 512, optional: true });
+  if (type === 'docker' && (!image || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(image))) throw badRequest('config.image: a docker app needs an image name like "repo/name:tag"');
+  const known = new Set(['env', 'args', 'restartPolicy', 'restartDelayMs', 'maxRestarts', 'path', 'image', 'autoStart']);
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cfg)) if (!known.has(k)) extra[k] = v;
+  return {
+    ...(path !== undefined ? { path } : {}),
+    ...(image !== undefined ? { image } : {}),
+    args, env, restartPolicy: policy,
+    restartDelayMs: int(cfg, 'restartDelayMs', { min: 100, max: 60_000, def: 1000 }),
+    maxRestarts: int(cfg, 'maxRestarts', { min: 0, max: 1000, def: 5 }),
+    extra,
+  };
+}
+
+export function parseDeploy(parts: Parts, body: Frame): DeploySpec {
+  const proto = obj(body, 'prototype')!;
+  const rawId = proto.id;
+  if (typeof rawId !== 'string' && typeof rawId !== 'number') throw badRequest('prototype.id: required, expected a string');
+  const prototypeId = sanitiseId(String(rawId), 'prototype.id');
+  const appId = prototypeId.startsWith('VEA-') ? prototypeId : `VEA-${prototypeId}`;
+  if (!isSafeId(appId)) throw badRequest('prototype.id: at most 60 characters');
+  const type = (proto.type ?? 'python') as AppType;
+  if (typeof type !== 'string' || !(APP_TYPES as readonly string[]).includes(type)) {
+    throw badRequest(`prototype.type: expected one of ${APP_TYPES.join(', ')}, got ${JSON.stringify(proto.type)?.slice(0, 40)}`);
+  }
+  const name = proto.name === undefined || proto.name === null ? prototypeId : str(proto, 'name', { max: 256 });
+  let code: string | undefined;
+  if (proto.code !== undefined && proto.code !== null) {
+    if (typeof proto.code !== 'string') throw badRequest(`prototype.code: expected a string, got ${typeName(proto.code)}`);
+    const max = parts.config.apps.maxCodeBytes;
+    if (proto.code.length > max * (type === 'python' ? 1 : 4 / 3 + 0.01) || Buffer.byteLength(proto.code) > max * 2) {
+      throw new CommandError('LIMIT', `prototype.code: larger than ${max} bytes (apps.maxCodeBytes)`);
+    }
+    code = proto.code;
+    if (type === 'binary' || type === 'kuksa-server') {
+      if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(code)) throw badRequest('prototype.code: a binary app\'s code must be the executable in base64');
+      if (Buffer.from(code, 'base64').length > max) throw new CommandError('LIMIT', `prototype.code: larger than ${max} bytes (apps.maxCodeBytes)`);
+    } else if (Buffer.byteLength(code) > max) {
+      throw new CommandError('LIMIT', `prototype.code: larger than ${max} bytes (apps.maxCodeBytes)`);
+    }
+  }
+  if (type === 'python' && (code === undefined || code.length === 0)) throw badRequest('prototype.code: a python app needs its source code');
+  const cfgRaw = proto.config ?? {};
+  if (!isPlainObject(cfgRaw)) throw badRequest(`prototype.config: expected an object, got ${typeName(cfgRaw)}`);
+  const config = parseConfig(type, cfgRaw, code !== undefined && code.length > 0);
+  return { prototypeId, appId, name, type, ...(code !== undefined ? { code } : {}), config, autoStart: cfgRaw.autoStart === true };
+}
+
+const reply = (rec: AppRecord): Frame => ({ appId: rec.id, status: rec.status, ...(rec.exitCode !== null ? { exitCode: rec.exitCode } : {}) });
+
+const lifecycle = (op: 'run' | 'stop' | 'pause' | 'resume' | 'uninstall'): Command => ({
+  style: 'seed',
+  handler: async (ctx: CommandContext, req: CommandRequest) => {
+    const rec = await apps(ctx.parts)[op](appIdOf(req.body));
+    return op === 'uninstall' ? { appId: rec.id, status: 'uninstalled' } : reply(rec);
+  },
+});
+
+export const appCommands: Record<string, Command> = {
+  deploy_request: {
+    style: 'seed',
+    handler: async (ctx, req) => {
+      const spec = parseDeploy(ctx.parts, req.body);
+      const rec = await apps(ctx.parts).deploy(spec);
+      return { ...reply(rec), name: rec.name, appType: rec.type };
+    },
+  },
+  run_app: lifecycle('run'),
+  stop_app: lifecycle('stop'),
+  pause_app: lifecycle('pause'),
+  resume_app: lifecycle('resume'),
+  uninstall_app: lifecycle('uninstall'),
+  list_deployed_apps: {
+    style: 'seed',
+    handler: (ctx) => {
+      const sup = apps(ctx.parts);
+      return { apps: sup.list(), ...sup.counts() };
+    },
+  },
+  console_subscribe: {
+    style: 'seed',
+    responseType: 'console_subscribed',
+    handler: (ctx, req) => {
+      const appId = appIdOf(req.body);
+      const since = req.body.since === undefined || req.body.since === null ? undefined : int(req.body, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
+      const sup = apps(ctx.parts);
+      const console = sup.console(appId);
+      const replay = console.subscribe(ctx.client, since);
+      // Delivery starts once the console_subscribed reply is on its way, so it comes first.
+      setImmediate(() => console.startDelivery(ctx.client.id, replay));
+      return { clientId: ctx.client.id, appId, status: sup.get(appId).status, lastSeq: console.ring.lastSeq };
+    },
+  },
+  console_unsubscribe: {
+    style: 'seed',
+    handler: (ctx, req) => {
+      const appId = appIdOf(req.body);
+      const sup = apps(ctx.parts);
+      const was = sup.console(appId).unsubscribe(ctx.client.id);
+      return { appId, status: sup.get(appId).status, unsubscribed: was };
+    },
+  },
+  app_output: {
+    style: 'seed',
+    handler: (ctx, req) => {
+      const appId = appIdOf(req.body);
+      const n = int(req.body, 'lines', { min: 1, max: 1_000_000, def: 100 });
+      const sup = apps(ctx.parts);
+      const lines = sup.console(appId).ring.tail(n).map((l) => ({ seq: l.seq, stream: l.stream, output: l.text, timestamp: new Date(l.ts).toISOString() }));
+      return { appId, status: sup.get(appId).status, lines };
+    },
+  },
+};

@@ -1,0 +1,100 @@
+// Pure pieces of the app area (line splitting, the ring, subscriber cursors) and the ad-hoc runner with real
+// processes. A subscriber here is a small real Client object, not a mock of project code.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AppConsole, LineRing, LineSplitter, MAX_LINE_CHARS } from '../src/apps/console';
+import { AdhocRuns } from '../src/apps/adhoc';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/log';
+import type { Client, Frame } from '../src/commands/types';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('LineSplitter: \\n and \\r\\n, partial line after idle, long lines cut', async (t) => {
+  const out: string[] = [];
+  const s = new LineSplitter((l) => out.push(l), 30);
+  s.push('a\r\nb\nc');
+  t.same(out, ['a', 'b']);
+  s.push('d');
+  await sleep(80);
+  t.same(out, ['a', 'b', 'cd'], 'partial flushed after idle');
+  s.push('x'.repeat(MAX_LINE_CHARS + 5) + '\n');
+  t.equal(out.length, 5);
+  t.equal(out[3]!.length, MAX_LINE_CHARS);
+});
+
+t.test('LineRing: line cap, byte cap, lookup by seq, tail', async (t) => {
+  const r = new LineRing(5, 1_000_000);
+  for (let i = 1; i <= 8; i++) r.add('stdout', `l${i}`, 0);
+  t.equal(r.firstSeq, 4);
+  t.equal(r.lastSeq, 8);
+  t.equal(r.get(4)!.text, 'l4');
+  t.equal(r.get(3), undefined);
+  t.same(r.tail(2).map((l) => l.text), ['l7', 'l8']);
+  const b = new LineRing(1000, 1000);
+  for (let i = 0; i < 100; i++) b.add('stderr', 'x'.repeat(100), 0);
+  t.ok(b.size < 10, `byte cap holds (size ${b.size})`);
+});
+
+class TestClient implements Client {
+  readonly frames: Frame[] = [];
+  closed = false;
+  jammed = false;
+  private closers: Array<() => void> = [];
+  constructor(readonly id: string, readonly door = 'test') {}
+  send(f: Frame): void { this.frames.push(f); }
+  congested(): boolean { return this.jammed; }
+  onClose(fn: () => void): () => void { this.closers.push(fn); return () => {}; }
+}
+
+t.test('AppConsole: a congested subscriber holds nothing, then learns what it lost', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-'));
+  const con = new AppConsole({ appId: 'A', lines: 10, bytes: 1 << 20, logFile: path.join(dir, 'console.log'), logMaxBytes: 4096 });
+  const c = new TestClient('c1');
+  con.startDelivery(c.id, con.subscribe(c));
+  con.write('stdout', 'one\n');
+  t.equal(c.frames.length, 1);
+  c.jammed = true;
+  for (let i = 0; i < 25; i++) con.write('stdout', `n${i}\n`);
+  t.equal(c.frames.length, 1, 'nothing sent while congested');
+  c.jammed = false;
+  await sleep(80);
+  t.match(c.frames[1], { type: 'console_dropped', appId: 'A', count: 15 });
+  t.same(c.frames.slice(2).map((f) => f.output), Array.from({ length: 10 }, (_, i) => `n${i + 15}`));
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 40; i++) con.write('stderr', `${'y'.repeat(50)}\n`);
+    con.flushLog();
+  }
+  con.close();
+  t.ok(fs.existsSync(path.join(dir, 'console.log.1')), 'log rotated');
+  t.ok(fs.statSync(path.join(dir, 'console.log')).size <= 4096, 'current log within logMaxBytes');
+});
+
+t.test('ad-hoc runs: output by lines, replace by owner, list, lifetime cap', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'adhoc-'));
+  const { config } = loadConfig(null, { SDV_AGENT_RUNTIME_DATA_DIR: dataDir, SDV_AGENT_APPS_ADHOC_MAX_S: '1', SDV_AGENT_APPS_STOP_GRACE_MS: '500' });
+  const runs = new AdhocRuns(config, createLogger('silent'));
+  t.teardown(() => runs.stopAll());
+  let out = '';
+  const exit1 = new Promise<number | null>((resolve) => {
+    void runs.start({ owner: 'o1', name: 'hello.py', kind: 'python', code: 'import sys\nprint("hi")\nprint("oops", file=sys.stderr)\n', onOutput: (s) => { out += s; }, onExit: resolve });
+  });
+  t.equal(await exit1, 0);
+  t.equal(out, 'hi\noops\n');
+
+  let exited2: number | null | undefined;
+  await runs.start({ owner: 'o2', name: 'long', kind: 'binary', path: '/bin/sh', args: ['-c', 'sleep 30'], onOutput: () => {}, onExit: (c) => { exited2 = c; } });
+  t.same(runs.list(), [{ appName: 'long', request_from: 'o2', from: 'kit' }]);
+  let out3 = '';
+  let resolve3: (c: number | null) => void = () => {};
+  const exit3 = new Promise<number | null>((r) => { resolve3 = r; });
+  await runs.start({ owner: 'o2', name: 'capped', kind: 'binary', path: '/bin/sh', args: ['-c', 'echo start; sleep 30'], onOutput: (s) => { out3 += s; }, onExit: (c) => resolve3(c) });
+  t.not(exited2, undefined, 'the previous run of the same owner was stopped');
+  t.same(runs.list().map((r) => r.appName), ['capped']);
+  await exit3;
+  t.match(out3, /start\n[\s\S]*reached the 1 s limit/);
+  t.same(runs.list(), []);
+  t.equal(await runs.stopOwner('o2'), false);
+});
