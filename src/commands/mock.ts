@@ -1,0 +1,51 @@
+// Mock provider commands (seed 000): mock_service_start/stop/configure/status; legacy list_mock_signal / set_mock_signals.
+import type { Parts } from '../parts';
+import { MOCK_LIMITS, MOCK_MODES, type MockEntry, type MockMode } from '../signals/mock';
+import { badRequest } from './errors';
+import { hubOf } from './signals';
+import type { Command, Frame } from './types';
+import { int, strList, typeName, isPlainObject } from './validate';
+
+function modeOf(body: Frame, optional: boolean): MockMode | undefined {
+  const m = body.mode;
+  if (m === undefined && optional) return undefined;
+  if (typeof m !== 'string' || !(MOCK_MODES as readonly string[]).includes(m)) throw badRequest(`mode: expected one of ${MOCK_MODES.join(', ')}, got ${JSON.stringify(m)?.slice(0, 40)}`);
+  return m as MockMode;
+}
+
+/** Validates a legacy mock list [{signal, value}]; values are kept as strings like the Python runtime. */
+export function mockListOf(body: Frame): MockEntry[] {
+  const data = body.data;
+  if (!Array.isArray(data)) throw badRequest(`data: expected an array of {signal, value}, got ${typeName(data)}`);
+  if (data.length > MOCK_LIMITS.maxListEntries) throw badRequest(`data: more than ${MOCK_LIMITS.maxListEntries} entries`);
+  return data.map((e, i) => {
+    if (!isPlainObject(e) || typeof e.signal !== 'string' || e.signal.length === 0 || e.signal.length > 512) throw badRequest(`data[${i}].signal: expected a signal path`);
+    if (e.value === undefined || (typeof e.value === 'object' && e.value !== null && !Array.isArray(e.value))) throw badRequest(`data[${i}].value: expected a value`);
+    return { signal: e.signal, value: typeof e.value === 'string' ? e.value : JSON.stringify(e.value) };
+  });
+}
+
+export function legacyListMock(parts: Parts): Frame { return { data: hubOf(parts).mock.list() }; }
+export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> { return { data: await hubOf(parts).mock.setList(mockListOf(body)) }; }
+
+export const mockCommands: Record<string, Command> = {
+  mock_service_start: {
+    style: 'seed',
+    handler: async (ctx, req) => { const m = hubOf(ctx.parts).mock; await m.start(modeOf(req.body, true) ?? 'echo-all'); return m.status(); },
+  },
+  mock_service_stop: { style: 'seed', handler: async (ctx) => { const m = hubOf(ctx.parts).mock; await m.off(); return m.status(); } },
+  mock_service_configure: {
+    style: 'seed',
+    handler: async (ctx, req) => {
+      const m = hubOf(ctx.parts).mock;
+      const signals = req.body.signals === undefined ? undefined : strList(req.body, 'signals', { maxItems: MOCK_LIMITS.maxSignals, maxLen: 512 });
+      const rateMs = req.body.rateMs === undefined ? undefined : int(req.body, 'rateMs', { min: MOCK_LIMITS.minRateMs, max: MOCK_LIMITS.maxRateMs });
+      if (Array.isArray(req.body.data)) await m.setList(mockListOf(req.body));
+      await m.configure({ mode: modeOf(req.body, true), signals, rateMs });
+      return m.status();
+    },
+  },
+  mock_service_status: { style: 'seed', handler: (ctx) => hubOf(ctx.parts).mock.status() },
+  list_mock_signal: { style: 'legacy', handler: (ctx) => legacyListMock(ctx.parts) },
+  set_mock_signals: { style: 'legacy', handler: (ctx, req) => legacySetMock(ctx.parts, req.body) },
+};

@@ -1,0 +1,109 @@
+// Vehicle signal commands (seed 000): subscribe_apis, unsubscribe_apis, get_signals_value, write_signals_value.
+// Also plain functions a Kit-Manager adapter calls for the legacy `cmd` reply shapes (see the bottom).
+import type { Parts } from '../parts';
+import type { SignalHub } from '../signals/hub';
+import { MAX_APIS_PER_REQUEST } from '../signals/hub';
+import { badRequest, CommandError, notFound, unavailable } from './errors';
+import type { Client, Command, Frame } from './types';
+import { isPlainObject, strList, typeName } from './validate';
+
+const MAX_PATH_LEN = 512;
+
+export function hubOf(parts: Parts): SignalHub {
+  if (!parts.signals) throw unavailable('vehicle signals are not running on this agent');
+  return parts.signals;
+}
+
+/** Backend errors become command errors with their text (an unreachable databroker is UNAVAILABLE). */
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try { return await fn(); } catch (e) {
+    if (e instanceof CommandError) throw e;
+    const err = e as { unavailable?: boolean; code?: number; details?: string; message?: string };
+    if (err.unavailable || err.code === 14) throw unavailable(err.details || err.message || 'databroker unavailable');
+    if (err.code === 5) throw notFound(err.details || err.message || 'not found');
+    if (err instanceof RangeError) throw new CommandError('LIMIT', err.message);
+    throw badRequest(err.details || err.message || String(e));
+  }
+}
+
+function apisOf(body: Frame): string[] {
+  return strList(body, 'apis', { maxItems: MAX_APIS_PER_REQUEST, maxLen: MAX_PATH_LEN });
+}
+
+function dataOf(body: Frame): Record<string, unknown> {
+  const data = body.data;
+  if (!isPlainObject(data)) throw badRequest(`data: expected an object of {signal path: value}, got ${typeName(data)}`);
+  const keys = Object.keys(data);
+  if (keys.length === 0) throw badRequest('data: at least one signal');
+  if (keys.length > MAX_APIS_PER_REQUEST) throw badRequest(`data: more than ${MAX_APIS_PER_REQUEST} signals`);
+  for (const k of keys) if (k.length > MAX_PATH_LEN) throw badRequest(`data: a path longer than ${MAX_PATH_LEN} characters`);
+  return data;
+}
+
+/** Subscribes a client; the reply names the subscription id that apis-value frames carry. */
+export async function subscribeApis(parts: Parts, client: Client, apis: string[], opts: { fullSet?: boolean; ttlS?: number; id?: string } = {}) {
+  const r = await guarded(() => hubOf(parts).subscribe(client, apis, opts));
+  if (r.paths.length === 0) throw notFound(`apis: no signal matches ${apis.slice(0, 5).join(', ')}`);
+  return r;
+}
+
+export async function writeSignals(parts: Parts, data: Record<string, unknown>) {
+  const outcomes = await guarded(() => hubOf(parts).write(data));
+  const errors: Record<string, string> = {};
+  for (const [p, o] of Object.entries(outcomes)) if (!o.ok) errors[p] = o.error;
+  return { outcomes, errors, ok: Object.keys(errors).length === 0 };
+}
+
+export const signalCommands: Record<string, Command> = {
+  subscribe_apis: {
+    style: 'seed',
+    handler: async (ctx, req) => {
+      const r = await subscribeApis(ctx.parts, ctx.client, apisOf(req.body));
+      return { subscriptionId: r.id, apis: r.paths, ...(r.unknown.length ? { unknown: r.unknown } : {}) };
+    },
+  },
+  unsubscribe_apis: {
+    style: 'seed',
+    handler: (ctx, req) => {
+      const hub = hubOf(ctx.parts);
+      const sid = req.body.subscriptionId;
+      if (sid !== undefined) {
+        if (typeof sid !== 'string') throw badRequest(`subscriptionId: expected a string, got ${typeName(sid)}`);
+        if (!hub.batcher.get(sid) || hub.batcher.get(sid)!.client !== ctx.client) throw notFound(`subscriptionId: no subscription ${sid.slice(0, 64)} on this connection`);
+        hub.unsubscribe(sid);
+        return { removed: 1 };
+      }
+      return { removed: hub.unsubscribeClient(ctx.client) };
+    },
+  },
+  get_signals_value: {
+    style: 'seed',
+    handler: async (ctx, req) => {
+      const r = await guarded(() => hubOf(ctx.parts).getValues(apisOf(req.body)));
+      return { result: r.result, ...(Object.keys(r.errors).length ? { errors: r.errors } : {}) };
+    },
+  },
+  write_signals_value: {
+    style: 'seed',
+    handler: async (ctx, req) => {
+      const r = await writeSignals(ctx.parts, dataOf(req.body));
+      return { result: Object.fromEntries(Object.entries(r.outcomes).map(([p, o]) => [p, o.ok ? 'ok' : o.error])), ...(r.ok ? {} : { errors: r.errors }) };
+    },
+  },
+};
+
+// ---- Legacy Kit-Manager shapes (kit-manager-protocol.md), for the Kit-Manager adapter to call -----------------------
+
+/** `subscribe_apis {apis}` from a frontend client: full-set frames, lease of signals.subscriberTtlS, one per client. */
+export async function legacySubscribeApis(parts: Parts, client: Client, body: Frame): Promise<Frame> {
+  await subscribeApis(parts, client, apisOf(body), { fullSet: true, ttlS: parts.config.signals.subscriberTtlS, id: `kit-${client.id}` });
+  return { result: 'Successful' };
+}
+export function legacyUnsubscribeApis(parts: Parts, client: Client): Frame {
+  hubOf(parts).unsubscribe(`kit-${client.id}`);
+  return { result: 'Successful' };
+}
+export async function legacyWriteSignals(parts: Parts, body: Frame): Promise<Frame> {
+  const r = await writeSignals(parts, dataOf(body));
+  return r.ok ? { result: 'Successful' } : { result: 'Failed', errors: r.errors };
+}

@@ -1,0 +1,193 @@
+// The embedded signal store (kuksa.mode: embedded, the default): values and actuator targets of every leaf of the
+// vehicle model, with change subscriptions and actuator providers. The agent's hub and the kuksa.val gRPC server
+// both sit on it, so an app speaking kuksa.val and the playground see the same values.
+import type { Broker, ServerInfo, SignalUpdate, WriteOutcome } from './broker';
+import { unknownPath } from './broker';
+import { coerce, ValueError, type SignalValue } from './values';
+import type { SignalMeta, VssModel } from './vss';
+import { VERSION } from '../version';
+
+interface Entry { meta: SignalMeta; value: SignalValue | null; target: SignalValue | null; ts: number }
+
+export type Field = 'value' | 'target';
+
+/** One change listener. Changes made in one tick reach it as one update (flushed in a microtask). */
+class StoreSubscription {
+  pending: SignalUpdate = new Map();
+  scheduled = false;
+  closed = false;
+  constructor(readonly paths: Set<string>, readonly field: Field, readonly onUpdate: (u: SignalUpdate) => void) {}
+  push(path: string, v: SignalValue | null): void {
+    if (this.closed) return;
+    this.pending.set(path, v);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      if (this.closed || this.pending.size === 0) return;
+      const u = this.pending;
+      this.pending = new Map();
+      this.onUpdate(u);
+    });
+  }
+}
+
+export interface ModelSwapReport { kept: number; removedPaths: string[] }
+
+export class SignalStore {
+  private entries = new Map<string, Entry>();
+  private subs = new Map<string, Set<StoreSubscription>>();
+  private providers = new Map<string, (path: string, v: SignalValue) => void>();
+  private swapListeners = new Set<(r: ModelSwapReport) => void>();
+
+  constructor(private model: VssModel) { this.fill(model, new Map()); }
+
+  get vss(): VssModel { return this.model; }
+
+  private fill(model: VssModel, old: Map<string, Entry>): void {
+    this.entries = new Map();
+    for (const meta of model.all()) {
+      const prev = old.get(meta.path);
+      const same = prev && prev.meta.dataType === meta.dataType;
+      this.entries.set(meta.path, { meta, value: same ? prev.value : null, target: same ? prev.target : null, ts: Date.now() });
+    }
+  }
+
+  meta(path: string): SignalMeta | undefined { return this.entries.get(path)?.meta; }
+
+  expand(pattern: string): string[] | null { return this.model.expand(pattern); }
+
+  get(path: string): Entry | undefined { return this.entries.get(path); }
+
+  /** Sets a current value (any entry type). Throws ValueError / returns an outcome. */
+  setValue(path: string, raw: unknown): WriteOutcome {
+    const e = this.entries.get(path);
+    if (!e) return { ok: false, code: 'NOT_FOUND', error: unknownPath(path) };
+    let v: SignalValue;
+    try { v = coerce(e.meta, raw); } catch (err) { return { ok: false, code: 'BAD_VALUE', error: `${path}: ${(err as Error).message}` }; }
+    this.commit(e, 'value', v);
+    return { ok: true };
+  }
+
+  /** Sets an actuator target. requireProvider: v2 semantics (fail when nobody provides the actuator). */
+  setTarget(path: string, raw: unknown, requireProvider: boolean): WriteOutcome {
+    const e = this.entries.get(path);
+    if (!e) return { ok: false, code: 'NOT_FOUND', error: unknownPath(path) };
+    if (e.meta.entryType !== 'actuator') return { ok: false, code: 'BAD_VALUE', error: `${path}: is a ${e.meta.entryType}, only actuators take a target` };
+    let v: SignalValue;
+    try { v = coerce(e.meta, raw); } catch (err) { return { ok: false, code: 'BAD_VALUE', error: `${path}: ${(err as Error).message}` }; }
+    const provider = this.providers.get(path);
+    if (!provider && requireProvider) {
+      return { ok: false, code: 'UNAVAILABLE', error: `${path}: no provider serves this actuator (start the mock service in an echo mode, or a provider app)` };
+    }
+    this.commit(e, 'target', v);
+    if (provider) provider(path, v);
+    return { ok: true };
+  }
+
+  hasProvider(path: string): boolean { return this.providers.has(path); }
+
+  private commit(e: Entry, field: Field, v: SignalValue): void {
+    if (field === 'value') e.value = v; else e.target = v;
+    e.ts = Date.now();
+    const subs = this.subs.get(e.meta.path);
+    if (subs) for (const s of subs) if (s.field === field) s.push(e.meta.path, v);
+  }
+
+  /** Listens to changes of exact paths (already checked to exist). No initial snapshot: callers read it. */
+  listen(paths: string[], field: Field, onUpdate: (u: SignalUpdate) => void): () => void {
+    const sub = new StoreSubscription(new Set(paths), field, onUpdate);
+    for (const p of sub.paths) {
+      let set = this.subs.get(p);
+      if (!set) this.subs.set(p, (set = new Set()));
+      set.add(sub);
+    }
+    return () => {
+      sub.closed = true;
+      for (const p of sub.paths) {
+        const set = this.subs.get(p);
+        if (set) { set.delete(sub); if (set.size === 0) this.subs.delete(p); }
+      }
+    };
+  }
+
+  /** Claims actuators; a second claim of the same path replaces the first (the newest provider wins). */
+  provide(paths: string[], onTarget: (path: string, v: SignalValue) => void): () => void {
+    for (const p of paths) this.providers.set(p, onTarget);
+    return () => { for (const p of paths) if (this.providers.get(p) === onTarget) this.providers.delete(p); };
+  }
+
+  /**
+   * Replaces the model atomically: values of paths that survive with the same type are kept; listeners of paths
+   * that no longer exist stop hearing about them, and swap listeners are told which.
+   */
+  swapModel(model: VssModel): ModelSwapReport {
+    const old = this.entries;
+    this.model = model;
+    this.fill(model, old);
+    const removedPaths = [...old.keys()].filter((p) => !this.entries.has(p));
+    for (const p of removedPaths) { this.subs.delete(p); this.providers.delete(p); }
+    const report = { kept: this.entries.size, removedPaths };
+    for (const fn of this.swapListeners) fn(report);
+    return report;
+  }
+
+  onSwap(fn: (r: ModelSwapReport) => void): () => void {
+    this.swapListeners.add(fn);
+    return () => this.swapListeners.delete(fn);
+  }
+}
+
+/** The Broker view of the store, used by the hub in embedded mode. */
+export class EmbeddedBroker implements Broker {
+  readonly kind = 'embedded';
+  readonly connected = true;
+  constructor(readonly store: SignalStore) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  onConnection(): () => void { return () => {}; }
+
+  async listMetadata(pattern: string): Promise<SignalMeta[]> {
+    return (this.store.expand(pattern) ?? []).map((p) => this.store.meta(p)!);
+  }
+
+  async getValues(paths: string[]): Promise<Record<string, SignalValue | null>> {
+    const out: Record<string, SignalValue | null> = {};
+    for (const p of paths) {
+      const e = this.store.get(p);
+      if (!e) throw new ValueError(unknownPath(p));
+      out[p] = e.value;
+    }
+    return out;
+  }
+
+  async write(values: Record<string, unknown>): Promise<Record<string, WriteOutcome>> {
+    const out: Record<string, WriteOutcome> = {};
+    for (const [p, v] of Object.entries(values)) {
+      const meta = this.store.meta(p);
+      out[p] = meta?.entryType === 'actuator' ? this.store.setTarget(p, v, true) : this.store.setValue(p, v);
+    }
+    return out;
+  }
+
+  async publish(values: Record<string, unknown>): Promise<Record<string, WriteOutcome>> {
+    const out: Record<string, WriteOutcome> = {};
+    for (const [p, v] of Object.entries(values)) out[p] = this.store.setValue(p, v);
+    return out;
+  }
+
+  async subscribe(paths: string[], onUpdate: (u: SignalUpdate) => void): Promise<() => void> {
+    const missing = paths.find((p) => !this.store.get(p));
+    if (missing) throw new ValueError(unknownPath(missing));
+    const dispose = this.store.listen(paths, 'value', onUpdate);
+    const snapshot: SignalUpdate = new Map(paths.map((p) => [p, this.store.get(p)!.value]));
+    queueMicrotask(() => onUpdate(snapshot));
+    return dispose;
+  }
+
+  async provideActuation(paths: string[], onTarget: (path: string, v: SignalValue) => void): Promise<() => void> {
+    return this.store.provide(paths, onTarget);
+  }
+
+  async serverInfo(): Promise<ServerInfo> { return { name: 'sdv-agent embedded databroker', version: VERSION, api: 'embedded' }; }
+}

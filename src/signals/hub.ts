@@ -1,0 +1,259 @@
+// The signals part (Parts.signals): owns the vehicle model, the backend (embedded store + kuksa.val gRPC server, or a
+// v1/v2 client of an external databroker), the batcher and the mock provider.
+//
+// PART API (for commands and the Kit-Manager adapters; all transport-free):
+//   hub.subscribe(client, apis, {fullSet?, ttlS?}) → {id, paths, unknown}   one upstream subscription for all subscribers;
+//                                 frames {type:"apis-value", id, result:{path: value}, timestamp} go to client.send,
+//                                 at most one per signals.batchWindowMs; fullSet: every frame carries all its signals;
+//                                 ttlS: the subscription lapses ttlS seconds after the last subscribe/renew.
+//   hub.renew(id) / hub.unsubscribe(id) / hub.unsubscribeClient(client)
+//   hub.subscribers()             → [{id, clientId, door, apis}]  (Kit-Manager lsOfApiSubscriber)
+//   hub.getValues(apis)           → {result: {path: value|null}, errors: {pattern: text}}
+//   hub.write(data)               → {path: WriteOutcome}  (per path; sensors current value, actuators target)
+//   hub.mock                      → MockProvider (start/stop/configure/status, legacy mock list)
+//   hub.setModel(tree) / hub.revertModel()  (embedded: atomic swap; see src/commands/model.ts)
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as crypto from 'node:crypto';
+import type { Config } from '../config';
+import type { Client } from '../commands/types';
+import { readJsonOrQuarantine, writeFileAtomic } from '../fsutil';
+import type { Logger } from '../log';
+import type { StatusBoard } from '../parts';
+import { Batcher } from './batcher';
+import type { Broker, WriteOutcome } from './broker';
+import { EmbeddedBroker, SignalStore } from './embedded';
+import { KuksaGrpcServer } from './grpc-server';
+import { grpcText, type ClientOptions } from './kuksa-client';
+import { KuksaV1Client } from './kuksa-v1';
+import { KuksaV2Client } from './kuksa-v2';
+import { MockProvider } from './mock';
+import type { SignalValue } from './values';
+import { VssModel } from './vss';
+import * as grpc from '@grpc/grpc-js';
+
+/** Upstream re-subscription waits this long after the union of wanted signals last changed. */
+export const RESUBSCRIBE_DEBOUNCE_MS = 30;
+export const MAX_APIS_PER_REQUEST = 20_000;
+
+export interface SignalsDeps { config: Config; log: Logger; status: StatusBoard; notices?: string[] }
+
+export class SignalHub {
+  readonly batcher: Batcher;
+  readonly mock: MockProvider;
+  store: SignalStore | null = null;
+  private broker: Broker | null = null;
+  private server: KuksaGrpcServer | null = null;
+  private upstream: (() => void) | null = null;
+  private upstreamKey = '';
+  private resubTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private seq = 0;
+  private readonly log: Logger;
+  grpcPort = 0;
+
+  constructor(private readonly deps: SignalsDeps) {
+    this.log = deps.log.child({ part: 'signals' });
+    this.batcher = new Batcher(deps.config.signals.batchWindowMs, () => this.scheduleResubscribe());
+    this.mock = new MockProvider(this, path.join(deps.config.runtime.dataDir, 'mock-signals.json'), this.log);
+  }
+
+  get modelFile(): string { return path.join(this.deps.config.runtime.dataDir, 'vehicle-model.json'); }
+  get embedded(): boolean { return this.deps.config.kuksa.mode === 'embedded'; }
+
+  /** The configured model: kuksa.vss when set, else the built-in VSS 4.0 subset. */
+  baseModel(): VssModel {
+    return this.deps.config.kuksa.vss ? VssModel.load(this.deps.config.kuksa.vss) : VssModel.loadDefault();
+  }
+
+  async start(): Promise<void> {
+    const k = this.deps.config.kuksa;
+    if (this.embedded) {
+      let model = this.baseModel();
+      const saved = readJsonOrQuarantine(this.modelFile);
+      if (saved.value !== undefined) {
+        try { model = VssModel.parse(saved.value); } catch (e) { this.log.warn({ err: (e as Error).message }, 'generated vehicle model ignored'); }
+      }
+      this.store = new SignalStore(model);
+      this.attach(new EmbeddedBroker(this.store));
+      this.deps.status.kuksa.connected = true;
+      if (k.serve) {
+        this.server = new KuksaGrpcServer(this.store, { address: k.address, token: k.token, log: this.log });
+        try { this.grpcPort = await this.server.start(); } catch (e) {
+          // The box stays useful without the gRPC door: the local API and the Kit-Manager still get signals.
+          this.server = null;
+          const text = `kuksa.val gRPC server not started on ${k.address}: ${(e as Error).message}`;
+          this.log.error(text);
+          this.deps.notices?.push(text);
+        }
+      }
+      this.log.info({ leaves: model.size }, 'embedded signal store loaded');
+    } else {
+      this.deps.status.kuksa.connected = false;
+      void this.connectExternal();
+    }
+    this.sweepTimer = setInterval(() => this.batcher.sweep(), 1000);
+    this.sweepTimer.unref();
+    await this.mock.restore();
+  }
+
+  private clientOptions(): ClientOptions {
+    const k = this.deps.config.kuksa;
+    return { address: k.address, token: k.token, tls: k.tls, log: this.log };
+  }
+
+  /** kuksa.api v1/v2: that client; auto: v2 GetServerInfo decides, UNIMPLEMENTED means v1. Retries until it knows. */
+  private async connectExternal(): Promise<void> {
+    const api = this.deps.config.kuksa.api;
+    if (api !== 'auto') return this.useClient(api === 'v2' ? new KuksaV2Client(this.clientOptions()) : new KuksaV1Client(this.clientOptions()));
+    let attempt = 0;
+    while (!this.stopped) {
+      const probe = new KuksaV2Client(this.clientOptions());
+      try {
+        await probe.serverInfo();
+        return this.useClient(probe);
+      } catch (e) {
+        if ((e as grpc.ServiceError).code === grpc.status.UNIMPLEMENTED) {
+          probe.stop().catch(() => {});
+          return this.useClient(new KuksaV1Client(this.clientOptions()));
+        }
+        await probe.stop().catch(() => {});
+        this.log.warn({ err: grpcText(e) }, 'kuksa databroker API detection failed, retrying');
+      }
+      const cap = Math.min(10_000, 250 * 2 ** Math.min(attempt++, 10));
+      await new Promise((r) => setTimeout(r, cap / 2 + Math.random() * cap / 2));
+    }
+  }
+
+  private async useClient(client: KuksaV1Client | KuksaV2Client): Promise<void> {
+    if (this.stopped) { await client.stop(); return; }
+    this.deps.status.kuksa.api = client.kind === 'kuksa-v2' ? 'v2' : 'v1';
+    client.onConnection((c) => { this.deps.status.kuksa.connected = c; });
+    this.attach(client);
+    await client.start();
+    this.deps.status.kuksa.connected = client.connected;
+  }
+
+  private attach(b: Broker): void {
+    this.broker = b;
+    this.scheduleResubscribe();
+    this.mock.brokerReady();
+  }
+
+  /** The backend, or a clear error while an external databroker has not been reached yet. */
+  backend(): Broker {
+    if (!this.broker) throw Object.assign(new Error(`kuksa databroker at ${this.deps.config.kuksa.address} not reachable yet`), { unavailable: true });
+    return this.broker;
+  }
+
+  private scheduleResubscribe(): void {
+    if (this.resubTimer || this.stopped) return;
+    this.resubTimer = setTimeout(() => { this.resubTimer = null; void this.resubscribe(); }, RESUBSCRIBE_DEBOUNCE_MS);
+  }
+
+  /** One upstream subscription for the union of every subscriber's signals; the old one goes once the new one is up. */
+  private async resubscribe(): Promise<void> {
+    if (!this.broker || this.stopped) return;
+    const union = this.batcher.union().sort();
+    const key = union.join('\n');
+    if (key === this.upstreamKey) return;
+    const old = this.upstream;
+    this.upstreamKey = key;
+    if (union.length === 0) { this.upstream = null; old?.(); return; }
+    try {
+      const dispose = await this.broker.subscribe(union, (u) => this.batcher.ingest(u));
+      if (this.upstreamKey !== key) { dispose(); return; }
+      this.upstream = dispose;
+      old?.();
+    } catch (e) {
+      this.log.warn({ err: grpcText(e) }, 'upstream subscription failed, retrying');
+      this.upstreamKey = '';
+      setTimeout(() => this.scheduleResubscribe(), 1000).unref();
+    }
+  }
+
+  /** Expands patterns with the backend's metadata; unknown patterns are reported, not fatal. */
+  async expand(apis: string[]): Promise<{ paths: string[]; unknown: string[] }> {
+    const b = this.backend();
+    const paths = new Set<string>();
+    const unknown: string[] = [];
+    for (const api of apis) {
+      let found: string[] = [];
+      try { found = (await b.listMetadata(api)).map((m) => m.path); } catch (e) {
+        if ((e as grpc.ServiceError).code !== grpc.status.NOT_FOUND && !(e as Error).message.includes('no such signal') && !(e as Error).message.includes('matches no signal')) throw e;
+      }
+      if (found.length === 0) unknown.push(api);
+      for (const p of found) paths.add(p);
+    }
+    return { paths: [...paths], unknown };
+  }
+
+  async subscribe(client: Client, apis: string[], opts: { fullSet?: boolean; ttlS?: number; id?: string } = {}): Promise<{ id: string; paths: string[]; unknown: string[] }> {
+    const { paths, unknown } = await this.expand(apis);
+    const id = opts.id ?? `sub-${++this.seq}-${crypto.randomBytes(3).toString('hex')}`;
+    if (opts.id) this.batcher.remove(opts.id);
+    const ttlMs = opts.ttlS ? opts.ttlS * 1000 : null;
+    this.batcher.add({ id, client, paths: new Set(paths), fullSet: !!opts.fullSet, ttlMs, expiresAt: ttlMs ? Date.now() + ttlMs : null });
+    // Values already known upstream go out in the next window; the rest follow the upstream snapshot.
+    const known = new Map<string, SignalValue | null>();
+    if (this.store) for (const p of paths) known.set(p, this.store.get(p)?.value ?? null);
+    if (known.size) this.batcher.ingest(known);
+    return { id, paths, unknown };
+  }
+
+  renew(id: string): boolean { return this.batcher.renew(id); }
+  unsubscribe(id: string): boolean { return this.batcher.remove(id); }
+  unsubscribeClient(client: Client): number { return this.batcher.removeClient(client); }
+
+  subscribers(): Array<{ id: string; clientId: string; door: string; apis: string[]; since: number }> {
+    return this.batcher.list().map((s) => ({ id: s.id, clientId: s.client.id, door: s.client.door, apis: [...s.paths], since: s.since }));
+  }
+
+  async getValues(apis: string[]): Promise<{ result: Record<string, SignalValue | null>; errors: Record<string, string> }> {
+    const { paths, unknown } = await this.expand(apis);
+    const errors: Record<string, string> = {};
+    for (const u of unknown) errors[u] = `${u}: no such signal in the vehicle model`;
+    const result = paths.length ? await this.backend().getValues(paths) : {};
+    return { result, errors };
+  }
+
+  async write(data: Record<string, unknown>): Promise<Record<string, WriteOutcome>> {
+    return this.backend().write(data);
+  }
+
+  /** Embedded mode: validates and swaps the model atomically; subscriptions to vanished signals are reported. */
+  setModel(tree: unknown, persist: boolean): { leaves: number; dropped: Array<{ id: string; paths: string[] }> } {
+    const model = VssModel.parse(tree);
+    if (!this.store) throw new Error('the vehicle model can only be swapped in kuksa.mode embedded');
+    if (persist) writeFileAtomic(this.modelFile, JSON.stringify(tree));
+    const report = this.store.swapModel(model);
+    const dropped = this.batcher.dropPaths(new Set(report.removedPaths));
+    this.upstreamKey = '\u0000'; // the store dropped listeners of removed paths: subscribe the union afresh
+    this.scheduleResubscribe();
+    return { leaves: model.size, dropped };
+  }
+
+  revertModel(): { leaves: number; dropped: Array<{ id: string; paths: string[] }> } {
+    fs.rmSync(this.modelFile, { force: true });
+    const model = this.baseModel();
+    if (!this.store) throw new Error('the vehicle model can only be swapped in kuksa.mode embedded');
+    const report = this.store.swapModel(model);
+    const dropped = this.batcher.dropPaths(new Set(report.removedPaths));
+    this.upstreamKey = '\u0000';
+    this.scheduleResubscribe();
+    return { leaves: model.size, dropped };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resubTimer) clearTimeout(this.resubTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.mock.stop().catch(() => {});
+    this.batcher.stop();
+    this.upstream?.();
+    this.upstream = null;
+    await this.server?.stop();
+    await this.broker?.stop();
+  }
+}

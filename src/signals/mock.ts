@@ -1,0 +1,156 @@
+// The mock provider: makes the vehicle answer when no real provider runs. Modes (seed 000):
+//   echo-all       every actuator target becomes its current value
+//   echo-specific  the same for the listed actuators only
+//   random         listed sensors (or the mock list's signals) move within their min/max every rateMs
+//   static         the mock list's values are held as current values
+//   off            nothing
+// Works through the Broker interface, so the same code drives the embedded store (a provider claim), a v2 databroker
+// (OpenProviderStream + PublishValue) and a v1 databroker (Subscribe to targets + Set values). The legacy mock list
+// ([{signal, value}], values as strings like the Python runtime keeps them) is persisted in dataDir.
+
+import { writeFileAtomic, readJsonOrQuarantine } from '../fsutil';
+import type { Logger } from '../log';
+import type { SignalHub } from './hub';
+import type { SignalMeta } from './vss';
+
+export const MOCK_MODES = ['echo-all', 'echo-specific', 'random', 'static', 'off'] as const;
+export type MockMode = (typeof MOCK_MODES)[number];
+export const MOCK_LIMITS = { maxListEntries: 5000, maxSignals: 5000, minRateMs: 10, maxRateMs: 3_600_000, defaultRateMs: 1000 } as const;
+
+export interface MockEntry { signal: string; value: string }
+
+interface Persisted { mode: MockMode; signals: string[]; rateMs: number; list: MockEntry[] }
+
+export class MockProvider {
+  private state: Persisted = { mode: 'off', signals: [], rateMs: MOCK_LIMITS.defaultRateMs, list: [] };
+  private disposers: Array<() => void> = [];
+  private lastError: string | null = null;
+  private claimed: string[] = [];
+  private generation = 0;
+
+  constructor(private readonly hub: SignalHub, private readonly file: string, private readonly log: Logger) {}
+
+  async restore(): Promise<void> {
+    const { value, quarantined } = readJsonOrQuarantine(this.file);
+    if (quarantined) this.log.warn({ file: quarantined }, 'mock state did not parse, moved aside');
+    const v = value as Partial<Persisted> | undefined;
+    if (v && typeof v === 'object') {
+      if (MOCK_MODES.includes(v.mode as MockMode)) this.state.mode = v.mode as MockMode;
+      if (Array.isArray(v.signals)) this.state.signals = v.signals.filter((s) => typeof s === 'string').slice(0, MOCK_LIMITS.maxSignals);
+      if (typeof v.rateMs === 'number') this.state.rateMs = v.rateMs;
+      if (Array.isArray(v.list)) this.state.list = v.list.filter((e) => e && typeof e.signal === 'string').map((e) => ({ signal: e.signal, value: String(e.value) })).slice(0, MOCK_LIMITS.maxListEntries);
+    }
+  }
+
+  private persist(): void {
+    try { writeFileAtomic(this.file, JSON.stringify(this.state)); } catch (e) { this.log.error({ err: e }, 'mock state not saved'); }
+  }
+
+  /** The backend became available (start, or an external databroker reached): apply the persisted mode. */
+  brokerReady(): void { if (this.state.mode !== 'off') void this.apply(); }
+
+  status(): { mode: MockMode; running: boolean; signals: string[]; rateMs: number; claimed: number; error: string | null; list: MockEntry[] } {
+    return { mode: this.state.mode, running: this.state.mode !== 'off', signals: this.state.signals, rateMs: this.state.rateMs, claimed: this.claimed.length, error: this.lastError, list: this.state.list };
+  }
+
+  async start(mode: MockMode): Promise<void> { this.state.mode = mode; this.persist(); await this.apply(); }
+
+  async configure(opts: { mode?: MockMode; signals?: string[]; rateMs?: number }): Promise<void> {
+    if (opts.mode) this.state.mode = opts.mode;
+    if (opts.signals) this.state.signals = opts.signals;
+    if (opts.rateMs !== undefined) this.state.rateMs = opts.rateMs;
+    this.persist();
+    await this.apply();
+  }
+
+  async stop(): Promise<void> { this.halt(); }
+
+  /** Stops the provider and remembers `off`. */
+  async off(): Promise<void> { this.state.mode = 'off'; this.persist(); this.halt(); }
+
+  list(): MockEntry[] { return this.state.list; }
+
+  async setList(list: MockEntry[]): Promise<MockEntry[]> {
+    this.state.list = list;
+    this.persist();
+    if (this.state.mode === 'static') await this.apply();
+    return this.state.list;
+  }
+
+  private halt(): void {
+    this.generation++;
+    for (const d of this.disposers.splice(0)) { try { d(); } catch { /* already gone */ } }
+    this.claimed = [];
+  }
+
+  private async metas(patterns: string[]): Promise<SignalMeta[]> {
+    const b = this.hub.backend();
+    const out = new Map<string, SignalMeta>();
+    for (const p of patterns) { try { for (const m of await b.listMetadata(p)) out.set(m.path, m); } catch { /* unknown: skipped */ } }
+    return [...out.values()];
+  }
+
+  /** (Re)applies the current mode. Errors become status.error, never throws at the caller's transport. */
+  private async apply(): Promise<void> {
+    this.halt();
+    const gen = this.generation;
+    this.lastError = null;
+    const mode = this.state.mode;
+    if (mode === 'off') return;
+    let b;
+    try { b = this.hub.backend(); } catch (e) { this.lastError = (e as Error).message; return; }
+    try {
+      if (mode === 'echo-all' || mode === 'echo-specific') {
+        const metas = await this.metas(mode === 'echo-all' ? ['Vehicle.**'] : this.state.signals);
+        const actuators = metas.filter((m) => m.entryType === 'actuator').map((m) => m.path);
+        if (gen !== this.generation) return;
+        if (!actuators.length) { this.lastError = 'no actuators to echo'; return; }
+        const dispose = await b.provideActuation(actuators, (path, value) => {
+          void b.publish({ [path]: value }).then((r) => {
+            const o = r[path];
+            if (o && !o.ok) this.lastError = o.error;
+          });
+        });
+        if (gen !== this.generation) { dispose(); return; }
+        this.disposers.push(dispose);
+        this.claimed = actuators;
+      } else if (mode === 'static') {
+        const values = Object.fromEntries(this.state.list.map((e) => [e.signal, e.value]));
+        const r = await b.publish(values);
+        const errs = Object.values(r).filter((o) => !o.ok).map((o) => (o as { error: string }).error);
+        if (errs.length) this.lastError = errs.join('; ');
+        this.claimed = Object.keys(values);
+      } else if (mode === 'random') {
+        const patterns = this.state.signals.length ? this.state.signals : this.state.list.map((e) => e.signal);
+        const metas = (await this.metas(patterns)).filter((m) => m.entryType !== 'attribute');
+        if (gen !== this.generation) return;
+        if (!metas.length) { this.lastError = 'random mode needs signals (mock_service_configure {signals}) or a mock list'; return; }
+        const tick = () => {
+          const values: Record<string, unknown> = {};
+          for (const m of metas) values[m.path] = randomValue(m);
+          void b.publish(values).catch((e) => { this.lastError = (e as Error).message; });
+        };
+        tick();
+        const t = setInterval(tick, Math.max(MOCK_LIMITS.minRateMs, this.state.rateMs));
+        this.disposers.push(() => clearInterval(t));
+        this.claimed = metas.map((m) => m.path);
+      }
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.log.warn({ err: this.lastError, mode }, 'mock provider could not start');
+    }
+  }
+}
+
+function randomValue(m: SignalMeta): unknown {
+  const base = m.dataType.replace('[]', '');
+  if (m.allowed?.length) return m.allowed[Math.floor(Math.random() * m.allowed.length)];
+  if (base === 'boolean') return Math.random() < 0.5;
+  if (base === 'string') return Math.random().toString(36).slice(2, 8);
+  const lo = m.min ?? (base.startsWith('uint') ? 0 : 0);
+  const hi = m.max ?? (base.includes('8') ? 100 : 200);
+  const x = lo + Math.random() * (hi - lo);
+  const v = base === 'float' || base === 'double' ? Math.round(x * 100) / 100 : Math.round(x);
+  return m.dataType.endsWith('[]') ? [v] : v;
+}
+

@@ -1,0 +1,147 @@
+// The vehicle model: a VSS tree in the COVESA JSON export form, validated once, flattened to leaves, with the
+// wildcard expansion KUKSA uses (`A.B.*` and `A.**` mean every leaf under A.B / A; an exact leaf path is itself).
+import * as fs from 'node:fs';
+import { resourcePath } from '../resources';
+
+export type EntryKind = 'sensor' | 'actuator' | 'attribute';
+
+export const SCALAR_TYPES = ['string', 'boolean', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'float', 'double'] as const;
+export type ScalarType = (typeof SCALAR_TYPES)[number];
+/** A VSS datatype: a scalar or `scalar[]`. */
+export type VssDataType = ScalarType | `${ScalarType}[]`;
+
+export interface SignalMeta {
+  readonly path: string;
+  /** Stable within one model; used as the v2 signal id. */
+  readonly id: number;
+  readonly entryType: EntryKind;
+  readonly dataType: VssDataType;
+  readonly unit?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly allowed?: readonly (string | number)[];
+  readonly description?: string;
+}
+
+export class VssError extends Error { override name = 'VssError'; }
+
+/** Bounds that keep a hostile model from eating the box. */
+export const VSS_LIMITS = { maxLeaves: 100_000, maxDepth: 32, maxNameLength: 128 } as const;
+
+const NAME = /^[A-Za-z0-9_]+$/;
+
+export class VssModel {
+  private constructor(readonly leaves: ReadonlyMap<string, SignalMeta>, private readonly branches: ReadonlySet<string>) {}
+
+  get size(): number { return this.leaves.size; }
+
+  get(path: string): SignalMeta | undefined { return this.leaves.get(path); }
+
+  /** Parses and validates a tree; the error names the offending node path. */
+  static parse(tree: unknown): VssModel {
+    if (!isObj(tree) || Object.keys(tree).length === 0) throw new VssError('vehicle model: expected an object of root branches (e.g. {"Vehicle": {...}})');
+    const leaves = new Map<string, SignalMeta>();
+    const branches = new Set<string>();
+    const walk = (node: unknown, path: string, depth: number): void => {
+      if (depth > VSS_LIMITS.maxDepth) throw new VssError(`${path}: tree deeper than ${VSS_LIMITS.maxDepth} levels`);
+      if (!isObj(node)) throw new VssError(`${path}: expected an object node`);
+      const type = node.type;
+      if (type === 'branch') {
+        branches.add(path);
+        const children = node.children ?? {};
+        if (!isObj(children)) throw new VssError(`${path}.children: expected an object`);
+        for (const [name, child] of Object.entries(children)) {
+          if (!NAME.test(name) || name.length > VSS_LIMITS.maxNameLength) throw new VssError(`${path}.${name}: node names are letters, digits and "_"`);
+          walk(child, `${path}.${name}`, depth + 1);
+        }
+        return;
+      }
+      if (type !== 'sensor' && type !== 'actuator' && type !== 'attribute') {
+        throw new VssError(`${path}: type must be branch, sensor, actuator or attribute, got ${JSON.stringify(type)}`);
+      }
+      const dataType = node.datatype;
+      if (typeof dataType !== 'string' || !isDataType(dataType)) {
+        throw new VssError(`${path}: datatype must be one of ${SCALAR_TYPES.join(', ')} (or an array form like float[]), got ${JSON.stringify(dataType)}`);
+      }
+      const num = (k: 'min' | 'max'): number | undefined => {
+        const v = node[k];
+        if (v === undefined) return undefined;
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new VssError(`${path}.${k}: expected a number`);
+        return v;
+      };
+      const allowed = node.allowed;
+      if (allowed !== undefined && (!Array.isArray(allowed) || allowed.some((a) => typeof a !== 'string' && typeof a !== 'number'))) {
+        throw new VssError(`${path}.allowed: expected an array of strings or numbers`);
+      }
+      if (leaves.size >= VSS_LIMITS.maxLeaves) throw new VssError(`${path}: more than ${VSS_LIMITS.maxLeaves} leaves`);
+      const meta: SignalMeta = {
+        path, id: leaves.size + 1, entryType: type, dataType,
+        ...(typeof node.unit === 'string' ? { unit: node.unit } : {}),
+        ...(num('min') !== undefined ? { min: num('min') } : {}),
+        ...(num('max') !== undefined ? { max: num('max') } : {}),
+        ...(allowed !== undefined ? { allowed: allowed as (string | number)[] } : {}),
+        ...(typeof node.description === 'string' ? { description: node.description } : {}),
+      };
+      leaves.set(path, meta);
+    };
+    for (const [name, root] of Object.entries(tree)) {
+      if (!NAME.test(name)) throw new VssError(`${name}: node names are letters, digits and "_"`);
+      walk(root, name, 1);
+    }
+    if (leaves.size === 0) throw new VssError('vehicle model: no sensor, actuator or attribute leaves');
+    return new VssModel(leaves, branches);
+  }
+
+  static load(file: string): VssModel {
+    let text: string;
+    try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new VssError(`${file}: ${(e as Error).message}`); }
+    let tree: unknown;
+    try { tree = JSON.parse(text); } catch (e) { throw new VssError(`${file}: not JSON (${(e as Error).message})`); }
+    try { return VssModel.parse(tree); } catch (e) { throw new VssError(`${file}: ${(e as Error).message}`); }
+  }
+
+  /** The built-in model (resources/default-vss.json, a curated VSS 4.0 subset). */
+  static loadDefault(): VssModel { return VssModel.load(resourcePath('resources/default-vss.json')); }
+
+  /**
+   * Leaf paths a pattern names, in model order, or null when it names nothing. Exact leaf → itself; a branch path,
+   * `Branch.*` or `Branch.**` → every leaf under it; `*` inside a path matches one name, `**` any number.
+   */
+  expand(pattern: string): string[] | null {
+    if (this.leaves.has(pattern)) return [pattern];
+    let prefix: string | null = null;
+    if (this.branches.has(pattern)) prefix = pattern;
+    else if (pattern.endsWith('.**') && !pattern.slice(0, -3).includes('*')) prefix = pattern.slice(0, -3);
+    else if (pattern.endsWith('.*') && !pattern.slice(0, -2).includes('*')) prefix = pattern.slice(0, -2);
+    let out: string[];
+    if (prefix !== null) {
+      const p = prefix + '.';
+      out = [...this.leaves.keys()].filter((k) => k.startsWith(p));
+    } else if (pattern.includes('*')) {
+      const re = wildcardRegExp(pattern);
+      out = [...this.leaves.keys()].filter((k) => re.test(k));
+    } else out = [];
+    return out.length ? out : null;
+  }
+
+  /** The tree back in export form, for ListMetadata-style listings and persistence. */
+  all(): SignalMeta[] { return [...this.leaves.values()]; }
+}
+
+function wildcardRegExp(pattern: string): RegExp {
+  const parts = pattern.split('.').map((seg, i, arr) => {
+    if (seg === '**') return '.*';
+    if (seg === '*') return i === arr.length - 1 ? '.+' : '[^.]+';
+    return seg.replace(/[^A-Za-z0-9_]/g, (c) => (c === '*' ? '[^.]*' : '\\' + c));
+  });
+  return new RegExp('^' + parts.join('\\.') + '$');
+}
+
+function isDataType(s: string): s is VssDataType {
+  const base = s.endsWith('[]') ? s.slice(0, -2) : s;
+  return (SCALAR_TYPES as readonly string[]).includes(base);
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

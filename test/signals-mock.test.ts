@@ -1,0 +1,71 @@
+// Mock provider modes against the embedded store, and echo through an external v1 databroker; the legacy mock list
+// persists in dataDir across a restart.
+import t from 'tap';
+import { ApiClient, sleep, startAgent } from './helpers/agent';
+import { startDownstream, startUpstream } from './helpers/signals';
+
+const valueOf = (f: Record<string, unknown>, p: string) => (f.result as Record<string, unknown>)[p];
+
+t.test('embedded: echo-all, echo-specific, random, static, off', async (t) => {
+  const a = await startAgent({ config: { signals: { batchWindowMs: 20 } } });
+  t.teardown(() => a.stop());
+  const c = await ApiClient.connect(a.apiUrl);
+  t.teardown(() => c.close());
+  const LOW = 'Vehicle.Body.Lights.Beam.Low.IsOn';
+  const HIGH = 'Vehicle.Body.Lights.Beam.High.IsOn';
+
+  t.match((await c.request({ type: 'write_signals_value', data: { [LOW]: true } })).errors, { [LOW]: /no provider/ }, 'no provider while off');
+  t.match(await c.request({ type: 'mock_service_start', mode: 'echo-all' }), { mode: 'echo-all', running: true });
+  t.notOk((await c.request({ type: 'write_signals_value', data: { [LOW]: true } })).errors);
+  t.same((await c.request({ type: 'get_signals_value', apis: [LOW] })).result, { [LOW]: true }, 'echo-all: target became the value');
+
+  await c.request({ type: 'mock_service_configure', mode: 'echo-specific', signals: [HIGH] });
+  t.notOk((await c.request({ type: 'write_signals_value', data: { [HIGH]: true } })).errors);
+  t.same((await c.request({ type: 'get_signals_value', apis: [HIGH] })).result, { [HIGH]: true }, 'echo-specific: listed actuator echoed');
+  t.ok((await c.request({ type: 'write_signals_value', data: { [LOW]: false } })).errors, 'echo-specific: others have no provider');
+
+  const r = await c.request({ type: 'mock_service_configure', mode: 'random', signals: ['Vehicle.Speed', 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current'], rateMs: 30 });
+  t.equal(r.mode, 'random');
+  const sub = await c.request({ type: 'subscribe_apis', apis: ['Vehicle.Speed', 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current'] });
+  await sleep(400);
+  const frames = c.frames.filter((f) => f.id === sub.subscriptionId);
+  const socs = frames.map((f) => valueOf(f, 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current')).filter((v) => typeof v === 'number') as number[];
+  t.ok(new Set(socs).size > 2, `random values move (${socs.length} frames)`);
+  t.ok(socs.every((v) => v >= 0 && v <= 100), 'within min/max');
+
+  const list = [{ signal: 'Vehicle.Speed', value: '88' }, { signal: 'Vehicle.Body.Hood.IsOpen', value: 'False' }];
+  t.same((await c.request({ type: 'set_mock_signals', data: list })).data, list);
+  await c.request({ type: 'mock_service_configure', mode: 'static' });
+  await sleep(100);
+  t.same((await c.request({ type: 'get_signals_value', apis: ['Vehicle.Speed', 'Vehicle.Body.Hood.IsOpen'] })).result, { 'Vehicle.Speed': 88, 'Vehicle.Body.Hood.IsOpen': false }, 'static holds the list values, converted');
+  t.match(await c.request({ type: 'mock_service_status' }), { mode: 'static', running: true, error: null });
+
+  t.match(await c.request({ type: 'mock_service_stop' }), { mode: 'off', running: false });
+  const bad = await c.request({ type: 'mock_service_start', mode: 'dance' });
+  t.equal(bad.type, 'error');
+  t.match(bad.message ?? bad.error, /mode: expected one of/);
+
+  // the mock list survives a restart
+  await a.stop();
+  const b = await startAgent({ dataDir: a.dataDir });
+  t.teardown(() => b.stop());
+  const cb = await ApiClient.connect(b.apiUrl);
+  t.teardown(() => cb.close());
+  t.same((await cb.request({ type: 'list_mock_signal' })).data, list, 'mock list persisted');
+});
+
+t.test('external v1: echo-all answers actuator targets', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.agent.stop());
+  const down = await startDownstream(up.port, 'v1');
+  t.teardown(() => down.stop());
+  await down.waitLog((l) => l.msg === 'kuksa databroker connected');
+  const c = await ApiClient.connect(down.apiUrl);
+  t.teardown(() => c.close());
+  await c.request({ type: 'mock_service_start', mode: 'echo-all' });
+  await sleep(300);
+  const sub = await c.request({ type: 'subscribe_apis', apis: ['Vehicle.Cabin.Door.Row1.DriverSide.IsOpen'] });
+  await c.request({ type: 'write_signals_value', data: { 'Vehicle.Cabin.Door.Row1.DriverSide.IsOpen': true } });
+  await c.waitFor((f) => f.id === sub.subscriptionId && valueOf(f, 'Vehicle.Cabin.Door.Row1.DriverSide.IsOpen') === true);
+  t.pass('v1: target echoed as current value');
+});

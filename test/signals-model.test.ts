@@ -1,0 +1,68 @@
+// generate_vehicle_model swaps the embedded store atomically: subscriptions whose signals survive keep flowing, the
+// others are reported; a bad tree is refused naming the path; revert goes back to the default model.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { ApiClient, startAgent } from './helpers/agent';
+
+t.test('generate and revert keep surviving subscriptions', async (t) => {
+  const a = await startAgent({ config: { signals: { batchWindowMs: 20 } } });
+  t.teardown(() => a.stop());
+  const c = await ApiClient.connect(a.apiUrl);
+  t.teardown(() => c.close());
+  const sub = await c.request({ type: 'subscribe_apis', apis: ['Vehicle.Speed', 'Vehicle.Body.Hood.IsOpen'] });
+  await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 5 } });
+
+  const bad = await c.request({ type: 'generate_vehicle_model', data: JSON.stringify({ Vehicle: { type: 'branch', children: { Speed: { type: 'sensr', datatype: 'float' } } } }) });
+  t.equal(bad.type, 'error');
+  t.match(JSON.stringify(bad), /Vehicle\.Speed: type must be/);
+
+  const tree = { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float', unit: 'km/h' }, Custom: { type: 'branch', children: { Gizmo: { type: 'actuator', datatype: 'int16' } } } } } };
+  const g = await c.request({ type: 'generate_vehicle_model', data: tree });
+  t.match(g, { result: 'Successful', leaves: 2 });
+  t.same(g.droppedSubscriptions, [{ id: sub.subscriptionId, paths: ['Vehicle.Body.Hood.IsOpen'] }], 'vanished signals reported');
+  t.same((await c.request({ type: 'get_signals_value', apis: ['Vehicle.Speed'] })).result, { 'Vehicle.Speed': 5 }, 'surviving value kept');
+  await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 6 } });
+  await c.waitFor((f) => f.id === sub.subscriptionId && (f.result as Record<string, unknown>)['Vehicle.Speed'] === 6);
+  t.pass('surviving subscription keeps flowing after generate');
+  const sub2 = await c.request({ type: 'subscribe_apis', apis: ['Vehicle.Custom.*'] });
+  t.same(sub2.apis, ['Vehicle.Custom.Gizmo']);
+
+  const r = await c.request({ type: 'revert_vehicle_model' });
+  t.match(r, { result: 'Successful' });
+  t.ok((r.leaves as number) > 90, 'default model back');
+  await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 7 } });
+  await c.waitFor((f) => f.id === sub.subscriptionId && (f.result as Record<string, unknown>)['Vehicle.Speed'] === 7);
+  t.pass('surviving subscription keeps flowing after revert');
+});
+
+t.test('a generated model survives a restart', async (t) => {
+  const a = await startAgent();
+  const c = await ApiClient.connect(a.apiUrl);
+  const tree = { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' }, Only: { type: 'sensor', datatype: 'boolean' } } } };
+  t.match(await c.request({ type: 'generate_vehicle_model', data: tree }), { result: 'Successful' });
+  c.close();
+  await a.stop();
+  const b = await startAgent({ dataDir: a.dataDir });
+  t.teardown(() => b.stop());
+  const cb = await ApiClient.connect(b.apiUrl);
+  t.teardown(() => cb.close());
+  const r = await cb.request({ type: 'subscribe_apis', apis: ['Vehicle.**'] });
+  t.same(r.apis, ['Vehicle.Speed', 'Vehicle.Only']);
+});
+
+t.test('kuksa.modelGenerator runs after generate, its output streamed', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-gen-'));
+  const script = path.join(dir, 'gen.js');
+  fs.writeFileSync(script, "const m = JSON.parse(require('fs').readFileSync(process.env.SDV_VSS_FILE, 'utf8'));\nconsole.log('roots', Object.keys(m).join(','));\nconsole.log('done');\n");
+  const a = await startAgent({ config: { kuksa: { modelGenerator: `${process.execPath} ${script}` } } });
+  t.teardown(() => a.stop());
+  const c = await ApiClient.connect(a.apiUrl);
+  t.teardown(() => c.close());
+  c.send({ type: 'generate_vehicle_model', id: 'g1', data: { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' } } } } });
+  const final = await c.waitFor((f) => f.id === 'g1' && f.result === 'Successful');
+  const lines = c.frames.filter((f) => f.id === 'g1' && typeof f.line === 'string').map((f) => f.line);
+  t.same(lines, ['roots Vehicle', 'done'], 'generator output streamed');
+  t.match(final.generator, { exitCode: 0 });
+});

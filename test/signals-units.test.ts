@@ -1,0 +1,96 @@
+// Pure modules of the signals area: VSS validation and wildcard expansion, value conversion, and the batcher's
+// bounds (congested client, full-set frames, leases).
+import t from 'tap';
+import { Batcher } from '../src/signals/batcher';
+import { coerce, fromWire, toWire } from '../src/signals/values';
+import { VssModel } from '../src/signals/vss';
+import type { Client, Frame } from '../src/commands/types';
+
+t.test('vss: default model, wildcards, validation', async (t) => {
+  const m = VssModel.loadDefault();
+  t.ok(m.size >= 90 && m.size <= 150, `default model has ${m.size} leaves`);
+  t.match(m.get('Vehicle.Speed'), { entryType: 'sensor', dataType: 'float', unit: 'km/h' });
+  t.match(m.get('Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature'), { entryType: 'actuator' });
+  t.same(m.expand('Vehicle.Speed'), ['Vehicle.Speed']);
+  t.equal(m.expand('Vehicle.**')!.length, m.size);
+  t.same(m.expand('Vehicle.Body.Lights.*'), m.expand('Vehicle.Body.Lights.**'));
+  t.same(m.expand('Vehicle.Body.Lights'), m.expand('Vehicle.Body.Lights.*'), 'a branch path means everything under it');
+  t.ok(m.expand('Vehicle.Cabin.Door.*.DriverSide.IsOpen')!.includes('Vehicle.Cabin.Door.Row1.DriverSide.IsOpen'), '* inside a path: one level');
+  t.equal(m.expand('Vehicle.Nope'), null);
+  t.throws(() => VssModel.parse({ Vehicle: { type: 'branch', children: { A: { type: 'branch', children: { B: { type: 'sensor', datatype: 'int7' } } } } } }), /Vehicle\.A\.B: datatype/);
+  t.throws(() => VssModel.parse({ Vehicle: { type: 'branch', children: { 'x y': { type: 'sensor', datatype: 'int8' } } } }), /Vehicle\.x y: node names/);
+  t.throws(() => VssModel.parse([]), /expected an object/);
+});
+
+t.test('values: conversion and wire form', async (t) => {
+  t.equal(coerce({ dataType: 'boolean' }, 'True'), true);
+  t.equal(coerce({ dataType: 'boolean' }, '0'), false);
+  t.equal(coerce({ dataType: 'int32' }, '-12'), -12);
+  t.same(coerce({ dataType: 'float[]' }, '[1.5, 2]'), [1.5, 2]);
+  t.throws(() => coerce({ dataType: 'uint8' }, -1), /does not fit uint8/);
+  t.throws(() => coerce({ dataType: 'float', min: 0, max: 10 }, 11), /above the maximum/);
+  t.throws(() => coerce({ dataType: 'boolean' }, 'maybe'), /expected a boolean/);
+  t.same(toWire('int64', -5), { int64: '-5' });
+  t.same(toWire('int16', -5), { int32: -5 });
+  t.same(toWire('uint64[]', [1, 2]), { uint64_array: { values: ['1', '2'] } });
+  t.same(fromWire({ int64_array: { values: ['-3', '4'] } }), [-3, 4]);
+});
+
+class FakeClient implements Client {
+  frames: Frame[] = [];
+  busy = false;
+  closed = false;
+  private closers: Array<() => void> = [];
+  constructor(readonly id: string, readonly door = 'local') {}
+  send(f: Frame): void { this.frames.push(f); }
+  congested(): boolean { return this.busy; }
+  onClose(fn: () => void): () => void { this.closers.push(fn); return () => {}; }
+  close(): void { this.closed = true; for (const f of this.closers) f(); }
+}
+
+t.test('batcher: coalescing, congestion, full set, leases', async (t) => {
+  let now = 1000;
+  let unionChanges = 0;
+  const b = new Batcher(10, () => unionChanges++, () => now);
+  const slow = new FakeClient('slow');
+  const full = new FakeClient('full');
+  b.add({ id: 's1', client: slow, paths: new Set(['A', 'B']), fullSet: false, ttlMs: null, expiresAt: null });
+  b.add({ id: 's2', client: full, paths: new Set(['A', 'B', 'C']), fullSet: true, ttlMs: 5000, expiresAt: now + 5000 });
+  await Promise.resolve();
+  t.equal(unionChanges, 1, 'one union change for the adds in one tick');
+  b.ingest(new Map([['A', 1], ['B', 2], ['C', 3]]));
+  b.flush();
+  t.same(slow.frames.at(-1)!.result, { A: 1, B: 2 });
+  slow.busy = true;
+  for (let i = 0; i < 10_000; i++) b.ingest(new Map([['A', i]]));
+  b.flush();
+  t.equal(slow.frames.length, 1, 'a congested client gets no frame');
+  t.same(full.frames.at(-1)!.result, { A: 9999, B: 2, C: 3 }, 'full set frame carries every signal');
+  t.ok(b.get('s1')!.dirty.size <= 2, 'pending state bounded by the signal list');
+  slow.busy = false;
+  b.flush();
+  t.same(slow.frames.at(-1)!.result, { A: 9999 }, 'after congestion: the newest value, once');
+  now += 6000;
+  b.sweep();
+  t.notOk(b.get('s2'), 'lease expired');
+  t.ok(b.get('s1'));
+  slow.close();
+  t.equal(b.size, 0, 'closed client removed');
+  b.stop();
+});
+
+t.test('batcher: replacing a subscription in place keeps the known values', async (t) => {
+  const b = new Batcher(10, () => {});
+  const c = new FakeClient('kit');
+  b.add({ id: 'k', client: c, paths: new Set(['A', 'B']), fullSet: true, ttlMs: null, expiresAt: null });
+  b.ingest(new Map([['A', 1], ['B', 2]]));
+  b.flush();
+  b.remove('k');
+  b.add({ id: 'k', client: c, paths: new Set(['A', 'B']), fullSet: true, ttlMs: null, expiresAt: null });
+  b.flush();
+  t.same(c.frames.at(-1)!.result, { A: 1, B: 2 }, 'renewed subscriber gets the full set at once');
+  b.remove('k');
+  await Promise.resolve();
+  t.equal(b.value('A'), undefined, 'values nobody wants are forgotten');
+  b.stop();
+});
