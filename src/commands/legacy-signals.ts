@@ -1,0 +1,44 @@
+// The Kit-Manager's signal, mock and model commands, in the reply shapes the Autowrx frontend reads. The work is the
+// signals area's (src/commands/{signals,mock,model}.ts and src/signals/hub.ts); this file only maps the `cmd` names.
+// A Kit-Manager subscriber is one lease per frontend client, renewed by each subscribe_apis (the frontend resends
+// every 30 s) and lapsing signals.subscriberTtlS after the last one; values flow as apis-value replies.
+import { badRequest } from './errors';
+import { legacyListMock, legacySetMock } from './mock';
+import { generateModel, revertModel } from './model';
+import { hubOf, legacySubscribeApis, legacyUnsubscribeApis, legacyWriteSignals } from './signals';
+import type { Command, Handler } from './types';
+import { isPlainObject, strList, typeName } from './validate';
+
+const MAX_PATHS = 20_000;
+const MAX_PATH = 512;
+
+/**
+ * reset_signals_value: sets signals back to the values of the mock list (list_mock_signal): the named ones (`data` as
+ * a list of paths, or an object whose keys are paths), or every signal of the list when none is named.
+ */
+const resetSignals: Handler = async (ctx, req) => {
+  const hub = hubOf(ctx.parts);
+  const d = req.body.data;
+  let names: string[] | null = null;
+  if (Array.isArray(d)) names = strList(req.body, 'data', { maxItems: MAX_PATHS, maxLen: MAX_PATH });
+  else if (isPlainObject(d)) names = Object.keys(d);
+  else if (d !== undefined && d !== null && d !== '') throw badRequest(`data: expected a list of signal paths or an object, got ${typeName(d)}`);
+  const wanted = names ? new Set(names) : null;
+  const data: Record<string, unknown> = {};
+  for (const e of hub.mock.list()) if (!wanted || wanted.has(e.signal)) data[e.signal] = e.value;
+  if (Object.keys(data).length === 0) return { result: 'Successful' };
+  return legacyWriteSignals(ctx.parts, { data });
+};
+
+const legacy = (handler: Handler): Command => ({ style: 'legacy', handler });
+
+export const legacySignalCommands: Record<string, Command> = {
+  subscribe_apis: legacy((ctx, req) => legacySubscribeApis(ctx.parts, ctx.client, req.body)),
+  unsubscribe_apis: legacy((ctx) => legacyUnsubscribeApis(ctx.parts, ctx.client)),
+  write_signals_value: legacy((ctx, req) => legacyWriteSignals(ctx.parts, req.body)),
+  reset_signals_value: legacy(resetSignals),
+  list_mock_signal: legacy((ctx) => legacyListMock(ctx.parts)),
+  set_mock_signals: legacy((ctx, req) => legacySetMock(ctx.parts, req.body)),
+  generate_vehicle_model: legacy((ctx, req) => generateModel(ctx.parts, req.body)),
+  revert_vehicle_model: legacy((ctx) => revertModel(ctx.parts)),
+};

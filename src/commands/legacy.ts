@@ -1,0 +1,190 @@
+// The Kit-Manager's `cmd` commands (the Autowrx frontend and the Python runtime's names and reply shapes, see
+// shared/kit-manager-protocol.md). Transport-free like every handler: replies go out through ctx.emit and the return
+// value, and the door adds cmd, request_from and kit_id. Where the part doing the real work is not built yet, the
+// command answers with an honest UNAVAILABLE error instead of pretending.
+import * as nodePath from 'node:path';
+import { badRequest, CommandError, unavailable } from './errors';
+import { runtimeInfo } from './runtime';
+import type { Command, CommandContext, Frame, Handler } from './types';
+import { isPlainObject, obj, str, typeName } from './validate';
+import type { Parts } from '../parts';
+import { parseDeploy } from './apps';
+import { legacySignalCommands } from './legacy-signals';
+
+// ---- the parts these commands drive, as far as this file relies on them ----------------------------------------
+
+interface AdhocPart {
+  start(opts: {
+    owner: string; from: string; name: string; kind: 'python' | 'binary'; code?: string; path?: string;
+    onOutput(text: string): void; onExit(code: number | null): void;
+  }): Promise<unknown>;
+  stopOwner(ownerId: string): Promise<boolean>;
+  list(): Array<{ appName: string; request_from: string; from: unknown }>;
+}
+
+/** A part by name, when it has been built and has the methods a command needs; else undefined. */
+function partOf<T>(parts: Parts, key: string, methods: string[]): T | undefined {
+  const p = (parts as unknown as Record<string, unknown>)[key];
+  if (!p || typeof p !== 'object') return undefined;
+  for (const m of methods) if (typeof (p as Record<string, unknown>)[m] !== 'function') return undefined;
+  return p as T;
+}
+
+function need<T>(parts: Parts, key: string, methods: string[], what: string): T {
+  const p = partOf<T>(parts, key, methods);
+  if (!p) throw unavailable(`${what}: not available yet on this agent`);
+  return p;
+}
+
+/** Names answered "not available yet" here until an area defines a command of the same name (table.ts). */
+export const LEGACY_PLACEHOLDERS = new Set<string>();
+
+const notYet = (what: string): Handler => () => { throw unavailable(`${what}: not available yet on this agent`); };
+
+// ---- ad-hoc runs --------------------------------------------------------------------------------------------------
+
+const MAX_RUN_NAME = 128;
+
+/** Streams a run's output as `{isDone:false, result, code:0}` and its end as `{isDone:true, code, result:""}`. */
+export function runStreamer(ctx: CommandContext): { output(text: string): void; exit(code: number | null): void } {
+  // The ad-hoc part already coalesces lines arriving within ~20 ms into one call: one call, one reply.
+  let done = false;
+  return {
+    output(text) {
+      if (done || typeof text !== 'string' || text === '') return;
+      ctx.emit({ isDone: false, result: text.replace(/\r?\n/g, '\r\n'), code: 0 });
+    },
+    exit(code) {
+      if (done) return;
+      done = true;
+      // Killed by a signal (code null) reads as a failure to the frontend.
+      ctx.emit({ isDone: true, code: typeof code === 'number' ? code : 1, result: '' });
+    },
+  };
+}
+
+function runHandler(kind: 'python' | 'binary'): Handler {
+  return async (ctx, req) => {
+    const adhoc = need<AdhocPart>(ctx.parts, 'adhoc', ['start', 'stopOwner', 'list'], `${req.wireName}`);
+    let name: string;
+    let code: string | undefined;
+    let path: string | undefined;
+    if (kind === 'python') {
+      const data = obj(req.body, 'data')!;
+      code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
+      name = str(data, 'name', { optional: true, max: MAX_RUN_NAME }) ?? 'adhoc';
+    } else {
+      // run_bin_app sends the binary's name as `data` (a string); {path} or {name} objects are read too.
+      const data = req.body.data;
+      if (typeof data === 'string') path = data;
+      else if (isPlainObject(data)) path = str(data, 'path', { optional: true, max: 4096 }) ?? str(data, 'name', { max: 4096 });
+      else throw badRequest(`data: expected the binary's name as a string, got ${typeName(data)}`);
+      if (path.length === 0 || path.length > 4096) throw badRequest('data: expected a non-empty binary name');
+      name = path.split('/').pop() || path;
+    }
+    if (path !== undefined && !path.startsWith('/')) {
+      // A bare name (what the playground sends) means a binary in dataDir/bin; it may not climb out of it.
+      if (path.includes('/') || path.includes('\\') || path.includes('\0') || path === '.' || path === '..') throw badRequest('data: expected a binary name (no "/") or an absolute path');
+      path = nodePath.join(ctx.parts.config.runtime.dataDir, 'bin', path);
+    }
+    const stream = runStreamer(ctx);
+    try {
+      await adhoc.start({ owner: ctx.client.id, from: ctx.client.door, name, kind, ...(code !== undefined ? { code } : { path }), onOutput: stream.output, onExit: stream.exit });
+    } catch (e) {
+      throw new CommandError('INTERNAL', `${req.wireName}: cannot start: ${(e as Error).message}`);
+    }
+    return undefined;
+  };
+}
+
+// ---- deployment ---------------------------------------------------------------------------------------------------
+
+interface AppsPart { deploy(spec: ReturnType<typeof parseDeploy>): Promise<{ id: string; status: string; pid?: unknown }> }
+
+/**
+ * deploy_request / deploy_n_run: deploy `VEA-<prototype.id>` from the Kit-Manager's convertedCode (unless the
+ * frontend disabled conversion) or the code as sent; progress streams as cmd "deploy-request" lines.
+ */
+function deployHandler(andRun: boolean): Handler {
+  return async (ctx, req) => {
+    const apps = need<AppsPart>(ctx.parts, 'apps', ['deploy'], req.wireName);
+    const b = req.body;
+    const proto = obj(b, 'prototype')!;
+    const converted = b.disable_code_convert !== true && typeof b.convertedCode === 'string' && b.convertedCode.length > 0;
+    const code = converted ? b.convertedCode : b.code;
+    if (typeof code !== 'string' || code.length === 0) throw badRequest('code: required, expected the prototype\'s python source');
+    const spec = parseDeploy(ctx.parts, { prototype: { id: proto.id, name: proto.name ?? proto.id, type: 'python', code, config: { autoStart: andRun } } });
+    const line = (text: string) => ctx.emit({ cmd: 'deploy-request', result: `${text}\r\n`, is_finish: false });
+    const user = typeof b.username === 'string' ? ` from ${b.username.slice(0, 64)}` : '';
+    line(`Received prototype "${spec.name}"${user}: ${Buffer.byteLength(code)} bytes of ${converted ? 'converted' : 'original'} code`);
+    line(`Installing ${spec.appId}`);
+    const rec = await apps.deploy(spec);
+    const outcome = andRun ? `${spec.appId} deployed and ${rec.status}` : `${spec.appId} deployed (${rec.status})`;
+    return { cmd: 'deploy-request', result: `${outcome}\r\n`, is_finish: true, appId: rec.id, status: rec.status };
+  };
+}
+
+// ---- runtime state ------------------------------------------------------------------------------------------------
+
+export interface RuntimeStateData extends Frame {
+  noOfRunner: number;
+  noOfApiSubscriber: number;
+  lsOfRunner: Array<{ appName: string; request_from: string; from: unknown }>;
+  lsOfApiSubscriber: Record<string, { apis: string[]; from: number }>;
+}
+
+const ownerId = (o: unknown): string => (typeof o === 'string' ? o : o && typeof o === 'object' && typeof (o as { id?: unknown }).id === 'string' ? (o as { id: string }).id : '');
+const epochS = (v: unknown): number => {
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : v instanceof Date ? v.getTime() : NaN;
+  return Number.isFinite(n) ? Math.floor(n / 1000) : 0;
+};
+
+/** The Python runtime's lsOfRunner / lsOfApiSubscriber shape, from whatever parts exist. */
+export function runtimeState(parts: Parts): RuntimeStateData {
+  const lsOfRunner: RuntimeStateData['lsOfRunner'] = [];
+  const adhoc = partOf<AdhocPart>(parts, 'adhoc', ['list']);
+  if (adhoc) {
+    for (const r of adhoc.list() ?? []) lsOfRunner.push({ appName: String(r.appName ?? ''), request_from: String(r.request_from ?? ''), from: r.from });
+  }
+  const lsOfApiSubscriber: RuntimeStateData['lsOfApiSubscriber'] = {};
+  const signals = partOf<{ subscribers(): Array<{ client?: unknown; clientId?: unknown; paths?: unknown; apis?: unknown; since?: unknown; from?: unknown }> }>(parts, 'signals', ['subscribers']);
+  if (signals) {
+    for (const s of signals.subscribers() ?? []) {
+      const id = ownerId(s.client) || ownerId(s.clientId);
+      const apis = Array.isArray(s.paths) ? s.paths : Array.isArray(s.apis) ? s.apis : [];
+      if (id) lsOfApiSubscriber[id] = { apis: apis.filter((a): a is string => typeof a === 'string'), from: epochS(s.since ?? s.from) };
+    }
+  }
+  return { noOfRunner: lsOfRunner.length, noOfApiSubscriber: Object.keys(lsOfApiSubscriber).length, lsOfRunner, lsOfApiSubscriber };
+}
+
+// ---- the table ----------------------------------------------------------------------------------------------------
+
+const legacy = (handler: Handler): Command => ({ style: 'legacy', handler });
+
+const placeholder = (name: string, what: string): Command => {
+  LEGACY_PLACEHOLDERS.add(name);
+  return legacy(notYet(`${name} (${what})`));
+};
+
+export const legacyCommands: Record<string, Command> = {
+  run_python_app: legacy(runHandler('python')),
+  run_bin_app: legacy(runHandler('binary')),
+  run_rust_app: placeholder('run_rust_app', 'Rust builds'),
+  run_cpp_app: placeholder('run_cpp_app', 'C++ builds'),
+  stop_python_app: legacy(async (ctx) => {
+    const adhoc = need<AdhocPart>(ctx.parts, 'adhoc', ['stopOwner'], 'stop_python_app');
+    await adhoc.stopOwner(ctx.client.id);
+    // The end of each stopped run arrives as its own isDone reply.
+    return { result: 'Successful' };
+  }),
+  deploy_request: legacy(deployHandler(false)),
+  deploy_n_run: legacy(deployHandler(true)),
+  ...legacySignalCommands,
+  list_python_packages: placeholder('list_python_packages', 'python packages'),
+  install_python_packages: placeholder('install_python_packages', 'python packages'),
+  set_vars_value: placeholder('set_vars_value', 'variables of a running prototype'),
+  'get-runtime-info': legacy((ctx) => ({
+    data: { ...runtimeInfo(ctx.parts), ...runtimeState(ctx.parts), kitManagerDroppedReplies: ctx.parts.status.kitManager.droppedReplies },
+  })),
+};

@@ -1,0 +1,122 @@
+// kitManager.protocol 'ws': the agent dials out to a controller that speaks the seed-000 protocol and serves the
+// local API's protocol over that outbound WebSocket, so a controller behind NAT gets the same control as a local
+// client. Same reconnect policy as the Socket.IO link; the session itself is the local API's SeedSession.
+import * as fs from 'node:fs';
+import WebSocket, { type RawData } from 'ws';
+import type { Parts } from '../parts';
+import { Backoff, STABLE_AFTER_MS, systemClock, type LinkClock } from './backoff';
+import { SeedSession } from './seed-session';
+
+/** We ping the controller this often; a connection with no pong by the next ping is dead. */
+const PING_EVERY_MS = 25_000;
+const HANDSHAKE_TIMEOUT_MS = 20_000;
+
+export class KitWsLink {
+  private readonly clock: LinkClock;
+  private readonly backoff: Backoff;
+  private readonly headers: Record<string, string>;
+  private readonly ca: Buffer | undefined;
+  private ws: WebSocket | null = null;
+  private session: SeedSession | null = null;
+  private reconnectTimer: unknown = null;
+  private pingTimer: unknown = null;
+  private openedAt = 0;
+  private stopped = true;
+  connects = 0;
+
+  constructor(private readonly parts: Parts, opts: { clock?: LinkClock } = {}) {
+    const km = parts.config.kitManager;
+    this.clock = opts.clock ?? systemClock;
+    this.backoff = new Backoff(km.reconnect.minMs, km.reconnect.maxMs, () => this.clock.random());
+    this.headers = { 'x-sdv-kit-id': parts.runtime.kitId, 'x-sdv-runtime-id': parts.runtime.runtimeId };
+    if (km.token) this.headers.authorization = `Bearer ${km.token}`;
+    this.ca = km.caFile ? fs.readFileSync(km.caFile) : undefined;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) this.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const ws = this.ws;
+    this.lose();
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => { ws.terminate(); resolve(); }, 1000);
+        ws.once('close', () => { clearTimeout(t); resolve(); });
+        ws.close(1001, 'agent shutting down');
+      });
+    } else ws?.terminate();
+  }
+
+  private connect(): void {
+    this.reconnectTimer = null;
+    if (this.stopped) return;
+    const { config, log } = this.parts;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(config.kitManager.url, {
+        headers: this.headers, ...(this.ca ? { ca: this.ca } : {}), maxPayload: config.api.maxPayloadBytes,
+        perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      });
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'kit-manager (ws) connect failed');
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.on('error', (e) => log.debug({ err: e.message }, 'kit-manager (ws) socket error'));
+    ws.on('open', () => {
+      if (this.ws !== ws) return;
+      const session = new SeedSession(ws, this.parts, { door: 'kit-ws', sendBufferBytes: config.api.sendBufferBytes });
+      this.session = session;
+      this.openedAt = this.clock.now();
+      this.connects++;
+      this.parts.status.kitManager.connected = true;
+      log.info({ url: config.kitManager.url, connects: this.connects }, 'kit-manager (ws) connected');
+      ws.on('message', (data: RawData, isBinary: boolean) => {
+        if (isBinary) session.sendError(null, 'BAD_REQUEST', 'binary frames are not accepted: send JSON text frames');
+        else session.handleText(data.toString());
+      });
+      let alive = true;
+      ws.on('pong', () => { alive = true; });
+      const ping = () => {
+        if (this.ws !== ws) return;
+        if (!alive) { log.warn('kit-manager (ws) stopped answering pings; reconnecting'); ws.terminate(); return; }
+        alive = false;
+        try { ws.ping(); } catch { /* close follows */ }
+        this.pingTimer = this.clock.setTimeout(ping, PING_EVERY_MS);
+      };
+      this.pingTimer = this.clock.setTimeout(ping, PING_EVERY_MS);
+    });
+    ws.on('close', (code) => {
+      if (this.ws !== ws) return;
+      const wasOpen = this.session !== null;
+      this.lose();
+      if (wasOpen) {
+        log.warn({ code }, 'kit-manager (ws) link lost');
+        if (this.clock.now() - this.openedAt >= STABLE_AFTER_MS) this.backoff.reset();
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  private lose(): void {
+    if (this.pingTimer) this.clock.clearTimeout(this.pingTimer);
+    this.pingTimer = null;
+    this.session?.dispose();
+    this.session = null;
+    this.ws = null;
+    this.parts.status.kitManager.connected = false;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    this.reconnectTimer = this.clock.setTimeout(() => this.connect(), this.backoff.next());
+  }
+}

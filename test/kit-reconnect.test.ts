@@ -1,0 +1,203 @@
+// Staying connected: pings answered, 10 Kit-Manager restarts on the same port with re-registration each time while a
+// python app keeps printing, a dead link (no pings) detected and reconnected, and the plain-ws protocol.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { getJson, sleep, startAgent, tmpDir } from './helpers/agent';
+import { Frontend, StandInKitManager } from './helpers/kit-manager';
+
+const KIT = 'Runtime-KitBox';
+const MIN_MS = 50;
+const MAX_MS = 800;
+/** Connect + handshake time on a loaded machine, on top of the backoff delay. */
+const SLACK_MS = 5000;
+
+t.test('answers pings: the link stays up across many ping intervals', async (t) => {
+  const km = await StandInKitManager.start(0, { pingInterval: 100, pingTimeout: 100 });
+  t.teardown(() => km.close());
+  const agent = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: km.url, reconnect: { minMs: MIN_MS, maxMs: MAX_MS } } } });
+  t.teardown(() => agent.stop());
+  await km.waitRegistration();
+  await sleep(1500);
+  t.equal(km.registrations.length, 1, 'no reconnect while pings are answered');
+  t.equal(km.kits.has(KIT), true);
+});
+
+t.test('10 Kit-Manager restarts on the same port; a python app keeps running', async (t) => {
+  let km = await StandInKitManager.start();
+  const port = km.port;
+  t.teardown(() => km.close());
+  const dir = tmpDir('sdv-kit-restart-');
+  const ticks = path.join(dir, 'ticks.txt');
+  const agent = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: km.url, reconnect: { minMs: MIN_MS, maxMs: MAX_MS } }, apps: { adhocMaxS: 0 } } });
+  t.teardown(() => agent.stop());
+  let fe = await Frontend.connect(km.url);
+  t.teardown(() => fe.close());
+  await fe.waitRuntime(KIT);
+
+  const code = `import time\ni = 0\nwhile True:\n    print(f"tick {i}", flush=True)\n    with open(${JSON.stringify(ticks)}, "a") as f:\n        f.write(f"{i}\\n")\n    i += 1\n    time.sleep(0.05)\n`;
+  const first = await fe.command(KIT, { cmd: 'run_python_app', usedAPIs: [], data: { code, name: 'ticker' } });
+  const haveApps = first.errorCode !== 'UNAVAILABLE';
+  if (haveApps) {
+    t.equal(first.isDone, false, `output streams (${JSON.stringify(first).slice(0, 200)})`);
+    t.match(first.result, /tick \d+\r\n/);
+  } else t.comment('ad-hoc runs not built in this tree: restarts tested without an app');
+
+  const waits: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    await km.close();
+    const down = Date.now();
+    await sleep(i % 3 === 0 ? 0 : 100);
+    km = await StandInKitManager.start(port);
+    await km.waitRegistration(() => true, MAX_MS + SLACK_MS + 1000);
+    waits.push(Date.now() - down);
+  }
+  const worst = Math.max(...waits);
+  t.comment(`re-registration after restart: ${waits.join(', ')} ms (max ${worst}, maxMs ${MAX_MS})`);
+  t.ok(worst <= MAX_MS + SLACK_MS, `every re-registration within maxMs (+ connect slack): worst ${worst} ms`);
+
+  fe.close();
+  fe = await Frontend.connect(km.url);
+  await fe.waitRuntime(KIT);
+  const info = await fe.command(KIT, { cmd: 'get-runtime-info' });
+  t.equal(info.kit_id, KIT, 'answering after the restarts');
+  const health = await getJson(agent.healthUrl);
+  t.equal(health.body.kitManagerConnected, true);
+
+  if (haveApps) {
+    const runners = (info.data as { lsOfRunner: Array<{ appName: string }> }).lsOfRunner;
+    t.ok(runners.some((r) => r.appName === 'ticker'), 'the run is still listed');
+    const lines = fs.readFileSync(ticks, 'utf8').trim().split('\n').map(Number);
+    const n1 = lines.length;
+    t.same(lines, lines.map((_, i) => i), 'the counter never restarted: the app ran through every restart');
+    await sleep(300);
+    const n2 = fs.readFileSync(ticks, 'utf8').trim().split('\n').length;
+    t.ok(n2 > n1, `still printing (${n1} → ${n2})`);
+    const dropped = (info.data as { kitManagerDroppedReplies: number }).kitManagerDroppedReplies;
+    t.ok(dropped > 0, `output produced while the link was down was dropped and counted (${dropped})`);
+    const r = await fe.command(KIT, { cmd: 'stop_python_app', data: {} });
+    t.equal(r.result, 'Successful', 'another frontend stops only its own runs');
+  }
+});
+
+t.test('a dead link (open + CONNECT ack, then no pings) is detected and reconnected', async (t) => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }));
+  await new Promise((r) => wss.once('listening', r));
+  const port = (wss.address() as { port: number }).port;
+  const connections: WebSocket[] = [];
+  const registrations: unknown[] = [];
+  const paths: string[] = [];
+  wss.on('connection', (ws, req) => {
+    connections.push(ws);
+    paths.push(req.url ?? '');
+    ws.send(JSON.stringify({ sid: `s${connections.length}`, upgrades: [], pingInterval: 200, pingTimeout: 200 }).replace(/^/, '0'));
+    ws.on('message', (d) => {
+      const text = d.toString();
+      if (text === '40') ws.send('40{"sid":"n1"}');
+      else if (text.startsWith('42["register_kit"')) registrations.push(JSON.parse(text.slice(2))[1]);
+    });
+  });
+  const agent = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: `http://127.0.0.1:${port}`, reconnect: { minMs: MIN_MS, maxMs: 200 } } } });
+  t.teardown(() => agent.stop());
+  const deadline = Date.now() + 15_000;
+  while (registrations.length < 3 && Date.now() < deadline) await sleep(50);
+  t.ok(registrations.length >= 3, `registered again after each silent period (${registrations.length} registrations)`);
+  t.match(paths[0], /^\/socket\.io\/\?EIO=4&transport=websocket$/);
+  t.ok(agent.logs.some((l) => l.msg === 'kit-manager stopped pinging; reconnecting'), 'logged as a dead link');
+  t.ok(connections.slice(0, -1).every((c) => c.readyState === c.CLOSED || c.readyState === c.CLOSING), 'old sockets were closed');
+});
+
+t.test('kitManager.protocol ws: the seed-000 protocol served over the outbound socket, reconnected', async (t) => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }));
+  await new Promise((r) => wss.once('listening', r));
+  const port = (wss.address() as { port: number }).port;
+  const heads: Array<Record<string, unknown>> = [];
+  const conns: WebSocket[] = [];
+  const frames: Array<Record<string, unknown>> = [];
+  wss.on('connection', (ws, req) => {
+    heads.push(req.headers);
+    conns.push(ws);
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+  });
+  const agent = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: `ws://127.0.0.1:${port}/ctl`, protocol: 'ws', token: 'tok-ws', reconnect: { minMs: MIN_MS, maxMs: 300 } } } });
+  t.teardown(() => agent.stop());
+  const waitFrame = async (pred: (f: Record<string, unknown>) => boolean) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const f = frames.find(pred);
+      if (f) return f;
+      if (Date.now() > deadline) throw new Error(`frame not seen: ${JSON.stringify(frames.slice(-3))}`);
+      await sleep(20);
+    }
+  };
+  const waitConn = async (n: number) => { const d = Date.now() + 10_000; while (conns.length < n && Date.now() < d) await sleep(20); return conns[n - 1]!; };
+  const c1 = await waitConn(1);
+  t.equal(heads[0]!.authorization, 'Bearer tok-ws');
+  t.equal(heads[0]!['x-sdv-kit-id'], KIT);
+  c1.send(JSON.stringify({ type: 'ping', id: 'w1' }));
+  const pong = await waitFrame((f) => f.id === 'w1');
+  t.equal(pong.type, 'pong');
+  c1.send(JSON.stringify({ type: 'get_runtime_info', id: 'w2' }));
+  const info = await waitFrame((f) => f.id === 'w2');
+  t.equal(info.kitId, KIT);
+  t.equal(info.kitManagerConnected, true);
+  c1.terminate();
+  const c2 = await waitConn(2);
+  c2.send(JSON.stringify({ type: 'ping', id: 'w3' }));
+  t.equal((await waitFrame((f) => f.id === 'w3')).type, 'pong', 'served again after reconnecting');
+});
+
+t.test('raw Engine.IO peer: pongs, acks, malformed events answered, link kept', async (t) => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }));
+  await new Promise((r) => wss.once('listening', r));
+  const port = (wss.address() as { port: number }).port;
+  const got: string[] = [];
+  let conns = 0;
+  let sock: WebSocket | null = null;
+  wss.on('connection', (ws) => {
+    conns++;
+    sock = ws;
+    ws.send('0{"sid":"raw","upgrades":[],"pingInterval":150,"pingTimeout":150,"maxPayload":1000000}');
+    ws.on('message', (d) => {
+      const text = d.toString();
+      got.push(text);
+      if (text === '40') ws.send('40{"sid":"n"}');
+    });
+    const pinger = setInterval(() => ws.send('2'), 150);
+    ws.on('close', () => clearInterval(pinger));
+  });
+  const agent = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: `http://127.0.0.1:${port}`, reconnect: { minMs: MIN_MS, maxMs: 200 } } } });
+  t.teardown(() => agent.stop());
+  const waitGot = async (pred: (s: string) => boolean) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const f = got.find(pred);
+      if (f) return f;
+      if (Date.now() > deadline) throw new Error(`not received; got ${JSON.stringify(got.slice(-5)).slice(0, 1000)}`);
+      await sleep(20);
+    }
+  };
+  await waitGot((s) => s.startsWith('42["register_kit"'));
+  await waitGot((s) => s === '3');
+  sock!.send('421["messageToKit",{"request_from":"c1","cmd":"get-runtime-info"}]');
+  t.equal(await waitGot((s) => s.startsWith('431')), '431[]', 'an event with an ack id is acknowledged');
+  const reply = JSON.parse((await waitGot((s) => s.includes('"request_from":"c1"'))).slice(2));
+  t.equal(reply[0], 'messageToKit-kitReply');
+  t.equal(reply[1].cmd, 'get-runtime-info');
+  t.equal(reply[1].kit_id, KIT);
+  sock!.send('42["messageToKit",{"request_from":"c2","cmd":"run_python_app","data":{"code":"x"');
+  const bad = JSON.parse((await waitGot((s) => s.includes('"request_from":"c2"'))).slice(2));
+  t.equal(bad[1].errorCode, 'BAD_REQUEST');
+  t.equal(bad[1].cmd, 'run_python_app');
+  for (const junk of ['7', '4x', '42', '42[]', '42[1]', '42["messageToKit"]', '42["messageToKit",[1]]', '42["messageToKit",{"cmd":"x"}]', '43["x"]', '0{}']) sock!.send(junk);
+  sock!.send('42["messageToKit",{"request_from":"c3","type":"ping","id":"after"}]');
+  const pong = JSON.parse((await waitGot((s) => s.includes('"request_from":"c3"'))).slice(2));
+  t.equal(pong[1].type, 'pong');
+  t.equal(pong[1].id, 'after');
+  await sleep(600);
+  t.equal(conns, 1, 'junk and pings over several intervals: the link never dropped');
+});
