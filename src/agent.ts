@@ -8,6 +8,11 @@ import type { Parts, StatusBoard } from './parts';
 import { VERSION } from './version';
 import { LocalApi } from './doors/local-api';
 import { HealthServer, type AppCounts } from './doors/health';
+import { AppSupervisor } from './apps/supervisor';
+import { AdhocRuns } from './apps/adhoc';
+import { SignalHub } from './signals/hub';
+import { KitLink } from './doors/kit-link';
+import { KitWsLink } from './doors/kit-ws-link';
 
 export interface RunningAgent {
   readonly parts: Parts;
@@ -42,15 +47,32 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     log.info({ runtimeId, kitId: config.runtime.kitId, version: VERSION, dataDir: path.resolve(config.runtime.dataDir) }, 'starting');
 
     // 2. parts (apps restored, signals started) — each area adds itself here
+    const apps = new AppSupervisor(config, log, parts.runtime.notices);
+    apps.start();
+    parts.apps = apps;
+    stops.push(() => apps.shutdown());
+    const signals = new SignalHub({ config, log, status, notices: parts.runtime.notices });
+    parts.signals = signals;
+    stops.push(() => signals.stop());
+    await signals.start();
+    const adhoc = new AdhocRuns(config, log);
+    parts.adhoc = adhoc;
+    stops.push(() => adhoc.stopAll());
 
     // 3. doors
-    const appCounts = (): AppCounts => ({ total: 0, running: 0, paused: 0, stopped: 0, error: 0 });
+    const appCounts = (): AppCounts => ({ ...apps.counts() });
     const api = new LocalApi(parts);
     const apiPort = await api.start();
     stops.push(() => api.stop());
     const health = new HealthServer(parts, appCounts);
     const healthPort = await health.start();
     stops.push(() => health.stop());
+    if (config.kitManager.url) {
+      // Outbound link to a Kit-Manager: connects in the background and keeps retrying; never blocks startup.
+      const link = config.kitManager.protocol === 'ws' ? new KitWsLink(parts) : new KitLink(parts);
+      link.start();
+      stops.push(() => link.stop());
+    }
 
     log.info({ apiPort, healthPort }, 'ready');
     return { parts, apiPort, healthPort, stop: stopAll };

@@ -31,6 +31,10 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o60
 /** mkdir -p with a private mode: dataDir holds tokens and code. */
 export function ensurePrivateDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode only applies to a folder it creates: tighten one that already existed with group/world bits.
+  try {
+    if (fs.statSync(dir).mode & 0o077) fs.chmodSync(dir, 0o700);
+  } catch { /* not ours to change (another owner): the files inside are still written 0600 */ }
 }
 
 /** Reads and parses a JSON file; a file that does not parse is moved aside (never silently dropped). */

@@ -13,6 +13,6 @@ export function loadRuntimeId(dataDir: string): string {
     if (UUID.test(id)) return id;
   } catch { /* first start */ }
   const id = crypto.randomUUID();
-  writeFileAtomic(file, id + '\n', 0o644);
+  writeFileAtomic(file, id + '\n'); // private like every dataDir file (0600)
   return id;
 }

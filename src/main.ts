@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, maskedConfig } from './config';
 import { createLogger, flushLogger, type Logger } from './log';
 import { startAgent, type RunningAgent } from './agent';
 import { VERSION } from './version';
+import { createSystemdNotifier } from './systemd';
 import { stringify as toYaml } from 'yaml';
 
 const USAGE = `Usage: sdv-agent [--config FILE] [--check-config] [--print-config] [--version] [--help]
@@ -69,12 +70,16 @@ async function main(): Promise<number> {
     flushLogger(log);
     return 1;
   }
+  // startAgent resolves once the local API and health listen and the parts (app registry) are restored.
+  const systemd = createSystemdNotifier(log);
+  systemd.ready(`serving: local API port ${agent.apiPort}, health port ${agent.healthPort}`);
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
+      systemd.stopping();
       const hard = setTimeout(() => { log.error('stop took too long; exiting'); resolve(1); }, 15_000);
       hard.unref();
       agent.stop().then(() => { clearTimeout(hard); log.info('stopped'); resolve(0); }, (e) => { log.error({ err: e }, 'stop failed'); resolve(1); });

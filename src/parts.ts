@@ -24,4 +24,7 @@ export interface Parts {
   readonly runtime: RuntimeState;
   readonly status: StatusBoard;
   // parts of later areas are added below, one line each
+  /** The app supervisor (issue 3); set in agent.ts step 2. */ apps?: import('./apps/supervisor').AppSupervisor;
+  /** Vehicle signals (issue 4): hub, backend, mock provider, model; set in agent.ts step 2. */ signals?: import('./signals/hub').SignalHub;
+  /** Ad-hoc runs for the Kit-Manager (run_python_app / run_bin_app); set in agent.ts step 2. */ adhoc?: import('./apps/adhoc').AdhocRuns;
 }

@@ -40,7 +40,7 @@ export async function dispatch(parts: Parts, client: Client, frame: unknown, nam
     envelope.fail({ id, wireName: '' }, 'BAD_REQUEST', `"${nameKey}" must be a non-empty string of at most 64 characters`);
     return;
   }
-  const found = resolveCommand(wireName);
+  const found = resolveCommand(wireName, nameKey);
   if (!found) {
     envelope.fail({ id, wireName }, 'UNKNOWN_TYPE', `unknown ${nameKey} "${wireName.slice(0, 64)}"`);
     return;

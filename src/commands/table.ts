@@ -1,10 +1,17 @@
 // Command name → handler, for every door. Legacy Kit-Manager `cmd` names and seed-000 `type` names meet here, once.
 import { runtimeCommands } from './runtime';
+import { appCommands } from './apps';
+import { signalCommands } from './signals';
+import { mockCommands } from './mock';
+import { modelCommands } from './model';
+import { legacyCommands, LEGACY_PLACEHOLDERS } from './legacy';
 import type { Command } from './types';
 
 const AREAS: Array<Record<string, Command>> = [
   runtimeCommands,
   // areas of later issues are added here, one line each
+  appCommands,
+  signalCommands, mockCommands, modelCommands,
 ];
 
 /** Wire names that differ from the canonical name. */
@@ -19,7 +26,16 @@ for (const area of AREAS) {
   }
 }
 
-export function resolveCommand(wireName: string): { name: string; command: Command } | null {
+/**
+ * Kit-Manager `cmd` names (style 'legacy'): looked up first for a `cmd`, never for a `type`. A legacy placeholder
+ * ("not available yet") gives way to a command of the same name in the areas, so an area that lands later serves it.
+ */
+const LEGACY = new Map<string, Command>(Object.entries(legacyCommands));
+
+export function resolveCommand(wireName: string, nameKey: 'type' | 'cmd' = 'type'): { name: string; command: Command } | null {
+  if (nameKey === 'cmd' && LEGACY.has(wireName) && !(LEGACY_PLACEHOLDERS.has(wireName) && TABLE.has(wireName))) {
+    return { name: wireName, command: LEGACY.get(wireName)! };
+  }
   const name = Object.prototype.hasOwnProperty.call(ALIASES, wireName) ? ALIASES[wireName]! : wireName;
   const command = TABLE.get(name);
   return command ? { name, command } : null;
