@@ -65,6 +65,7 @@ t.test('commands through the Kit-Manager', async (t) => {
     const info = await fe.command(KIT, { cmd: 'get-runtime-info' });
     const runners = (info.data as { lsOfRunner: Rec[] }).lsOfRunner;
     t.ok(runners.some((r) => r.appName === 'Looper' && r.request_from === fe.id), 'lsOfRunner names the app and its client');
+    t.ok(runners.every((r) => typeof r.from === 'number' && Math.abs((r.from as number) - Date.now() / 1000) < 600), 'lsOfRunner.from is the start time in epoch seconds');
     const deadline = Date.now() + 10_000;
     while (!km.runtimeStates.some((s) => (s.data as Rec).noOfRunner === 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     t.ok(km.runtimeStates.some((s) => (s.data as Rec).noOfRunner === 1), 'report-runtime-state told the Kit-Manager');

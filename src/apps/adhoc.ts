@@ -11,7 +11,7 @@
 //       Throws Error (with a person-readable message) when the run cannot start.
 //   runs.stopOwner(ownerId): Promise<boolean>  — stop the owner's run (SIGTERM to the group, SIGKILL after
 //       apps.stopGraceMs); false when it had none.
-//   runs.list(): Array<{ appName, request_from, from }>  — for lsOfRunner: one entry per live run.
+//   runs.list(): Array<{ appName, request_from, from (epoch s), door }>  — for lsOfRunner: one entry per live run.
 //   runs.stopAll(): Promise<void>  — agent shutdown.
 // Bounds: one run per owner, at most MAX_RUNS runs at once (the oldest is stopped to make room); output is not kept.
 import * as crypto from 'node:crypto';
@@ -42,7 +42,7 @@ export interface AdhocStart {
 
 export interface AdhocRun { readonly id: string; readonly owner: string; readonly name: string; readonly pid: number; readonly folder: string }
 
-interface Live { run: AdhocRun; proc: GroupProcess; from: string; capTimer: NodeJS.Timeout | null }
+interface Live { run: AdhocRun; proc: GroupProcess; from: string; startedAt: number; capTimer: NodeJS.Timeout | null }
 
 export class AdhocRuns {
   private readonly live = new Map<string, Live>(); // owner → run
@@ -118,7 +118,7 @@ export class AdhocRuns {
       },
     });
     run = { id, owner: opts.owner, name: opts.name, pid: proc.pid, folder };
-    const live: Live = { run, proc, from: opts.from ?? 'kit', capTimer: null };
+    const live: Live = { run, proc, from: opts.from ?? 'kit', startedAt: Date.now(), capTimer: null };
     const maxS = this.config.apps.adhocMaxS;
     if (maxS > 0) {
       live.capTimer = setTimeout(() => {
@@ -141,8 +141,9 @@ export class AdhocRuns {
     return true;
   }
 
-  list(): Array<{ appName: string; request_from: string; from: string }> {
-    return [...this.live.values()].map((l) => ({ appName: l.run.name, request_from: l.run.owner, from: l.from }));
+  list(): Array<{ appName: string; request_from: string; from: number; door: string }> {
+    // `from` is the start time in epoch seconds, as the Python runtime reported it.
+    return [...this.live.values()].map((l) => ({ appName: l.run.name, request_from: l.run.owner, from: Math.floor(l.startedAt / 1000), door: l.from }));
   }
 
   async stopAll(): Promise<void> {

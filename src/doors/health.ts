@@ -18,6 +18,7 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
     uptimeS: uptimeS(parts),
     kitId: runtime.kitId,
     kitManagerConfigured: status.kitManager.configured,
+    kitManagerDroppedReplies: status.kitManager.droppedReplies,
     kuksaConnected: status.kuksa.connected,
     kuksaMode: status.kuksa.mode,
     apps: appCounts(),
