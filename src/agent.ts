@@ -10,6 +10,8 @@ import { LocalApi } from './doors/local-api';
 import { HealthServer, type AppCounts } from './doors/health';
 import { AppSupervisor } from './apps/supervisor';
 import { AdhocRuns } from './apps/adhoc';
+import { PackageInstaller } from './packages/installer';
+import { removeStaleBuilds } from './build/compile';
 import { SignalHub } from './signals/hub';
 import { KitLink } from './doors/kit-link';
 import { KitWsLink } from './doors/kit-ws-link';
@@ -58,6 +60,11 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     const adhoc = new AdhocRuns(config, log);
     parts.adhoc = adhoc;
     stops.push(() => adhoc.stopAll());
+    removeStaleBuilds(config);
+    const packages = new PackageInstaller(config, log);
+    parts.packages = packages;
+    stops.push(() => packages.stop());
+    stops.push(() => parts.traces?.closeAll());
 
     // 3. doors
     const appCounts = (): AppCounts => ({ ...apps.counts() });

@@ -68,7 +68,7 @@ export const SCHEMA = {
     adhocMaxS: int(180, 0, 7 * 86_400),
     docker: str('docker'),
   },
-  packages: { installTimeoutS: int(600, 5, 86_400) },
+  packages: { installTimeoutS: int(600, 5, 86_400), findLinks: str('') },
   build: {
     rustc: str('rustc'),
     cargo: str('cargo'),

@@ -27,4 +27,6 @@ export interface Parts {
   /** The app supervisor (issue 3); set in agent.ts step 2. */ apps?: import('./apps/supervisor').AppSupervisor;
   /** Vehicle signals (issue 4): hub, backend, mock provider, model; set in agent.ts step 2. */ signals?: import('./signals/hub').SignalHub;
   /** Ad-hoc runs for the Kit-Manager (run_python_app / run_bin_app); set in agent.ts step 2. */ adhoc?: import('./apps/adhoc').AdhocRuns;
+  /** Python packages in dataDir/python-packages (issue 6); set in agent.ts step 2. */ packages?: import('./packages/installer').PackageInstaller;
+  /** Traced python runs by owner, for set_vars_value (issue 6); created on first use. */ traces?: import('./apps/tracer').TraceRegistry;
 }

@@ -38,6 +38,8 @@ export interface AdhocStart {
   args?: string[];
   onOutput(text: string): void;
   onExit(code: number | null): void;
+  /** python only: run main.py under the variable tracer (issue 6, src/apps/tracer.ts): its script and environment. */
+  tracer?: { script: string; env: Record<string, string> };
 }
 
 export interface AdhocRun { readonly id: string; readonly owner: string; readonly name: string; readonly pid: number; readonly folder: string }
@@ -67,7 +69,7 @@ export class AdhocRuns {
     if (opts.kind === 'python') {
       fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '');
       file = this.config.apps.python;
-      args = ['-u', 'main.py'];
+      args = opts.tracer ? ['-u', opts.tracer.script, 'main.py'] : ['-u', 'main.py'];
     } else if (opts.code) {
       file = path.join(folder, 'app.bin');
       fs.writeFileSync(file, Buffer.from(opts.code, 'base64'), { mode: 0o755 });
@@ -105,7 +107,7 @@ export class AdhocRuns {
     let run: AdhocRun;
     const proc = new GroupProcess({
       file, args, cwd: folder,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? folder, LANG: process.env.LANG ?? 'C.UTF-8', TERM: 'dumb', PYTHONUNBUFFERED: '1', PYTHONPATH: path.join(this.config.runtime.dataDir, 'python-packages'), SDV_MIDDLEWARE_TYPE: 'native', SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${this.config.kuksa.address}` },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? folder, LANG: process.env.LANG ?? 'C.UTF-8', TERM: 'dumb', PYTHONUNBUFFERED: '1', PYTHONPATH: path.join(this.config.runtime.dataDir, 'python-packages'), SDV_MIDDLEWARE_TYPE: 'native', SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${this.config.kuksa.address}`, ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
     }, {
       onStdout: output,
       onStderr: output,

@@ -10,13 +10,14 @@ import { isPlainObject, obj, str, typeName } from './validate';
 import type { Parts } from '../parts';
 import { parseDeploy } from './apps';
 import { legacySignalCommands } from './legacy-signals';
+import { traceForRun, type RunTrace } from './vars';
 
 // ---- the parts these commands drive, as far as this file relies on them ----------------------------------------
 
 interface AdhocPart {
   start(opts: {
     owner: string; from: string; name: string; kind: 'python' | 'binary'; code?: string; path?: string;
-    onOutput(text: string): void; onExit(code: number | null): void;
+    onOutput(text: string): void; onExit(code: number | null): void; tracer?: { script: string; env: Record<string, string> };
   }): Promise<unknown>;
   stopOwner(ownerId: string): Promise<boolean>;
   list(): Array<{ appName: string; request_from: string; from: unknown }>;
@@ -69,10 +70,12 @@ function runHandler(kind: 'python' | 'binary'): Handler {
     let name: string;
     let code: string | undefined;
     let path: string | undefined;
+    let trace: RunTrace = { end() {} };
     if (kind === 'python') {
       const data = obj(req.body, 'data')!;
       code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
       name = str(data, 'name', { optional: true, max: MAX_RUN_NAME }) ?? 'adhoc';
+      trace = await traceForRun(ctx, data); // watch_vars (issue 6, commands/vars.ts)
     } else {
       // run_bin_app sends the binary's name as `data` (a string); {path} or {name} objects are read too.
       const data = req.body.data;
@@ -89,8 +92,9 @@ function runHandler(kind: 'python' | 'binary'): Handler {
     }
     const stream = runStreamer(ctx);
     try {
-      await adhoc.start({ owner: ctx.client.id, from: ctx.client.door, name, kind, ...(code !== undefined ? { code } : { path }), onOutput: stream.output, onExit: stream.exit });
+      await adhoc.start({ owner: ctx.client.id, from: ctx.client.door, name, kind, ...(code !== undefined ? { code } : { path }), onOutput: stream.output, onExit: (c) => { trace.end(); stream.exit(c); }, ...(trace.tracer ? { tracer: trace.tracer } : {}) });
     } catch (e) {
+      trace.end();
       throw new CommandError('INTERNAL', `${req.wireName}: cannot start: ${(e as Error).message}`);
     }
     return undefined;

@@ -5,6 +5,9 @@ import { signalCommands } from './signals';
 import { mockCommands } from './mock';
 import { modelCommands } from './model';
 import { legacyCommands, LEGACY_PLACEHOLDERS } from './legacy';
+import { packageCommands } from './packages';
+import { buildCommands } from './build';
+import { varsCommands } from './vars';
 import type { Command } from './types';
 
 const AREAS: Array<Record<string, Command>> = [
@@ -12,6 +15,7 @@ const AREAS: Array<Record<string, Command>> = [
   // areas of later issues are added here, one line each
   appCommands,
   signalCommands, mockCommands, modelCommands,
+  packageCommands, buildCommands, varsCommands,
 ];
 
 /** Wire names that differ from the canonical name. */

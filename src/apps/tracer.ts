@@ -1,0 +1,107 @@
+// Watched variables of a running python program (run_python_app with data.watch_vars).
+// The program runs under resources/tracer/sdv_trace.py (standard library only), which talks to the agent over a
+// private unix socket in a 0700 folder (never stdout, so the program's output stays untouched): it reports changed
+// watched variables as {"vars": {...}} lines; the agent sends {"set": {...}} lines for set_vars_value.
+// Bounds: MAX_WATCHED names, MAX_LINE bytes per line from the tracer (a longer line closes the channel), one
+// tracer connection per channel; values the tracer sends are already size-capped by it.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { resourcePath } from '../resources';
+
+export const MAX_WATCHED = 64;
+const MAX_LINE = 256 * 1024;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** "a b c", "a,b" or ["a","b"] → valid Python identifiers; throws Error naming a bad one. */
+export function parseWatchVars(input: unknown): string[] {
+  let names: unknown[];
+  if (typeof input === 'string') names = input.split(/[\s,]+/).filter((s) => s !== '');
+  else if (Array.isArray(input)) names = input;
+  else throw new Error('watch_vars: expected a string of names or an array of names');
+  if (names.length > MAX_WATCHED) throw new Error(`watch_vars: more than ${MAX_WATCHED} names`);
+  for (const n of names) {
+    if (typeof n !== 'string' || !NAME.test(n)) throw new Error(`watch_vars: ${JSON.stringify(n)?.slice(0, 60)} is not a python variable name`);
+  }
+  return [...new Set(names as string[])];
+}
+
+export function tracerScript(): string { return resourcePath('resources/tracer/sdv_trace.py'); }
+
+export class TraceChannel {
+  private readonly dir: string;
+  private readonly server: net.Server;
+  private peer: net.Socket | null = null;
+  private closed = false;
+  /** Environment for the traced program. */
+  readonly env: Record<string, string>;
+
+  private constructor(readonly watch: readonly string[], private readonly onVars: (vars: Record<string, unknown>) => void) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-trace-'));
+    fs.chmodSync(this.dir, 0o700);
+    const sock = path.join(this.dir, 's');
+    this.env = { SDV_TRACE_SOCK: sock, SDV_TRACE_VARS: watch.join(',') };
+    this.server = net.createServer((s) => this.accept(s));
+  }
+
+  static async open(watch: readonly string[], onVars: (vars: Record<string, unknown>) => void): Promise<TraceChannel> {
+    const ch = new TraceChannel(watch, onVars);
+    await new Promise<void>((resolve, reject) => {
+      ch.server.once('error', reject);
+      ch.server.listen(ch.env.SDV_TRACE_SOCK, () => resolve());
+    });
+    return ch;
+  }
+
+  private accept(s: net.Socket): void {
+    if (this.peer || this.closed) { s.destroy(); return; } // one tracer per channel
+    this.peer = s;
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_LINE && !buf.includes('\n')) { s.destroy(); return; }
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let msg: unknown;
+        try { msg = JSON.parse(line); } catch { continue; }
+        const vars = (msg as { vars?: unknown } | null)?.vars;
+        if (vars && typeof vars === 'object' && !Array.isArray(vars)) {
+          const out: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(vars)) if (this.watch.includes(k)) out[k] = v;
+          if (Object.keys(out).length) this.onVars(out);
+        }
+      }
+    });
+    s.on('error', () => {});
+  }
+
+  /** Sends new values for watched names; the others are ignored. Returns the names sent. */
+  set(values: Record<string, unknown>): string[] {
+    const picked: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(values)) if (this.watch.includes(k)) picked[k] = v;
+    const names = Object.keys(picked);
+    if (names.length && this.peer && !this.peer.destroyed) this.peer.write(JSON.stringify({ set: picked }) + '\n');
+    return names;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.peer?.destroy();
+    this.server.close();
+    fs.rm(this.dir, { recursive: true, force: true }, () => {});
+  }
+}
+
+/** The channels of running traced programs, by owner (client id): what set_vars_value reaches. One per owner. */
+export class TraceRegistry {
+  private readonly byOwner = new Map<string, TraceChannel>();
+  add(owner: string, ch: TraceChannel): void { this.byOwner.get(owner)?.close(); this.byOwner.set(owner, ch); }
+  remove(owner: string, ch: TraceChannel): void { if (this.byOwner.get(owner) === ch) this.byOwner.delete(owner); ch.close(); }
+  get(owner: string): TraceChannel | undefined { return this.byOwner.get(owner); }
+  closeAll(): void { for (const ch of this.byOwner.values()) ch.close(); this.byOwner.clear(); }
+}

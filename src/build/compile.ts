@@ -1,0 +1,88 @@
+// Rust and C++ builds for ad-hoc runs: the client's code is written into a fresh folder dataDir/builds/<random>/,
+// compiled with build.rustc / build.cxx spawned with an argument vector (never a shell), with a time limit
+// (build.timeoutS) and an output cap (build.maxOutputBytes: beyond it output is dropped with one marker line).
+// The caller removes the folder (Build.cleanup) when the program has finished.
+import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Config } from '../config';
+
+export type Language = 'rust' | 'cpp';
+
+export interface Build {
+  readonly dir: string;
+  /** The compiled program, when code is 0. */
+  readonly exe: string;
+  /** Compiler exit code (non-zero: the build failed). */
+  readonly code: number;
+  cleanup(): void;
+}
+
+export class ToolchainMissing extends Error { override name = 'ToolchainMissing'; }
+
+/** The argument vector for one compiler run; file names are ours, never the client's. */
+export function compilerCommand(config: Config, lang: Language, dir: string): { file: string; args: string[]; source: string; what: string } {
+  const exe = path.join(dir, 'app');
+  if (lang === 'rust') {
+    return { file: config.build.rustc, args: ['--edition', '2021', '-o', exe, path.join(dir, 'main.rs')], source: 'main.rs', what: `Rust compiler "${config.build.rustc}" (build.rustc)` };
+  }
+  return { file: config.build.cxx, args: ['-std=c++17', '-O1', '-pthread', '-o', exe, path.join(dir, 'main.cpp')], source: 'main.cpp', what: `C++ compiler "${config.build.cxx}" (build.cxx)` };
+}
+
+/** Compiles; onOutput gets the compiler's output as it comes. Rejects with ToolchainMissing or a timeout Error. */
+export function compile(config: Config, lang: Language, code: string, onOutput: (text: string) => void): Promise<Build> {
+  const root = path.join(config.runtime.dataDir, 'builds');
+  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const dir = path.join(root, crypto.randomBytes(8).toString('hex'));
+  fs.mkdirSync(dir, { mode: 0o700 });
+  const cleanup = () => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } };
+  const cmd = compilerCommand(config, lang, dir);
+  fs.writeFileSync(path.join(dir, cmd.source), code);
+  const maxBytes = config.build.maxOutputBytes;
+  let sent = 0;
+  let capped = false;
+  const take = (chunk: Buffer) => {
+    if (capped) return;
+    if (sent + chunk.length > maxBytes) {
+      capped = true;
+      onOutput(chunk.subarray(0, Math.max(0, maxBytes - sent)).toString('utf8') + `\n[sdv-agent] compiler output truncated at ${maxBytes} bytes (build.maxOutputBytes)\n`);
+      return;
+    }
+    sent += chunk.length;
+    onOutput(chunk.toString('utf8'));
+  };
+  return new Promise<Build>((resolve, reject) => {
+    const child = spawn(cmd.file, cmd.args, { cwd: dir, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
+    }, config.build.timeoutS * 1000);
+    let spawnError: NodeJS.ErrnoException | null = null;
+    child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; });
+    child.on('close', (exitCode) => {
+      clearTimeout(timer);
+      if (spawnError) {
+        cleanup();
+        reject(spawnError.code === 'ENOENT'
+          ? new ToolchainMissing(`${cmd.what} not found: install it or set the path in the config`)
+          : new Error(`cannot start ${cmd.what}: ${spawnError.message}`));
+        return;
+      }
+      if (timedOut) {
+        cleanup();
+        reject(new Error(`the build took longer than ${config.build.timeoutS} s (build.timeoutS) and was stopped`));
+        return;
+      }
+      resolve({ dir, exe: path.join(dir, 'app'), code: exitCode ?? 1, cleanup });
+    });
+  });
+}
+
+/** At start: build folders left by a crash are removed. */
+export function removeStaleBuilds(config: Config): void {
+  try { fs.rmSync(path.join(config.runtime.dataDir, 'builds'), { recursive: true, force: true }); } catch { /* none */ }
+}

@@ -1,0 +1,49 @@
+// run_rust_app / run_cpp_app {data: {code, name}}: compile (output streamed), then run the program as an ad-hoc run
+// exactly like run_python_app. Replies (style 'legacy'): {isDone:false, result:"<text>\r\n", code:0} while the
+// compiler and then the program print, then one {isDone:true, code:<exit code>, result:""}. A failed build ends with
+// isDone:true and the compiler's non-zero code; a missing toolchain is one error reply naming it.
+import { compile, ToolchainMissing, type Language } from '../build/compile';
+import { CommandError, unavailable } from './errors';
+import { runStreamer } from './legacy';
+import type { Command, CommandContext, CommandRequest } from './types';
+import { obj, str } from './validate';
+
+const MAX_RUN_NAME = 128;
+
+export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Language): Promise<undefined> {
+  const adhoc = ctx.parts.adhoc;
+  if (!adhoc) throw unavailable(`${req.wireName}: ad-hoc runs are not available on this runtime`);
+  const data = obj(req.body, 'data')!;
+  const code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
+  const name = str(data, 'name', { optional: true, max: MAX_RUN_NAME }) ?? (lang === 'rust' ? 'rust-app' : 'cpp-app');
+  const stream = runStreamer(ctx);
+  let build;
+  try {
+    build = await compile(ctx.parts.config, lang, code, stream.output);
+  } catch (e) {
+    if (e instanceof ToolchainMissing) throw unavailable(`${req.wireName}: ${e.message}`);
+    throw new CommandError('INTERNAL', `${req.wireName}: ${(e as Error).message}`);
+  }
+  if (build.code !== 0) {
+    build.cleanup();
+    stream.output(`[sdv-agent] build failed (compiler exit code ${build.code})\n`);
+    stream.exit(build.code);
+    return undefined;
+  }
+  try {
+    await adhoc.start({
+      owner: ctx.client.id, from: ctx.client.door, name, kind: 'binary', path: build.exe, args: [],
+      onOutput: stream.output,
+      onExit: (exitCode) => { build.cleanup(); stream.exit(exitCode); },
+    });
+  } catch (e) {
+    build.cleanup();
+    throw new CommandError('INTERNAL', `${req.wireName}: cannot start: ${(e as Error).message}`);
+  }
+  return undefined;
+}
+
+export const buildCommands: Record<string, Command> = {
+  run_rust_app: { style: 'legacy', handler: (ctx, req) => runCompiled(ctx, req, 'rust') },
+  run_cpp_app: { style: 'legacy', handler: (ctx, req) => runCompiled(ctx, req, 'cpp') },
+};

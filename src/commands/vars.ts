@@ -1,0 +1,45 @@
+// Watched variables (run_python_app data.watch_vars; set_vars_value). run_python_app's handler (legacy.ts) calls
+// traceForRun to get the tracer option for the ad-hoc run; changes reach the requester as {cmd:"trace_vars",
+// data:{name:value}} replies on that run's stream. set_vars_value {data:{name:value}} applies to the running traced
+// program of the same client (Kit-Manager request_from or local connection).
+import { parseWatchVars, TraceChannel, TraceRegistry, tracerScript } from '../apps/tracer';
+import { badRequest, notFound } from './errors';
+import type { Command, CommandContext, Frame } from './types';
+import { obj } from './validate';
+
+export interface RunTrace {
+  /** For AdhocStart.tracer; undefined when nothing is watched. */
+  readonly tracer?: { script: string; env: Record<string, string> };
+  /** Call when the run has ended (or failed to start). */
+  end(): void;
+}
+
+function registry(ctx: CommandContext): TraceRegistry {
+  const parts = ctx.parts as { traces?: TraceRegistry };
+  return (parts.traces ??= new TraceRegistry());
+}
+
+export async function traceForRun(ctx: CommandContext, data: Frame): Promise<RunTrace> {
+  const raw = data.watch_vars;
+  if (raw === undefined || raw === null || raw === '' || (Array.isArray(raw) && raw.length === 0)) return { end() {} };
+  let watch: string[];
+  try { watch = parseWatchVars(raw); } catch (e) { throw badRequest((e as Error).message); }
+  const ch = await TraceChannel.open(watch, (vars) => ctx.emit({ cmd: 'trace_vars', data: vars }));
+  const owner = ctx.client.id;
+  registry(ctx).add(owner, ch);
+  return { tracer: { script: tracerScript(), env: ch.env }, end: () => registry(ctx).remove(owner, ch) };
+}
+
+export const varsCommands: Record<string, Command> = {
+  set_vars_value: {
+    style: 'legacy',
+    handler: (ctx, req) => {
+      const values = obj(req.body, 'data')!;
+      const ch = registry(ctx).get(ctx.client.id);
+      if (!ch) throw notFound('set_vars_value: no program with watched variables (watch_vars) is running for this client');
+      const sent = ch.set(values);
+      if (sent.length === 0) throw badRequest(`set_vars_value: none of ${Object.keys(values).slice(0, 10).join(', ') || '(nothing)'} is watched; watched: ${ch.watch.join(', ')}`);
+      return { result: 'Successful', data: sent };
+    },
+  },
+};

@@ -1,0 +1,131 @@
+// Python packages in dataDir/python-packages (on every python app's PYTHONPATH): list them, install more with pip.
+// pip is spawned with an argument vector (never a shell) and is given only requirements rebuilt by requirement.ts.
+// One install at a time; a second is refused with a clear message. Time limit packages.installTimeoutS; the output
+// kept for the final reply is bounded (its tail, MAX_KEPT_OUTPUT), lines are streamed as they come.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import type { Requirement } from './requirement';
+
+/** The last this-many bytes of pip's output are kept for the final reply; older text is dropped with a marker. */
+export const MAX_KEPT_OUTPUT = 64 * 1024;
+
+export class InstallError extends Error {
+  override name = 'InstallError';
+  constructor(readonly kind: 'busy' | 'failed' | 'unavailable' | 'timeout', message: string, readonly output = '') { super(message); }
+}
+
+export interface InstallResult { readonly output: string }
+
+export class PackageInstaller {
+  readonly dir: string;
+  private running: ChildProcess | null = null;
+
+  constructor(private readonly config: Config, private readonly log: Logger) {
+    this.dir = path.join(config.runtime.dataDir, 'python-packages');
+  }
+
+  get busy(): boolean { return this.running !== null; }
+
+  /** `pip freeze` form, read from the *.dist-info METADATA files directly: no process, no shell. */
+  list(): string {
+    let entries: string[];
+    try { entries = fs.readdirSync(this.dir); } catch { return ''; }
+    const found: Array<{ name: string; version: string }> = [];
+    for (const e of entries) {
+      if (!e.endsWith('.dist-info')) continue;
+      let meta: string;
+      try { meta = fs.readFileSync(path.join(this.dir, e, 'METADATA'), 'utf8'); } catch { continue; }
+      const head = meta.split(/\r?\n\r?\n/, 1)[0]!;
+      const name = /^Name:\s*(.+)$/m.exec(head)?.[1]?.trim();
+      const version = /^Version:\s*(.+)$/m.exec(head)?.[1]?.trim();
+      if (name && version) found.push({ name, version });
+    }
+    found.sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()));
+    return found.map((p) => `${p.name}==${p.version}`).join('\n');
+  }
+
+  /** The argument vector given to apps.python (exported for the README and tests). */
+  pipArgs(reqs: readonly Requirement[]): string[] {
+    const args = ['-m', 'pip', 'install', '--target', this.dir, '--upgrade', '--disable-pip-version-check', '--no-input'];
+    if (this.config.packages.findLinks) args.push('--no-index', '--find-links', path.resolve(this.config.packages.findLinks));
+    // "--" ends pip's options: even a name that slipped past validation could not be read as an option.
+    return [...args, '--', ...reqs.map((r) => r.text)];
+  }
+
+  /** Installs; onOutput gets pip's output as it comes. Rejects with InstallError. */
+  install(reqs: readonly Requirement[], onOutput: (text: string) => void): Promise<InstallResult> {
+    if (this.running) return Promise.reject(new InstallError('busy', 'an install is already running; try again when it has finished'));
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    const python = this.config.apps.python;
+    const args = this.pipArgs(reqs);
+    this.log.info({ python, packages: reqs.map((r) => r.text) }, 'installing python packages');
+    let child: ChildProcess;
+    try {
+      child = spawn(python, args, {
+        shell: false,
+        detached: true, // own process group: a timeout kills pip and any build it started
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1' },
+      });
+    } catch (e) {
+      return Promise.reject(new InstallError('unavailable', `cannot start ${python}: ${(e as Error).message}`));
+    }
+    this.running = child;
+    let kept = '';
+    let dropped = false;
+    const take = (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      kept += text;
+      if (kept.length > MAX_KEPT_OUTPUT) { kept = kept.slice(kept.length - MAX_KEPT_OUTPUT); dropped = true; }
+      try { onOutput(text); } catch (e) { this.log.error({ err: e }, 'install output consumer failed'); }
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    const limitS = this.config.packages.installTimeoutS;
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; killGroup(child); }, limitS * 1000);
+    return new Promise<InstallResult>((resolve, reject) => {
+      let spawnError: NodeJS.ErrnoException | null = null;
+      child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        this.running = null;
+        const output = (dropped ? '[… earlier output dropped]\n' : '') + kept;
+        if (spawnError) {
+          reject(new InstallError('unavailable', spawnError.code === 'ENOENT'
+            ? `python interpreter "${python}" not found (set apps.python)` : `cannot start ${python}: ${spawnError.message}`));
+        } else if (timedOut) {
+          reject(new InstallError('timeout', `the install took longer than ${limitS} s (packages.installTimeoutS) and was stopped`, output));
+        } else if (code === 0) {
+          this.log.info({ packages: reqs.map((r) => r.text) }, 'python packages installed');
+          resolve({ output });
+        } else {
+          reject(new InstallError('failed', explainFailure(output, python, code), output));
+        }
+      });
+    });
+  }
+
+  /** Agent shutdown: a running install is killed. */
+  stop(): void { if (this.running) killGroup(this.running); }
+}
+
+function killGroup(child: ChildProcess): void {
+  try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+}
+
+/** One plain sentence for the usual causes; pip's own text follows in the reply's data. */
+export function explainFailure(output: string, python: string, code: number | null): string {
+  if (/No module named pip/.test(output)) return `pip is not installed for ${python}`;
+  if (/NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|Name or service not known|Network is unreachable|ConnectTimeoutError|ProxyError|SSLError/.test(output)) {
+    return 'the package index could not be reached (no network, proxy or DNS problem)';
+  }
+  if (/No matching distribution found|Could not find a version that satisfies/.test(output)) {
+    const m = /No matching distribution found for (\S+)/.exec(output);
+    return `no matching package found${m ? ` for ${m[1]}` : ''} (or the package index could not be reached)`;
+  }
+  return `pip failed with exit code ${code ?? 'signal'}`;
+}

@@ -1,0 +1,75 @@
+// install_python_packages / list_python_packages through the real agent's local API, with no network: the test
+// builds a tiny wheel into a local folder and points packages.findLinks at it (pip then runs with --no-index).
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ApiClient, startAgent, tmpDir } from './helpers/agent';
+
+/** A minimal valid wheel, written by Python's zipfile (a wheel is a zip with a dist-info folder). */
+function buildWheel(dir: string): void {
+  const script = `
+import zipfile, sys, os
+d = sys.argv[1]
+files = {
+  'sdvdemo/__init__.py': 'VALUE = 4242\\n',
+  'sdvdemo-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: sdvdemo\\nVersion: 1.0\\n\\n',
+  'sdvdemo-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
+}
+files['sdvdemo-1.0.dist-info/RECORD'] = ''.join(f'{n},,\\n' for n in files) + 'sdvdemo-1.0.dist-info/RECORD,,\\n'
+with zipfile.ZipFile(os.path.join(d, 'sdvdemo-1.0-py3-none-any.whl'), 'w') as z:
+  for n, c in files.items(): z.writestr(n, c)
+`;
+  const r = spawnSync('python3', ['-c', script, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wheel build failed: ${r.stderr}`);
+}
+
+t.test('install from a local folder, list, import; refusals name the requirement', async (t) => {
+  const wheels = tmpDir('sdv-wheels-');
+  buildWheel(wheels);
+  const agent = await startAgent({ config: { packages: { findLinks: wheels, installTimeoutS: 60 } } });
+  t.teardown(() => agent.stop());
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+
+  const empty = await c.request({ type: 'list_python_packages' });
+  t.equal(empty.type, 'list_python_packages-response');
+  t.equal(empty.data, '', 'nothing installed yet');
+
+  // refused requirements: an error frame naming each, and pip never starts
+  for (const bad of ['; rm -rf /', 'numpy --index-url http://x', '$(id)', '`id`', './pkg', '/tmp/x.whl', 'http://x/y.whl', 'git+https://x/y']) {
+    const r = await c.request({ type: 'install_python_packages', data: bad });
+    t.equal(r.type, 'error', `refused: ${bad}`);
+    t.match(String(r.error), /refused/, `the error explains: ${bad}`);
+  }
+  const named = await c.request({ type: 'install_python_packages', data: 'numpy $(id)' });
+  t.match(String(named.error), /"\$\(id\)"/, 'the error names the refused requirement');
+
+  c.send({ type: 'install_python_packages', id: 'i1', data: 'sdvdemo==1.0' });
+  const first = await c.waitFor((f) => f.id === 'i1');
+  t.equal(first.result, 'Installing');
+  t.equal(first.data, 'Installing packages: sdvdemo==1.0\n');
+  // a second install while the first runs is refused plainly
+  const busy = await c.request({ type: 'install_python_packages', data: 'sdvdemo' });
+  if (busy.type === 'error') t.match(String(busy.error), /already running/, 'one install at a time');
+  const done = await c.waitFor((f) => f.id === 'i1' && f.result !== 'Installing', 45_000);
+  t.equal(done.result, 'Successful', `install succeeded: ${String(done.data).slice(-500)}`);
+  t.match(String(done.data), /Successfully installed sdvdemo-1\.0/);
+  t.ok(c.frames.filter((f) => f.id === 'i1' && f.result === 'Installing').length >= 2, 'pip output was streamed as Installing frames');
+
+  const listed = await c.request({ type: 'list_python_packages' });
+  t.equal(listed.data, 'sdvdemo==1.0', 'pip freeze form');
+
+  // importable by a python program with the agent's package folder on PYTHONPATH (as every app gets it)
+  const r = spawnSync('python3', ['-c', 'import sdvdemo; print(sdvdemo.VALUE)'], {
+    encoding: 'utf8', env: { ...process.env, PYTHONPATH: path.join(agent.dataDir, 'python-packages') },
+  });
+  t.equal(r.stdout.trim(), '4242', 'the installed package imports');
+
+  // a package that is not in the local folder: a plain failure reply, pip's text attached
+  const missing = await c.request({ type: 'install_python_packages', data: 'no-such-package-xyz' }, 5000);
+  t.equal(missing.result, 'Installing');
+  const failed = await c.waitFor((f) => f.id === missing.id && f.result !== 'Installing', 45_000);
+  t.match(String(failed.result), /no matching package found/);
+  t.ok(fs.existsSync(path.join(agent.dataDir, 'python-packages', 'sdvdemo')), 'earlier install untouched');
+});
