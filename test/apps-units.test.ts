@@ -86,7 +86,10 @@ t.test('ad-hoc runs: output by lines, replace by owner, list, lifetime cap', asy
 
   let exited2: number | null | undefined;
   await runs.start({ owner: 'o2', name: 'long', kind: 'binary', path: '/bin/sh', args: ['-c', 'sleep 30'], onOutput: () => {}, onExit: (c) => { exited2 = c; } });
-  t.same(runs.list(), [{ appName: 'long', request_from: 'o2', from: 'kit' }]);
+  const listed = runs.list();
+  t.match(listed, [{ appName: 'long', request_from: 'o2', door: 'kit', from: Number }]);
+  t.equal(listed.length, 1);
+  t.ok(Math.abs(listed[0]!.from - Date.now() / 1000) < 60, 'from is the start time in epoch seconds');
   let out3 = '';
   let resolve3: (c: number | null) => void = () => {};
   const exit3 = new Promise<number | null>((r) => { resolve3 = r; });
