@@ -61,13 +61,13 @@ t.test('registers and answers through the Kit-Manager', async (t) => {
     t.match(unknown.error, /unknown type/);
   });
 
-  t.test('commands whose part is not built answer a well-formed error', async (t) => {
-    const r = await fe.command(KIT, { cmd: 'run_cpp_app', data: { code: 'int main(){}', name: 'x' } });
+  t.test('a command refused by its part answers a well-formed error reply', async (t) => {
+    const r = await fe.command(KIT, { cmd: 'install_python_packages', data: 'ok-pkg; rm -rf /' }, (x) => x.cmd === 'install_python_packages' && x.errorCode !== undefined);
     t.equal(r.request_from, fe.id);
     t.equal(r.kit_id, KIT);
     t.equal(r.isDone, true);
     t.type(r.error, 'string');
-    t.equal(r.errorCode, 'UNAVAILABLE');
+    t.equal(r.errorCode, 'BAD_REQUEST');
   });
 
   t.test('bad payloads are answered and the link survives', async (t) => {

@@ -38,9 +38,6 @@ function need<T>(parts: Parts, key: string, methods: string[], what: string): T 
 }
 
 /** Names answered "not available yet" here until an area defines a command of the same name (table.ts). */
-export const LEGACY_PLACEHOLDERS = new Set<string>();
-
-const notYet = (what: string): Handler => () => { throw unavailable(`${what}: not available yet on this agent`); };
 
 // ---- ad-hoc runs --------------------------------------------------------------------------------------------------
 
@@ -166,16 +163,9 @@ export function runtimeState(parts: Parts): RuntimeStateData {
 
 const legacy = (handler: Handler): Command => ({ style: 'legacy', handler });
 
-const placeholder = (name: string, what: string): Command => {
-  LEGACY_PLACEHOLDERS.add(name);
-  return legacy(notYet(`${name} (${what})`));
-};
-
 export const legacyCommands: Record<string, Command> = {
   run_python_app: legacy(runHandler('python')),
   run_bin_app: legacy(runHandler('binary')),
-  run_rust_app: placeholder('run_rust_app', 'Rust builds'),
-  run_cpp_app: placeholder('run_cpp_app', 'C++ builds'),
   stop_python_app: legacy(async (ctx) => {
     const adhoc = need<AdhocPart>(ctx.parts, 'adhoc', ['stopOwner'], 'stop_python_app');
     await adhoc.stopOwner(ctx.client.id);
@@ -185,9 +175,6 @@ export const legacyCommands: Record<string, Command> = {
   deploy_request: legacy(deployHandler(false)),
   deploy_n_run: legacy(deployHandler(true)),
   ...legacySignalCommands,
-  list_python_packages: placeholder('list_python_packages', 'python packages'),
-  install_python_packages: placeholder('install_python_packages', 'python packages'),
-  set_vars_value: placeholder('set_vars_value', 'variables of a running prototype'),
   'get-runtime-info': legacy((ctx) => ({
     data: { ...runtimeInfo(ctx.parts), ...runtimeState(ctx.parts), kitManagerDroppedReplies: ctx.parts.status.kitManager.droppedReplies },
   })),

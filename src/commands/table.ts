@@ -4,7 +4,7 @@ import { appCommands } from './apps';
 import { signalCommands } from './signals';
 import { mockCommands } from './mock';
 import { modelCommands } from './model';
-import { legacyCommands, LEGACY_PLACEHOLDERS } from './legacy';
+import { legacyCommands } from './legacy';
 import { packageCommands } from './packages';
 import { buildCommands } from './build';
 import { varsCommands } from './vars';
@@ -31,13 +31,13 @@ for (const area of AREAS) {
 }
 
 /**
- * Kit-Manager `cmd` names (style 'legacy'): looked up first for a `cmd`, never for a `type`. A legacy placeholder
- * ("not available yet") gives way to a command of the same name in the areas, so an area that lands later serves it.
+ * Kit-Manager `cmd` names (style 'legacy'): looked up first for a `cmd`, never for a `type`. A `cmd` without a legacy
+ * entry falls through to the areas (run_rust_app, install_python_packages… reply in the legacy shapes themselves).
  */
 const LEGACY = new Map<string, Command>(Object.entries(legacyCommands));
 
 export function resolveCommand(wireName: string, nameKey: 'type' | 'cmd' = 'type'): { name: string; command: Command } | null {
-  if (nameKey === 'cmd' && LEGACY.has(wireName) && !(LEGACY_PLACEHOLDERS.has(wireName) && TABLE.has(wireName))) {
+  if (nameKey === 'cmd' && LEGACY.has(wireName)) {
     return { name: wireName, command: LEGACY.get(wireName)! };
   }
   const name = Object.prototype.hasOwnProperty.call(ALIASES, wireName) ? ALIASES[wireName]! : wireName;
