@@ -13,6 +13,7 @@ import { AdhocRuns } from './apps/adhoc';
 import { PackageInstaller } from './packages/installer';
 import { removeStaleBuilds } from './build/compile';
 import { SignalHub } from './signals/hub';
+import { mockAppHook } from './signals/mock-app';
 import { KitLink } from './doors/kit-link';
 import { KitWsLink } from './doors/kit-ws-link';
 
@@ -50,13 +51,16 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
 
     // 2. parts (apps restored, signals started) — each area adds itself here
     const apps = new AppSupervisor(config, log, parts.runtime.notices);
-    apps.start();
     parts.apps = apps;
-    stops.push(() => apps.shutdown());
     const signals = new SignalHub({ config, log, status, notices: parts.runtime.notices });
     parts.signals = signals;
     stops.push(() => signals.stop());
     await signals.start();
+    // Apps are restored once signals run: a restored mock-service app needs the hub, other apps find the databroker up.
+    apps.setServiceHook('mock-service', mockAppHook(signals));
+    apps.start();
+    // Pushed only once started: a supervisor that never loaded the registry must not save it (it would be empty).
+    stops.push(() => apps.shutdown());
     const adhoc = new AdhocRuns(config, log);
     parts.adhoc = adhoc;
     stops.push(() => adhoc.stopAll());

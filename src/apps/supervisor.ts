@@ -246,6 +246,22 @@ export class AppSupervisor {
     });
   }
 
+  /** New command-line arguments (kuksa-server --vss after generate_vehicle_model); a live app restarts with them. */
+  setArgs(appId: string, args: string[]): Promise<{ rec: AppRecord; restarted: boolean }> {
+    const inst = this.mustGet(appId);
+    return this.serial(inst, async () => {
+      const s = inst.rec.status;
+      if (s === 'installing' || s === 'uninstalling') throw conflict(`app ${appId} is ${s}`);
+      inst.rec.config = { ...inst.rec.config, args };
+      const live = s === 'running' || s === 'paused' || s === 'starting';
+      if (!live) { this.save(); return { rec: inst.rec, restarted: false }; }
+      await this.halt(inst, 'restarting with new arguments');
+      inst.failures = 0;
+      await this.launch(inst, 'new arguments');
+      return { rec: inst.rec, restarted: true };
+    });
+  }
+
   uninstall(appId: string): Promise<AppRecord> {
     const inst = this.mustGet(appId);
     return this.serial(inst, async () => {

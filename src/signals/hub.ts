@@ -69,6 +69,8 @@ export class SignalHub {
 
   async start(): Promise<void> {
     const k = this.deps.config.kuksa;
+    // The persisted mock mode must be known before a backend attaches: attaching applies it.
+    await this.mock.restore();
     if (this.embedded) {
       let model = this.baseModel();
       const saved = readJsonOrQuarantine(this.modelFile);
@@ -95,7 +97,6 @@ export class SignalHub {
     }
     this.sweepTimer = setInterval(() => this.batcher.sweep(), 1000);
     this.sweepTimer.unref();
-    await this.mock.restore();
   }
 
   private clientOptions(): ClientOptions {

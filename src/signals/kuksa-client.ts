@@ -107,6 +107,8 @@ export abstract class KuksaClient implements Broker {
     try {
       await this.rawServerInfo();
       this.attempt = 0;
+      // A databroker that came back may have been restarted with another model (--vss): forget the old metadata.
+      this.meta.clear();
       this.setConnected(true);
       for (const d of this.durables) { d.cancel?.(); d.cancel = d.open(); }
       this.opts.log.info({ address: this.opts.address, api: this.kind }, 'kuksa databroker connected');
