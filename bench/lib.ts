@@ -1,0 +1,111 @@
+// Shared pieces of the benchmarks: process figures read from /proc, statistics, a skip signal for features that are not
+// in this build, and a plain spawner for the agent binary (test/helpers/agent.ts only runs dist/sdv-agent.js).
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { ROOT, tmpDir } from '../test/helpers/agent';
+
+export const BINARY = path.join(ROOT, 'dist', `sdv-agent-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
+export const CLK_TCK = 100; // USER_HZ on Linux: /proc/<pid>/stat times are in 1/100 s
+
+/** Thrown by a scenario when the feature it measures is not in this build: reported as "skipped: <reason>". */
+export class Skip extends Error {}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** utime+stime of one process, in seconds (children not included: apps are not the agent's cost). */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15 of stat, counted after "(comm) "
+}
+
+export function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Agent CPU over a window, as % of one core. */
+export function cpuMeter(pid: number): () => { cpuS: number; cpuPct: number; wallS: number } {
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  return () => {
+    const cpuS = cpuSeconds(pid) - c0;
+    const wallS = (performance.now() - t0) / 1000;
+    return { cpuS, cpuPct: (cpuS / wallS) * 100, wallS };
+  };
+}
+
+export function quantile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+}
+
+export const round = (v: number, digits = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** digits) / 10 ** digits : v);
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+}
+
+export interface Spawned { proc: ChildProcess; healthUrl: string; exited: Promise<void>; stop(): Promise<void> }
+
+/** Starts an agent executable (node + dist/sdv-agent.js, or the binary) on a known health port, without waiting. */
+export async function spawnAgent(argv: string[], config: Record<string, unknown> = {}): Promise<Spawned> {
+  const dir = tmpDir('sdv-bench-');
+  const healthPort = await freePort();
+  const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: 0 }, health: { port: healthPort }, log: { level: 'warn' }, ...config };
+  const file = path.join(dir, 'config.yaml');
+  fs.writeFileSync(file, stringify(cfg));
+  const run = path.join(dir, 'run');
+  fs.mkdirSync(run, { mode: 0o700 });
+  const proc = spawn(argv[0]!, [...argv.slice(1), '--config', file], { env: { ...process.env, SDV_AGENT_CONFIG: '', XDG_RUNTIME_DIR: run }, stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    proc, healthUrl: `http://127.0.0.1:${healthPort}/health`, exited,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls /health every 2 ms until it answers 200; rejects if the process exits first or after timeoutMs. */
+export async function waitHealthy(s: Spawned, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let dead = false;
+  void s.exited.then(() => { dead = true; });
+  while (performance.now() < deadline) {
+    if (dead) throw new Error(`agent exited (${s.proc.exitCode ?? s.proc.signalCode}) before /health answered`);
+    try {
+      const r = await fetch(s.healthUrl);
+      await r.arrayBuffer();
+      if (r.status === 200) return;
+    } catch { /* not listening yet */ }
+    await sleep(2);
+  }
+  throw new Error(`/health not 200 within ${timeoutMs} ms`);
+}
+
+export function machine(): Record<string, unknown> {
+  const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  return { cpu, cores: os.cpus().length, memGB: round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release(), arch: process.arch };
+}
+
+/** A reply that says the command is not built: the local API answers an error with an unknown-type/unavailable code. */
+export function unavailable(reply: Record<string, unknown>): string | null {
+  if (reply.type !== 'error') return null;
+  const text = JSON.stringify(reply);
+  if (/unknown|not available|UNAVAILABLE|unsupported/i.test(text)) return text.slice(0, 200);
+  return null;
+}

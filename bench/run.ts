@@ -1,0 +1,68 @@
+// `npm run bench [-- <name> ...]`: runs each scenario (a warm-up where cheap, then its runs), prints a table of
+// median [min..max] per metric and writes bench/out/latest.json. A scenario whose part is missing reports "skipped".
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Skip, machine, round } from './lib';
+import { SCENARIOS, type Metrics } from './scenarios';
+
+interface Aggregate { median: number; min: number; max: number; runs: number }
+interface Result { name: string; about: string; status: 'ok' | 'skipped' | 'failed'; reason?: string; seconds: number; metrics: Record<string, Aggregate | string> }
+
+function aggregate(runs: Metrics[]): Record<string, Aggregate | string> {
+  const out: Record<string, Aggregate | string> = {};
+  for (const key of new Set(runs.flatMap((r) => Object.keys(r)))) {
+    const vals = runs.map((r) => r[key]).filter((v) => v !== undefined);
+    const nums = vals.filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+    if (nums.length === 0) { out[key] = String(vals[vals.length - 1]); continue; }
+    const mid = Math.floor(nums.length / 2);
+    const median = nums.length % 2 ? nums[mid]! : (nums[mid - 1]! + nums[mid]!) / 2;
+    out[key] = { median: round(median, 2), min: nums[0]!, max: nums[nums.length - 1]!, runs: nums.length };
+  }
+  return out;
+}
+
+const fmt = (a: Aggregate | string) => (typeof a === 'string' ? a : a.runs > 1 ? `${a.median} [${a.min}..${a.max}]` : `${a.median}`);
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.name === w));
+  if (unknown.length) { console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`); process.exit(2); }
+  const runsOverride = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;
+  const started = Date.now();
+  const results: Result[] = [];
+  for (const s of SCENARIOS.filter((x) => wanted.length === 0 || wanted.includes(x.name))) {
+    const t0 = Date.now();
+    process.stderr.write(`bench: ${s.name} …\n`);
+    const runs: Metrics[] = [];
+    let status: Result['status'] = 'ok';
+    let reason: string | undefined;
+    try {
+      if (s.warmup) await s.run();
+      for (let i = 0; i < (runsOverride ?? s.runs); i++) runs.push(await s.run());
+    } catch (e) {
+      status = e instanceof Skip ? 'skipped' : 'failed';
+      reason = e instanceof Error ? e.message : String(e);
+    }
+    const r: Result = { name: s.name, about: s.about, status, reason, seconds: round((Date.now() - t0) / 1000), metrics: aggregate(runs) };
+    results.push(r);
+    process.stderr.write(`bench: ${s.name} ${status}${reason ? `: ${reason}` : ''} (${r.seconds} s)\n`);
+  }
+  const report = { at: new Date().toISOString(), machine: machine(), totalSeconds: round((Date.now() - started) / 1000), results };
+  const outDir = path.join(__dirname, 'out');
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+
+  const m = report.machine;
+  console.log(`\nsdv-agent bench — ${m.cpu}, ${m.cores} cores, node ${m.node}, ${report.totalSeconds} s total\n`);
+  const rows: string[][] = [['scenario', 'metric', 'median [min..max]']];
+  for (const r of results) {
+    if (r.status !== 'ok') { rows.push([r.name, r.status, r.reason ?? '']); continue; }
+    for (const [k, v] of Object.entries(r.metrics)) rows.push([r.name, k, fmt(v)]);
+  }
+  const w = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows) console.log(`${row[0]!.padEnd(w[0]!)}  ${row[1]!.padEnd(w[1]!)}  ${row[2]}`);
+  console.log(`\nJSON: ${path.relative(process.cwd(), path.join(outDir, 'latest.json'))}`);
+  if (results.some((r) => r.status === 'failed')) process.exitCode = 1;
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,455 @@
+// The benchmark scenarios of issue 7. Each returns flat numeric metrics (and notes); bench/run.ts repeats them and
+// aggregates. A scenario throws Skip when the part it measures is not in this build.
+import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import WebSocket from 'ws';
+import { AGENT_JS, ApiClient, startAgent, type AgentHandle } from '../test/helpers/agent';
+import { FULL_VSS, rawClients, startDownstream, startUpstream } from '../test/helpers/signals';
+import { Frontend, StandInKitManager } from '../test/helpers/kit-manager';
+import { toWire, type SignalValue } from '../src/signals/values';
+import { VssModel } from '../src/signals/vss';
+import { BINARY, Skip, cpuMeter, quantile, round, rssMB, sleep, spawnAgent, unavailable, waitHealthy } from './lib';
+
+export type Metrics = Record<string, number | string>;
+export interface Scenario { name: string; runs: number; warmup: boolean; about: string; run(): Promise<Metrics> }
+
+const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+const MB = (v: number) => round(v, 1);
+
+/** Requests and turns an "unknown type"/"not available" error into a Skip; other errors are failures. */
+let reqSeq = 0;
+async function need(c: ApiClient, frame: Record<string, unknown>, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  // any reply carrying the id (console_subscribe answers console_subscribed, not *-response)
+  const id = `b-${++reqSeq}`;
+  c.send({ ...frame, id });
+  const r = await c.waitFor((f) => f.id === id, timeoutMs);
+  const why = unavailable(r);
+  if (why) throw new Skip(`${String(frame.type)} not available: ${why}`);
+  if (r.type === 'error') throw new Error(`${String(frame.type)} failed: ${JSON.stringify(r).slice(0, 300)}`);
+  return r;
+}
+
+async function waitStopped(c: ApiClient, appId: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const list = await c.request({ type: 'list_deployed_apps' });
+    const app = ((list.apps ?? []) as Array<Record<string, unknown>>).find((a) => a.id === appId);
+    if (app && app.status !== 'running' && app.status !== 'starting') return;
+    await sleep(100);
+  }
+  throw new Error(`${appId} still running after ${timeoutMs} ms`);
+}
+
+async function deploy(c: ApiClient, id: string, code: string): Promise<string> {
+  await need(c, { type: 'deploy_request', prototype: { id, type: 'python', code } });
+  return `VEA-${id}`;
+}
+
+// ---------------------------------------------------------------------------------------------- footprint
+const footprint: Scenario = {
+  name: 'footprint', runs: 1, warmup: false,
+  about: 'idle RSS after BENCH_IDLE_S (30) s: standalone agent serving embedded kuksa.val, the binary, a bare node',
+  async run() {
+    const idleS = envNum('BENCH_IDLE_S', 30);
+    const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
+    const agent = await spawnAgent([process.execPath, AGENT_JS], { kuksa: { mode: 'embedded', serve: true, address: '127.0.0.1:0' } });
+    const bin = fs.existsSync(BINARY) ? await spawnAgent([BINARY], { kuksa: { mode: 'embedded', serve: true, address: '127.0.0.1:0' } }) : null;
+    try {
+      await waitHealthy(agent);
+      if (bin) await waitHealthy(bin, 60_000);
+      await sleep(idleS * 1000);
+      const m: Metrics = { idleS, nodeBareMB: MB(rssMB(bare.pid!)), agentMB: MB(rssMB(agent.proc.pid!)) };
+      m.agentRatio = round((m.agentMB as number) / (m.nodeBareMB as number), 2);
+      if (bin) {
+        m.binaryMB = MB(rssMB(bin.proc.pid!));
+        m.binaryRatio = round((m.binaryMB as number) / (m.nodeBareMB as number), 2);
+      } else m.binary = `skipped: ${BINARY} missing (scripts/build-binary.sh)`;
+      return m;
+    } finally {
+      bare.kill();
+      await agent.stop();
+      await bin?.stop();
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------------------- startup
+async function timeToHealth(argv: string[]): Promise<number> {
+  const t0 = performance.now();
+  const s = await spawnAgent(argv, { kuksa: { mode: 'embedded', serve: true, address: '127.0.0.1:0' } });
+  try {
+    await waitHealthy(s, 60_000);
+    return performance.now() - t0;
+  } finally { await s.stop(); }
+}
+
+const startup: Scenario = {
+  name: 'startup', runs: 3, warmup: true,
+  about: 'spawn → first /health 200 (agent js, binary) beside spawn → exit of `node -e 0`',
+  async run() {
+    const t0 = performance.now();
+    await new Promise((r) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('exit', r));
+    const m: Metrics = { nodeExitMs: round(performance.now() - t0) };
+    m.agentMs = round(await timeToHealth([process.execPath, AGENT_JS]));
+    m.agentRatio = round((m.agentMs as number) / (m.nodeExitMs as number), 2);
+    if (fs.existsSync(BINARY)) {
+      m.binaryMs = round(await timeToHealth([BINARY]));
+      m.binaryRatio = round((m.binaryMs as number) / (m.nodeExitMs as number), 2);
+    } else m.binary = `skipped: ${BINARY} missing`;
+    return m;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------- console
+/** Counts console_output frames of one app on a raw socket without parsing them (the bench must not be the bottleneck). */
+function countLines(ws: WebSocket, appId: string): { lines: number; dropped: number; last: number; first: number } {
+  const s = { lines: 0, dropped: 0, last: 0, first: 0 };
+  const tag = `"appId":"${appId}"`;
+  ws.on('message', (d) => {
+    const text = d.toString();
+    if (!text.includes(tag)) return;
+    if (text.includes('"console_output"') && text.includes('"stream":"stdout"') && !text.includes('"output":"[sdv-agent] ')) { if (s.lines++ === 0) s.first = performance.now(); s.last = performance.now(); }
+    else if (text.includes('"console_dropped"')) s.dropped += Number(/"count":(\d+)/.exec(text)?.[1] ?? 0);
+  });
+  return s;
+}
+
+async function consoleRun(agent: AgentHandle, c: ApiClient, id: string, code: string, expected: number): Promise<Metrics> {
+  const appId = await deploy(c, id, code);
+  const sub = await ApiClient.connect(agent.apiUrl);
+  const s = countLines(sub.ws, appId);
+  await need(sub, { type: 'console_subscribe', appId });
+  const pid = agent.proc.pid!;
+  const meter = cpuMeter(pid);
+  const t0 = performance.now();
+  await need(c, { type: 'run_app', appId });
+  await waitStopped(c, appId);
+  // let the tail drain: stop when every line is in or nothing new came for 2 s
+  for (let prev = -1; s.lines < expected && s.lines !== prev;) { prev = s.lines; await sleep(2000); }
+  const { cpuS } = meter();
+  sub.close();
+  const secs = ((s.last || performance.now()) - t0) / 1000;
+  return { lines: s.lines, linesPerS: Math.round(s.lines / secs), cpuSPer100k: round((cpuS / Math.max(1, s.lines)) * 100_000, 2), lost: expected - s.lines, droppedReported: s.dropped };
+}
+
+const LINE93 = 'x'.repeat(93);
+const consoleScenario: Scenario = {
+  name: 'console', runs: 1, warmup: false,
+  about: 'python output to one local-API subscriber: as fast as possible (200 000 lines) and 100-byte lines at 10 000/s (5 s); then a subscriber that never reads (200 000 lines): RSS growth',
+  async run() {
+    const agent = await startAgent({ config: {} }).catch(() => startAgent());
+    const c = await ApiClient.connect(agent.apiUrl);
+    try {
+      const N = 200_000;
+      const fast = await consoleRun(agent, c, 'benchfast', `import sys\nw = sys.stdout.write\nfor i in range(${N}):\n    w("line %d\\n" % i)\n`, N);
+      const R = 50_000;
+      const paced = await consoleRun(agent, c, 'benchpaced', [
+        'import sys, time', `line = "${LINE93}"`, 't0 = time.monotonic()', 'n = 0', `N = ${R}`,
+        'while n < N:', '    target = min(N, int((time.monotonic() - t0) * 10000) + 1)',
+        '    while n < target:', '        sys.stdout.write("%06d %s\\n" % (n % 1000000, line))', '        n += 1',
+        '    sys.stdout.flush()', '    time.sleep(0.001)', ''].join('\n'), R);
+      const m: Metrics = {};
+      for (const [k, v] of Object.entries(fast)) m[`fast.${k}`] = v;
+      for (const [k, v] of Object.entries(paced)) m[`paced10k.${k}`] = v;
+
+      // a subscriber that never reads: its socket is paused, so the agent's send buffer fills and must stay bounded
+      const stallId = await deploy(c, 'benchstall', `x = "${LINE93.slice(0, 92)}"\nfor i in range(200000):\n    print("%06d" % (i % 1000000), x)\n`);
+      const raw = new WebSocket(agent.apiUrl);
+      await new Promise((r) => raw.once('open', r));
+      raw.on('error', () => {});
+      raw.send(JSON.stringify({ type: 'console_subscribe', id: 's', appId: stallId }));
+      await sleep(300);
+      (raw as unknown as { _socket: { pause(): void } })._socket.pause();
+      const before = rssMB(agent.proc.pid!);
+      let peak = before;
+      const sampler = setInterval(() => { peak = Math.max(peak, rssMB(agent.proc.pid!)); }, 100);
+      await need(c, { type: 'run_app', appId: stallId });
+      await waitStopped(c, stallId);
+      await sleep(1000);
+      clearInterval(sampler);
+      const after = rssMB(agent.proc.pid!);
+      m['stalled.rssBeforeMB'] = MB(before);
+      m['stalled.rssAfterMB'] = MB(after);
+      m['stalled.rssGrowthMB'] = MB(after - before);
+      m['stalled.rssPeakGrowthMB'] = MB(peak - before);
+      m['stalled.subscriberClosedByAgent'] = raw.readyState === WebSocket.CLOSED || raw.readyState === WebSocket.CLOSING ? 1 : 0;
+      raw.terminate();
+      return m;
+    } finally {
+      c.close();
+      await agent.stop();
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------------------- signals
+type Leaf = ReturnType<VssModel['all']>[number];
+function valueFor(m: Leaf, tick: number): SignalValue {
+  const base = m.dataType.replace('[]', '');
+  let v: string | number | boolean;
+  if (m.allowed?.length) v = m.allowed[tick % m.allowed.length]!;
+  else if (base === 'boolean') v = tick % 2 === 0;
+  else if (base === 'string') v = `s${tick}`;
+  else { const lo = m.min ?? 0; const hi = m.max ?? lo + 100; v = lo + (tick % Math.max(1, Math.floor(hi - lo))); }
+  return (m.dataType.endsWith('[]') ? [v] : v) as SignalValue;
+}
+
+/** Publishes every leaf at 100 Hz into the upstream over kuksa.val v1 Set (one request of all leaves per tick).
+ *  Vehicle.Speed carries the tick number so a receiver can tell which change a frame holds. */
+function publisher(port: number, leaves: Leaf[]) {
+  const raw = rawClients(port);
+  const sentAt = new Map<number, number>();
+  let tick = 0;
+  let pending = 0;
+  let skipped = 0;
+  const timer = setInterval(() => {
+    if (pending > 20) { skipped++; return; } // the server is behind: skip a tick rather than queue without bound
+    const n = ++tick;
+    const updates = leaves.map((m) => ({ entry: { path: m.path, value: toWire(m.dataType, valueFor(m, n)) }, fields: ['FIELD_VALUE'] }));
+    updates.push({ entry: { path: 'Vehicle.Speed', value: toWire('float', n) }, fields: ['FIELD_VALUE'] });
+    sentAt.set(n, performance.now());
+    if (sentAt.size > 5000) sentAt.delete(n - 5000);
+    pending++;
+    raw.v1.Set({ updates }, () => { pending--; });
+  }, 10);
+  return { raw, sentAt, ticks: () => tick, skipped: () => skipped, stop: () => { clearInterval(timer); } };
+}
+
+const SPEED_RE = /"Vehicle\.Speed":(\d+(?:\.\d+)?)/;
+
+async function subscribers(apiUrl: string, n: number, sentAt: Map<number, number>) {
+  const subs: Array<{ c: ApiClient; frames: number; delays: number[] }> = [];
+  for (let i = 0; i < n; i++) {
+    const c = await ApiClient.connect(apiUrl);
+    const s = { c, frames: 0, delays: [] as number[] };
+    c.ws.on('message', (d) => {
+      const text = d.toString();
+      if (!text.startsWith('{"type":"apis-value"') && !text.includes('"apis-value"')) return;
+      s.frames++;
+      const m = SPEED_RE.exec(text);
+      const t = m ? sentAt.get(Number(m[1])) : undefined;
+      if (t !== undefined) s.delays.push(performance.now() - t);
+    });
+    await need(c, { type: 'subscribe_apis', apis: ['Vehicle.**'] });
+    subs.push(s);
+  }
+  return subs;
+}
+
+const signals: Scenario = {
+  name: 'signals', runs: 1, warmup: false,
+  about: '910 VSS 4.0 leaves at 100 Hz into an embedded agent; a second agent in external mode serves 1 and 10 local-API subscribers; anchor: one Get per signal every 300 ms',
+  async run() {
+    if (!fs.existsSync(FULL_VSS)) throw new Skip(`${FULL_VSS} missing`);
+    const windowS = envNum('BENCH_SIGNALS_S', 8);
+    const batchWindowMs = 50;
+    const model = VssModel.load(FULL_VSS);
+    const leaves = model.all().filter((m) => m.path !== 'Vehicle.Speed');
+    const up = await startUpstream({ kuksa: { vss: FULL_VSS } });
+    const down = await startDownstream(up.port, 'v2', { vss: FULL_VSS }, { signals: { batchWindowMs } }).catch(() => startDownstream(up.port, 'v2', {}, { signals: { batchWindowMs } }));
+    const pub = publisher(up.port, leaves);
+    const m: Metrics = { signals: leaves.length + 1, hz: 100, batchWindowMs };
+    try {
+      await sleep(1000);
+      for (const n of [1, 10]) {
+        const subs = await subscribers(down.apiUrl, n, pub.sentAt);
+        await sleep(1000); // settle
+        for (const s of subs) { s.frames = 0; s.delays.length = 0; }
+        const dm = cpuMeter(down.proc.pid!);
+        const um = cpuMeter(up.agent.proc.pid!);
+        const t0 = pub.ticks();
+        await sleep(windowS * 1000);
+        const d = dm();
+        const u = um();
+        const all = subs.flatMap((s) => s.delays);
+        m[`sub${n}.agentCpuPct`] = round(d.cpuPct);
+        m[`sub${n}.upstreamCpuPct`] = round(u.cpuPct);
+        m[`sub${n}.agentRssMB`] = MB(rssMB(down.proc.pid!));
+        m[`sub${n}.framesPerSPerSub`] = round(subs.reduce((a, s) => a + s.frames, 0) / n / d.wallS);
+        m[`sub${n}.delayMedianMs`] = round(quantile(all, 0.5));
+        m[`sub${n}.delayP99Ms`] = round(quantile(all, 0.99));
+        m[`sub${n}.publishedHz`] = round((pub.ticks() - t0) / d.wallS);
+        for (const s of subs) s.c.close();
+        await sleep(500);
+      }
+      // anchor: the old runtime polled — one Get per signal every 300 ms — against the same databroker
+      const paths = [...leaves.map((l) => l.path), 'Vehicle.Speed'];
+      let calls = 0;
+      let inflight = 0;
+      const delays: number[] = [];
+      const um = cpuMeter(up.agent.proc.pid!);
+      const poll = () => {
+        if (inflight > paths.length * 2) return; // the broker is behind: skip a round rather than pile up
+        for (const p of paths) {
+          inflight++;
+          pub.raw.v1.Get({ entries: [{ path: p, fields: ['FIELD_VALUE'] }] }, (e: Error | null, r: { entries?: Array<{ value?: { float?: number } }> }) => {
+            inflight--;
+            if (e) return;
+            calls++;
+            if (p === 'Vehicle.Speed') {
+              const t = pub.sentAt.get(Number(r?.entries?.[0]?.value?.float));
+              if (t !== undefined) delays.push(performance.now() - t);
+            }
+          });
+        }
+      };
+      poll();
+      const timer = setInterval(poll, 300);
+      await sleep(windowS * 1000);
+      clearInterval(timer);
+      const u = um();
+      m['anchorGet300ms.callsPerS'] = Math.round(calls / u.wallS);
+      m['anchorGet300ms.upstreamCpuPct'] = round(u.cpuPct);
+      m['anchorGet300ms.delayMedianMs'] = round(quantile(delays, 0.5));
+      m['anchorGet300ms.delayP99Ms'] = round(quantile(delays, 0.99));
+      m.publisherSkippedTicks = pub.skipped();
+      return m;
+    } finally {
+      pub.stop();
+      pub.raw.v1.close();
+      pub.raw.v2.close();
+      await down.stop();
+      await up.agent.stop();
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------------------- command latency
+const latency: Scenario = {
+  name: 'latency', runs: 1, warmup: false,
+  about: 'run_app request → first output line (local API), and Kit-Manager run_python_app → first result reply (stand-in Kit-Manager); 50 runs each',
+  async run() {
+    const runs = envNum('BENCH_LATENCY_RUNS', 50);
+    const km = await StandInKitManager.start();
+    const agent = await startAgent({ config: { runtime: { name: 'BenchKit' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } }).catch(() => startAgent({ config: { runtime: { name: 'BenchKit' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } }));
+    const c = await ApiClient.connect(agent.apiUrl);
+    const m: Metrics = { runs };
+    try {
+      const appId = await deploy(c, 'benchhello', 'print("hello", flush=True)\n');
+      await need(c, { type: 'console_subscribe', appId });
+      const local: number[] = [];
+      for (let i = 0; i <= runs; i++) { // run 0 is the warm-up
+        const before = c.frames.length;
+        const t0 = performance.now();
+        await need(c, { type: 'run_app', appId });
+        await c.waitFor((f) => c.frames.indexOf(f) >= before && f.type === 'console_output' && f.appId === appId && f.stream === 'stdout' && !String(f.output).startsWith('[sdv-agent]'));
+        if (i > 0) local.push(performance.now() - t0);
+        await waitStopped(c, appId);
+      }
+      m['runApp.firstLineMedianMs'] = round(quantile(local, 0.5));
+      m['runApp.firstLineP99Ms'] = round(quantile(local, 0.99));
+      m['runApp.firstLineMaxMs'] = round(Math.max(...local));
+
+      const fe = await Frontend.connect(km.url);
+      try {
+        const kit = 'Runtime-BenchKit';
+        await fe.waitRuntime(kit);
+        const kitMs: number[] = [];
+        for (let i = 0; i <= runs; i++) {
+          const before = fe.replies.length;
+          const t0 = performance.now();
+          const first = await fe.command(kit, { cmd: 'run_python_app', usedAPIs: [], data: { code: 'print("hello", flush=True)\n', name: 'Bench' } }, (r) => r.cmd === 'run_python_app');
+          if (first.errorCode === 'UNAVAILABLE') throw new Skip(`run_python_app: ${String(first.error)}`);
+          const firstResult = typeof first.result === 'string' && first.result.length > 0 ? first : await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && typeof r.result === 'string' && r.result.length > 0, 15_000);
+          if (i > 0) kitMs.push(performance.now() - t0);
+          void firstResult;
+          await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true, 15_000);
+        }
+        m['kitRunPython.firstResultMedianMs'] = round(quantile(kitMs, 0.5));
+        m['kitRunPython.firstResultP99Ms'] = round(quantile(kitMs, 0.99));
+      } finally { fe.close(); }
+      return m;
+    } finally {
+      c.close();
+      await agent.stop();
+      await km.close();
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------------------- scale
+const scale: Scenario = {
+  name: 'scale', runs: 1, warmup: false,
+  about: '50 apps × 20 lines/s, 20 console subscribers (each to all 50 apps), 100 signal subscribers (10 signals at 10 Hz): agent CPU %, RSS, lines lost',
+  async run() {
+    const windowS = envNum('BENCH_SCALE_S', 10);
+    const APPS = 50;
+    const CON = 20;
+    const SIG = 100;
+    const up = await startUpstream({ config: { api: { maxClients: 200 }, apps: { maxApps: 60 } } }).catch(() => startUpstream({ config: { api: { maxClients: 200 }, apps: { maxApps: 60 } } }));
+    const agent = up.agent;
+    const c = await ApiClient.connect(agent.apiUrl);
+    const clients: ApiClient[] = [];
+    const raw = rawClients(up.port);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < APPS; i++) ids.push(await deploy(c, `scale${i}`, 'import time\ni = 0\nwhile True:\n    print("tick", i, flush=True)\n    i += 1\n    time.sleep(0.05)\n'));
+      // console subscribers: per app, the seq numbers must have no gap
+      const stats = { lines: 0, gaps: 0, dropped: 0 };
+      const SEQ_RE = /"appId":"([^"]+)".*"seq":(\d+)/;
+      for (let i = 0; i < CON; i++) {
+        const s = await ApiClient.connect(agent.apiUrl);
+        clients.push(s);
+        const lastSeq = new Map<string, number>();
+        s.ws.on('message', (d) => {
+          const text = d.toString();
+          if (text.includes('"console_dropped"')) { stats.dropped += Number(/"count":(\d+)/.exec(text)?.[1] ?? 0); return; }
+          if (!text.includes('"console_output"')) return;
+          const mm = SEQ_RE.exec(text);
+          if (!mm) return;
+          const seq = Number(mm[2]);
+          const prev = lastSeq.get(mm[1]!);
+          if (prev !== undefined && seq > prev + 1) stats.gaps += seq - prev - 1;
+          lastSeq.set(mm[1]!, seq);
+          stats.lines++;
+        });
+        for (const id of ids) await need(s, { type: 'console_subscribe', appId: id });
+      }
+      // signal subscribers on 10 signals the bench sets at 10 Hz over kuksa.val v1
+      const sigPaths = ['Vehicle.Speed', 'Vehicle.Powertrain.TractionBattery.StateOfCharge.Current', 'Vehicle.Cabin.HVAC.AmbientAirTemperature',
+        'Vehicle.Chassis.SteeringWheel.Angle', 'Vehicle.Powertrain.Range', 'Vehicle.CurrentLocation.Latitude', 'Vehicle.CurrentLocation.Longitude',
+        'Vehicle.Exterior.AirTemperature', 'Vehicle.TraveledDistance', 'Vehicle.Body.Lights.Beam.Low.IsOn'];
+      let sigFrames = 0;
+      for (let i = 0; i < SIG; i++) {
+        const s = await ApiClient.connect(agent.apiUrl);
+        clients.push(s);
+        s.ws.on('message', (d) => { if (d.toString().includes('"apis-value"')) sigFrames++; });
+        const r = await s.request({ type: 'subscribe_apis', apis: sigPaths });
+        if (unavailable(r)) throw new Skip(`subscribe_apis: ${JSON.stringify(r).slice(0, 200)}`);
+      }
+      const model = VssModel.load(FULL_VSS);
+      const sigLeaves = sigPaths.map((p) => model.all().find((l) => l.path === p)).filter((l): l is Leaf => !!l);
+      let tick = 0;
+      timer = setInterval(() => {
+        tick++;
+        raw.v1.Set({ updates: sigLeaves.map((l) => ({ entry: { path: l.path, value: toWire(l.dataType, valueFor(l, tick)) }, fields: ['FIELD_VALUE'] })) }, () => {});
+      }, 100);
+
+      for (const id of ids) await need(c, { type: 'run_app', appId: id });
+      await sleep(2000); // the python processes start
+      stats.lines = 0; sigFrames = 0;
+      const meter = cpuMeter(agent.proc.pid!);
+      let peak = 0;
+      const sampler = setInterval(() => { peak = Math.max(peak, rssMB(agent.proc.pid!)); }, 250);
+      await sleep(windowS * 1000);
+      clearInterval(sampler);
+      const u = meter();
+      return {
+        apps: APPS, consoleSubscribers: CON, signalSubscribers: SIG,
+        agentCpuPct: round(u.cpuPct), agentRssMB: MB(rssMB(agent.proc.pid!)), agentRssPeakMB: MB(peak),
+        deliveredLinesPerS: Math.round(stats.lines / u.wallS), expectedLinesPerS: APPS * 20 * CON,
+        linesLost: stats.gaps + stats.dropped, signalFramesPerS: Math.round(sigFrames / u.wallS),
+      };
+    } finally {
+      if (timer) clearInterval(timer);
+      for (const s of clients) s.close();
+      raw.v1.close();
+      raw.v2.close();
+      c.close();
+      await agent.stop();
+    }
+  },
+};
+
+export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, latency, scale];
