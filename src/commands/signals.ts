@@ -51,7 +51,13 @@ export async function writeSignals(parts: Parts, data: Record<string, unknown>) 
   const outcomes = await guarded(() => hubOf(parts).write(data));
   const errors: Record<string, string> = {};
   for (const [p, o] of Object.entries(outcomes)) if (!o.ok) errors[p] = o.error;
-  return { outcomes, errors, ok: Object.keys(errors).length === 0 };
+  const failed = Object.keys(errors);
+  // Nothing written because the databroker is down: one clear error for the request, not a per-path list of
+  // connection errors that reads like a partial success.
+  if (failed.length > 0 && failed.length === Object.keys(outcomes).length && !parts.status.kuksa.connected) {
+    throw unavailable(`the databroker at ${parts.config.kuksa.address} is unreachable; nothing was written (${errors[failed[0]!]!.slice(0, 200)})`);
+  }
+  return { outcomes, errors, ok: failed.length === 0 };
 }
 
 export const signalCommands: Record<string, Command> = {

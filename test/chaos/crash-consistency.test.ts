@@ -1,0 +1,246 @@
+// Section 3 — crash consistency: the agent is kill -9'ed at random points of a loop of deploys, redeploys, starts,
+// stops and uninstalls driven through the local API (10 kills short, 100 full). After every kill the registry parses,
+// every operation acknowledged before the kill is present after the restart, the apps meant to run are running, and
+// no app runs twice. Then a dataDir that turns read-only mid-run: the failing write is reported to the requester and
+// the previous state stays intact.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ApiClient, startAgent, tmpDir, type AgentHandle } from '../helpers/agent';
+import { Summary, req, caughtCrashes, count, hasCommand, makeRng, seedFor, sleep, until } from './lib';
+import { SAFE_ENV } from './safe-env';
+
+const SECTION = 'crash-consistency';
+const seed = seedFor(SECTION);
+const rng = makeRng(seed);
+const summary = new Summary(SECTION, seed);
+t.teardown(() => summary.write(t));
+
+/** A long-running app: it must still be running after the agent comes back. */
+const APP_CODE = (v: number) => `import time\nprint("version ${v}", flush=True)\nwhile True:\n    time.sleep(0.5)\n`;
+const RUNNING = new Set(['running', 'starting']);
+
+interface Expect {
+  /** Present after an acknowledged deploy, absent after an acknowledged uninstall, unknown while an op was cut. */
+  present: boolean | null;
+  /** running / stopped after an acknowledged run or stop; null when the last ack does not fix it. */
+  desired: 'running' | 'stopped' | null;
+}
+
+function appIdOf(reply: Record<string, unknown>, protoId: string): string {
+  const app = reply.app as Record<string, unknown> | undefined;
+  return (reply.appId as string | undefined) ?? (app?.id as string | undefined) ?? `VEA-${protoId}`;
+}
+
+async function listApps(c: ApiClient): Promise<Map<string, string>> {
+  const r = await c.request({ type: 'list_deployed_apps' }, 20_000);
+  const m = new Map<string, string>();
+  for (const a of (r.apps as Array<Record<string, unknown>> | undefined) ?? []) m.set(String(a.id), String(a.status));
+  return m;
+}
+
+/** pids of processes whose command line or cwd lies in dataDir: the app processes this test's agent started. */
+function appPids(dataDir: string): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cwd = fs.readlinkSync(`/proc/${p}/cwd`);
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if ((cwd.startsWith(dataDir) || cmd.includes(dataDir)) && !cmd.includes('sdv-agent')) out.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** One per app: the processes in dataDir whose parent is not one of them (an app may be a shell plus python). */
+function appRoots(dataDir: string): number[] {
+  const pids = appPids(dataDir);
+  const set = new Set(pids);
+  return pids.filter((p) => {
+    try { return !set.has(Number(fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])); } catch { return false; }
+  });
+}
+
+function killLeftovers(dataDir: string): void {
+  for (const pid of appPids(dataDir)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+}
+
+t.test('kill -9 at random points of a deploy/run/stop/uninstall loop', async (t) => {
+  const dataDir = path.join(tmpDir('sdv-chaos-crash-'), 'data');
+  t.teardown(() => killLeftovers(dataDir));
+  let agent: AgentHandle = await startAgent({ dataDir, env: SAFE_ENV, config: { apps: { maxApps: 12 } } });
+  let c = await ApiClient.connect(agent.apiUrl);
+  if (!(await hasCommand(c, 'list_deployed_apps'))) {
+    summary.skip('crash-consistency loop');
+    c.close();
+    await agent.stop();
+    return;
+  }
+  const kills = count(10, 100);
+  const deadline = Date.now() + count(60_000, 330_000);
+  const model = new Map<string, Expect>();
+  const protoIds = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
+  let version = 0;
+  let acked = 0;
+  let done = 0;
+  t.teardown(async () => { c.close(); await agent.stop(); });
+
+  for (let k = 0; k < kills && Date.now() < deadline; k++) {
+    // --- a burst of operations, with the kill scheduled at a random moment inside it ---
+    let killed = false;
+    const killAt = 50 + rng.int(count(1500, 1200));
+    const killer = setTimeout(() => { killed = true; agent.proc.kill('SIGKILL'); }, killAt);
+    while (!killed) {
+      const protoId = rng.pick(protoIds);
+      const appId = `VEA-${protoId}`;
+      const op = rng.pick(['deploy', 'deploy', 'run', 'run', 'stop', 'uninstall'] as const);
+      const before = model.get(appId) ?? { present: false, desired: null };
+      // An op is uncertain until acknowledged: if the kill lands first, its effect may or may not be there.
+      model.set(appId, { present: null, desired: null });
+      let r: Record<string, unknown>;
+      try {
+        if (op === 'deploy') r = await c.request({ type: 'deploy_request', prototype: { id: protoId, name: protoId, type: 'python', code: APP_CODE(++version), config: {} } }, 30_000);
+        else r = await c.request({ type: `${op === 'run' ? 'run' : op === 'stop' ? 'stop' : 'uninstall'}_app`, appId }, 30_000);
+      } catch {
+        break; // the socket went away with the agent: this op stays uncertain
+      }
+      if (r.type === 'error') { model.set(appId, before); continue; } // refused (conflict, not found): nothing changed
+      acked++;
+      const id = op === 'deploy' ? appIdOf(r, protoId) : appId;
+      if (op === 'deploy') model.set(id, { present: true, desired: null });
+      else if (op === 'run') model.set(id, { present: true, desired: 'running' });
+      else if (op === 'stop') model.set(id, { present: true, desired: 'stopped' });
+      else model.set(id, { present: false, desired: null });
+    }
+    clearTimeout(killer);
+    if (!killed) agent.proc.kill('SIGKILL');
+    await until(() => agent.proc.exitCode !== null || agent.proc.signalCode !== null, 10_000);
+    c.close();
+    summary.data.faultsInjected++;
+
+    // --- the registry on disk must parse, whatever moment the kill hit ---
+    const regFile = path.join(dataDir, 'apps', 'registry.json');
+    let parses = true;
+    if (fs.existsSync(regFile)) { try { JSON.parse(fs.readFileSync(regFile, 'utf8')); } catch { parses = false; } }
+    if (!parses) { summary.data.stateLost++; summary.finding(`kill ${k}: registry.json does not parse`); }
+    const corrupt = fs.readdirSync(path.join(dataDir, 'apps')).filter((n) => n.includes('.corrupt-'));
+
+    // --- restart and compare with what was acknowledged ---
+    agent = await startAgent({ dataDir, env: SAFE_ENV, config: { apps: { maxApps: 12 } } });
+    c = await ApiClient.connect(agent.apiUrl);
+    let lost = 0;
+    let listed = await listApps(c);
+    const mustRun = [...model].filter(([, e]) => e.present === true && e.desired === 'running').map(([id]) => id);
+    if (mustRun.length) {
+      await until(async () => { listed = await listApps(c); return mustRun.every((id) => RUNNING.has(listed.get(id) ?? '')); }, 20_000, 250);
+    }
+    for (const [id, e] of model) {
+      const status = listed.get(id);
+      if (e.present === true && status === undefined) { lost++; summary.finding(`kill ${k}: acknowledged app ${id} missing after restart`); }
+      if (e.present === false && status !== undefined) { lost++; summary.finding(`kill ${k}: acknowledged uninstall of ${id} undone after restart`); }
+      if (e.present === true && e.desired === 'running' && !RUNNING.has(status ?? '')) { lost++; summary.finding(`kill ${k}: ${id} meant to run is ${status}`); }
+      if (e.present === true && e.desired === 'stopped' && RUNNING.has(status ?? '')) { lost++; summary.finding(`kill ${k}: ${id} acknowledged stopped is ${status}`); }
+    }
+    // no app runs twice: every app process of the old agent was reaped or adopted
+    await sleep(200);
+    const pids = appRoots(dataDir);
+    const running = [...listed.values()].filter((s) => RUNNING.has(s)).length;
+    if (pids.length > running) summary.finding(`kill ${k}: ${pids.length} app processes for ${running} running apps (leftovers of the killed agent)`);
+    summary.data.stateLost += lost;
+    if (lost === 0 && parses && corrupt.length === 0) summary.data.faultsSurvived++;
+    // from here the agent's own view is the truth (uncertain ops resolved one way or the other)
+    for (const id of [...model.keys()]) {
+      const s = listed.get(id);
+      model.set(id, s === undefined ? { present: false, desired: null } : { present: true, desired: RUNNING.has(s) ? 'running' : (s === 'stopped' || s === 'installed' ? 'stopped' : null) });
+    }
+    done++;
+  }
+  summary.data.figures.kills = done;
+  summary.data.figures.acknowledgedOps = acked;
+  summary.data.crashes += caughtCrashes(agent).length;
+  t.equal(done, kills, `${kills} kills within the deadline`);
+  t.equal(summary.data.stateLost, 0, 'no acknowledged state lost');
+  t.equal(summary.data.faultsSurvived, done, 'every restart consistent');
+});
+
+/** Makes a folder read-only for root too: a small tmpfs remounted ro, else the immutable attribute. */
+function readOnlyTools(): { mount: boolean; chattr: boolean } {
+  const isRoot = process.getuid?.() === 0;
+  const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+  return { mount: isRoot && has('mount'), chattr: isRoot && has('chattr') };
+}
+
+t.test('dataDir turns read-only mid-run', async (t) => {
+  const tools = readOnlyTools();
+  if (!tools.mount && !tools.chattr) { summary.skip('read-only dataDir', 'needs root with mount or chattr'); return; }
+  const base = tmpDir('sdv-chaos-ro-');
+  const dataDir = path.join(base, 'data');
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  let method = 'none';
+  if (tools.mount && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', dataDir]).status === 0) method = 'tmpfs';
+  t.teardown(() => {
+    killLeftovers(dataDir);
+    if (method === 'tmpfs') spawnSync('umount', ['-l', dataDir]);
+    if (method === 'chattr') spawnSync('chattr', ['-R', '-i', dataDir]);
+  });
+  let agent = await startAgent({ dataDir, env: SAFE_ENV });
+  t.teardown(() => agent.stop());
+  let c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  if (!(await hasCommand(c, 'list_deployed_apps'))) { summary.skip('read-only dataDir'); return; }
+
+  const a = await c.request({ type: 'deploy_request', prototype: { id: 'ro-a', name: 'A', type: 'python', code: APP_CODE(1), config: {} } }, 30_000);
+  t.not(a.type, 'error', 'deploy before the switch');
+  const aId = appIdOf(a, 'ro-a');
+  t.not((await c.request({ type: 'run_app', appId: aId }, 30_000)).type, 'error', 'run before the switch');
+  const regFile = path.join(dataDir, 'apps', 'registry.json');
+  const regBefore = fs.readFileSync(regFile, 'utf8');
+
+  // the switch: remount read-only (a busy tmpfs refuses: then the immutable attribute on every folder)
+  let ro = false;
+  if (method === 'tmpfs') ro = spawnSync('mount', ['-o', 'remount,ro', dataDir]).status === 0;
+  if (!ro && tools.chattr) {
+    const dirs = spawnSync('find', [dataDir, '-type', 'd'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    ro = dirs.length > 0 && dirs.every((d) => spawnSync('chattr', ['+i', d]).status === 0);
+    if (ro) { if (method === 'tmpfs') summary.finding('tmpfs remount read-only refused while the agent had files open; used chattr +i on the folders'); method = method === 'tmpfs' ? 'tmpfs+chattr' : 'chattr'; }
+  }
+  if (!ro) { summary.skip('read-only dataDir', 'could not make dataDir read-only here'); return; }
+  summary.data.figures.readOnlyMethod = method;
+  summary.data.faultsInjected++;
+
+  const b = await c.request({ type: 'deploy_request', prototype: { id: 'ro-b', name: 'B', type: 'python', code: APP_CODE(2), config: {} } }, 30_000);
+  t.equal(b.type, 'error', 'a deploy needing a write is refused');
+  t.match(String(b.error), /read-only|EROFS|EPERM|EACCES|ENOENT|permission|not permitted|write|save|mkdir/i, `and the error says why: ${String(b.error)}`);
+  if (b.code === 'INTERNAL') summary.finding(`a deploy on a read-only dataDir is answered INTERNAL with the raw errno text: ${String(b.error).slice(0, 120)}`);
+  const stop = await req(c, { type: 'stop_app', appId: aId }, count(10_000, 30_000)).catch(() => null);
+  if (!stop) summary.finding('stop_app got no answer (10–30 s) while dataDir was read-only');
+  const stopAcked = stop !== null && stop.type !== 'error';
+  if (stopAcked) summary.finding(`stop_app acknowledged while the registry could not be written (it will not survive a restart): ${JSON.stringify(stop).slice(0, 160)}`);
+  t.equal(fs.readFileSync(regFile, 'utf8'), regBefore, 'the registry on disk is the previous state');
+  t.equal((await c.request({ type: 'ping' })).type, 'pong', 'the agent keeps serving');
+
+  // back to writable, kill -9, restart: the previous state is there
+  if (method.startsWith('tmpfs') && method !== 'tmpfs+chattr') spawnSync('mount', ['-o', 'remount,rw', dataDir]);
+  if (method.includes('chattr')) spawnSync('chattr', ['-R', '-i', dataDir]);
+  agent.proc.kill('SIGKILL');
+  await until(() => agent.proc.exitCode !== null || agent.proc.signalCode !== null, 10_000);
+  c.close();
+  agent = await startAgent({ dataDir, env: SAFE_ENV });
+  c = await ApiClient.connect(agent.apiUrl);
+  const listed = await listApps(c);
+  t.ok(listed.has(aId), 'the app deployed before the switch is still there');
+  t.notOk(listed.has(appIdOf(b, 'ro-b')) && b.type === 'error', 'the refused deploy left nothing');
+  if (stop === null) {
+    summary.data.figures.stopDuringReadOnly = 'unanswered';
+  } else if (!stopAcked) {
+    await until(async () => RUNNING.has((await listApps(c)).get(aId) ?? ''), 20_000, 250);
+    t.ok(RUNNING.has((await listApps(c)).get(aId) ?? ''), 'the app meant to run runs again');
+  } else {
+    const s = (await listApps(c)).get(aId);
+    if (RUNNING.has(s ?? '')) { summary.data.stateLost++; t.fail(`the acknowledged stop was lost (status ${s})`); }
+  }
+  summary.data.faultsSurvived++;
+  summary.data.crashes += caughtCrashes(agent).length;
+});

@@ -1,0 +1,171 @@
+// Section 1 — Kit-Manager faults: the stand-in Socket.IO Kit-Manager is killed and restarted at random moments
+// (5 times short, 50 full) while a python app streams output and a frontend is subscribed to signals; then Kit-Managers
+// that accept the connection but never ping, or never even send the open packet. The agent re-registers every time
+// within kitManager.reconnect.maxMs (plus a generous allowance for a noisy machine), the app never stops, memory
+// stays bounded.
+import t from 'tap';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { ApiClient, startAgent } from '../helpers/agent';
+import { Frontend, StandInKitManager } from '../helpers/kit-manager';
+import { FULL, MB, Summary, req, caughtCrashes, count, exited, hasCommand, makeRng, rssOf, seedFor, sleep, until } from './lib';
+import { SAFE_ENV } from './safe-env';
+
+const SECTION = 'kit-manager-faults';
+const seed = seedFor(SECTION);
+const rng = makeRng(seed);
+const summary = new Summary(SECTION, seed);
+t.teardown(() => summary.write(t));
+
+const MAX_MS = 1000;
+/** A noisy CI machine: re-registration must come within maxMs, plus this allowance for scheduling. */
+const SLACK_MS = 4000;
+const STREAM_CODE = 'import time\ni = 0\nwhile True:\n    i += 1\n    print("tick %d" % i, flush=True)\n    time.sleep(0.05)\n';
+
+t.test('Kit-Manager killed and restarted at random moments', async (t) => {
+  let km = await StandInKitManager.start(0, { pingInterval: 500, pingTimeout: 500 });
+  const port = km.port;
+  const agent = await startAgent({ env: SAFE_ENV, config: { kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: MAX_MS } } } });
+  t.teardown(async () => { await agent.stop(); await km.close(); });
+  const kitId = 'Runtime-TestBox';
+  try { await km.waitRegistration(() => true, 10_000); } catch {
+    summary.skip('Kit-Manager restarts', 'the agent never registered (kit link not built yet)');
+    return;
+  }
+  const api = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => api.close());
+
+  // the streaming app, when the apps part exists
+  const apps = await hasCommand(api, 'list_deployed_apps');
+  let appId: string | null = null;
+  if (apps) {
+    const dep = await api.request({ type: 'deploy_request', prototype: { id: 'streamer', name: 'Streamer', type: 'python', code: STREAM_CODE, config: {} } }, 60_000);
+    appId = (dep.appId as string | undefined) ?? 'VEA-streamer';
+    const run = await api.request({ type: 'run_app', appId }, 60_000);
+    t.not(run.type, 'error', `streaming app started (${String(run.error ?? '')})`);
+    await req(api, { type: 'console_subscribe', appId });
+  } else summary.skip('streaming app during Kit-Manager restarts');
+  const signals = await hasCommand(api, 'get_signals_value', { apis: ['Vehicle.Speed'] });
+  if (!signals) summary.skip('frontend signal subscription during Kit-Manager restarts');
+
+  let frontend = await Frontend.connect(km.url);
+  t.teardown(() => frontend.close());
+  await frontend.waitRuntime(kitId, 15_000);
+  if (signals) await frontend.command(kitId, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] }, undefined, 15_000).catch(() => null);
+
+  const rss0 = rssOf(agent.proc.pid) ?? 0;
+  let rssPeak = rss0;
+  const kills = count(5, 50);
+  const deadline = Date.now() + count(60_000, 300_000);
+  let worstMs = 0;
+  let linesBefore = api.frames.length;
+  let done = 0;
+  for (let k = 0; k < kills && Date.now() < deadline; k++) {
+    await sleep(rng.int(800));
+    const regsBefore = km.registrations.length;
+    void regsBefore;
+    await km.close();
+    frontend.close();
+    summary.data.faultsInjected++;
+    await sleep(rng.int(600));
+    km = await StandInKitManager.start(port, { pingInterval: 500, pingTimeout: 500 });
+    const back = Date.now();
+    let ok = true;
+    try {
+      await km.waitRegistration(() => true, MAX_MS + SLACK_MS);
+      const took = Date.now() - back;
+      worstMs = Math.max(worstMs, took);
+    } catch {
+      ok = false;
+      summary.finding(`restart ${k}: no re-registration within ${MAX_MS + SLACK_MS} ms`);
+    }
+    // a fresh frontend can list the runtime and get an answer from it
+    frontend = await Frontend.connect(km.url);
+    try {
+      await frontend.waitRuntime(kitId, 10_000);
+      const info = await frontend.command(kitId, { cmd: 'get-runtime-info' }, (r) => r.cmd === 'get-runtime-info', 10_000);
+      if (!info) ok = false;
+      if (signals) await frontend.command(kitId, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] }, undefined, 10_000);
+    } catch (e) {
+      ok = false;
+      summary.finding(`restart ${k}: frontend got no answer: ${(e as Error).message.slice(0, 160)}`);
+    }
+    if (appId) {
+      // the app kept streaming through the outage
+      const grew = await until(() => api.frames.length > linesBefore, 5000);
+      if (!grew) { ok = false; summary.finding(`restart ${k}: the app's output stopped`); }
+      linesBefore = api.frames.length;
+      if (api.frames.length > 20_000) api.frames.splice(0, api.frames.length - 1000);
+    }
+    rssPeak = Math.max(rssPeak, rssOf(agent.proc.pid) ?? 0);
+    if (ok) summary.data.faultsSurvived++;
+    done++;
+  }
+  summary.data.figures.kitManagerRestarts = done;
+  summary.data.figures.worstReRegisterMs = worstMs;
+  summary.data.figures.rssStartMB = +(rss0 / MB).toFixed(1);
+  summary.data.figures.rssPeakMB = +(rssPeak / MB).toFixed(1);
+  t.equal(done, kills, `${kills} restarts within the deadline`);
+  t.equal(summary.data.faultsSurvived, done, 'every restart: re-registered, answering, app streaming');
+  t.ok(worstMs <= MAX_MS + SLACK_MS, `worst re-registration ${worstMs} ms (maxMs ${MAX_MS})`);
+  t.ok(rssPeak - rss0 < 128 * MB, `RSS bounded (${(rss0 / MB).toFixed(0)} → ${(rssPeak / MB).toFixed(0)} MB)`);
+  if (appId) {
+    const list = await api.request({ type: 'list_deployed_apps' }, 20_000);
+    const app = ((list.apps as Array<Record<string, unknown>>) ?? []).find((a) => a.id === appId);
+    t.equal(app?.status, 'running', 'the app never stopped');
+    if (app?.status !== 'running') summary.data.stateLost++;
+  }
+  summary.data.crashes += (exited(agent) ? 1 : 0) + caughtCrashes(agent).length;
+  t.equal(summary.data.crashes, 0, 'no crashes');
+});
+
+/** An Engine.IO server that misbehaves: `silent` opens, connects, then never pings; `mute` accepts and says nothing. */
+async function badKitManager(mode: 'silent' | 'mute'): Promise<{ url: string; connections: number[]; registrations: number[]; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  const connections: number[] = [];
+  const registrations: number[] = [];
+  wss.on('connection', (ws: WebSocket) => {
+    connections.push(Date.now());
+    ws.on('error', () => {});
+    if (mode === 'mute') return;
+    ws.send(JSON.stringify({ sid: `s${connections.length}`, upgrades: [], pingInterval: 300, pingTimeout: 300, maxPayload: 1e6 }).replace(/^/, '0'));
+    ws.on('message', (d) => {
+      const s = d.toString();
+      if (s.startsWith('40')) ws.send(`40{"sid":"n${connections.length}"}`);
+      if (s.startsWith('42["register_kit"')) registrations.push(Date.now());
+    });
+  });
+  const port = (wss.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`, connections, registrations,
+    close: () => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
+  };
+}
+
+// The mute case waits out the link's Socket.IO handshake deadline (20 s) per attempt: full mode only.
+for (const mode of (FULL ? ['silent', 'mute'] : ['silent']) as Array<'silent' | 'mute'>) {
+  t.test(`a Kit-Manager that ${mode === 'silent' ? 'accepts but never pings' : 'accepts but never answers at all'}`, async (t) => {
+    const km = await badKitManager(mode);
+    t.teardown(() => km.close());
+    const agent = await startAgent({ env: SAFE_ENV, config: { kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: MAX_MS } } } });
+    t.teardown(() => agent.stop());
+    const first = await until(() => km.connections.length > 0, 10_000);
+    if (!first) { summary.skip(`${mode} Kit-Manager`, 'the agent never connected (kit link not built yet)'); return; }
+    const want = mode === 'mute' ? 2 : count(3, 10);
+    // silent: each session dies after pingInterval + pingTimeout (600 ms) of silence; mute: after the agent's own
+    // handshake deadline. Either way the agent must come back, again and again.
+    const reconnected = await until(() => km.connections.length > want, mode === 'mute' ? 75_000 : count(30_000, 90_000), 100);
+    summary.data.faultsInjected += want;
+    if (reconnected) summary.data.faultsSurvived += want;
+    else summary.finding(`${mode} Kit-Manager: only ${km.connections.length} connection attempts (the link hangs on a ${mode} server)`);
+    t.ok(reconnected, `the agent gave up on the ${mode} session and reconnected ${want} times (${km.connections.length} attempts)`);
+    if (mode === 'silent') t.ok(km.registrations.length >= want, `and registered each time (${km.registrations.length})`);
+    const gaps = km.connections.slice(1).map((x, i) => x - km.connections[i]!);
+    summary.data.figures[`${mode}WorstGapMs`] = gaps.length ? Math.max(...gaps) : 0;
+    const api = await ApiClient.connect(agent.apiUrl);
+    t.equal((await api.request({ type: 'ping' })).type, 'pong', 'the local API is unaffected');
+    api.close();
+    summary.data.crashes += (exited(agent) ? 1 : 0) + caughtCrashes(agent).length;
+  });
+}

@@ -1,0 +1,142 @@
+// Shared pieces of the resilience suite: short/full sizing, a seeded random source, the per-section summary
+// (printed with t.comment and written to test/chaos/out/<section>.json), crash counting and feature detection.
+// Short mode (inside `npm test`) runs the same files with small counts; SDV_CHAOS=full runs the real figures.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { AgentHandle, ApiClient } from '../helpers/agent';
+
+export const FULL = process.env.SDV_CHAOS === 'full';
+export const OUT_DIR = path.join(__dirname, 'out');
+
+/** A count for the current mode. */
+export const count = (short: number, full: number): number => (FULL ? full : short);
+
+/** mulberry32: small, fast and reproducible. The seed is printed so a failing run can be replayed (SDV_CHAOS_SEED). */
+export function makeRng(seed: number): { next(): number; int(n: number): number; pick<T>(a: readonly T[]): T; chance(p: number): boolean; seed: number } {
+  let s = seed >>> 0;
+  const next = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    seed,
+    next,
+    int: (n) => Math.floor(next() * n),
+    pick: (a) => a[Math.floor(next() * a.length)]!,
+    chance: (p) => next() < p,
+  };
+}
+
+export function seedFor(section: string): number {
+  const fromEnv = Number(process.env.SDV_CHAOS_SEED);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  let h = Date.now() >>> 0;
+  for (const ch of section) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  return h || 1;
+}
+
+/** The figures every section reports. crashes and stateLost must stay 0. */
+export interface SectionSummary {
+  section: string;
+  mode: 'short' | 'full';
+  seed: number;
+  faultsInjected: number;
+  faultsSurvived: number;
+  framesFuzzed: number;
+  crashes: number;
+  stateLost: number;
+  /** Parts of the section that did not run and why (e.g. "not built yet"). */
+  skipped: string[];
+  /** Weaknesses seen: internal errors, slow recoveries… one line each. */
+  findings: string[];
+  /** Extra figures (RSS, reconnect times…). */
+  figures: Record<string, number | string>;
+  durationMs: number;
+}
+
+export class Summary {
+  readonly data: SectionSummary;
+  private readonly t0 = Date.now();
+
+  constructor(section: string, seed: number) {
+    this.data = { section, mode: FULL ? 'full' : 'short', seed, faultsInjected: 0, faultsSurvived: 0, framesFuzzed: 0, crashes: 0, stateLost: 0, skipped: [], findings: [], figures: {}, durationMs: 0 };
+  }
+
+  skip(what: string, why = 'not built yet'): void { this.data.skipped.push(`${what}: skipped: ${why}`); }
+
+  /** Findings are capped so a noisy run does not produce a megabyte of JSON. */
+  finding(line: string): void {
+    if (this.data.findings.length < 50 && !this.data.findings.includes(line)) this.data.findings.push(line);
+  }
+
+  line(): string {
+    const d = this.data;
+    return `chaos ${d.section} [${d.mode}, seed ${d.seed}]: faults injected ${d.faultsInjected}, faults survived ${d.faultsSurvived}, `
+      + `frames fuzzed ${d.framesFuzzed}, crashes ${d.crashes}, acknowledged state lost ${d.stateLost}`
+      + (d.skipped.length ? `; ${d.skipped.join('; ')}` : '');
+  }
+
+  /** Prints the summary line and writes the JSON file. Call from t.teardown or the end of the test. */
+  write(t: { comment(...args: unknown[]): void }): void {
+    this.data.durationMs = Date.now() - this.t0;
+    t.comment(this.line());
+    for (const f of this.data.findings) t.comment(`finding: ${f}`);
+    fs.mkdirSync(OUT_DIR, { recursive: true });
+    fs.writeFileSync(path.join(OUT_DIR, `${this.data.section}.json`), JSON.stringify(this.data, null, 2) + '\n');
+  }
+}
+
+/** Lines the agent logs when something escaped a handler: each one is a crash that the safety net caught. */
+export function caughtCrashes(agent: AgentHandle): Array<Record<string, unknown>> {
+  return agent.logs.filter((l) => l.msg === 'unexpected error (the agent keeps running)');
+}
+
+/** Handlers that threw something other than a CommandError (a bug shown to the client as INTERNAL). */
+export function internalErrors(agent: AgentHandle): Array<Record<string, unknown>> {
+  return agent.logs.filter((l) => l.msg === 'command failed unexpectedly');
+}
+
+export function exited(agent: AgentHandle): boolean {
+  return agent.proc.exitCode !== null || agent.proc.signalCode !== null;
+}
+
+/** Resident set size of a process in bytes (Linux /proc), or null where it cannot be read. */
+export function rssOf(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch { return null; }
+}
+
+let reqSeq = 0;
+/** Sends a request with a fresh id and resolves with the first frame carrying that id, whatever its type
+ * (console_subscribe answers console_subscribed, not …-response). */
+export async function req(c: ApiClient, frame: Record<string, unknown>, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  const id = `cx-${process.pid}-${++reqSeq}`;
+  c.send({ ...frame, id });
+  return c.waitFor((f) => f.id === id, timeoutMs);
+}
+
+/** True when the agent knows the command (anything but an UNKNOWN_TYPE error). */
+export async function hasCommand(c: ApiClient, type: string, extra: Record<string, unknown> = {}): Promise<boolean> {
+  const r = await req(c, { type, ...extra }, 15_000);
+  return !(r.type === 'error' && r.code === 'UNKNOWN_TYPE');
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until pred() is true or the deadline passes; returns the last result. */
+export async function until(pred: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await pred()) return true;
+    if (Date.now() >= end) return false;
+    await sleep(stepMs);
+  }
+}
+
+export const MB = 1024 * 1024;
