@@ -127,6 +127,33 @@ t.test('kill -9 of the agent, then a restart on the same dataDir brings the runn
   t.match(info.apps, { total: 2, running: 1, usage: [{ id: String }, { id: String }] });
 });
 
+t.test('console seq never repeats across a kill -9 of the agent (since= replay stays correct)', async (t) => {
+  const first = await startAgent();
+  const c1 = await ApiClient.connect(first.apiUrl);
+  await c1.request({ type: 'deploy_request', prototype: { id: 'tick', type: 'python', code: 'import time\ni = 0\nwhile True:\n    print("tick", i, flush=True)\n    i += 1\n    time.sleep(0.02)\n' } });
+  await subscribe(c1, 'VEA-tick');
+  await c1.request({ type: 'run_app', appId: 'VEA-tick' });
+  // Lines after the last status change: before the fix their seq was only in memory.
+  await c1.waitFor(() => outputs(c1, 'VEA-tick').length >= 30, 15_000);
+  const before = Math.max(...outputs(c1, 'VEA-tick').map((f) => f.seq as number));
+  await first.stop('SIGKILL');
+  c1.close();
+  const second = await startAgent({ dataDir: first.dataDir });
+  t.teardown(() => second.stop());
+  const c2 = await ApiClient.connect(second.apiUrl);
+  t.teardown(() => c2.close());
+  await subscribe(c2, 'VEA-tick');
+  await c2.waitFor(() => outputs(c2, 'VEA-tick').length >= 5, 15_000);
+  const after = outputs(c2, 'VEA-tick').map((f) => f.seq as number);
+  t.ok(after.every((s) => s > before), `every new seq (${after[0]}…) is above the highest seen before the kill (${before})`);
+  // A client reconnecting with since=<last seen> gets only lines from after the kill, none mistaken for old ones.
+  const c3 = await ApiClient.connect(second.apiUrl);
+  t.teardown(() => c3.close());
+  await subscribe(c3, 'VEA-tick', before);
+  await c3.waitFor((f) => f.type === 'console_replay_end', 10_000);
+  t.ok(outputs(c3, 'VEA-tick').every((f) => (f.seq as number) > before), 'replay since the old seq holds only new lines');
+});
+
 t.test('a registry that does not parse is moved aside and reported', async (t) => {
   const first = await startAgent();
   await first.stop();

@@ -20,6 +20,9 @@ const RETRY_MS = 25;
 /** Log writes are gathered and written at most this often (or when LOG_CHUNK bytes are waiting). */
 const LOG_FLUSH_MS = 200;
 const LOG_CHUNK = 64 * 1024;
+/** Seq numbers are reserved in blocks of this size: the top of the block is written to disk before any of them is
+ *  handed out, so after a kill -9 numbering restarts above it (a gap, never a repeat) at one small write per block. */
+export const SEQ_BLOCK = 1000;
 
 /** Cuts a stream of text into lines at \n (dropping a preceding \r); a tail without newline waits PARTIAL_FLUSH_MS. */
 export class LineSplitter {
@@ -134,6 +137,8 @@ export class AppConsole {
   private logPendingBytes = 0;
   private logTimer: NodeJS.Timeout | null = null;
   private logSize: number;
+  /** Highest seq reserved on disk (`<logFile>.seq`); lines up to it may be handed out without writing. */
+  private seqReserved: number;
 
   constructor(private readonly opts: ConsoleOptions) {
     this.ring = new LineRing(opts.lines, opts.bytes);
@@ -142,7 +147,14 @@ export class AppConsole {
       stderr: new LineSplitter((l) => this.addLine('stderr', l)),
     };
     try { this.logSize = fs.statSync(opts.logFile).size; } catch { this.logSize = 0; }
+    this.seqReserved = readSeqMark(this.seqFile);
+    this.ring.startAfter(this.seqReserved);
   }
+
+  private get seqFile(): string { return `${this.opts.logFile}.seq`; }
+
+  /** Continue numbering after an earlier life of the app (the registry's lastSeq or the reserved mark, whichever is higher). */
+  startAfter(seq: number): void { this.ring.startAfter(Math.max(seq, this.seqReserved)); }
 
   get subscriberCount(): number { return this.subs.size; }
 
@@ -155,6 +167,10 @@ export class AppConsole {
   note(stream: Stream, text: string): void { this.addLine(stream, text); }
 
   private addLine(stream: Stream, text: string): void {
+    if (this.ring.lastSeq + 1 > this.seqReserved) {
+      this.seqReserved = this.ring.lastSeq + SEQ_BLOCK;
+      try { fs.writeFileSync(this.seqFile, `${this.seqReserved}\n`, { mode: 0o600 }); } catch { /* folder removed (uninstall): nothing to continue */ }
+    }
     const line = this.ring.add(stream, text, Date.now());
     this.log(`${new Date(line.ts).toISOString()} ${stream === 'stderr' ? 'E' : 'O'} ${text}\n`);
     for (const sub of this.subs.values()) if (!sub.timer && !sub.held) this.pump(sub);
@@ -246,6 +262,14 @@ export class AppConsole {
     this.flushLog();
     for (const id of [...this.subs.keys()]) this.unsubscribe(id);
   }
+}
+
+/** The reserved seq mark from an earlier life; 0 when there is none or it does not parse. */
+function readSeqMark(file: string): number {
+  try {
+    const n = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  } catch { return 0; }
 }
 
 export function outputFrame(appId: string, line: ConsoleLine): Frame {
