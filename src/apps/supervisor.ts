@@ -76,6 +76,11 @@ export class AppSupervisor {
 
   /** Read the registry and bring back every app; the ones meant to run are started again. */
   start(): void {
+    if (this.runAs) {
+      // The app user must pass through dataDir and dataDir/apps to reach its own folder (which it owns, 0700).
+      // Search only (0711): it can neither list them nor read the agent's files (0600) in them.
+      for (const dir of [path.dirname(this.store.root), this.store.root]) fs.chmodSync(dir, 0o711);
+    }
     const { apps, quarantined } = this.store.load();
     if (quarantined) {
       const msg = `app registry could not be read and was moved to ${quarantined}; apps must be deployed again`;
@@ -290,7 +295,7 @@ export class AppSupervisor {
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
     const { apps } = this.config;
     const console = new AppConsole({ appId: rec.id, lines: apps.consoleBufferLines, bytes: apps.consoleBufferBytes, logFile: path.join(folder, 'console.log'), logMaxBytes: apps.logMaxBytes });
-    console.ring.startAfter(rec.lastSeq ?? 0);
+    console.startAfter(rec.lastSeq ?? 0);
     const inst: Instance = { rec, console, proc: null, stopping: false, serviceRunning: false, backoff: null, stableTimer: null, failures: 0, chain: Promise.resolve() };
     this.apps.set(rec.id, inst);
     return inst;
@@ -307,9 +312,10 @@ export class AppSupervisor {
     const folder = this.store.folder(spec.appId);
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
     for (const f of ['main.py', 'app.bin']) fs.rmSync(path.join(folder, f), { force: true });
-    if (spec.type === 'python') fs.writeFileSync(path.join(folder, 'main.py'), spec.code ?? '', { mode: 0o644 });
+    // Private to the app's user: the agent's user, or apps.runAs (chowned below).
+    if (spec.type === 'python') fs.writeFileSync(path.join(folder, 'main.py'), spec.code ?? '', { mode: 0o600 });
     if ((spec.type === 'binary' || spec.type === 'kuksa-server') && spec.code) {
-      fs.writeFileSync(path.join(folder, 'app.bin'), Buffer.from(spec.code, 'base64'), { mode: 0o755 });
+      fs.writeFileSync(path.join(folder, 'app.bin'), Buffer.from(spec.code, 'base64'), { mode: 0o700 });
     }
     if (this.runAs) {
       for (const f of [folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n))]) fs.chownSync(f, this.runAs.uid, this.runAs.gid);
