@@ -37,6 +37,9 @@ t.test('deploy, run: lines arrive in order with the right stream; exit 0 ends in
   const code = 'import sys\nfor i in range(20):\n    print(f"out {i}")\n    print(f"err {i}", file=sys.stderr)\n';
   const dep = await c.request({ type: 'deploy_request', prototype: { id: 'order', name: 'Order', type: 'python', code, config: {} } });
   t.match(dep, { type: 'deploy_request-response', appId: 'VEA-order', status: 'installed' });
+  const progress = c.frames.find((f) => f.type === 'deploy_request-progress' && f.id === dep.id);
+  t.match(progress, { appId: 'VEA-order', status: 'installing' }, 'the requester sees installing before installed');
+  t.ok(c.frames.indexOf(progress!) < c.frames.indexOf(dep), 'in that order');
   t.ok(fs.existsSync(path.join(agent.dataDir, 'apps', 'VEA-order', 'main.py')), 'code stored as main.py in the app folder');
   const sub = await subscribe(c, 'VEA-order');
   t.match(sub, { type: 'console_subscribed', appId: 'VEA-order', clientId: String });

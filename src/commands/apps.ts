@@ -119,6 +119,8 @@ export const appCommands: Record<string, Command> = {
     style: 'seed',
     handler: async (ctx, req) => {
       const spec = parseDeploy(ctx.parts, req.body);
+      // Progress for the requester itself (console subscribers get app_status pushes): installing, then the reply.
+      ctx.emit({ type: 'deploy_request-progress', appId: spec.appId, status: 'installing' });
       const rec = await apps(ctx.parts).deploy(spec);
       return { ...reply(rec), name: rec.name, appType: rec.type };
     },
