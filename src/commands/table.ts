@@ -42,7 +42,11 @@ export function resolveCommand(wireName: string, nameKey: 'type' | 'cmd' = 'type
   }
   const name = Object.prototype.hasOwnProperty.call(ALIASES, wireName) ? ALIASES[wireName]! : wireName;
   const command = TABLE.get(name);
-  return command ? { name, command } : null;
+  if (command) return { name, command };
+  // A Kit-Manager-only command (run_python_app, stop_python_app, deploy_n_run, get-runtime-info…) asked by `type`:
+  // the same handler, its replies in the local envelope (`<type>-response` with the id).
+  const legacyCommand = LEGACY.get(wireName);
+  return legacyCommand ? { name: wireName, command: legacyCommand } : null;
 }
 
 export function commandNames(): string[] {
