@@ -138,7 +138,8 @@ export class GroupProcess {
 
   private closeStderr(): void {
     if (this.stderrSock) { this.stderrSock.destroy(); this.stderrSock = null; }
-    if (this.spec.stderrFifo) fs.rmSync(this.spec.stderrFifo, { force: true });
+    // Runs in the exit path: a FIFO that cannot be removed (read-only dataDir) must not keep the exit from being told.
+    if (this.spec.stderrFifo) { try { fs.rmSync(this.spec.stderrFifo, { force: true }); } catch { /* replaced at the next start */ } }
   }
 }
 

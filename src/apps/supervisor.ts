@@ -7,12 +7,14 @@
 //   any ─uninstall→ uninstalling → gone
 //
 // Commands on one app are serialised (a per-app promise chain), so a stop and a run never interleave.
+// A command that changes what should run writes the registry first (write-ahead): when dataDir refuses the write
+// (read-only, full), the command is refused with STORAGE and nothing is done, so what is acknowledged is on disk.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Config } from '../config';
 import type { Logger } from '../log';
-import { conflict, CommandError, notFound, unavailable } from '../commands/errors';
+import { conflict, CommandError, notFound, storageFailure, unavailable } from '../commands/errors';
 import type { Frame } from '../commands/types';
 import { AppConsole } from './console';
 import { GroupProcess, isLeftoverOf, type ExitInfo, type SpawnSpec } from './process';
@@ -128,6 +130,9 @@ export class AppSupervisor {
     try { this.save(); } catch (e) { this.log.error({ err: e }, 'could not save the app registry'); }
   }
 
+  /** The last failed write of the registry, until a write succeeds: /health shows it and says degraded. */
+  storageError: string | null = null;
+
   setServiceHook(type: AppType, hook: ServiceHook): void { this.hooks.set(type, hook); }
 
   // ---- queries -------------------------------------------------------------------------------------------------
@@ -183,21 +188,28 @@ export class AppSupervisor {
       createdAt: new Date().toISOString(), config: spec.config, desired: 'stopped', status: 'installing',
       exitCode: null, reason: null, restarts: 0, pid: null, lastSeq: 0,
     };
-    const inst = existing ?? this.instance(rec);
+    const inst = existing ?? this.newInstance(rec);
     return this.serial(inst, async () => {
+      if (this.apps.get(spec.appId) !== inst) throw conflict(`the deploy of ${spec.appId} before this one was refused; send it again`);
       if (existing) {
         // Redeploy: the old instance stops and is replaced; console subscribers stay subscribed.
+        this.commit(`app ${spec.appId} was left as it was`);
         await this.halt(existing, 'redeployed');
         rec.lastSeq = existing.console.ring.lastSeq;
         existing.rec = rec;
         existing.failures = 0;
       }
+      else {
+        try { this.commit('nothing was installed'); } catch (e) { this.drop(inst); throw e; }
+      }
       this.setStatus(inst, 'installing');
       try {
         this.install(spec);
       } catch (e) {
-        this.setStatus(inst, 'error', { reason: `install failed: ${(e as Error).message}` });
-        throw new CommandError('INTERNAL', `install failed: ${(e as Error).message}`);
+        const reason = `install failed: ${(e as Error).message}`;
+        this.setStatus(inst, 'error', { reason });
+        if ((e as NodeJS.ErrnoException).code) throw storageFailure(e, `the code of app ${spec.appId}`, 'the app is in error; deploy it again');
+        throw new CommandError('INTERNAL', reason);
       }
       this.setStatus(inst, 'installed');
       if (spec.autoStart) await this.launch(inst, 'deployed with autoStart');
@@ -211,6 +223,7 @@ export class AppSupervisor {
       const s = inst.rec.status;
       if (s === 'running' || s === 'paused' || s === 'starting') throw conflict(`app ${appId} is already ${s}`);
       if (s === 'installing' || s === 'uninstalling') throw conflict(`app ${appId} is ${s}`);
+      this.intend(inst, 'running', `app ${appId} was not started`);
       inst.failures = 0;
       await this.launch(inst, 'run_app');
       return inst.rec;
@@ -222,7 +235,7 @@ export class AppSupervisor {
     return this.serial(inst, async () => {
       const s = inst.rec.status;
       if (s !== 'running' && s !== 'paused' && s !== 'starting') throw conflict(`app ${appId} is not running (status ${s})`);
-      inst.rec.desired = 'stopped';
+      this.intend(inst, 'stopped', `app ${appId} keeps running`);
       await this.halt(inst, 'stop_app');
       return inst.rec;
     });
@@ -257,9 +270,11 @@ export class AppSupervisor {
     return this.serial(inst, async () => {
       const s = inst.rec.status;
       if (s === 'installing' || s === 'uninstalling') throw conflict(`app ${appId} is ${s}`);
-      inst.rec.config = { ...inst.rec.config, args };
+      const before = inst.rec.config;
+      inst.rec.config = { ...before, args };
+      try { this.commit(`app ${appId} keeps its old arguments`); } catch (e) { inst.rec.config = before; throw e; }
       const live = s === 'running' || s === 'paused' || s === 'starting';
-      if (!live) { this.save(); return { rec: inst.rec, restarted: false }; }
+      if (!live) return { rec: inst.rec, restarted: false };
       await this.halt(inst, 'restarting with new arguments');
       inst.failures = 0;
       await this.launch(inst, 'new arguments');
@@ -271,13 +286,13 @@ export class AppSupervisor {
     const inst = this.mustGet(appId);
     return this.serial(inst, async () => {
       if (inst.rec.status === 'uninstalling') throw conflict(`app ${appId} is already being uninstalled`);
-      inst.rec.desired = 'stopped';
+      this.intend(inst, 'stopped', `app ${appId} was left installed`);
       this.setStatus(inst, 'uninstalling');
       await this.halt(inst, 'uninstall_app', false);
       inst.console.close();
       this.apps.delete(appId);
-      this.store.removeFolder(appId);
-      this.save();
+      this.commit(`app ${appId} was stopped and removed, but the registry on disk still lists it`);
+      try { this.store.removeFolder(appId); } catch (e) { this.log.warn({ err: e, appId }, 'could not remove the app folder'); }
       this.log.info({ appId }, 'app uninstalled');
       return inst.rec;
     });
@@ -288,6 +303,18 @@ export class AppSupervisor {
   private mustGet(appId: string): Instance {
     this.get(appId);
     return this.apps.get(appId)!;
+  }
+
+  /** instance() for a deploy: a folder that cannot be made is the requester's STORAGE error. */
+  private newInstance(rec: AppRecord): Instance {
+    try { return this.instance(rec); } catch (e) { throw storageFailure(e, `the folder of app ${rec.id}`, 'nothing was installed'); }
+  }
+
+  /** Forgets an instance whose deploy was refused before anything ran. */
+  private drop(inst: Instance): void {
+    inst.console.close();
+    if (this.apps.get(inst.rec.id) === inst) this.apps.delete(inst.rec.id);
+    try { this.store.removeFolder(inst.rec.id); } catch { /* read-only: an empty folder stays, and is harmless */ }
   }
 
   private instance(rec: AppRecord): Instance {
@@ -340,7 +367,27 @@ export class AppSupervisor {
     }
   }
 
-  private save(): void { this.store.save([...this.apps.values()].map((i) => i.rec)); }
+  private save(): void {
+    try {
+      this.store.save([...this.apps.values()].map((i) => i.rec));
+      this.storageError = null;
+    } catch (e) {
+      this.storageError = `could not write the app registry: ${(e as Error).message}`;
+      throw e;
+    }
+  }
+
+  /** Writes the registry now; a refused write is the requester's STORAGE error, saying what it means (`outcome`). */
+  private commit(outcome: string): void {
+    try { this.save(); } catch (e) { throw storageFailure(e, 'the app registry', outcome); }
+  }
+
+  /** Write-ahead of a new desired state: it is on disk before anything is done, or nothing is done. */
+  private intend(inst: Instance, desired: AppRecord['desired'], outcome: string): void {
+    const before = inst.rec.desired;
+    inst.rec.desired = desired;
+    try { this.commit(outcome); } catch (e) { inst.rec.desired = before; throw e; }
+  }
 
   /** Start the app's process (or service). A failure to start ends in `error` with the reason, and is thrown. */
   private async launch(inst: Instance, why: string): Promise<void> {

@@ -1,6 +1,7 @@
 // Errors a handler throws on purpose. The message is for a person and says what to do; the code is stable.
 export type ErrorCode =
-  | 'BAD_REQUEST' | 'UNKNOWN_TYPE' | 'NOT_FOUND' | 'CONFLICT' | 'LIMIT' | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL' | 'FORBIDDEN';
+  | 'BAD_REQUEST' | 'UNKNOWN_TYPE' | 'NOT_FOUND' | 'CONFLICT' | 'LIMIT' | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL' | 'FORBIDDEN'
+  | 'STORAGE';
 
 export class CommandError extends Error {
   override name = 'CommandError';
@@ -11,6 +12,27 @@ export const badRequest = (msg: string): CommandError => new CommandError('BAD_R
 export const notFound = (msg: string): CommandError => new CommandError('NOT_FOUND', msg);
 export const conflict = (msg: string): CommandError => new CommandError('CONFLICT', msg);
 export const unavailable = (msg: string): CommandError => new CommandError('UNAVAILABLE', msg);
+
+const STORAGE_WHY: Record<string, string> = {
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EACCES: 'the agent may not write there',
+  EPERM: 'the agent may not write there',
+  EIO: 'the storage reports an I/O error',
+  // A recursive mkdir on a read-only mount reports ENOENT, not EROFS.
+  ENOENT: 'the folder is gone or cannot be created (read-only?)',
+};
+
+/**
+ * A write to runtime.dataDir failed. The text says what could not be written, why in words, the errno, and what the
+ * failure means for the request (`outcome`), so the requester knows whether anything changed.
+ */
+export function storageFailure(e: unknown, what: string, outcome: string): CommandError {
+  const errno = (e as NodeJS.ErrnoException | null)?.code;
+  const why = (errno && STORAGE_WHY[errno]) ?? 'the write failed';
+  return new CommandError('STORAGE', `could not write ${what}: ${why} (${errno ?? errorText(e)}); ${outcome}. Make runtime.dataDir writable and retry`);
+}
 
 /** The human text of anything thrown; internal errors are not leaked beyond their message. */
 export function errorText(e: unknown): string {

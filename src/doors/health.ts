@@ -1,4 +1,5 @@
-// GET /health on health.host:health.port: 200 while the agent runs; status degraded when a configured peer is down.
+// GET /health on health.host:health.port: 200 while the agent runs; status degraded when a configured peer is down
+// or the app registry cannot be written.
 import * as http from 'node:http';
 import type { Parts } from '../parts';
 import { uptimeS } from '../commands/runtime';
@@ -9,8 +10,9 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
   const { status, runtime } = parts;
   const kmDown = status.kitManager.configured && !status.kitManager.connected;
   const kuksaDown = !status.kuksa.connected;
+  const storageError = parts.apps?.storageError ?? null;
   return {
-    status: kmDown || kuksaDown ? 'degraded' : 'healthy',
+    status: kmDown || kuksaDown || storageError ? 'degraded' : 'healthy',
     runtimeId: runtime.runtimeId,
     kitManagerConnected: status.kitManager.connected,
     timestamp: new Date().toISOString(),
@@ -22,6 +24,7 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
     kuksaConnected: status.kuksa.connected,
     kuksaMode: status.kuksa.mode,
     apps: appCounts(),
+    storageError,
   };
 }
 

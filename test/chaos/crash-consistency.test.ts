@@ -210,16 +210,30 @@ t.test('dataDir turns read-only mid-run', async (t) => {
   summary.data.figures.readOnlyMethod = method;
   summary.data.faultsInjected++;
 
-  const b = await c.request({ type: 'deploy_request', prototype: { id: 'ro-b', name: 'B', type: 'python', code: APP_CODE(2), config: {} } }, 30_000);
-  t.equal(b.type, 'error', 'a deploy needing a write is refused');
-  t.match(String(b.error), /read-only|EROFS|EPERM|EACCES|ENOENT|permission|not permitted|write|save|mkdir/i, `and the error says why: ${String(b.error)}`);
-  if (b.code === 'INTERNAL') summary.finding(`a deploy on a read-only dataDir is answered INTERNAL with the raw errno text: ${String(b.error).slice(0, 120)}`);
-  const stop = await req(c, { type: 'stop_app', appId: aId }, count(10_000, 30_000)).catch(() => null);
-  if (!stop) summary.finding('stop_app got no answer (10–30 s) while dataDir was read-only');
-  const stopAcked = stop !== null && stop.type !== 'error';
-  if (stopAcked) summary.finding(`stop_app acknowledged while the registry could not be written (it will not survive a restart): ${JSON.stringify(stop).slice(0, 160)}`);
+  // Every request that needs a write is refused with STORAGE, says why and what it means, and changes nothing.
+  const refused = (r: Record<string, unknown> | null, what: string) => {
+    if (!r) { summary.finding(`${what} got no answer while dataDir was read-only`); t.fail(`${what} answered`); return; }
+    t.equal(r.type, 'error', `${what} is refused`);
+    t.equal(r.code, 'STORAGE', `${what}: code STORAGE`);
+    t.match(String(r.error), /read-only|EROFS|ENOENT/, `${what}: the error says why: ${String(r.error)}`);
+    t.match(String(r.error), /dataDir/, `${what}: and what to do`);
+    if (r.type !== 'error') summary.finding(`${what} acknowledged while the registry could not be written: ${JSON.stringify(r).slice(0, 160)}`);
+  };
+  const timeout = count(10_000, 30_000);
+  const b = await req(c, { type: 'deploy_request', prototype: { id: 'ro-b', name: 'B', type: 'python', code: APP_CODE(2), config: {} } }, timeout).catch(() => null);
+  refused(b, 'a new deploy');
+  refused(await req(c, { type: 'deploy_request', prototype: { id: 'ro-a', name: 'A', type: 'python', code: APP_CODE(3), config: {} } }, timeout).catch(() => null), 'a redeploy');
+  const stop = await req(c, { type: 'stop_app', appId: aId }, timeout).catch(() => null);
+  refused(stop, 'stop_app');
+  refused(await req(c, { type: 'uninstall_app', appId: aId }, timeout).catch(() => null), 'uninstall_app');
+  t.equal((await listApps(c)).get(aId), 'running', 'the app keeps running, as the registry on disk says');
   t.equal(fs.readFileSync(regFile, 'utf8'), regBefore, 'the registry on disk is the previous state');
   t.equal((await c.request({ type: 'ping' })).type, 'pong', 'the agent keeps serving');
+  const health = await (await fetch(agent.healthUrl)).json() as Record<string, unknown>;
+  t.equal(health.status, 'degraded', '/health says degraded');
+  t.match(String(health.storageError), /read-only|EROFS/, `and why: ${String(health.storageError)}`);
+  summary.data.crashes += caughtCrashes(agent).length;
+  const stopAcked = stop !== null && stop.type !== 'error';
 
   // back to writable, kill -9, restart: the previous state is there
   if (method.startsWith('tmpfs') && method !== 'tmpfs+chattr') spawnSync('mount', ['-o', 'remount,rw', dataDir]);
@@ -231,7 +245,7 @@ t.test('dataDir turns read-only mid-run', async (t) => {
   c = await ApiClient.connect(agent.apiUrl);
   const listed = await listApps(c);
   t.ok(listed.has(aId), 'the app deployed before the switch is still there');
-  t.notOk(listed.has(appIdOf(b, 'ro-b')) && b.type === 'error', 'the refused deploy left nothing');
+  t.notOk(listed.has('VEA-ro-b'), 'the refused deploy left nothing');
   if (stop === null) {
     summary.data.figures.stopDuringReadOnly = 'unanswered';
   } else if (!stopAcked) {

@@ -118,7 +118,8 @@ let reqSeq = 0;
 export async function req(c: ApiClient, frame: Record<string, unknown>, timeoutMs = 30_000): Promise<Record<string, unknown>> {
   const id = `cx-${process.pid}-${++reqSeq}`;
   c.send({ ...frame, id });
-  return c.waitFor((f) => f.id === id, timeoutMs);
+  // A progress frame carries the id too, but is not the answer.
+  return c.waitFor((f) => f.id === id && !String(f.type).endsWith('-progress'), timeoutMs);
 }
 
 /** True when the agent knows the command (anything but an UNKNOWN_TYPE error). */
