@@ -34,6 +34,8 @@ export const SCHEMA = {
     caFile: str(''),
     desc: str('sdv-agent runtime', { max: 256 }),
     reconnect: { minMs: int(500, 10, HOUR_MS), maxMs: int(30_000, 10, HOUR_MS) },
+    /** From dialling to registered (Socket.IO) or open (ws): a server that accepts and says nothing is left after this. */
+    connectTimeoutMs: int(20_000, 500, 10 * 60_000),
   },
   api: {
     host: str('127.0.0.1'),

@@ -17,8 +17,6 @@ import { decodeEio, encodeAck, encodeConnect, encodeEvent, encodePong, engineUrl
 
 /** The real Kit-Manager accepts frames up to 100 MB (maxHttpBufferSize 1e8); larger ones close the socket (1009). */
 const WS_MAX_PAYLOAD = 100 * 1024 * 1024 + 1024;
-/** From the socket opening to the namespace CONNECT ack. */
-const HANDSHAKE_TIMEOUT_MS = 20_000;
 /** Frontend clients (request_from ids) remembered; beyond this the least recently used is closed. */
 export const MAX_KIT_CLIENTS = 256;
 /** Commands being handled at once; more wait in a bounded queue, and beyond it are answered with LIMIT. */
@@ -164,7 +162,7 @@ export class KitLink {
         ...(this.ca ? { ca: this.ca } : {}),
         maxPayload: WS_MAX_PAYLOAD,
         perMessageDeflate: false,
-        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+        handshakeTimeout: this.parts.config.kitManager.connectTimeoutMs,
       });
     } catch (e) {
       this.parts.log.warn({ err: (e as Error).message }, 'kit-manager connect failed');
@@ -175,9 +173,10 @@ export class KitLink {
     // Stays after cleanup: a socket being torn down may still report an error, and an unheard one would crash us.
     ws.on('error', () => {});
     const conn = this.conn;
+    // From dialling to registered: a server that accepts and never sends the open packet is left after this.
     const handshake = this.clock.setTimeout(() => {
-      if (this.ws === ws && this.state !== 'registered') this.fail(ws, 'no Socket.IO handshake in time');
-    }, HANDSHAKE_TIMEOUT_MS);
+      if (this.ws === ws && this.state !== 'registered') this.fail(ws, 'no Socket.IO handshake in time (kitManager.connectTimeoutMs)');
+    }, this.parts.config.kitManager.connectTimeoutMs);
     conn.add(() => this.clock.clearTimeout(handshake));
     conn.on(ws, 'message', (data: RawData, isBinary: boolean) => {
       if (isBinary) { this.parts.log.debug('kit-manager sent a binary frame; ignored'); return; }

@@ -9,7 +9,6 @@ import { SeedSession } from './seed-session';
 
 /** We ping the controller this often; a connection with no pong by the next ping is dead. */
 const PING_EVERY_MS = 25_000;
-const HANDSHAKE_TIMEOUT_MS = 20_000;
 
 export class KitWsLink {
   private readonly clock: LinkClock;
@@ -62,7 +61,7 @@ export class KitWsLink {
     try {
       ws = new WebSocket(config.kitManager.url, {
         headers: this.headers, ...(this.ca ? { ca: this.ca } : {}), maxPayload: config.api.maxPayloadBytes,
-        perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+        perMessageDeflate: false, handshakeTimeout: config.kitManager.connectTimeoutMs,
       });
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'kit-manager (ws) connect failed');
