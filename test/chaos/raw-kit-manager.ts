@@ -1,0 +1,122 @@
+// A Kit-Manager written by hand on a bare `ws` server, for fuzzing the agent's Socket.IO side: it speaks just enough
+// Engine.IO 4 / Socket.IO 5 to be registered with (open packet, namespace CONNECT, pings) and can then send anything
+// at all — mutated messageToKit payloads, packets out of order, garbage, binary frames. It keeps only the
+// request_from ids it still waits a reply for, so 100 000 frames cost little memory.
+import WebSocket, { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+
+const PING_MS = 2000;
+
+export class RawKitManager {
+  private readonly pending = new Map<string, string>();
+  private waiter: (() => void) | null = null;
+  private regWaiters: Array<() => void> = [];
+  private ws: WebSocket | null = null;
+  private pinger: NodeJS.Timeout | null = null;
+  /** Sessions opened by the agent, and register_kit events received. */
+  connections = 0;
+  registrations = 0;
+  replies = 0;
+  internal: Array<{ what: string; error: string }> = [];
+  /** Frames the next session gets before its open packet, and before the CONNECT ack (out-of-order handshakes). */
+  nextHandshake: { beforeOpen: Array<string | Buffer>; beforeConnectAck: Array<string | Buffer> } | null = null;
+
+  private constructor(private readonly wss: WebSocketServer) {
+    wss.on('connection', (ws) => this.onConnection(ws));
+  }
+
+  static async start(): Promise<RawKitManager> {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 256 * 1024 * 1024 });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    return new RawKitManager(wss);
+  }
+
+  get url(): string { return `http://127.0.0.1:${(this.wss.address() as AddressInfo).port}`; }
+
+  get registered(): boolean { return this.ws !== null && this.ws.readyState === WebSocket.OPEN && this.registrations > 0; }
+
+  private onConnection(ws: WebSocket): void {
+    // The newest session is the one commands go to; an older one the agent left is closed.
+    if (this.ws) this.ws.terminate();
+    this.ws = ws;
+    this.connections++;
+    ws.on('error', () => {});
+    const odd = this.nextHandshake;
+    this.nextHandshake = null;
+    for (const f of odd?.beforeOpen ?? []) ws.send(f, { binary: typeof f !== 'string' });
+    ws.send(`0${JSON.stringify({ sid: `raw${this.connections}`, upgrades: [], pingInterval: PING_MS, pingTimeout: 20_000, maxPayload: 1e8 })}`);
+    if (this.pinger) clearInterval(this.pinger);
+    this.pinger = setInterval(() => { if (ws.readyState === WebSocket.OPEN) ws.send('2'); }, PING_MS);
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const s = data.toString();
+      if (s.startsWith('40')) {
+        for (const f of odd?.beforeConnectAck ?? []) ws.send(f, { binary: typeof f !== 'string' });
+        ws.send(`40{"sid":"n${this.connections}"}`);
+        return;
+      }
+      if (s.startsWith('42["register_kit"')) {
+        this.registrations++;
+        for (const w of this.regWaiters.splice(0)) w();
+        return;
+      }
+      if (s.startsWith('42["messageToKit-kitReply"')) this.onReply(s.slice(2));
+    });
+    ws.on('close', () => { if (this.ws === ws) this.ws = null; });
+  }
+
+  private onReply(json: string): void {
+    this.replies++;
+    let args: unknown;
+    try { args = JSON.parse(json); } catch { return; }
+    const body = Array.isArray(args) ? args[1] as Record<string, unknown> | undefined : undefined;
+    const rf = typeof body?.request_from === 'string' ? body.request_from : null;
+    if (rf === null || !this.pending.has(rf)) return;
+    if (body!.errorCode === 'INTERNAL') this.internal.push({ what: this.pending.get(rf)!, error: String(body!.error).slice(0, 200) });
+    this.pending.delete(rf);
+    if (this.pending.size === 0 && this.waiter) this.waiter();
+  }
+
+  /** Resolves once the agent (re-)registered after `since` registrations, or false at the timeout. */
+  async waitRegistered(since: number, timeoutMs: number): Promise<boolean> {
+    if (this.registrations > since && this.ws) return true;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      const check = () => {
+        if (this.registrations > since) { clearTimeout(t); resolve(true); } else this.regWaiters.push(check);
+      };
+      this.regWaiters.push(check);
+    });
+  }
+
+  /** Sends a raw frame on the current session; when requestFrom is given, a reply carrying it is owed. */
+  send(frame: string | Buffer, requestFrom: string | null, what: string, binary = false): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    if (requestFrom !== null) this.pending.set(requestFrom, what);
+    ws.send(frame, { binary });
+    return true;
+  }
+
+  /** Waits until every owed reply arrived or the timeout; returns what is still owed and forgets it. */
+  async drain(timeoutMs: number): Promise<Array<[string, string]>> {
+    if (this.pending.size > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => { this.waiter = null; resolve(); }, timeoutMs);
+        this.waiter = () => { clearTimeout(t); this.waiter = null; resolve(); };
+      });
+    }
+    const owed = [...this.pending.entries()];
+    this.pending.clear();
+    return owed;
+  }
+
+  /** Drops the current session from this side (as a crashed Kit-Manager would). */
+  dropSession(): void { this.ws?.terminate(); }
+
+  async close(): Promise<void> {
+    if (this.pinger) clearInterval(this.pinger);
+    for (const c of this.wss.clients) c.terminate();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+  }
+}
