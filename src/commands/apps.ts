@@ -1,20 +1,16 @@
 // Commands of the app area (seed 000): deploy, lifecycle, list, console. Input is checked here, at the edge;
 // the supervisor (src/apps/supervisor.ts) owns the state.
-import type { AppSupervisor, DeploySpec } from '../apps/supervisor';
+import type { DeploySpec } from '../apps/supervisor';
 import { APP_TYPES, isSafeId, type AppConfig, type AppRecord, type AppType, type RestartPolicy } from '../apps/store';
 import type { Parts } from '../parts';
-import { badRequest, CommandError, unavailable } from './errors';
+import { badRequest, CommandError } from './errors';
+import { needPart } from './part';
 import type { Command, CommandContext, CommandRequest, Frame } from './types';
 import { int, isPlainObject, obj, str, strList, typeName } from './validate';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_ENV = 100;
 const MAX_ARGS = 256;
-
-function apps(parts: Parts): AppSupervisor {
-  if (!parts.apps) throw unavailable('the app supervisor is not running');
-  return parts.apps;
-}
 
 /** Refuses what could leave dataDir/apps; other characters outside [A-Za-z0-9._-] become '-'. */
 export function sanitiseId(raw: string, key: string): string {
@@ -109,7 +105,7 @@ const reply = (rec: AppRecord): Frame => ({ appId: rec.id, status: rec.status, .
 const lifecycle = (op: 'run' | 'stop' | 'pause' | 'resume' | 'uninstall'): Command => ({
   style: 'seed',
   handler: async (ctx: CommandContext, req: CommandRequest) => {
-    const rec = await apps(ctx.parts)[op](appIdOf(req.body));
+    const rec = await needPart(ctx.parts, 'apps')[op](appIdOf(req.body));
     return op === 'uninstall' ? { appId: rec.id, status: 'uninstalled' } : reply(rec);
   },
 });
@@ -121,7 +117,7 @@ export const appCommands: Record<string, Command> = {
       const spec = parseDeploy(ctx.parts, req.body);
       // Progress for the requester itself (console subscribers get app_status pushes): installing, then the reply.
       ctx.emit({ type: 'deploy_request-progress', appId: spec.appId, status: 'installing' });
-      const rec = await apps(ctx.parts).deploy(spec);
+      const rec = await needPart(ctx.parts, 'apps').deploy(spec);
       return { ...reply(rec), name: rec.name, appType: rec.type };
     },
   },
@@ -133,7 +129,7 @@ export const appCommands: Record<string, Command> = {
   list_deployed_apps: {
     style: 'seed',
     handler: (ctx) => {
-      const sup = apps(ctx.parts);
+      const sup = needPart(ctx.parts, 'apps');
       return { apps: sup.list(), ...sup.counts() };
     },
   },
@@ -143,7 +139,7 @@ export const appCommands: Record<string, Command> = {
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
       const since = req.body.since === undefined || req.body.since === null ? undefined : int(req.body, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
-      const sup = apps(ctx.parts);
+      const sup = needPart(ctx.parts, 'apps');
       const console = sup.console(appId);
       const replay = console.subscribe(ctx.client, since);
       // Delivery starts once the console_subscribed reply is on its way, so it comes first.
@@ -155,7 +151,7 @@ export const appCommands: Record<string, Command> = {
     style: 'seed',
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
-      const sup = apps(ctx.parts);
+      const sup = needPart(ctx.parts, 'apps');
       const was = sup.console(appId).unsubscribe(ctx.client.id);
       return { appId, status: sup.get(appId).status, unsubscribed: was };
     },
@@ -165,7 +161,7 @@ export const appCommands: Record<string, Command> = {
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
       const n = int(req.body, 'lines', { min: 1, max: 1_000_000, def: 100 });
-      const sup = apps(ctx.parts);
+      const sup = needPart(ctx.parts, 'apps');
       const lines = sup.console(appId).ring.tail(n).map((l) => ({ seq: l.seq, stream: l.stream, output: l.text, timestamp: new Date(l.ts).toISOString() }));
       return { appId, status: sup.get(appId).status, lines };
     },

@@ -4,6 +4,7 @@
 // isDone:true and the compiler's non-zero code; a missing toolchain is one error reply naming it.
 import { compile, ToolchainMissing, type Language } from '../build/compile';
 import { CommandError, unavailable } from './errors';
+import { needPart } from './part';
 import { runStreamer } from './legacy';
 import type { Command, CommandContext, CommandRequest } from './types';
 import { obj, str } from './validate';
@@ -11,8 +12,7 @@ import { obj, str } from './validate';
 const MAX_RUN_NAME = 128;
 
 export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Language): Promise<undefined> {
-  const adhoc = ctx.parts.adhoc;
-  if (!adhoc) throw unavailable(`${req.wireName}: ad-hoc runs are not available on this runtime`);
+  const adhoc = needPart(ctx.parts, 'adhoc');
   const data = obj(req.body, 'data')!;
   const code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
   const name = str(data, 'name', { optional: true, max: MAX_RUN_NAME }) ?? (lang === 'rust' ? 'rust-app' : 'cpp-app');

@@ -5,7 +5,8 @@
 import { badRequest } from './errors';
 import { legacyListMock, legacySetMock } from './mock';
 import { generateModel, revertModel } from './model';
-import { hubOf, legacySubscribeApis, legacyUnsubscribeApis, legacyWriteSignals } from './signals';
+import { needPart } from './part';
+import { legacySubscribeApis, legacyUnsubscribeApis, legacyWriteSignals } from './signals';
 import type { Command, Handler } from './types';
 import { isPlainObject, strList, typeName } from './validate';
 
@@ -17,7 +18,7 @@ const MAX_PATH = 512;
  * a list of paths, or an object whose keys are paths), or every signal of the list when none is named.
  */
 const resetSignals: Handler = async (ctx, req) => {
-  const hub = hubOf(ctx.parts);
+  const hub = needPart(ctx.parts, 'signals');
   const d = req.body.data;
   let names: string[] | null = null;
   if (Array.isArray(d)) names = strList(req.body, 'data', { maxItems: MAX_PATHS, maxLen: MAX_PATH });

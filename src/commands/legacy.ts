@@ -3,7 +3,8 @@
 // value, and the door adds cmd, request_from and kit_id. Where the part doing the real work is not built yet, the
 // command answers with an honest UNAVAILABLE error instead of pretending.
 import * as nodePath from 'node:path';
-import { badRequest, CommandError, unavailable } from './errors';
+import { badRequest, CommandError } from './errors';
+import { needPart } from './part';
 import { runtimeInfo } from './runtime';
 import type { Command, CommandContext, Frame, Handler } from './types';
 import { isPlainObject, obj, str, typeName } from './validate';
@@ -11,33 +12,6 @@ import type { Parts } from '../parts';
 import { parseDeploy } from './apps';
 import { legacySignalCommands } from './legacy-signals';
 import { traceForRun, type RunTrace } from './vars';
-
-// ---- the parts these commands drive, as far as this file relies on them ----------------------------------------
-
-interface AdhocPart {
-  start(opts: {
-    owner: string; from: string; name: string; kind: 'python' | 'binary'; code?: string; path?: string;
-    onOutput(text: string): void; onExit(code: number | null): void; tracer?: { script: string; env: Record<string, string> };
-  }): Promise<unknown>;
-  stopOwner(ownerId: string): Promise<boolean>;
-  list(): Array<{ appName: string; request_from: string; from: unknown }>;
-}
-
-/** A part by name, when it has been built and has the methods a command needs; else undefined. */
-function partOf<T>(parts: Parts, key: string, methods: string[]): T | undefined {
-  const p = (parts as unknown as Record<string, unknown>)[key];
-  if (!p || typeof p !== 'object') return undefined;
-  for (const m of methods) if (typeof (p as Record<string, unknown>)[m] !== 'function') return undefined;
-  return p as T;
-}
-
-function need<T>(parts: Parts, key: string, methods: string[], what: string): T {
-  const p = partOf<T>(parts, key, methods);
-  if (!p) throw unavailable(`${what}: not available yet on this agent`);
-  return p;
-}
-
-/** Names answered "not available yet" here until an area defines a command of the same name (table.ts). */
 
 // ---- ad-hoc runs --------------------------------------------------------------------------------------------------
 
@@ -63,7 +37,7 @@ export function runStreamer(ctx: CommandContext): { output(text: string): void; 
 
 function runHandler(kind: 'python' | 'binary'): Handler {
   return async (ctx, req) => {
-    const adhoc = need<AdhocPart>(ctx.parts, 'adhoc', ['start', 'stopOwner', 'list'], `${req.wireName}`);
+    const adhoc = needPart(ctx.parts, 'adhoc');
     let name: string;
     let code: string | undefined;
     let path: string | undefined;
@@ -100,15 +74,13 @@ function runHandler(kind: 'python' | 'binary'): Handler {
 
 // ---- deployment ---------------------------------------------------------------------------------------------------
 
-interface AppsPart { deploy(spec: ReturnType<typeof parseDeploy>): Promise<{ id: string; status: string; pid?: unknown }> }
-
 /**
  * deploy_request / deploy_n_run: deploy `VEA-<prototype.id>` from the Kit-Manager's convertedCode (unless the
  * frontend disabled conversion) or the code as sent; progress streams as cmd "deploy-request" lines.
  */
 function deployHandler(andRun: boolean): Handler {
   return async (ctx, req) => {
-    const apps = need<AppsPart>(ctx.parts, 'apps', ['deploy'], req.wireName);
+    const apps = needPart(ctx.parts, 'apps');
     const b = req.body;
     const proto = obj(b, 'prototype')!;
     const converted = b.disable_code_convert !== true && typeof b.convertedCode === 'string' && b.convertedCode.length > 0;
@@ -134,28 +106,11 @@ export interface RuntimeStateData extends Frame {
   lsOfApiSubscriber: Record<string, { apis: string[]; from: number }>;
 }
 
-const ownerId = (o: unknown): string => (typeof o === 'string' ? o : o && typeof o === 'object' && typeof (o as { id?: unknown }).id === 'string' ? (o as { id: string }).id : '');
-const epochS = (v: unknown): number => {
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : v instanceof Date ? v.getTime() : NaN;
-  return Number.isFinite(n) ? Math.floor(n / 1000) : 0;
-};
-
-/** The Python runtime's lsOfRunner / lsOfApiSubscriber shape, from whatever parts exist. */
+/** The Python runtime's lsOfRunner / lsOfApiSubscriber shape (times in epoch seconds), from the parts running. */
 export function runtimeState(parts: Parts): RuntimeStateData {
-  const lsOfRunner: RuntimeStateData['lsOfRunner'] = [];
-  const adhoc = partOf<AdhocPart>(parts, 'adhoc', ['list']);
-  if (adhoc) {
-    for (const r of adhoc.list() ?? []) lsOfRunner.push({ appName: String(r.appName ?? ''), request_from: String(r.request_from ?? ''), from: r.from });
-  }
+  const lsOfRunner: RuntimeStateData['lsOfRunner'] = (parts.adhoc?.list() ?? []).map((r) => ({ appName: r.appName, request_from: r.request_from, from: r.from }));
   const lsOfApiSubscriber: RuntimeStateData['lsOfApiSubscriber'] = {};
-  const signals = partOf<{ subscribers(): Array<{ client?: unknown; clientId?: unknown; paths?: unknown; apis?: unknown; since?: unknown; from?: unknown }> }>(parts, 'signals', ['subscribers']);
-  if (signals) {
-    for (const s of signals.subscribers() ?? []) {
-      const id = ownerId(s.client) || ownerId(s.clientId);
-      const apis = Array.isArray(s.paths) ? s.paths : Array.isArray(s.apis) ? s.apis : [];
-      if (id) lsOfApiSubscriber[id] = { apis: apis.filter((a): a is string => typeof a === 'string'), from: epochS(s.since ?? s.from) };
-    }
-  }
+  for (const s of parts.signals?.subscribers() ?? []) lsOfApiSubscriber[s.clientId] = { apis: s.apis, from: Math.floor(s.since / 1000) };
   return { noOfRunner: lsOfRunner.length, noOfApiSubscriber: Object.keys(lsOfApiSubscriber).length, lsOfRunner, lsOfApiSubscriber };
 }
 
@@ -167,7 +122,7 @@ export const legacyCommands: Record<string, Command> = {
   run_python_app: legacy(runHandler('python')),
   run_bin_app: legacy(runHandler('binary')),
   stop_python_app: legacy(async (ctx) => {
-    const adhoc = need<AdhocPart>(ctx.parts, 'adhoc', ['stopOwner'], 'stop_python_app');
+    const adhoc = needPart(ctx.parts, 'adhoc');
     await adhoc.stopOwner(ctx.client.id);
     // The end of each stopped run arrives as its own isDone reply.
     return { result: 'Successful' };

@@ -2,7 +2,7 @@
 import type { Parts } from '../parts';
 import { MOCK_LIMITS, MOCK_MODES, type MockEntry, type MockMode } from '../signals/mock';
 import { badRequest } from './errors';
-import { hubOf } from './signals';
+import { needPart } from './part';
 import type { Command, Frame } from './types';
 import { int, strList, typeName, isPlainObject } from './validate';
 
@@ -25,19 +25,19 @@ export function mockListOf(body: Frame): MockEntry[] {
   });
 }
 
-export function legacyListMock(parts: Parts): Frame { return { data: hubOf(parts).mock.list() }; }
-export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> { return { data: await hubOf(parts).mock.setList(mockListOf(body)) }; }
+export function legacyListMock(parts: Parts): Frame { return { data: needPart(parts, 'signals').mock.list() }; }
+export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> { return { data: await needPart(parts, 'signals').mock.setList(mockListOf(body)) }; }
 
 export const mockCommands: Record<string, Command> = {
   mock_service_start: {
     style: 'seed',
-    handler: async (ctx, req) => { const m = hubOf(ctx.parts).mock; await m.start(modeOf(req.body, true) ?? 'echo-all'); return m.status(); },
+    handler: async (ctx, req) => { const m = needPart(ctx.parts, 'signals').mock; await m.start(modeOf(req.body, true) ?? 'echo-all'); return m.status(); },
   },
-  mock_service_stop: { style: 'seed', handler: async (ctx) => { const m = hubOf(ctx.parts).mock; await m.off(); return m.status(); } },
+  mock_service_stop: { style: 'seed', handler: async (ctx) => { const m = needPart(ctx.parts, 'signals').mock; await m.off(); return m.status(); } },
   mock_service_configure: {
     style: 'seed',
     handler: async (ctx, req) => {
-      const m = hubOf(ctx.parts).mock;
+      const m = needPart(ctx.parts, 'signals').mock;
       const signals = req.body.signals === undefined ? undefined : strList(req.body, 'signals', { maxItems: MOCK_LIMITS.maxSignals, maxLen: 512 });
       const rateMs = req.body.rateMs === undefined ? undefined : int(req.body, 'rateMs', { min: MOCK_LIMITS.minRateMs, max: MOCK_LIMITS.maxRateMs });
       if (Array.isArray(req.body.data)) await m.setList(mockListOf(req.body));
@@ -45,7 +45,7 @@ export const mockCommands: Record<string, Command> = {
       return m.status();
     },
   },
-  mock_service_status: { style: 'seed', handler: (ctx) => hubOf(ctx.parts).mock.status() },
+  mock_service_status: { style: 'seed', handler: (ctx) => needPart(ctx.parts, 'signals').mock.status() },
   list_mock_signal: { style: 'legacy', handler: (ctx) => legacyListMock(ctx.parts) },
   set_mock_signals: { style: 'legacy', handler: (ctx, req) => legacySetMock(ctx.parts, req.body) },
 };

@@ -5,7 +5,7 @@ import type { Parts } from '../parts';
 import { VssError, VssModel } from '../signals/vss';
 import { writeFileAtomic } from '../fsutil';
 import { badRequest, conflict, errorText } from './errors';
-import { hubOf } from './signals';
+import { needPart } from './part';
 import type { Command, CommandContext, Frame } from './types';
 import { runModelGenerator } from '../signals/model-generator';
 import { resourcePath } from '../resources';
@@ -16,7 +16,7 @@ import * as path from 'node:path';
 async function withGenerator(ctx: CommandContext, reply: Frame): Promise<Frame> {
   const cmd = ctx.parts.config.kuksa.modelGenerator;
   if (!cmd) return reply;
-  const hub = hubOf(ctx.parts);
+  const hub = needPart(ctx.parts, 'signals');
   const file = fs.existsSync(hub.modelFile) ? hub.modelFile : ctx.parts.config.kuksa.vss || resourcePath('resources/default-vss.json');
   const r = await runModelGenerator(cmd, file, ctx.parts.config.runtime.dataDir, (stream, line) => ctx.emit({ stream, line }));
   return { ...reply, generator: r };
@@ -62,7 +62,7 @@ async function restartKuksaServers(parts: Parts, ids: string[], file: string): P
 
 /** External mode: the model goes to dataDir and into every kuksa-server app's --vss; live ones restart. */
 async function externalModel(parts: Parts, tree: unknown | null, verb: string): Promise<Frame> {
-  const hub = hubOf(parts);
+  const hub = needPart(parts, 'signals');
   const ids = kuksaServers(parts, verb);
   let file: string;
   let leaves: number;
@@ -92,7 +92,7 @@ function parseTree(body: Frame): unknown {
 }
 
 export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
-  const hub = hubOf(parts);
+  const hub = needPart(parts, 'signals');
   const tree = parseTree(body);
   if (!hub.embedded) return externalModel(parts, tree, 'change');
   try {
@@ -105,7 +105,7 @@ export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
 }
 
 export async function revertModel(parts: Parts): Promise<Frame> {
-  const hub = hubOf(parts);
+  const hub = needPart(parts, 'signals');
   if (!hub.embedded) return externalModel(parts, null, 'revert');
   const r = hub.revertModel();
   return { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped };

@@ -5,14 +5,11 @@
 // list → {data:"<pip freeze text>"}. A refused requirement is an error naming it (error frame on the local API).
 import { InstallError, type PackageInstaller } from '../packages/installer';
 import { parseRequirements, RequirementError } from '../packages/requirement';
-import { CommandError, badRequest, conflict, unavailable } from './errors';
+import { CommandError, badRequest, conflict } from './errors';
+import { needPart } from './part';
 import type { Command, CommandContext, CommandRequest, Frame } from './types';
 
-function installer(ctx: CommandContext): PackageInstaller {
-  const p = ctx.parts.packages;
-  if (!p) throw unavailable('python packages are not available on this runtime');
-  return p;
-}
+const installer = (ctx: CommandContext): PackageInstaller => needPart(ctx.parts, 'packages');
 
 export function listPythonPackages(ctx: CommandContext): Frame {
   const text = installer(ctx).list();

@@ -1,18 +1,13 @@
 // Vehicle signal commands (seed 000): subscribe_apis, unsubscribe_apis, get_signals_value, write_signals_value.
 // Also plain functions a Kit-Manager adapter calls for the legacy `cmd` reply shapes (see the bottom).
 import type { Parts } from '../parts';
-import type { SignalHub } from '../signals/hub';
 import { MAX_APIS_PER_REQUEST } from '../signals/hub';
 import { badRequest, CommandError, notFound, unavailable } from './errors';
+import { needPart } from './part';
 import type { Client, Command, Frame } from './types';
 import { isPlainObject, strList, typeName } from './validate';
 
 const MAX_PATH_LEN = 512;
-
-export function hubOf(parts: Parts): SignalHub {
-  if (!parts.signals) throw unavailable('vehicle signals are not running on this agent');
-  return parts.signals;
-}
 
 /** Backend errors become command errors with their text (an unreachable databroker is UNAVAILABLE). */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
@@ -42,13 +37,13 @@ function dataOf(body: Frame): Record<string, unknown> {
 
 /** Subscribes a client; the reply names the subscription id that apis-value frames carry. */
 export async function subscribeApis(parts: Parts, client: Client, apis: string[], opts: { fullSet?: boolean; ttlS?: number; id?: string } = {}) {
-  const r = await guarded(() => hubOf(parts).subscribe(client, apis, opts));
+  const r = await guarded(() => needPart(parts, 'signals').subscribe(client, apis, opts));
   if (r.paths.length === 0) throw notFound(`apis: no signal matches ${apis.slice(0, 5).join(', ')}`);
   return r;
 }
 
 export async function writeSignals(parts: Parts, data: Record<string, unknown>) {
-  const outcomes = await guarded(() => hubOf(parts).write(data));
+  const outcomes = await guarded(() => needPart(parts, 'signals').write(data));
   const errors: Record<string, string> = {};
   for (const [p, o] of Object.entries(outcomes)) if (!o.ok) errors[p] = o.error;
   const failed = Object.keys(errors);
@@ -71,7 +66,7 @@ export const signalCommands: Record<string, Command> = {
   unsubscribe_apis: {
     style: 'seed',
     handler: (ctx, req) => {
-      const hub = hubOf(ctx.parts);
+      const hub = needPart(ctx.parts, 'signals');
       const sid = req.body.subscriptionId;
       if (sid !== undefined) {
         if (typeof sid !== 'string') throw badRequest(`subscriptionId: expected a string, got ${typeName(sid)}`);
@@ -85,7 +80,7 @@ export const signalCommands: Record<string, Command> = {
   get_signals_value: {
     style: 'seed',
     handler: async (ctx, req) => {
-      const r = await guarded(() => hubOf(ctx.parts).getValues(apisOf(req.body)));
+      const r = await guarded(() => needPart(ctx.parts, 'signals').getValues(apisOf(req.body)));
       return { result: r.result, ...(Object.keys(r.errors).length ? { errors: r.errors } : {}) };
     },
   },
@@ -106,7 +101,7 @@ export async function legacySubscribeApis(parts: Parts, client: Client, body: Fr
   return { result: 'Successful' };
 }
 export function legacyUnsubscribeApis(parts: Parts, client: Client): Frame {
-  hubOf(parts).unsubscribe(`kit-${client.id}`);
+  needPart(parts, 'signals').unsubscribe(`kit-${client.id}`);
   return { result: 'Successful' };
 }
 export async function legacyWriteSignals(parts: Parts, body: Frame): Promise<Frame> {
