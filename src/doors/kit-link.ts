@@ -12,7 +12,7 @@ import { runtimeState } from '../commands/legacy';
 import type { Client, Frame } from '../commands/types';
 import { isPlainObject } from '../commands/validate';
 import type { Parts } from '../parts';
-import { Backoff, STABLE_AFTER_MS, systemClock, type LinkClock } from './backoff';
+import { Redialer, systemClock, type LinkClock } from './backoff';
 import { decodeEio, encodeAck, encodeConnect, encodeEvent, encodePong, engineUrl, type SioPacket } from './socketio-wire';
 
 /** The real Kit-Manager accepts frames up to 100 MB (maxHttpBufferSize 1e8); larger ones close the socket (1009). */
@@ -89,7 +89,7 @@ function peekString(text: string, key: string, max: number): string | null {
 export class KitLink {
   readonly kitId: string;
   private readonly clock: LinkClock;
-  private readonly backoff: Backoff;
+  private readonly redial: Redialer;
   private readonly url: string;
   private readonly headers: Record<string, string> = {};
   private readonly ca: Buffer | undefined;
@@ -98,11 +98,8 @@ export class KitLink {
   private ws: WebSocket | null = null;
   private state: ConnState = 'connecting';
   private conn = new Subscriptions();
-  private reconnectTimer: unknown = null;
   private stateTimer: unknown = null;
   private deadTimer: unknown = null;
-  private registeredAt = 0;
-  private stopped = true;
   private lastStateKey = '';
   private readonly clients = new Map<string, KitClient>();
   private inFlight = 0;
@@ -114,7 +111,7 @@ export class KitLink {
     const km = parts.config.kitManager;
     this.clock = opts.clock ?? systemClock;
     this.kitId = parts.runtime.kitId;
-    this.backoff = new Backoff(km.reconnect.minMs, km.reconnect.maxMs, () => this.clock.random());
+    this.redial = new Redialer(this.clock, km.reconnect, () => this.connect());
     const u = engineUrl(km.url);
     if (!u.ok) throw new Error(`kitManager.url: ${u.error}`);
     this.url = u.value;
@@ -125,16 +122,10 @@ export class KitLink {
     this.hardSendLimit = parts.config.api.sendBufferBytes * 2;
   }
 
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.connect();
-  }
+  start(): void { this.redial.start(); }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reconnectTimer) this.clock.clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
+    this.redial.stop();
     const ws = this.ws;
     this.lose('agent stopping');
     if (ws && ws.readyState === WebSocket.OPEN) {
@@ -152,8 +143,6 @@ export class KitLink {
   // ---- connection ---------------------------------------------------------------------------------------------
 
   private connect(): void {
-    if (this.stopped) return;
-    this.reconnectTimer = null;
     this.state = 'connecting';
     let ws: WebSocket;
     try {
@@ -166,7 +155,7 @@ export class KitLink {
       });
     } catch (e) {
       this.parts.log.warn({ err: (e as Error).message }, 'kit-manager connect failed');
-      this.scheduleReconnect();
+      this.retry(false);
       return;
     }
     this.ws = ws;
@@ -209,22 +198,19 @@ export class KitLink {
     if (this.stateTimer) this.clock.clearTimeout(this.stateTimer);
     this.deadTimer = this.stateTimer = null;
     this.parts.status.kitManager.connected = false;
-    if (wasRegistered && !this.stopped) this.parts.log.warn({ why }, 'kit-manager link lost');
+    if (wasRegistered && !this.redial.stopped) this.parts.log.warn({ why }, 'kit-manager link lost');
     return wasRegistered;
   }
 
   private lost(why: string): void {
     const wasRegistered = this.lose(why);
     if (!wasRegistered) this.parts.log.debug({ why }, 'kit-manager connect attempt failed');
-    if (wasRegistered && this.clock.now() - this.registeredAt >= STABLE_AFTER_MS) this.backoff.reset();
-    this.scheduleReconnect();
+    this.retry(wasRegistered);
   }
 
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    const delay = this.backoff.next();
-    this.parts.log.debug({ delayMs: delay, attempt: this.backoff.attempts }, 'kit-manager reconnect scheduled');
-    this.reconnectTimer = this.clock.setTimeout(() => this.connect(), delay);
+  private retry(wasRegistered: boolean): void {
+    const delay = this.redial.down(wasRegistered);
+    if (delay !== null) this.parts.log.debug({ delayMs: delay, attempt: this.redial.attempts }, 'kit-manager reconnect scheduled');
   }
 
   private armDeadTimer(ms: number, ws: WebSocket): void {
@@ -321,7 +307,7 @@ export class KitLink {
     if (!e.ok) { this.fail(ws, e.error); return; }
     this.send(ws, e.value);
     this.state = 'registered';
-    this.registeredAt = this.clock.now();
+    this.redial.up();
     this.connects++;
     this.parts.status.kitManager.connected = true;
     this.lastStateKey = '';

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import WebSocket, { type RawData } from 'ws';
 import type { Parts } from '../parts';
-import { Backoff, STABLE_AFTER_MS, systemClock, type LinkClock } from './backoff';
+import { Redialer, systemClock, type LinkClock } from './backoff';
 import { SeedSession } from './seed-session';
 
 /** We ping the controller this often; a connection with no pong by the next ping is dead. */
@@ -12,36 +12,27 @@ const PING_EVERY_MS = 25_000;
 
 export class KitWsLink {
   private readonly clock: LinkClock;
-  private readonly backoff: Backoff;
+  private readonly redial: Redialer;
   private readonly headers: Record<string, string>;
   private readonly ca: Buffer | undefined;
   private ws: WebSocket | null = null;
   private session: SeedSession | null = null;
-  private reconnectTimer: unknown = null;
   private pingTimer: unknown = null;
-  private openedAt = 0;
-  private stopped = true;
   connects = 0;
 
   constructor(private readonly parts: Parts, opts: { clock?: LinkClock } = {}) {
     const km = parts.config.kitManager;
     this.clock = opts.clock ?? systemClock;
-    this.backoff = new Backoff(km.reconnect.minMs, km.reconnect.maxMs, () => this.clock.random());
+    this.redial = new Redialer(this.clock, km.reconnect, () => this.connect());
     this.headers = { 'x-sdv-kit-id': parts.runtime.kitId, 'x-sdv-runtime-id': parts.runtime.runtimeId };
     if (km.token) this.headers.authorization = `Bearer ${km.token}`;
     this.ca = km.caFile ? fs.readFileSync(km.caFile) : undefined;
   }
 
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.connect();
-  }
+  start(): void { this.redial.start(); }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reconnectTimer) this.clock.clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
+    this.redial.stop();
     const ws = this.ws;
     this.lose();
     if (ws && ws.readyState === WebSocket.OPEN) {
@@ -54,8 +45,6 @@ export class KitWsLink {
   }
 
   private connect(): void {
-    this.reconnectTimer = null;
-    if (this.stopped) return;
     const { config, log } = this.parts;
     let ws: WebSocket;
     try {
@@ -65,7 +54,7 @@ export class KitWsLink {
       });
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'kit-manager (ws) connect failed');
-      this.scheduleReconnect();
+      this.redial.down(false);
       return;
     }
     this.ws = ws;
@@ -74,7 +63,7 @@ export class KitWsLink {
       if (this.ws !== ws) return;
       const session = new SeedSession(ws, this.parts, { door: 'kit-ws', sendBufferBytes: config.api.sendBufferBytes });
       this.session = session;
-      this.openedAt = this.clock.now();
+      this.redial.up();
       this.connects++;
       this.parts.status.kitManager.connected = true;
       log.info({ url: config.kitManager.url, connects: this.connects }, 'kit-manager (ws) connected');
@@ -97,11 +86,8 @@ export class KitWsLink {
       if (this.ws !== ws) return;
       const wasOpen = this.session !== null;
       this.lose();
-      if (wasOpen) {
-        log.warn({ code }, 'kit-manager (ws) link lost');
-        if (this.clock.now() - this.openedAt >= STABLE_AFTER_MS) this.backoff.reset();
-      }
-      this.scheduleReconnect();
+      if (wasOpen) log.warn({ code }, 'kit-manager (ws) link lost');
+      this.redial.down(wasOpen);
     });
   }
 
@@ -112,10 +98,5 @@ export class KitWsLink {
     this.session = null;
     this.ws = null;
     this.parts.status.kitManager.connected = false;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    this.reconnectTimer = this.clock.setTimeout(() => this.connect(), this.backoff.next());
   }
 }
