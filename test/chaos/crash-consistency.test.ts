@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiClient, startAgent, tmpDir, type AgentHandle } from '../helpers/agent';
-import { Summary, req, caughtCrashes, count, hasCommand, makeRng, seedFor, sleep, until } from './lib';
+import { Summary, req, caughtCrashes, count, served, makeRng, seedFor, sleep, until } from './lib';
 import { SAFE_ENV } from './safe-env';
 
 const SECTION = 'crash-consistency';
@@ -72,8 +72,7 @@ t.test('kill -9 at random points of a deploy/run/stop/uninstall loop', async (t)
   t.teardown(() => killLeftovers(dataDir));
   let agent: AgentHandle = await startAgent({ dataDir, env: SAFE_ENV, config: { apps: { maxApps: 12 } } });
   let c = await ApiClient.connect(agent.apiUrl);
-  if (!(await hasCommand(c, 'list_deployed_apps'))) {
-    summary.skip('crash-consistency loop');
+  if (!(await served(t, c, 'list_deployed_apps'))) {
     c.close();
     await agent.stop();
     return;
@@ -189,7 +188,7 @@ t.test('dataDir turns read-only mid-run', async (t) => {
   t.teardown(() => agent.stop());
   let c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
-  if (!(await hasCommand(c, 'list_deployed_apps'))) { summary.skip('read-only dataDir'); return; }
+  if (!(await served(t, c, 'list_deployed_apps'))) return;
 
   const a = await c.request({ type: 'deploy_request', prototype: { id: 'ro-a', name: 'A', type: 'python', code: APP_CODE(1), config: {} } }, 30_000);
   t.not(a.type, 'error', 'deploy before the switch');

@@ -4,7 +4,7 @@
 import t from 'tap';
 import * as net from 'node:net';
 import { ApiClient, startAgent, tmpDir, type AgentHandle } from '../helpers/agent';
-import { Summary, caughtCrashes, count, exited, hasCommand, makeRng, req, seedFor, sleep, until } from './lib';
+import { Summary, caughtCrashes, count, exited, makeRng, req, seedFor, sleep, until } from './lib';
 import { SAFE_ENV } from './safe-env';
 import * as path from 'node:path';
 
@@ -31,10 +31,10 @@ t.test('external databroker killed and restarted', async (t) => {
   t.teardown(() => agent.stop());
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
-  if (!(await hasCommand(c, 'write_signals_value', { data: { 'Vehicle.Speed': 1 } }))) { summary.skip('databroker faults'); return; }
   const write = (v: number) => req(c, { type: 'write_signals_value', data: { 'Vehicle.Speed': v } }, 20_000);
   const ok = await until(async () => (await write(1)).type !== 'error', 20_000, 250);
-  if (!ok) { summary.skip('databroker faults', 'agent A never reached agent B as its databroker'); return; }
+  t.ok(ok, 'agent A writes through agent B, its databroker');
+  if (!ok) return;
   await req(c, { type: 'subscribe_apis', apis: ['Vehicle.Speed'] });
 
   const kills = count(3, 20);

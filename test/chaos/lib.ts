@@ -3,6 +3,7 @@
 // Short mode (inside `npm test`) runs the same files with small counts; SDV_CHAOS=full runs the real figures.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Test } from 'tap';
 import type { AgentHandle, ApiClient } from '../helpers/agent';
 
 export const FULL = process.env.SDV_CHAOS === 'full';
@@ -65,7 +66,8 @@ export class Summary {
     this.data = { section, mode: FULL ? 'full' : 'short', seed, faultsInjected: 0, faultsSurvived: 0, framesFuzzed: 0, crashes: 0, stateLost: 0, skipped: [], findings: [], figures: {}, durationMs: 0 };
   }
 
-  skip(what: string, why = 'not built yet'): void { this.data.skipped.push(`${what}: skipped: ${why}`); }
+  /** A part the environment cannot run (not root, no mount): recorded, never a reason to pass silently. */
+  skip(what: string, why: string): void { this.data.skipped.push(`${what}: skipped: ${why}`); }
 
   /** Findings are capped so a noisy run does not produce a megabyte of JSON. */
   finding(line: string): void {
@@ -122,10 +124,12 @@ export async function req(c: ApiClient, frame: Record<string, unknown>, timeoutM
   return c.waitFor((f) => f.id === id && !String(f.type).endsWith('-progress'), timeoutMs);
 }
 
-/** True when the agent knows the command (anything but an UNKNOWN_TYPE error). */
-export async function hasCommand(c: ApiClient, type: string, extra: Record<string, unknown> = {}): Promise<boolean> {
+/** Asserts that the agent serves the command a section drives (anything but UNKNOWN_TYPE / UNAVAILABLE). */
+export async function served(t: Test, c: ApiClient, type: string, extra: Record<string, unknown> = {}): Promise<boolean> {
   const r = await req(c, { type, ...extra }, 15_000);
-  return !(r.type === 'error' && r.code === 'UNKNOWN_TYPE');
+  const ok = !(r.type === 'error' && (r.code === 'UNKNOWN_TYPE' || r.code === 'UNAVAILABLE'));
+  t.ok(ok, `${type} is served (${String(r.error ?? r.type)})`);
+  return ok;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

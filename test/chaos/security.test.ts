@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import WebSocket from 'ws';
 import { AGENT_JS, ApiClient, startAgent, tmpDir, type AgentHandle } from '../helpers/agent';
-import { Summary, req, caughtCrashes, exited, hasCommand, seedFor, until } from './lib';
+import { Summary, req, caughtCrashes, exited, served, seedFor, until } from './lib';
 import { SAFE_ENV } from './safe-env';
 
 const SECTION = 'security';
@@ -135,10 +135,8 @@ t.test('dataDir files are not world-readable', async (t) => {
   t.teardown(() => agent.stop());
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
-  if (await hasCommand(c, 'list_deployed_apps')) {
-    const dep = await c.request({ type: 'deploy_request', prototype: { id: 'perm-check', name: 'Perm', type: 'python', code: 'print(1)\n', config: {} } }, 60_000);
-    t.not(dep.type, 'error', 'a deploy to populate dataDir');
-  } else summary.skip('dataDir permissions with an app deployed');
+  const dep = await c.request({ type: 'deploy_request', prototype: { id: 'perm-check', name: 'Perm', type: 'python', code: 'print(1)\n', config: {} } }, 60_000);
+  t.not(dep.type, 'error', 'a deploy to populate dataDir');
   const bad = worldBits(agent.dataDir);
   t.same(bad, [], 'no file or folder in dataDir has world permission bits');
   if (bad.length) summary.finding(`world-accessible in dataDir: ${bad.join(', ')}`);
@@ -161,7 +159,7 @@ t.test('no client path reaches outside dataDir', async (t) => {
   t.teardown(() => agent.stop());
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
-  if (!(await hasCommand(c, 'list_deployed_apps'))) { summary.skip('path traversal through app ids'); return; }
+  if (!(await served(t, c, 'list_deployed_apps'))) return;
   const scratch = path.dirname(agent.dataDir);
   const tag = crypto.randomBytes(4).toString('hex');
   const evil = [`../../esc-${tag}`, `../esc-${tag}`, `/tmp/esc-${tag}`, `..\\..\\esc-${tag}`, `a/../../../esc-${tag}`, `%2e%2e/esc-${tag}`, `esc-${tag}\u0000x`, '..', '.', ''];
@@ -187,7 +185,7 @@ t.test('with root and apps.runAs, an app runs as that user', { skip: process.get
   t.teardown(() => agent.stop());
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
-  if (!(await hasCommand(c, 'list_deployed_apps'))) { summary.skip('apps.runAs'); return; }
+  if (!(await served(t, c, 'list_deployed_apps'))) return;
   const code = 'import os, time\nprint("uid=%d gid=%d" % (os.getuid(), os.getgid()), flush=True)\ntime.sleep(30)\n';
   const dep = await c.request({ type: 'deploy_request', prototype: { id: 'runas', name: 'RunAs', type: 'python', code, config: {} } }, 60_000);
   t.not(dep.type, 'error', `deployed (${String(dep.error ?? '')})`);
