@@ -4,14 +4,12 @@
 // /health and a deploy; nothing a client sent was written outside dataDir or run by a shell.
 import t from 'tap';
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { ApiClient, getJson, startAgent } from '../helpers/agent';
 import { FuzzClient } from './fuzz-client';
 import { LOCAL_SEEDS, makeFuzzer } from './fuzz';
 import { SAFE_ENV } from './safe-env';
-import { FULL, MB, Summary, caughtCrashes, count, exited, internalErrors, makeRng, rssOf, seedFor, sleep } from './lib';
+import { MB, Summary, checkAftermath, count, makeRng, rssOf, seedFor, sleep } from './lib';
 
 const SECTION = 'hostile-input';
 
@@ -34,7 +32,6 @@ t.test('hostile input on the local API', async (t) => {
   const sentinel = `sdv-chaos-${crypto.randomBytes(4).toString('hex')}`;
   const agent = await startAgent({ env: SAFE_ENV, config: { apps: { maxApps: 20 } } });
   t.teardown(() => agent.stop('SIGKILL'));
-  const scratch = path.dirname(agent.dataDir);
 
   const probe = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => probe.close());
@@ -149,20 +146,9 @@ t.test('hostile input on the local API', async (t) => {
   summary.data.figures.rssEndMB = +(rss1 / MB).toFixed(1);
   t.ok(rssPeak - rss0 < 256 * MB, `RSS bounded: ${(rss0 / MB).toFixed(0)} MB → peak ${(rssPeak / MB).toFixed(0)} MB`);
 
-  const escaped = fs.readdirSync('/tmp').filter((n) => n.startsWith(sentinel));
-  t.same(escaped, [], 'no client string was run by a shell or used as an absolute path');
-  const besideData = fs.readdirSync(scratch).filter((n) => n !== 'data' && n !== 'config.yaml');
-  t.same(besideData, [], 'nothing was written next to dataDir (no ../ escaped it)');
-  if (escaped.length || besideData.length) summary.finding(`files outside dataDir: ${[...escaped, ...besideData].join(', ')}`);
-
-  const crashes = (exited(agent) ? 1 : 0) + caughtCrashes(agent).length;
-  for (const c of caughtCrashes(agent).slice(0, 5)) summary.finding(`caught crash: ${JSON.stringify(c.err ?? c).slice(0, 300)}`);
-  for (const e of internalErrors(agent).slice(0, 5)) summary.finding(`handler bug (${String(e.command)}): ${JSON.stringify((e.err as { message?: string })?.message ?? e.err).slice(0, 200)}`);
-  summary.data.crashes = crashes;
+  const crashes = checkAftermath(t, summary, agent, sentinel);
   summary.data.faultsInjected += garbage.length + 2;
-  summary.data.faultsSurvived = crashes === 0 && !exited(agent) ? summary.data.faultsInjected : 0;
-  t.equal(crashes, 0, 'zero crashes (no exit, nothing caught by the last-resort handler)');
+  summary.data.faultsSurvived = crashes === 0 ? summary.data.faultsInjected : 0;
   summary.data.figures.framesPerSecond = Math.round(sent / ((Date.now() - (deadline - budgetMs)) / 1000));
   summary.write(t);
-  void FULL;
 });

@@ -145,3 +145,21 @@ export async function until(pred: () => boolean | Promise<boolean>, timeoutMs: n
 }
 
 export const MB = 1024 * 1024;
+
+/**
+ * After fuzzing: no client string ran in a shell (no file named by the sentinel in /tmp), nothing landed next to
+ * dataDir, and the agent neither exited nor caught a crash. Sets summary.data.crashes and returns it.
+ */
+export function checkAftermath(t: Test, summary: Summary, agent: AgentHandle, sentinel: string): number {
+  const escaped = fs.readdirSync('/tmp').filter((n) => n.startsWith(sentinel));
+  t.same(escaped, [], 'no client string was run by a shell or used as an absolute path');
+  const besideData = fs.readdirSync(path.dirname(agent.dataDir)).filter((n) => n !== 'data' && n !== 'config.yaml');
+  t.same(besideData, [], 'nothing was written next to dataDir (no ../ escaped it)');
+  if (escaped.length || besideData.length) summary.finding(`files outside dataDir: ${[...escaped, ...besideData].join(', ')}`);
+  const crashes = (exited(agent) ? 1 : 0) + caughtCrashes(agent).length;
+  for (const c of caughtCrashes(agent).slice(0, 5)) summary.finding(`caught crash: ${JSON.stringify(c.err ?? c).slice(0, 300)}`);
+  for (const e of internalErrors(agent).slice(0, 5)) summary.finding(`handler bug (${String(e.command)}): ${JSON.stringify((e.err as { message?: string })?.message ?? e.err).slice(0, 200)}`);
+  summary.data.crashes = crashes;
+  t.equal(crashes, 0, 'zero crashes (no exit, nothing caught by the last-resort handler)');
+  return crashes;
+}

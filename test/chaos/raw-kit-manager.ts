@@ -1,15 +1,15 @@
 // A Kit-Manager written by hand on a bare `ws` server, for fuzzing the agent's Socket.IO side: it speaks just enough
 // Engine.IO 4 / Socket.IO 5 to be registered with (open packet, namespace CONNECT, pings) and can then send anything
-// at all — mutated messageToKit payloads, packets out of order, garbage, binary frames. It keeps only the
-// request_from ids it still waits a reply for, so 100 000 frames cost little memory.
+// at all — mutated messageToKit payloads, packets out of order, garbage, binary frames. Replies are matched to the
+// request_from ids still owed (owed.ts).
 import WebSocket, { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
+import { OwedReplies } from './owed';
 
 const PING_MS = 2000;
 
 export class RawKitManager {
-  private readonly pending = new Map<string, string>();
-  private waiter: (() => void) | null = null;
+  private readonly owed = new OwedReplies();
   private regWaiters: Array<() => void> = [];
   private ws: WebSocket | null = null;
   private pinger: NodeJS.Timeout | null = null;
@@ -71,10 +71,8 @@ export class RawKitManager {
     try { args = JSON.parse(json); } catch { return; }
     const body = Array.isArray(args) ? args[1] as Record<string, unknown> | undefined : undefined;
     const rf = typeof body?.request_from === 'string' ? body.request_from : null;
-    if (rf === null || !this.pending.has(rf)) return;
-    if (body!.errorCode === 'INTERNAL') this.internal.push({ what: this.pending.get(rf)!, error: String(body!.error).slice(0, 200) });
-    this.pending.delete(rf);
-    if (this.pending.size === 0 && this.waiter) this.waiter();
+    const what = rf === null ? undefined : this.owed.settle(rf);
+    if (what !== undefined && body!.errorCode === 'INTERNAL') this.internal.push({ what, error: String(body!.error).slice(0, 200) });
   }
 
   /** Resolves once the agent (re-)registered after `since` registrations, or false at the timeout. */
@@ -93,23 +91,13 @@ export class RawKitManager {
   send(frame: string | Buffer, requestFrom: string | null, what: string, binary = false): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    if (requestFrom !== null) this.pending.set(requestFrom, what);
+    if (requestFrom !== null) this.owed.add(requestFrom, what);
     ws.send(frame, { binary });
     return true;
   }
 
   /** Waits until every owed reply arrived or the timeout; returns what is still owed and forgets it. */
-  async drain(timeoutMs: number): Promise<Array<[string, string]>> {
-    if (this.pending.size > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => { this.waiter = null; resolve(); }, timeoutMs);
-        this.waiter = () => { clearTimeout(t); this.waiter = null; resolve(); };
-      });
-    }
-    const owed = [...this.pending.entries()];
-    this.pending.clear();
-    return owed;
-  }
+  drain(timeoutMs: number): Promise<Array<[string, string]>> { return this.owed.drain(timeoutMs); }
 
   /** Drops the current session from this side (as a crashed Kit-Manager would). */
   dropSession(): void { this.ws?.terminate(); }
