@@ -36,12 +36,14 @@ t.test('mock-service app: run_app starts the mock provider in its mode, stop_app
   t.match(await c.request({ type: 'mock_service_status' }), { mode: 'off', running: false });
   t.match((await c.request({ type: 'write_signals_value', data: { [LOW]: false } })).errors, { [LOW]: /no provider/ }, 'no provider after stop_app');
 
-  // a bad mode is refused when the app starts, naming the key; the app ends in error
-  await c.request({ type: 'deploy_request', prototype: { id: 'badmock', type: 'mock-service', config: { mode: 'dance' } } });
-  const bad = await c.request({ type: 'run_app', appId: 'VEA-badmock' });
-  t.match(bad, { type: 'error', code: 'BAD_REQUEST' });
-  t.match(JSON.stringify(bad), /config\.mode: expected one of/);
-  await c.request({ type: 'uninstall_app', appId: 'VEA-badmock' });
+  // bad settings are refused at deploy, naming the key; nothing is installed
+  for (const [config, key] of [[{ mode: 'dance' }, 'mode'], [{ mode: 'echo-all', rateMs: 1 }, 'rateMs'], [{ signals: 'Vehicle.Speed' }, 'signals']] as const) {
+    const bad = await c.request({ type: 'deploy_request', prototype: { id: 'badmock', type: 'mock-service', config } });
+    t.match(bad, { type: 'error', code: 'BAD_REQUEST' }, `config.${key} refused at deploy`);
+    t.match(String(bad.error), new RegExp(`config\\.${key}: expected`), 'naming the key');
+  }
+  const listed = (await c.request({ type: 'list_deployed_apps' })).apps as Array<{ id: string }>;
+  t.notOk(listed.some((a) => a.id === 'VEA-badmock'), 'the refused app is not installed');
 
   // echo-specific with the app's signal list; a running mock-service app comes back after an agent restart
   await c.request({ type: 'deploy_request', prototype: { id: 'mock', type: 'mock-service', config: { mode: 'echo-specific', signals: [LOW] } } });

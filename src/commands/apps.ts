@@ -5,6 +5,7 @@ import { APP_TYPES, isSafeId, type AppConfig, type AppRecord, type AppType, type
 import type { Parts } from '../parts';
 import { badRequest, CommandError } from './errors';
 import { needPart } from './part';
+import { mockAppSettings } from '../signals/mock-app';
 import type { Command, CommandContext, CommandRequest, Frame } from './types';
 import { int, isPlainObject, obj, str, strList, typeName } from './validate';
 
@@ -97,6 +98,8 @@ export function parseDeploy(parts: Parts, body: Frame): DeploySpec {
   const cfgRaw = proto.config ?? {};
   if (!isPlainObject(cfgRaw)) throw badRequest(`prototype.config: expected an object, got ${typeName(cfgRaw)}`);
   const config = parseConfig(type, cfgRaw, code !== undefined && code.length > 0);
+  // Refused at deploy, not at the first run_app: nothing that cannot start gets installed.
+  if (type === 'mock-service') mockAppSettings(config.extra);
   return { prototypeId, appId, name, type, ...(code !== undefined ? { code } : {}), config, autoStart: cfgRaw.autoStart === true };
 }
 
