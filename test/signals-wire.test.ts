@@ -94,6 +94,32 @@ t.test('v1, v2 and auto clients against the embedded server', async (t) => {
     const g = await call(raw.v1, 'Get', { entries: [{ path: 'Vehicle.T.S_i64', view: 'VIEW_CURRENT_VALUE', fields: ['FIELD_VALUE'] }] });
     t.equal(typeof g.entries[0].value.int64, 'string', 'int64 on the wire');
   });
+
+  await t.test('a provider of its own on OpenProviderStream: publish by id, claim an actuator, receive Actuate', async (t) => {
+    const idOf = async (p: string) => (await call(raw.v2, 'ListMetadata', { root: p })).metadata[0].id as number;
+    const sensor = await idOf('Vehicle.T.S_i32');
+    const stream = raw.v2.OpenProviderStream();
+    t.teardown(() => stream.cancel());
+    stream.on('error', () => {});
+    const replies: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+    stream.on('data', (m: Record<string, unknown>) => replies.push(m));
+    const next = async (key: string) => {
+      for (let i = 0; i < 200; i++) { const k = replies.findIndex((r) => r[key]); if (k >= 0) return replies.splice(k, 1)[0]![key]; await sleep(10); }
+      throw new Error(`no ${key}`);
+    };
+    stream.write({ publish_values_request: { request_id: 7, data_points: { [sensor]: { value: { int32: 42 } }, 999999: { value: { int32: 1 } } } } });
+    const pub = await next('publish_values_response');
+    t.equal(pub.request_id, 7, 'the request id comes back (uint32)');
+    t.match(pub.status, { 999999: { code: 'ERROR_CODE_NOT_FOUND' } }, 'an unknown id is reported per signal');
+    t.notOk(pub.status[sensor], 'the known id is accepted');
+    t.equal((await call(raw.v2, 'GetValue', { signal_id: { id: sensor } })).data_point.value.int32, 42, 'the published value is read back');
+
+    stream.write({ provide_actuation_request: { actuator_identifiers: [{ path: 'Vehicle.Act.Level' }] } });
+    await next('provide_actuation_response');
+    await call(raw.v2, 'Actuate', { signal_id: { path: 'Vehicle.Act.Level' }, value: { uint32: 55 } });
+    const act = await next('batch_actuate_stream_request');
+    t.match(act.actuate_requests[0], { value: { uint32: 55 } }, 'Actuate is forwarded to the provider that claimed the actuator');
+  });
 });
 
 t.test('token: rejected without, accepted with', async (t) => {

@@ -186,7 +186,7 @@ export class KuksaGrpcServer {
                   if (!o.ok) status[id] = { code: 'ERROR_CODE_INVALID_ARGUMENT', message: o.error };
                 } catch (e) { status[id] = { code: 'ERROR_CODE_INVALID_ARGUMENT', message: (e as Error).message }; }
               }
-              call.write({ publish_values_response: { request_id: msg.publish_values_request.request_id ?? '0', status } });
+              call.write({ publish_values_response: { request_id: msg.publish_values_request.request_id ?? 0, status } });
             }
             // batch_actuate_stream_response: acknowledgements; nothing to do.
           } catch (e) {
