@@ -10,6 +10,7 @@ import { LocalApi } from './doors/local-api';
 import { HealthServer, type AppCounts } from './doors/health';
 import { AppSupervisor } from './apps/supervisor';
 import { AdhocRuns } from './apps/adhoc';
+import { letPass, resolveRunAs } from './apps/run-as';
 import { PackageInstaller } from './packages/installer';
 import { removeStaleBuilds } from './build/compile';
 import { SignalHub } from './signals/hub';
@@ -37,6 +38,8 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     // 1. state on disk
     ensurePrivateDir(config.runtime.dataDir);
     const runtimeId = loadRuntimeId(config.runtime.dataDir);
+    const runAs = resolveRunAs(config.apps.runAs, log);
+    letPass(runAs, config.runtime.dataDir);
     const status: StatusBoard = {
       kitManager: { configured: config.kitManager.url !== '', connected: false, url: config.kitManager.url, droppedReplies: 0 },
       kuksa: { mode: config.kuksa.mode, connected: config.kuksa.mode === 'embedded', address: config.kuksa.address, api: config.kuksa.api },
@@ -45,12 +48,13 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       config,
       log,
       status,
+      runAs,
       runtime: { runtimeId, kitId: config.runtime.kitId, name: config.runtime.name, version: VERSION, startedAt: Date.now(), notices: [] },
     };
     log.info({ runtimeId, kitId: config.runtime.kitId, version: VERSION, dataDir: path.resolve(config.runtime.dataDir) }, 'starting');
 
     // 2. parts (apps restored, signals started) — each area adds itself here
-    const apps = new AppSupervisor(config, log, parts.runtime.notices);
+    const apps = new AppSupervisor(config, log, parts.runtime.notices, runAs);
     parts.apps = apps;
     const signals = new SignalHub({ config, log, status, notices: parts.runtime.notices });
     parts.signals = signals;
@@ -61,11 +65,11 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     apps.start();
     // Pushed only once started: a supervisor that never loaded the registry must not save it (it would be empty).
     stops.push(() => apps.shutdown());
-    const adhoc = new AdhocRuns(config, log);
+    const adhoc = new AdhocRuns(config, log, runAs);
     parts.adhoc = adhoc;
     stops.push(() => adhoc.stopAll());
     removeStaleBuilds(config);
-    const packages = new PackageInstaller(config, log);
+    const packages = new PackageInstaller(config, log, runAs);
     parts.packages = packages;
     stops.push(() => packages.stop());
     stops.push(() => parts.traces?.closeAll());

@@ -23,6 +23,8 @@ export interface Parts {
   readonly log: Logger;
   readonly runtime: RuntimeState;
   readonly status: StatusBoard;
+  /** apps.runAs resolved at start: who runs user code (null = the agent's own user). */
+  readonly runAs: import('./apps/run-as').RunAs | null;
   // parts of later areas are added below, one line each
   /** The app supervisor (issue 3); set in agent.ts step 2. */ apps?: import('./apps/supervisor').AppSupervisor;
   /** Vehicle signals (issue 4): hub, backend, mock provider, model; set in agent.ts step 2. */ signals?: import('./signals/hub').SignalHub;

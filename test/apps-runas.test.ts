@@ -1,6 +1,6 @@
 // apps.runAs against the real agent: when the agent is root, an app runs as the configured user and can use its folder.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,4 +32,57 @@ t.test('apps.runAs nobody: the app runs as nobody and can write in its folder', 
   t.ok(out.includes('wrote ok'), 'the app could write and read a file in its folder');
   t.equal(fs.statSync(path.join(base, 'data')).mode & 0o777, 0o711, 'dataDir: others may pass through, not list');
   t.equal(fs.statSync(path.join(base, 'data', 'apps')).mode & 0o777, 0o711);
+});
+
+t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip run as nobody too', {
+  skip: isRoot ? false : 'the agent drops privileges only when it runs as root; these tests are not root',
+}, async (t) => {
+  const nobodyUid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'runas-adhoc-'));
+  fs.chmodSync(base, 0o711);
+  // A wheel folder the run user may read, as an operator would provide it.
+  const wheels = path.join(base, 'wheels');
+  fs.mkdirSync(wheels, { mode: 0o755 });
+  execFileSync('python3', ['-c', [
+    'import zipfile, sys, os',
+    "files = {'whoami_pkg/__init__.py': 'import os\\nUID = os.getuid()\\n', 'whoami_pkg-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: whoami-pkg\\nVersion: 1.0\\n\\n', 'whoami_pkg-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n'}",
+    "files['whoami_pkg-1.0.dist-info/RECORD'] = ''.join(f'{n},,\\n' for n in files) + 'whoami_pkg-1.0.dist-info/RECORD,,\\n'",
+    "z = zipfile.ZipFile(os.path.join(sys.argv[1], 'whoami_pkg-1.0-py3-none-any.whl'), 'w')",
+    '[z.writestr(n, c) for n, c in files.items()]',
+    'z.close()',
+  ].join('\n'), wheels]);
+  fs.chmodSync(path.join(wheels, 'whoami_pkg-1.0-py3-none-any.whl'), 0o644);
+  const agent = await startAgent({ dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' }, packages: { findLinks: wheels, installTimeoutS: 60 } } });
+  t.teardown(() => agent.stop());
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  const outputOf = async (id: string, frame: F, timeoutMs = 30_000) => {
+    c.send({ ...frame, id });
+    const end = await c.waitFor((f) => f.id === id && (f.isDone === true || f.type === 'error'), timeoutMs);
+    const out = c.frames.filter((f: F) => f.id === id && f.isDone === false).map((f) => String(f.result)).join('');
+    return { end, out };
+  };
+
+  // pip: installs as nobody into a folder nobody owns; the package then imports in a run
+  c.send({ type: 'install_python_packages', id: 'pip', data: 'whoami-pkg==1.0' });
+  const pip = await c.waitFor((f) => f.id === 'pip' && f.result !== 'Installing', 60_000);
+  t.equal(pip.result, 'Successful', `pip as nobody (${String(pip.data).slice(-300)})`);
+  t.equal(fs.statSync(path.join(agent.dataDir, 'python-packages', 'whoami_pkg', '__init__.py')).uid, nobodyUid, 'installed files are nobody\'s');
+
+  const py = await outputOf('py', { type: 'run_python_app', data: { code: 'import os, whoami_pkg\nprint("uid", os.getuid(), "pkg", whoami_pkg.UID)\n', name: 'who' } });
+  t.equal(py.end.code, 0, `ad-hoc python run ended 0 (${py.out.slice(0, 300)})`);
+  t.match(py.out, new RegExp(`uid ${nobodyUid} pkg ${nobodyUid}`), 'an ad-hoc python run is nobody, and imports the package');
+
+  // the tracer's socket is reachable by the run user
+  const traced = ['import os, time', 'me = os.getuid()', 'n = 0', 'while n < 40:', '    n += 1', '    time.sleep(0.05)'].join('\n');
+  c.send({ type: 'run_python_app', id: 'tr', data: { code: traced, name: 'traced', watch_vars: 'me n' } });
+  const seen = await c.waitFor((f) => f.id === 'tr' && f.cmd === 'trace_vars' && (f.data as F)?.me !== undefined, 15_000);
+  t.equal((seen.data as F).me, nobodyUid, 'watched variables arrive from a traced run as nobody');
+  await c.waitFor((f) => f.id === 'tr' && f.isDone === true, 15_000);
+
+  if (spawnSync('sh', ['-c', 'command -v g++']).status === 0) {
+    const cpp = await outputOf('cpp', { type: 'run_cpp_app', data: { code: '#include <cstdio>\n#include <unistd.h>\nint main(){ std::printf("uid %d\\n", (int)getuid()); }\n', name: 'who-cpp' } }, 120_000);
+    t.equal(cpp.end.code, 0, `C++ build and run as nobody (${cpp.out.slice(-300)})`);
+    t.match(cpp.out, new RegExp(`uid ${nobodyUid}`), 'the compiled program runs as nobody');
+  } else t.comment('g++ not installed: C++ as nobody not checked');
 });

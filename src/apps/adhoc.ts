@@ -2,7 +2,8 @@
 //
 // API (Parts.adhoc):
 //   runs.start({ owner, name, kind: 'python' | 'binary', code?, path?, args?, onOutput(text), onExit(code) }): AdhocRun
-//       Runs in a fresh folder dataDir/runs/<run id>/ under a pty, in its own process group. python: `code` becomes
+//       Runs in a fresh folder dataDir/runs/<run id>/ under a pty, in its own process group, as apps.runAs when the
+//       agent is root (the folder and its files are the run user's). python: `code` becomes
 //       main.py, run with `apps.python -u main.py`; binary: `path` (absolute, on the box) with `args`, or `code` as
 //       the executable in base64. A new run of the same owner stops and replaces the owner's previous run.
 //       onOutput gets whole lines (each ending in "\n"), coalesced about every 20 ms; a partial line is flushed after
@@ -20,6 +21,7 @@ import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { GroupProcess } from './process';
+import { asUser, handOver, letPass, type RunAs } from './run-as';
 
 export const MAX_RUNS = 16;
 const COALESCE_MS = 20;
@@ -50,7 +52,7 @@ export class AdhocRuns {
   private readonly live = new Map<string, Live>(); // owner → run
   private readonly root: string;
 
-  constructor(private readonly config: Config, private readonly log: Logger) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null) {
     this.root = path.join(config.runtime.dataDir, 'runs');
   }
 
@@ -63,22 +65,30 @@ export class AdhocRuns {
     }
     const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
     const folder = path.join(this.root, id);
-    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    letPass(this.runAs, this.root);
+    fs.mkdirSync(folder, { mode: 0o700 });
     let file: string;
     let args: string[];
     if (opts.kind === 'python') {
-      fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '');
+      fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '', { mode: 0o600 });
       file = this.config.apps.python;
-      args = opts.tracer ? ['-u', opts.tracer.script, 'main.py'] : ['-u', 'main.py'];
+      args = ['-u', 'main.py'];
+      if (opts.tracer) {
+        // A copy in the run's folder: the run user may not read the agent's resources (the binary's are private).
+        fs.copyFileSync(opts.tracer.script, path.join(folder, '.sdv_trace.py'));
+        args = ['-u', '.sdv_trace.py', 'main.py'];
+      }
     } else if (opts.code) {
       file = path.join(folder, 'app.bin');
-      fs.writeFileSync(file, Buffer.from(opts.code, 'base64'), { mode: 0o755 });
+      fs.writeFileSync(file, Buffer.from(opts.code, 'base64'), { mode: 0o700 });
       args = opts.args ?? [];
     } else {
       if (!opts.path || !path.isAbsolute(opts.path) || opts.path.includes('\0')) throw new Error('an ad-hoc binary run needs an absolute path or code');
       file = opts.path;
       args = opts.args ?? [];
     }
+    handOver(this.runAs, folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n)));
 
     let pending = '';
     let timer: NodeJS.Timeout | null = null;
@@ -106,8 +116,8 @@ export class AdhocRuns {
 
     let run: AdhocRun;
     const proc = new GroupProcess({
-      file, args, cwd: folder,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? folder, LANG: process.env.LANG ?? 'C.UTF-8', TERM: 'dumb', PYTHONUNBUFFERED: '1', PYTHONPATH: path.join(this.config.runtime.dataDir, 'python-packages'), SDV_MIDDLEWARE_TYPE: 'native', SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${this.config.kuksa.address}`, ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
+      file, args, cwd: folder, ...asUser(this.runAs),
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.runAs ? folder : process.env.HOME ?? folder, LANG: process.env.LANG ?? 'C.UTF-8', TERM: 'dumb', PYTHONUNBUFFERED: '1', PYTHONPATH: path.join(this.config.runtime.dataDir, 'python-packages'), SDV_MIDDLEWARE_TYPE: 'native', SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${this.config.kuksa.address}`, ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
     }, {
       onStdout: output,
       onStderr: output,

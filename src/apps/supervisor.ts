@@ -11,13 +11,13 @@
 // (read-only, full), the command is refused with STORAGE and nothing is done, so what is acknowledged is on disk.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { conflict, CommandError, notFound, storageFailure, unavailable } from '../commands/errors';
 import type { Frame } from '../commands/types';
 import { AppConsole } from './console';
 import { GroupProcess, isLeftoverOf, type ExitInfo, type SpawnSpec } from './process';
+import { asUser, handOver, letPass, type RunAs } from './run-as';
 import { AppStore, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
 import { UsageSampler, type Usage } from './usage';
 
@@ -63,26 +63,20 @@ export class AppSupervisor {
   private readonly apps = new Map<string, Instance>();
   private readonly hooks = new Map<string, ServiceHook>();
   readonly usage: UsageSampler;
-  private readonly runAs: { uid: number; gid: number } | null;
   private closing = false;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[]) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null) {
     this.store = new AppStore(config.runtime.dataDir);
     this.usage = new UsageSampler(() => {
       const m = new Map<string, number>();
       for (const [id, inst] of this.apps) if (inst.proc?.alive) m.set(id, inst.proc.pid);
       return m;
     });
-    this.runAs = resolveRunAs(config.apps.runAs, log);
   }
 
   /** Read the registry and bring back every app; the ones meant to run are started again. */
   start(): void {
-    if (this.runAs) {
-      // The app user must pass through dataDir and dataDir/apps to reach its own folder (which it owns, 0700).
-      // Search only (0711): it can neither list them nor read the agent's files (0600) in them.
-      for (const dir of [path.dirname(this.store.root), this.store.root]) fs.chmodSync(dir, 0o711);
-    }
+    letPass(this.runAs, this.store.root);
     const { apps, quarantined } = this.store.load();
     if (quarantined) {
       const msg = `app registry could not be read and was moved to ${quarantined}; apps must be deployed again`;
@@ -344,9 +338,7 @@ export class AppSupervisor {
     if ((spec.type === 'binary' || spec.type === 'kuksa-server') && spec.code) {
       fs.writeFileSync(path.join(folder, 'app.bin'), Buffer.from(spec.code, 'base64'), { mode: 0o700 });
     }
-    if (this.runAs) {
-      for (const f of [folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n))]) fs.chownSync(f, this.runAs.uid, this.runAs.gid);
-    }
+    handOver(this.runAs, folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n)));
   }
 
   private setStatus(inst: Instance, status: AppStatus, extra: { exitCode?: number | null; reason?: string | null } = {}): void {
@@ -501,7 +493,8 @@ export class AppSupervisor {
     const pyPath = path.join(runtime.dataDir, 'python-packages');
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      HOME: process.env.HOME ?? folder,
+      // The agent's HOME (root's) is not the app user's: its folder is.
+      HOME: this.runAs ? folder : process.env.HOME ?? folder,
       LANG: process.env.LANG ?? 'C.UTF-8',
       TERM: 'dumb',
       ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
@@ -539,7 +532,7 @@ export class AppSupervisor {
     }
     return {
       file, args, cwd: folder, env, stderrFifo: path.join(folder, '.stderr.fifo'),
-      ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
+      ...asUser(this.runAs),
     };
   }
 }
@@ -554,18 +547,4 @@ export function onPath(cmd: string): boolean {
   const isExec = (p: string) => { try { fs.accessSync(p, fs.constants.X_OK); return fs.statSync(p).isFile(); } catch { return false; } };
   if (cmd.includes('/')) return isExec(cmd);
   return (process.env.PATH ?? '').split(':').some((d) => d && isExec(path.join(d, cmd)));
-}
-
-/** apps.runAs applies only when the agent is root; a user name is resolved with `id` (argv, config value). */
-function resolveRunAs(runAs: string, log: Logger): { uid: number; gid: number } | null {
-  if (!runAs || process.getuid?.() !== 0) return null;
-  const id = (flag: string) => {
-    const r = spawnSync('id', [flag, runAs], { encoding: 'utf8' });
-    const n = Number(r.stdout.trim());
-    if (r.status !== 0 || !Number.isInteger(n)) throw new Error(`apps.runAs: no user ${runAs} on this box`);
-    return n;
-  };
-  const out = { uid: id('-u'), gid: id('-g') };
-  log.info({ runAs, ...out }, 'apps run as an unprivileged user');
-  return out;
 }

@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resourcePath } from '../resources';
+import { handOver, type RunAs } from './run-as';
 
 export const MAX_WATCHED = 64;
 const MAX_LINE = 256 * 1024;
@@ -45,12 +46,14 @@ export class TraceChannel {
     this.server = net.createServer((s) => this.accept(s));
   }
 
-  static async open(watch: readonly string[], onVars: (vars: Record<string, unknown>) => void): Promise<TraceChannel> {
+  /** With runAs, the folder and the socket are the run user's: the traced program runs as that user. */
+  static async open(watch: readonly string[], onVars: (vars: Record<string, unknown>) => void, runAs: RunAs | null = null): Promise<TraceChannel> {
     const ch = new TraceChannel(watch, onVars);
     await new Promise<void>((resolve, reject) => {
       ch.server.once('error', reject);
       ch.server.listen(ch.env.SDV_TRACE_SOCK, () => resolve());
     });
+    handOver(runAs, ch.dir, ch.env.SDV_TRACE_SOCK!);
     return ch;
   }
 

@@ -1,12 +1,14 @@
 // Rust and C++ builds for ad-hoc runs: the client's code is written into a fresh folder dataDir/builds/<random>/,
 // compiled with build.rustc / build.cxx spawned with an argument vector (never a shell), with a time limit
 // (build.timeoutS) and an output cap (build.maxOutputBytes: beyond it output is dropped with one marker line).
-// The caller removes the folder (Build.cleanup) when the program has finished.
+// The caller removes the folder (Build.cleanup) when the program has finished. With apps.runAs the folder is that
+// user's and the compiler runs as that user, as the program will.
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
+import { asUser, handOver, letPass, type RunAs } from '../apps/run-as';
 
 export type Language = 'rust' | 'cpp';
 
@@ -31,14 +33,16 @@ export function compilerCommand(config: Config, lang: Language, dir: string): { 
 }
 
 /** Compiles; onOutput gets the compiler's output as it comes. Rejects with ToolchainMissing or a timeout Error. */
-export function compile(config: Config, lang: Language, code: string, onOutput: (text: string) => void): Promise<Build> {
+export function compile(config: Config, lang: Language, code: string, onOutput: (text: string) => void, runAs: RunAs | null = null): Promise<Build> {
   const root = path.join(config.runtime.dataDir, 'builds');
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  letPass(runAs, root);
   const dir = path.join(root, crypto.randomBytes(8).toString('hex'));
   fs.mkdirSync(dir, { mode: 0o700 });
   const cleanup = () => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } };
   const cmd = compilerCommand(config, lang, dir);
-  fs.writeFileSync(path.join(dir, cmd.source), code);
+  fs.writeFileSync(path.join(dir, cmd.source), code, { mode: 0o600 });
+  handOver(runAs, dir, path.join(dir, cmd.source));
   const maxBytes = config.build.maxOutputBytes;
   let sent = 0;
   let capped = false;
@@ -53,7 +57,10 @@ export function compile(config: Config, lang: Language, code: string, onOutput: 
     onOutput(chunk.toString('utf8'));
   };
   return new Promise<Build>((resolve, reject) => {
-    const child = spawn(cmd.file, cmd.args, { cwd: dir, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd.file, cmd.args, {
+      cwd: dir, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...asUser(runAs),
+      ...(runAs ? { env: { ...process.env, HOME: dir } } : {}),
+    });
     child.stdout.on('data', take);
     child.stderr.on('data', take);
     let timedOut = false;

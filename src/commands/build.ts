@@ -19,7 +19,7 @@ export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang
   const stream = runStreamer(ctx);
   let build;
   try {
-    build = await compile(ctx.parts.config, lang, code, stream.output);
+    build = await compile(ctx.parts.config, lang, code, stream.output, ctx.parts.runAs);
   } catch (e) {
     if (e instanceof ToolchainMissing) throw unavailable(`${req.wireName}: ${e.message}`);
     throw new CommandError('INTERNAL', `${req.wireName}: ${(e as Error).message}`);

@@ -24,7 +24,7 @@ export async function traceForRun(ctx: CommandContext, data: Frame): Promise<Run
   if (raw === undefined || raw === null || raw === '' || (Array.isArray(raw) && raw.length === 0)) return { end() {} };
   let watch: string[];
   try { watch = parseWatchVars(raw); } catch (e) { throw badRequest((e as Error).message); }
-  const ch = await TraceChannel.open(watch, (vars) => ctx.emit({ cmd: 'trace_vars', data: vars }));
+  const ch = await TraceChannel.open(watch, (vars) => ctx.emit({ cmd: 'trace_vars', data: vars }), ctx.parts.runAs);
   const owner = ctx.client.id;
   registry(ctx).add(owner, ch);
   return { tracer: { script: tracerScript(), env: ch.env }, end: () => registry(ctx).remove(owner, ch) };

@@ -1,13 +1,15 @@
 // Python packages in dataDir/python-packages (on every python app's PYTHONPATH): list them, install more with pip.
 // pip is spawned with an argument vector (never a shell) and is given only requirements rebuilt by requirement.ts.
 // One install at a time; a second is refused with a clear message. Time limit packages.installTimeoutS; the output
-// kept for the final reply is bounded (its tail, MAX_KEPT_OUTPUT), lines are streamed as they come.
+// kept for the final reply is bounded (its tail, MAX_KEPT_OUTPUT), lines are streamed as they come. With apps.runAs,
+// pip (and any setup.py it runs) runs as that user, and the folder is that user's.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Requirement } from './requirement';
+import { asUser, handOverTree, type RunAs } from '../apps/run-as';
 
 /** The last this-many bytes of pip's output are kept for the final reply; older text is dropped with a marker. */
 export const MAX_KEPT_OUTPUT = 64 * 1024;
@@ -23,7 +25,7 @@ export class PackageInstaller {
   readonly dir: string;
   private running: ChildProcess | null = null;
 
-  constructor(private readonly config: Config, private readonly log: Logger) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null) {
     this.dir = path.join(config.runtime.dataDir, 'python-packages');
   }
 
@@ -59,6 +61,9 @@ export class PackageInstaller {
   install(reqs: readonly Requirement[], onOutput: (text: string) => void): Promise<InstallResult> {
     if (this.running) return Promise.reject(new InstallError('busy', 'an install is already running; try again when it has finished'));
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    try { handOverTree(this.runAs, this.dir); } catch (e) {
+      return Promise.reject(new InstallError('failed', `cannot hand ${this.dir} to apps.runAs ${this.runAs?.name}: ${(e as Error).message}`));
+    }
     const python = this.config.apps.python;
     const args = this.pipArgs(reqs);
     this.log.info({ python, packages: reqs.map((r) => r.text) }, 'installing python packages');
@@ -68,7 +73,12 @@ export class PackageInstaller {
         shell: false,
         detached: true, // own process group: a timeout kills pip and any build it started
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1' },
+        env: {
+          ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1',
+          // The run user has no home of its own here: no cache, and HOME where it may write.
+          ...(this.runAs ? { HOME: this.dir, PIP_NO_CACHE_DIR: '1' } : {}),
+        },
+        ...asUser(this.runAs),
       });
     } catch (e) {
       return Promise.reject(new InstallError('unavailable', `cannot start ${python}: ${(e as Error).message}`));

@@ -1,0 +1,51 @@
+// apps.runAs: when the agent runs as root, everything that executes code a user sent — deployed apps, Kit-Manager
+// ad-hoc runs, Rust/C++ builds and their programs, pip installs — runs as this user instead. The user is resolved
+// once at start (argv to `id`, never a shell); an unknown user stops the start.
+import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import type { Logger } from '../log';
+
+export interface RunAs { readonly name: string; readonly uid: number; readonly gid: number }
+
+/** null when apps.runAs is empty or the agent is not root (then there are no privileges to drop). */
+export function resolveRunAs(name: string, log: Logger): RunAs | null {
+  if (!name || process.getuid?.() !== 0) return null;
+  const id = (flag: string) => {
+    const r = spawnSync('id', [flag, name], { encoding: 'utf8' });
+    const n = Number(r.stdout.trim());
+    if (r.status !== 0 || !Number.isInteger(n)) throw new Error(`apps.runAs: no user ${name} on this box`);
+    return n;
+  };
+  const out = { name, uid: id('-u'), gid: id('-g') };
+  log.info({ runAs: name, uid: out.uid, gid: out.gid }, 'user code runs as an unprivileged user');
+  return out;
+}
+
+/**
+ * The app user must pass through these folders to reach its own (which it owns, 0700): search only (0711), so it can
+ * neither list them nor read the agent's files (0600) in them. Nothing changes without runAs.
+ */
+export function letPass(runAs: RunAs | null, ...dirs: string[]): void {
+  if (runAs) for (const d of dirs) fs.chmodSync(d, 0o711);
+}
+
+/** Gives files and folders to the app user (no-op without runAs). */
+export function handOver(runAs: RunAs | null, ...paths: string[]): void {
+  if (runAs) for (const p of paths) fs.chownSync(p, runAs.uid, runAs.gid);
+}
+
+/** handOver for a whole tree (files a root-run install left behind become the app user's too). */
+export function handOverTree(runAs: RunAs | null, root: string): void {
+  if (!runAs) return;
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p);
+    if (st.uid !== runAs.uid || st.gid !== runAs.gid) fs.lchownSync(p, runAs.uid, runAs.gid);
+    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(`${p}/${n}`);
+  };
+  walk(root);
+}
+
+/** spawn/pty options that make a child run as the app user. */
+export function asUser(runAs: RunAs | null): { uid?: number; gid?: number } {
+  return runAs ? { uid: runAs.uid, gid: runAs.gid } : {};
+}
