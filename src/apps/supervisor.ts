@@ -184,7 +184,8 @@ export class AppSupervisor {
     };
     const inst = existing ?? this.newInstance(rec);
     return this.serial(inst, async () => {
-      if (this.apps.get(spec.appId) !== inst) throw conflict(`the deploy of ${spec.appId} before this one was refused; send it again`);
+      // While this deploy waited its turn, the app was uninstalled or the deploy that created it was refused.
+      if (this.apps.get(spec.appId) !== inst) throw conflict(`app ${spec.appId} changed while this deploy waited; send it again`);
       if (existing) {
         // Redeploy: the old instance stops and is replaced; console subscribers stay subscribed.
         this.commit(`app ${spec.appId} was left as it was`);
@@ -192,8 +193,7 @@ export class AppSupervisor {
         rec.lastSeq = existing.console.ring.lastSeq;
         existing.rec = rec;
         existing.failures = 0;
-      }
-      else {
+      } else {
         try { this.commit('nothing was installed'); } catch (e) { this.drop(inst); throw e; }
       }
       this.setStatus(inst, 'installing');
