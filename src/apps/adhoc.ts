@@ -22,6 +22,7 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import { GroupProcess } from './process';
 import { asUser, handOver, letPass, type RunAs } from './run-as';
+import { appEnv } from './spawn-spec';
 
 export const MAX_RUNS = 16;
 const COALESCE_MS = 20;
@@ -117,7 +118,7 @@ export class AdhocRuns {
     let run: AdhocRun;
     const proc = new GroupProcess({
       file, args, cwd: folder, ...asUser(this.runAs),
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.runAs ? folder : process.env.HOME ?? folder, LANG: process.env.LANG ?? 'C.UTF-8', TERM: 'dumb', PYTHONUNBUFFERED: '1', PYTHONPATH: path.join(this.config.runtime.dataDir, 'python-packages'), SDV_MIDDLEWARE_TYPE: 'native', SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${this.config.kuksa.address}`, ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
+      env: { ...appEnv(this.config, folder, this.runAs), ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
     }, {
       onStdout: output,
       onStderr: output,

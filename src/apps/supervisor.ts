@@ -16,8 +16,9 @@ import type { Logger } from '../log';
 import { conflict, CommandError, notFound, storageFailure, unavailable } from '../commands/errors';
 import type { Frame } from '../commands/types';
 import { AppConsole } from './console';
-import { GroupProcess, isLeftoverOf, type ExitInfo, type SpawnSpec } from './process';
-import { asUser, handOver, letPass, type RunAs } from './run-as';
+import { GroupProcess, isLeftoverOf, type ExitInfo } from './process';
+import { handOver, letPass, type RunAs } from './run-as';
+import { appSpawnSpec, onPath } from './spawn-spec';
 import { AppStore, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
 import { UsageSampler, type Usage } from './usage';
 
@@ -395,7 +396,7 @@ export class AppSupervisor {
         await hook.start(rec, inst.console);
         inst.serviceRunning = true;
       } else {
-        const spec = this.spawnSpec(rec);
+        const spec = appSpawnSpec(rec, this.store.folder(rec.id), this.config, this.runAs);
         inst.proc = new GroupProcess(spec, {
           onStdout: (c) => inst.console.write('stdout', c),
           onStderr: (c) => inst.console.write('stderr', c),
@@ -485,66 +486,4 @@ export class AppSupervisor {
       });
     }, delay);
   }
-
-  private spawnSpec(rec: AppRecord): SpawnSpec {
-    const folder = this.store.folder(rec.id);
-    const { apps, kuksa, runtime } = this.config;
-    const [host, port] = splitHostPort(kuksa.address);
-    const pyPath = path.join(runtime.dataDir, 'python-packages');
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      // The agent's HOME (root's) is not the app user's: its folder is.
-      HOME: this.runAs ? folder : process.env.HOME ?? folder,
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      TERM: 'dumb',
-      ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
-      ...rec.config.env,
-      PYTHONUNBUFFERED: '1',
-      PYTHONPATH: rec.config.env.PYTHONPATH ? `${pyPath}:${rec.config.env.PYTHONPATH}` : pyPath,
-      SDV_MIDDLEWARE_TYPE: 'native',
-      SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${kuksa.address}`,
-      KUKSA_DATA_BROKER_ADDRESS: host,
-      KUKSA_DATA_BROKER_PORT: port,
-      SDV_APP_ID: rec.id,
-    };
-    let file: string;
-    let args: string[];
-    switch (rec.type) {
-      case 'python':
-        file = apps.python; args = ['-u', 'main.py'];
-        break;
-      case 'binary': case 'kuksa-server': {
-        const stored = path.join(folder, 'app.bin');
-        file = rec.config.path ?? stored;
-        if (!fs.existsSync(file)) throw new Error(`executable ${file} does not exist`);
-        args = rec.config.args;
-        break;
-      }
-      case 'docker':
-        if (!onPath(apps.docker)) throw unavailable('docker is not available on this box');
-        file = apps.docker;
-        args = ['run', '--rm', '--init', '--name', rec.id, '--network', 'host'];
-        for (const [k, v] of Object.entries(env)) if (k.startsWith('SDV_') || k.startsWith('KUKSA_') || k in rec.config.env) args.push('-e', `${k}=${v}`);
-        args.push(rec.config.image ?? '', ...rec.config.args);
-        break;
-      default:
-        throw new Error(`type ${rec.type} has no process`);
-    }
-    return {
-      file, args, cwd: folder, env, stderrFifo: path.join(folder, '.stderr.fifo'),
-      ...asUser(this.runAs),
-    };
-  }
-}
-
-function splitHostPort(address: string): [string, string] {
-  const i = address.lastIndexOf(':');
-  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
-}
-
-/** True when `cmd` is an executable path, or found on PATH. */
-export function onPath(cmd: string): boolean {
-  const isExec = (p: string) => { try { fs.accessSync(p, fs.constants.X_OK); return fs.statSync(p).isFile(); } catch { return false; } };
-  if (cmd.includes('/')) return isExec(cmd);
-  return (process.env.PATH ?? '').split(':').some((d) => d && isExec(path.join(d, cmd)));
 }

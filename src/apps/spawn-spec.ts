@@ -1,0 +1,72 @@
+// How a user program is started: the program and arguments of each app type, and the environment an SDV app expects
+// (the databroker address under the names the Velocitas SDK and kuksa-client read). The supervisor and the ad-hoc
+// runs decide when; this file decides how.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Config } from '../config';
+import { unavailable } from '../commands/errors';
+import type { SpawnSpec } from './process';
+import { asUser, type RunAs } from './run-as';
+import type { AppRecord } from './store';
+
+/** The environment of every user program; `own` (an app's config.env) may override all but the SDV names. */
+export function appEnv(config: Config, folder: string, runAs: RunAs | null, own: Record<string, string> = {}): Record<string, string> {
+  const [host, port] = splitHostPort(config.kuksa.address);
+  const pyPath = path.join(config.runtime.dataDir, 'python-packages');
+  return {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    // The agent's HOME (root's) is not the run user's: its folder is.
+    HOME: runAs ? folder : process.env.HOME ?? folder,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    TERM: 'dumb',
+    ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
+    ...own,
+    PYTHONUNBUFFERED: '1',
+    PYTHONPATH: own.PYTHONPATH ? `${pyPath}:${own.PYTHONPATH}` : pyPath,
+    SDV_MIDDLEWARE_TYPE: 'native',
+    SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${config.kuksa.address}`,
+    KUKSA_DATA_BROKER_ADDRESS: host,
+    KUKSA_DATA_BROKER_PORT: port,
+  };
+}
+
+/** A deployed app's process; throws when it cannot be started (missing executable, no docker). */
+export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, runAs: RunAs | null): SpawnSpec {
+  const { apps } = config;
+  const env = { ...appEnv(config, folder, runAs, rec.config.env), SDV_APP_ID: rec.id };
+  let file: string;
+  let args: string[];
+  switch (rec.type) {
+    case 'python':
+      file = apps.python; args = ['-u', 'main.py'];
+      break;
+    case 'binary': case 'kuksa-server': {
+      file = rec.config.path ?? path.join(folder, 'app.bin');
+      if (!fs.existsSync(file)) throw new Error(`executable ${file} does not exist`);
+      args = rec.config.args;
+      break;
+    }
+    case 'docker':
+      if (!onPath(apps.docker)) throw unavailable('docker is not available on this box');
+      file = apps.docker;
+      args = ['run', '--rm', '--init', '--name', rec.id, '--network', 'host'];
+      for (const [k, v] of Object.entries(env)) if (k.startsWith('SDV_') || k.startsWith('KUKSA_') || k in rec.config.env) args.push('-e', `${k}=${v}`);
+      args.push(rec.config.image ?? '', ...rec.config.args);
+      break;
+    default:
+      throw new Error(`type ${rec.type} has no process`);
+  }
+  return { file, args, cwd: folder, env, stderrFifo: path.join(folder, '.stderr.fifo'), ...asUser(runAs) };
+}
+
+function splitHostPort(address: string): [string, string] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
+}
+
+/** True when `cmd` is an executable path, or found on PATH. */
+export function onPath(cmd: string): boolean {
+  const isExec = (p: string) => { try { fs.accessSync(p, fs.constants.X_OK); return fs.statSync(p).isFile(); } catch { return false; } };
+  if (cmd.includes('/')) return isExec(cmd);
+  return (process.env.PATH ?? '').split(':').some((d) => d && isExec(path.join(d, cmd)));
+}
