@@ -6,13 +6,14 @@
 import * as fs from 'node:fs';
 import WebSocket, { type RawData } from 'ws';
 import { CAPABILITIES } from '../capabilities';
-import { dispatch, type Envelope } from '../commands/dispatch';
+import { dispatch } from '../commands/dispatch';
 import type { ErrorCode } from '../commands/errors';
 import { runtimeState } from '../commands/legacy';
-import type { Client, Frame } from '../commands/types';
+import type { Frame } from '../commands/types';
 import { isPlainObject } from '../commands/validate';
 import type { Parts } from '../parts';
 import { Redialer, systemClock, type LinkClock } from './backoff';
+import { cmdEnvelope, errorReply, KitClient, typeEnvelope, type KitReplies } from './kit-client';
 import { decodeEio, encodeAck, encodeConnect, encodeEvent, encodePong, engineUrl, type SioPacket } from './socketio-wire';
 
 /** The real Kit-Manager accepts frames up to 100 MB (maxHttpBufferSize 1e8); larger ones close the socket (1009). */
@@ -27,8 +28,6 @@ const STATE_REPORT_MS = 1000;
 const MAX_REQUEST_FROM = 256;
 
 type ConnState = 'connecting' | 'open' | 'registered';
-
-const now = (): string => new Date().toISOString();
 
 /** Disposers of one connection's timers and listeners, run together on loss (socket.io-client's `on` + cleanup). */
 class Subscriptions {
@@ -45,48 +44,13 @@ class Subscriptions {
   }
 }
 
-/** One frontend client of the Kit-Manager, named by the request_from the Kit-Manager gave its commands. */
-class KitClient implements Client {
-  readonly door = 'kit';
-  private closers: Array<() => void> = [];
-  private _closed = false;
-
-  constructor(readonly id: string, private readonly link: KitLink) {}
-
-  get closed(): boolean { return this._closed; }
-
-  /**
-   * Every frame to this client is a messageToKit-kitReply routed by request_from; kit_id names this runtime. A frame
-   * pushed in the seed's shape (`type`, e.g. apis-value) also gets that name as `cmd`, which is what the frontend reads.
-   */
-  send(frame: Frame): void {
-    if (this._closed) return;
-    const named = frame.cmd === undefined && typeof frame.type === 'string' ? { cmd: frame.type, ...frame } : frame;
-    this.link.emitEvent('messageToKit-kitReply', { ...named, request_from: this.id, kit_id: this.link.kitId });
-  }
-
-  congested(): boolean { return this.link.congested(); }
-
-  onClose(fn: () => void): () => void {
-    if (this._closed) { queueMicrotask(fn); return () => {}; }
-    this.closers.push(fn);
-    return () => { this.closers = this.closers.filter((f) => f !== fn); };
-  }
-
-  close(): void {
-    if (this._closed) return;
-    this._closed = true;
-    for (const fn of this.closers.splice(0)) { try { fn(); } catch { /* a part's hook failing must not stop the others */ } }
-  }
-}
-
 /** Reads `"key":"value"` from a payload too big to parse, to echo it in the error reply. */
 function peekString(text: string, key: string, max: number): string | null {
   const m = new RegExp(`"${key}"\\s*:\\s*"([^"\\\\]{1,${max}})"`).exec(text);
   return m ? m[1]! : null;
 }
 
-export class KitLink {
+export class KitLink implements KitReplies {
   readonly kitId: string;
   private readonly clock: LinkClock;
   private readonly redial: Redialer;
@@ -434,31 +398,4 @@ export class KitLink {
       }
     });
   }
-}
-
-/** The error reply to a `cmd`: what the Python runtime sends on an exception, plus a stable code and the text. */
-function errorReply(cmd: unknown, code: ErrorCode, message: string, requestFrom: string, kitId: string): Frame {
-  const echoed = typeof cmd === 'string' ? cmd.slice(0, 64) : cmd === undefined ? null : cmd;
-  return { cmd: echoed, error: message, errorCode: code, result: `Error: ${message}`, isDone: true, is_finish: true, code: 1, request_from: requestFrom, kit_id: kitId };
-}
-
-/** Replies to a Kit-Manager `cmd`: `{cmd, …body}`; the client adds request_from and kit_id. */
-function cmdEnvelope(client: KitClient, rawCmd: unknown): Envelope {
-  return {
-    done: (req, _command, body) => client.send({ cmd: req.wireName, ...body }),
-    progress: (req, _command, frame) => client.send({ cmd: req.wireName, ...frame }),
-    fail: (req, code, message) => {
-      const { request_from: _rf, kit_id: _k, ...rest } = errorReply(req?.wireName || rawCmd, code, message, client.id, '');
-      client.send(rest);
-    },
-  };
-}
-
-/** Replies to a seed-000 `type` request: exactly what the local API would send, inside the kitReply. */
-function typeEnvelope(client: KitClient): Envelope {
-  return {
-    done: (req, command, body) => client.send({ type: command.responseType ?? `${req.wireName}-response`, id: req.id, ...body, timestamp: now() }),
-    progress: (req, _command, frame) => client.send({ type: `${req.wireName}-response`, ...frame, id: req.id, timestamp: now() }),
-    fail: (req, code, message) => client.send({ type: 'error', id: req ? req.id : null, error: message, code, timestamp: now() }),
-  };
 }
