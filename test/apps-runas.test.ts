@@ -5,17 +5,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApiClient, startAgent } from './helpers/agent';
+import { buildWheel } from './helpers/wheel';
 
 type F = Record<string, unknown>;
 const isRoot = process.getuid?.() === 0;
+const NOT_ROOT = isRoot ? false : 'the agent drops privileges only when it runs as root; these tests are not root';
 
-t.test('apps.runAs nobody: the app runs as nobody and can write in its folder', {
-  skip: isRoot ? false : 'the agent drops privileges only when it runs as root; these tests are not root',
-}, async (t) => {
-  const nobodyUid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
-  // dataDir under a folder others may pass through, as /var/lib is on a box (mkdtemp's own folder is 0700).
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'runas-'));
+/** nobody's uid, and a folder others may pass through (as /var/lib is on a box; mkdtemp's own folder is 0700). */
+function nobodyAndBase(prefix: string): { nobodyUid: number; base: string } {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.chmodSync(base, 0o711);
+  return { nobodyUid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim()), base };
+}
+
+t.test('apps.runAs nobody: the app runs as nobody and can write in its folder', { skip: NOT_ROOT }, async (t) => {
+  const { nobodyUid, base } = nobodyAndBase('runas-');
   const agent = await startAgent({ dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' } } });
   t.teardown(() => agent.stop());
   const c = await ApiClient.connect(agent.apiUrl);
@@ -34,24 +38,13 @@ t.test('apps.runAs nobody: the app runs as nobody and can write in its folder', 
   t.equal(fs.statSync(path.join(base, 'data', 'apps')).mode & 0o777, 0o711);
 });
 
-t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip run as nobody too', {
-  skip: isRoot ? false : 'the agent drops privileges only when it runs as root; these tests are not root',
-}, async (t) => {
-  const nobodyUid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'runas-adhoc-'));
-  fs.chmodSync(base, 0o711);
+t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip run as nobody too', { skip: NOT_ROOT }, async (t) => {
+  const { nobodyUid, base } = nobodyAndBase('runas-adhoc-');
   // A wheel folder the run user may read, as an operator would provide it.
   const wheels = path.join(base, 'wheels');
   fs.mkdirSync(wheels, { mode: 0o755 });
-  execFileSync('python3', ['-c', [
-    'import zipfile, sys, os',
-    "files = {'whoami_pkg/__init__.py': 'import os\\nUID = os.getuid()\\n', 'whoami_pkg-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: whoami-pkg\\nVersion: 1.0\\n\\n', 'whoami_pkg-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n'}",
-    "files['whoami_pkg-1.0.dist-info/RECORD'] = ''.join(f'{n},,\\n' for n in files) + 'whoami_pkg-1.0.dist-info/RECORD,,\\n'",
-    "z = zipfile.ZipFile(os.path.join(sys.argv[1], 'whoami_pkg-1.0-py3-none-any.whl'), 'w')",
-    '[z.writestr(n, c) for n, c in files.items()]',
-    'z.close()',
-  ].join('\n'), wheels]);
-  fs.chmodSync(path.join(wheels, 'whoami_pkg-1.0-py3-none-any.whl'), 0o644);
+  const wheel = buildWheel(wheels, 'whoami_pkg', '1.0', { 'whoami_pkg/__init__.py': 'import os\nUID = os.getuid()\n' });
+  fs.chmodSync(wheel, 0o644);
   const agent = await startAgent({ dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' }, packages: { findLinks: wheels, installTimeoutS: 60 } } });
   t.teardown(() => agent.stop());
   const c = await ApiClient.connect(agent.apiUrl);

@@ -5,28 +5,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiClient, startAgent, tmpDir } from './helpers/agent';
-
-/** A minimal valid wheel, written by Python's zipfile (a wheel is a zip with a dist-info folder). */
-function buildWheel(dir: string): void {
-  const script = `
-import zipfile, sys, os
-d = sys.argv[1]
-files = {
-  'sdvdemo/__init__.py': 'VALUE = 4242\\n',
-  'sdvdemo-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: sdvdemo\\nVersion: 1.0\\n\\n',
-  'sdvdemo-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
-}
-files['sdvdemo-1.0.dist-info/RECORD'] = ''.join(f'{n},,\\n' for n in files) + 'sdvdemo-1.0.dist-info/RECORD,,\\n'
-with zipfile.ZipFile(os.path.join(d, 'sdvdemo-1.0-py3-none-any.whl'), 'w') as z:
-  for n, c in files.items(): z.writestr(n, c)
-`;
-  const r = spawnSync('python3', ['-c', script, dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wheel build failed: ${r.stderr}`);
-}
+import { buildWheel } from './helpers/wheel';
 
 t.test('install from a local folder, list, import; refusals name the requirement', async (t) => {
   const wheels = tmpDir('sdv-wheels-');
-  buildWheel(wheels);
+  buildWheel(wheels, 'sdvdemo', '1.0', { 'sdvdemo/__init__.py': 'VALUE = 4242\n' });
   const agent = await startAgent({ config: { packages: { findLinks: wheels, installTimeoutS: 60 } } });
   t.teardown(() => agent.stop());
   const c = await ApiClient.connect(agent.apiUrl);
