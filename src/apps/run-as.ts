@@ -26,7 +26,8 @@ export function resolveRunAs(name: string, log: Logger): RunAs | null {
  * neither list them nor read the agent's files (0600) in them. Nothing changes without runAs.
  */
 export function letPass(runAs: RunAs | null, ...dirs: string[]): void {
-  if (runAs) for (const d of dirs) fs.chmodSync(d, 0o711);
+  // Only when needed: a read-only dataDir that is already right must not stop the start.
+  if (runAs) for (const d of dirs) if ((fs.statSync(d).mode & 0o777) !== 0o711) fs.chmodSync(d, 0o711);
 }
 
 /** Gives files and folders to the app user (no-op without runAs). */

@@ -2,11 +2,12 @@
 // (the databroker address under the names the Velocitas SDK and kuksa-client read). The supervisor and the ad-hoc
 // runs decide when; this file decides how.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config } from '../config';
 import { unavailable } from '../commands/errors';
 import type { SpawnSpec } from './process';
-import { asUser, type RunAs } from './run-as';
+import { asUser, letPass, type RunAs } from './run-as';
 import type { AppRecord } from './store';
 
 /** The environment of every user program; `own` (an app's config.env) may override all but the SDV names. */
@@ -56,7 +57,24 @@ export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, run
     default:
       throw new Error(`type ${rec.type} has no process`);
   }
-  return { file, args, cwd: folder, env, stderrFifo: path.join(folder, '.stderr.fifo'), ...asUser(runAs) };
+  return { file, args, cwd: folder, env, stderrFifo: fifoPath(folder, rec.id, runAs), ...asUser(runAs) };
+}
+
+let spareFifoDir: string | null = null;
+
+/**
+ * The stderr FIFO lives in the app's folder; when that cannot be written (a read-only dataDir) it goes to a folder of
+ * this agent's in the temp dir, so restored apps still start. Nothing is written through a FIFO, only passed.
+ */
+function fifoPath(folder: string, appId: string, runAs: RunAs | null): string {
+  try {
+    fs.accessSync(folder, fs.constants.W_OK);
+    return path.join(folder, '.stderr.fifo');
+  } catch {
+    spareFifoDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-agent-fifo-'));
+    letPass(runAs, spareFifoDir);
+    return path.join(spareFifoDir, `${appId}.stderr.fifo`);
+  }
 }
 
 function splitHostPort(address: string): [string, string] {

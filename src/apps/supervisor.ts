@@ -102,7 +102,12 @@ export class AppSupervisor {
         rec.status = 'stopped';
       }
     }
-    this.save();
+    try { this.save(); } catch (e) {
+      // A box whose storage went read-only still runs its apps; what would change them is refused (STORAGE).
+      const msg = `the app registry cannot be written (${(e as Error).message}): apps run, changes are refused until runtime.dataDir is writable`;
+      this.log.error({ err: e }, msg);
+      this.notices.push(msg);
+    }
     this.log.info({ apps: apps.length, restarting: apps.filter((a) => a.desired === 'running').length }, 'apps restored');
   }
 

@@ -3,7 +3,7 @@
 // compiler and then the program print, then one {isDone:true, code:<exit code>, result:""}. A failed build ends with
 // isDone:true and the compiler's non-zero code; a missing toolchain is one error reply naming it.
 import { compile, ToolchainMissing, type Language } from '../build/compile';
-import { CommandError, unavailable } from './errors';
+import { CommandError, isStorageError, storageFailure, unavailable } from './errors';
 import { needPart } from './part';
 import { runStreamer } from './legacy';
 import type { Command, CommandContext, CommandRequest } from './types';
@@ -22,6 +22,7 @@ export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang
     build = await compile(ctx.parts.config, lang, code, stream.output, ctx.parts.runAs);
   } catch (e) {
     if (e instanceof ToolchainMissing) throw unavailable(`${req.wireName}: ${e.message}`);
+    if (isStorageError(e)) throw storageFailure(e, 'the build folder in dataDir/builds', 'nothing was built');
     throw new CommandError('INTERNAL', `${req.wireName}: ${(e as Error).message}`);
   }
   if (build.code !== 0) {
@@ -38,6 +39,7 @@ export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang
     });
   } catch (e) {
     build.cleanup();
+    if (isStorageError(e)) throw storageFailure(e, 'the run\'s folder in dataDir/runs', 'nothing was started');
     throw new CommandError('INTERNAL', `${req.wireName}: cannot start: ${(e as Error).message}`);
   }
   return undefined;

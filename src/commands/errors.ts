@@ -34,6 +34,12 @@ export function storageFailure(e: unknown, what: string, outcome: string): Comma
   return new CommandError('STORAGE', `could not write ${what}: ${why} (${errno ?? errorText(e)}); ${outcome}. Make runtime.dataDir writable and retry`);
 }
 
+/** True for the errors of a storage that refuses writes (read-only, full, failing), whatever was being written. */
+export function isStorageError(e: unknown): boolean {
+  const errno = (e as NodeJS.ErrnoException | null)?.code;
+  return errno === 'EROFS' || errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EIO';
+}
+
 /** The human text of anything thrown; internal errors are not leaked beyond their message. */
 export function errorText(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;

@@ -3,7 +3,7 @@
 // value, and the door adds cmd, request_from and kit_id. Where the part doing the real work is not built yet, the
 // command answers with an honest UNAVAILABLE error instead of pretending.
 import * as nodePath from 'node:path';
-import { badRequest, CommandError } from './errors';
+import { badRequest, CommandError, isStorageError, storageFailure } from './errors';
 import { needPart } from './part';
 import { runtimeInfo } from './runtime';
 import type { Command, CommandContext, Frame, Handler } from './types';
@@ -66,6 +66,7 @@ function runHandler(kind: 'python' | 'binary'): Handler {
       await adhoc.start({ owner: ctx.client.id, from: ctx.client.door, name, kind, ...(code !== undefined ? { code } : { path }), onOutput: stream.output, onExit: (c) => { trace.end(); stream.exit(c); }, ...(trace.tracer ? { tracer: trace.tracer } : {}) });
     } catch (e) {
       trace.end();
+      if (isStorageError(e)) throw storageFailure(e, 'the run\'s folder in dataDir/runs', 'nothing was started');
       throw new CommandError('INTERNAL', `${req.wireName}: cannot start: ${(e as Error).message}`);
     }
     return undefined;

@@ -234,14 +234,31 @@ t.test('dataDir turns read-only mid-run', async (t) => {
   summary.data.crashes += caughtCrashes(agent).length;
   const stopAcked = stop !== null && stop.type !== 'error';
 
+  // kill -9 and start again while still read-only (a box whose storage came up read-only): the agent starts, the app
+  // meant to run runs, /health says why it is degraded, and changes are still refused
+  const restart = async () => {
+    agent.proc.kill('SIGKILL');
+    await until(() => agent.proc.exitCode !== null || agent.proc.signalCode !== null, 10_000);
+    c.close();
+    agent = await startAgent({ dataDir, env: SAFE_ENV });
+    c = await ApiClient.connect(agent.apiUrl);
+  };
+  await restart();
+  summary.data.faultsInjected++;
+  const runsOnRo = await until(async () => (await listApps(c)).get(aId) === 'running', 20_000, 250);
+  t.ok(runsOnRo, `started on the read-only dataDir, the app meant to run runs (${String((await listApps(c)).get(aId))})`);
+  const roHealth = await (await fetch(agent.healthUrl)).json() as Record<string, unknown>;
+  t.equal(roHealth.status, 'degraded', '/health says degraded after a read-only start');
+  t.match(String(roHealth.storageError), /read-only|EROFS|EPERM|not permitted/, 'and why');
+  refused(await req(c, { type: 'deploy_request', prototype: { id: 'ro-c', name: 'C', type: 'python', code: APP_CODE(4), config: {} } }, timeout).catch(() => null), 'a deploy after a read-only start');
+  const crashedOnRo = caughtCrashes(agent).length;
+  summary.data.crashes += crashedOnRo;
+  if (runsOnRo && crashedOnRo === 0) summary.data.faultsSurvived++;
+
   // back to writable, kill -9, restart: the previous state is there
   if (method.startsWith('tmpfs') && method !== 'tmpfs+chattr') spawnSync('mount', ['-o', 'remount,rw', dataDir]);
   if (method.includes('chattr')) spawnSync('chattr', ['-R', '-i', dataDir]);
-  agent.proc.kill('SIGKILL');
-  await until(() => agent.proc.exitCode !== null || agent.proc.signalCode !== null, 10_000);
-  c.close();
-  agent = await startAgent({ dataDir, env: SAFE_ENV });
-  c = await ApiClient.connect(agent.apiUrl);
+  await restart();
   const listed = await listApps(c);
   t.ok(listed.has(aId), 'the app deployed before the switch is still there');
   t.notOk(listed.has('VEA-ro-b'), 'the refused deploy left nothing');
