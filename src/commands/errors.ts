@@ -31,7 +31,8 @@ const STORAGE_WHY: Record<string, string> = {
 export function storageFailure(e: unknown, what: string, outcome: string): CommandError {
   const errno = (e as NodeJS.ErrnoException | null)?.code;
   const why = (errno && STORAGE_WHY[errno]) ?? 'the write failed';
-  return new CommandError('STORAGE', `could not write ${what}: ${why} (${errno ?? errorText(e)}); ${outcome}. Make runtime.dataDir writable and retry`);
+  const todo = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'Free space in runtime.dataDir' : 'Make runtime.dataDir writable';
+  return new CommandError('STORAGE', `could not write ${what}: ${why} (${errno ?? errorText(e)}); ${outcome}. ${todo} and retry`);
 }
 
 /** True for the errors of a storage that refuses writes (read-only, full, failing), whatever was being written. */

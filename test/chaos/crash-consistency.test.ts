@@ -2,7 +2,7 @@
 // stops and uninstalls driven through the local API (10 kills short, 100 full). After every kill the registry parses,
 // every operation acknowledged before the kill is present after the restart, the apps meant to run are running, and
 // no app runs twice. Then a dataDir that turns read-only mid-run: the failing write is reported to the requester and
-// the previous state stays intact.
+// the previous state stays intact, and the agent also starts on it; and a dataDir that fills up.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -273,4 +273,43 @@ t.test('dataDir turns read-only mid-run', async (t) => {
   }
   summary.data.faultsSurvived++;
   summary.data.crashes += caughtCrashes(agent).length;
+});
+
+t.test('dataDir full', async (t) => {
+  if (!readOnlyTools().mount) { summary.skip('full dataDir', 'needs root with mount'); return; }
+  const dataDir = path.join(tmpDir('sdv-chaos-full-'), 'data');
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', dataDir]).status !== 0) { summary.skip('full dataDir', 'tmpfs mount refused'); return; }
+  t.teardown(() => { killLeftovers(dataDir); spawnSync('umount', ['-l', dataDir]); });
+  const agent = await startAgent({ dataDir, env: SAFE_ENV });
+  t.teardown(() => agent.stop());
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  await c.request({ type: 'deploy_request', prototype: { id: 'full-a', name: 'A', type: 'python', code: APP_CODE(1), config: {} } }, 30_000);
+  t.equal((await c.request({ type: 'run_app', appId: 'VEA-full-a' }, 30_000)).status, 'running', 'an app runs before the disk fills');
+
+  // fill the disk to the last byte
+  const filler = path.join(dataDir, 'filler');
+  const fd = fs.openSync(filler, 'w');
+  const chunk = Buffer.alloc(64 * 1024, 0x5a);
+  try { for (;;) fs.writeSync(fd, chunk); } catch (e) { t.equal((e as NodeJS.ErrnoException).code, 'ENOSPC', 'the disk is full'); }
+  try { for (;;) fs.writeSync(fd, chunk, 0, 1); } catch { /* the last bytes */ }
+  fs.closeSync(fd);
+  summary.data.faultsInjected++;
+
+  const stop = await req(c, { type: 'stop_app', appId: 'VEA-full-a' }, 15_000).catch(() => null);
+  t.match(stop, { type: 'error', code: 'STORAGE' }, 'a stop that cannot be saved is refused with STORAGE');
+  t.match(String(stop?.error), /disk is full.*Free space in runtime\.dataDir/, `and says the disk is full, and what to do: ${String(stop?.error)}`);
+  t.equal((await listApps(c)).get('VEA-full-a'), 'running', 'the app keeps running');
+  const health = await (await fetch(agent.healthUrl)).json() as Record<string, unknown>;
+  t.equal(health.status, 'degraded', '/health says degraded');
+
+  // space again: the same stop is acknowledged, and /health recovers
+  fs.rmSync(filler);
+  t.match(await c.request({ type: 'stop_app', appId: 'VEA-full-a' }, 15_000), { type: 'stop_app-response', status: 'stopped' }, 'with space again the stop is acknowledged');
+  const after = await (await fetch(agent.healthUrl)).json() as Record<string, unknown>;
+  t.equal(after.storageError, null, 'storageError clears after a successful write');
+  const crashes = caughtCrashes(agent).length;
+  summary.data.crashes += crashes;
+  if (crashes === 0 && stop?.code === 'STORAGE') summary.data.faultsSurvived++;
 });
