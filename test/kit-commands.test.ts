@@ -2,6 +2,8 @@
 // the Autowrx frontend reads. A command whose part is not in this build must answer a well-formed UNAVAILABLE error;
 // where the part exists, its real behaviour is checked.
 import t, { type Test } from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { startAgent } from './helpers/agent';
 import { Frontend, StandInKitManager } from './helpers/kit-manager';
 
@@ -88,14 +90,25 @@ t.test('commands through the Kit-Manager', async (t) => {
     t.equal(ends(), 2, 'the first run ended when the second started, the second on its own');
   });
 
-  t.test('run_bin_app runs a binary on the box', async (t) => {
-    const before = fe.replies.length;
-    const first = await fe.command(KIT, { cmd: 'run_bin_app', usedAPIs: [], data: '/bin/echo' });
-    if (!available(t, first, 'run_bin_app')) return;
-    const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_bin_app' && r.isDone === true, 15_000);
-    t.equal(done.code, 0);
+  t.test('run_bin_app runs a binary placed in dataDir/bin, and nothing else on the box', async (t) => {
+    const binDir = path.join(agent.dataDir, 'bin');
+    fs.mkdirSync(binDir, { recursive: true });
+    fs.copyFileSync('/bin/echo', path.join(binDir, 'hello'));
+    fs.chmodSync(path.join(binDir, 'hello'), 0o755);
+    for (const data of ['hello', path.join(binDir, 'hello')]) {
+      const before = fe.replies.length;
+      const first = await fe.command(KIT, { cmd: 'run_bin_app', usedAPIs: [], data });
+      if (!available(t, first, 'run_bin_app')) return;
+      const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_bin_app' && r.isDone === true, 15_000);
+      t.equal(done.code, 0, `${data} ran`);
+    }
     const bad = await fe.command(KIT, { cmd: 'run_bin_app', data: '../../etc/passwd' });
     t.equal(bad.errorCode, 'BAD_REQUEST', 'a name cannot climb out of dataDir/bin');
+    for (const outside of ['/bin/echo', '/sbin/reboot', `${binDir}/../../../bin/sh`, `${binDir}`]) {
+      const r = await fe.command(KIT, { cmd: 'run_bin_app', data: outside });
+      t.equal(r.errorCode, 'FORBIDDEN', `${outside} is refused`);
+      t.match(String(r.error), /run_bin_app runs the binaries placed there/, 'saying what to do');
+    }
   });
 
   for (const cmd of ['run_rust_app', 'run_cpp_app']) {

@@ -56,10 +56,16 @@ function runHandler(kind: 'python' | 'binary'): Handler {
       if (path.length === 0 || path.length > 4096) throw badRequest('data: expected a non-empty binary name');
       name = path.split('/').pop() || path;
     }
-    if (path !== undefined && !path.startsWith('/')) {
-      // A bare name (what the playground sends) means a binary in dataDir/bin; it may not climb out of it.
-      if (path.includes('/') || path.includes('\\') || path.includes('\0') || path === '.' || path === '..') throw badRequest('data: expected a binary name (no "/") or an absolute path');
-      path = nodePath.join(ctx.parts.config.runtime.dataDir, 'bin', path);
+    if (path !== undefined) {
+      // Only the binaries the operator placed in dataDir/bin: a name (what the playground sends), or their absolute
+      // path. Anything else on the box (/sbin/reboot…) is not the playground's to run.
+      const binDir = nodePath.resolve(ctx.parts.config.runtime.dataDir, 'bin');
+      if (!path.startsWith('/')) {
+        if (path.includes('/') || path.includes('\\') || path.includes('\0') || path === '.' || path === '..') throw badRequest('data: expected a binary name (no "/")');
+        path = nodePath.join(binDir, path);
+      } else if (path.includes('\0') || !nodePath.resolve(path).startsWith(`${binDir}/`)) {
+        throw new CommandError('FORBIDDEN', `data: ${JSON.stringify(path.slice(0, 200))} is outside ${binDir}; run_bin_app runs the binaries placed there: send a name`);
+      }
     }
     const stream = runStreamer(ctx);
     try {

@@ -169,6 +169,14 @@ t.test('no client path reaches outside dataDir', async (t) => {
     for (const type of ['run_app', 'console_subscribe', 'app_output', 'stop_app', 'uninstall_app']) await req(c, { type, appId: id });
     if (r.type !== 'error') await c.request({ type: 'uninstall_app', appId: (r.appId as string | undefined) ?? `VEA-${id}` }, 30_000);
   }
+  // run_bin_app runs only what the operator placed in dataDir/bin: no other program on the box, however it is named
+  for (const data of ['/bin/sh', '/usr/bin/touch', `${agent.dataDir}/bin/../../esc-${tag}`, `../esc-${tag}`, `/tmp/esc-${tag}`]) {
+    summary.data.faultsInjected++;
+    const r = await c.request({ type: 'run_bin_app', data }, 15_000);
+    t.equal(r.type, 'error', `run_bin_app ${data} refused (${String(r.code)})`);
+    if (r.type === 'error') summary.data.faultsSurvived++;
+    else summary.finding(`run_bin_app ran ${data}`);
+  }
   const outside = fs.readdirSync(scratch).filter((n) => n !== 'data' && n !== 'config.yaml');
   const inTmp = fs.readdirSync('/tmp').filter((n) => n.includes(`esc-${tag}`));
   t.same([...outside, ...inTmp], [], 'nothing written outside dataDir');
