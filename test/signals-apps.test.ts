@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { ApiClient, sleep, startAgent, tmpDir } from './helpers/agent';
+import { ApiClient, sleep, startAgent, tmpDir, restartOnSameData } from './helpers/agent';
 
 type F = Record<string, unknown>;
 const LOW = 'Vehicle.Body.Lights.Beam.Low.IsOn';
@@ -50,12 +50,7 @@ t.test('mock-service app: run_app starts the mock provider in its mode, stop_app
   t.match(await c.request({ type: 'run_app', appId: 'VEA-mock' }), { status: 'running' });
   t.match(await c.request({ type: 'mock_service_status' }), { mode: 'echo-specific', signals: [LOW], claimed: 1 });
   c.close();
-  await a.stop();
-
-  const b = await startAgent({ dataDir: a.dataDir });
-  t.teardown(() => b.stop());
-  const cb = await ApiClient.connect(b.apiUrl);
-  t.teardown(() => cb.close());
+  const { client: cb } = await restartOnSameData(t, a);
   let status = '';
   for (let i = 0; i < 100 && status !== 'running'; i++) {
     const list = await cb.request({ type: 'list_deployed_apps' });
@@ -133,11 +128,7 @@ t.test('a mode started by mock_service_start is applied again after an agent res
   const c = await ApiClient.connect(a.apiUrl);
   t.match(await c.request({ type: 'mock_service_start', mode: 'echo-all' }), { running: true });
   c.close();
-  await a.stop();
-  const b = await startAgent({ dataDir: a.dataDir });
-  t.teardown(() => b.stop());
-  const cb = await ApiClient.connect(b.apiUrl);
-  t.teardown(() => cb.close());
+  const { client: cb } = await restartOnSameData(t, a);
   let st: F = {};
   for (let i = 0; i < 50 && !(st.claimed as number); i++) { st = await cb.request({ type: 'mock_service_status' }); if (!(st.claimed as number)) await sleep(100); }
   t.match(st, { mode: 'echo-all', running: true, error: null });

@@ -1,7 +1,7 @@
 // Mock provider modes against the embedded store, and echo through an external v1 databroker; the legacy mock list
 // persists in dataDir across a restart.
 import t from 'tap';
-import { ApiClient, sleep, startAgent } from './helpers/agent';
+import { ApiClient, sleep, startAgent, restartOnSameData } from './helpers/agent';
 import { startDownstream, startUpstream } from './helpers/signals';
 
 const valueOf = (f: Record<string, unknown>, p: string) => (f.result as Record<string, unknown>)[p];
@@ -46,11 +46,7 @@ t.test('embedded: echo-all, echo-specific, random, static, off', async (t) => {
   t.match(bad.message ?? bad.error, /mode: expected one of/);
 
   // the mock list survives a restart
-  await a.stop();
-  const b = await startAgent({ dataDir: a.dataDir });
-  t.teardown(() => b.stop());
-  const cb = await ApiClient.connect(b.apiUrl);
-  t.teardown(() => cb.close());
+  const { client: cb } = await restartOnSameData(t, a);
   t.same((await cb.request({ type: 'list_mock_signal' })).data, list, 'mock list persisted');
 });
 

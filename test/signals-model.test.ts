@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { ApiClient, startAgent } from './helpers/agent';
+import { ApiClient, startAgent, restartOnSameData } from './helpers/agent';
 
 t.test('generate and revert keep surviving subscriptions', async (t) => {
   const a = await startAgent({ config: { signals: { batchWindowMs: 20 } } });
@@ -43,11 +43,7 @@ t.test('a generated model survives a restart', async (t) => {
   const tree = { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' }, Only: { type: 'sensor', datatype: 'boolean' } } } };
   t.match(await c.request({ type: 'generate_vehicle_model', data: tree }), { result: 'Successful' });
   c.close();
-  await a.stop();
-  const b = await startAgent({ dataDir: a.dataDir });
-  t.teardown(() => b.stop());
-  const cb = await ApiClient.connect(b.apiUrl);
-  t.teardown(() => cb.close());
+  const { client: cb } = await restartOnSameData(t, a);
   const r = await cb.request({ type: 'subscribe_apis', apis: ['Vehicle.**'] });
   t.same(r.apis, ['Vehicle.Speed', 'Vehicle.Only']);
 });

@@ -173,6 +173,16 @@ export class ApiClient {
   close(): void { this.ws.close(); }
 }
 
+/** A reboot of the box: the agent stops, and a new one starts on the same dataDir; it and a client are torn down with t. */
+export async function restartOnSameData(t: { teardown(fn: () => unknown): void }, old: AgentHandle): Promise<{ agent: AgentHandle; client: ApiClient }> {
+  await old.stop();
+  const agent = await startAgent({ dataDir: old.dataDir });
+  t.teardown(() => agent.stop());
+  const client = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => client.close());
+  return { agent, client };
+}
+
 export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
