@@ -9,6 +9,7 @@ import type { Broker, ServerInfo, SignalUpdate, WriteOutcome } from './broker';
 import { unknownPath } from './broker';
 import { coerce, ValueError, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
+import { kuksaServices } from './protos';
 
 export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -22,13 +23,13 @@ export interface ClientOptions { address: string; token: string; tls: Config['ku
 /** A long-lived stream the client re-opens after every reconnect. */
 interface Durable { open(): () => void; cancel: (() => void) | null; closed: boolean }
 
-export function credentials(opts: ClientOptions): grpc.ChannelCredentials {
+function credentials(opts: ClientOptions): grpc.ChannelCredentials {
   if (!opts.tls.enabled) return grpc.credentials.createInsecure();
   const read = (f: string) => (f ? fs.readFileSync(f) : null);
   return grpc.credentials.createSsl(read(opts.tls.caFile), read(opts.tls.keyFile), read(opts.tls.certFile));
 }
 
-export function channelOptions(opts: ClientOptions): grpc.ChannelOptions {
+function channelOptions(opts: ClientOptions): grpc.ChannelOptions {
   return opts.tls.enabled && opts.tls.serverName ? { 'grpc.ssl_target_name_override': opts.tls.serverName, 'grpc.default_authority': opts.tls.serverName } : {};
 }
 
@@ -41,8 +42,12 @@ export abstract class KuksaClient implements Broker {
   private attempt = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** The channel of this API generation; GetServerInfo is the same call in both. */
+  protected readonly client: grpc.Client;
 
-  constructor(protected readonly opts: ClientOptions) {}
+  constructor(protected readonly opts: ClientOptions, private readonly api: 'v1' | 'v2') {
+    this.client = new (kuksaServices()[api])(opts.address, credentials(opts), channelOptions(opts));
+  }
 
   get connected(): boolean { return this._connected; }
 
@@ -70,14 +75,12 @@ export abstract class KuksaClient implements Broker {
     });
   }
 
-  protected abstract rawServerInfo(): Promise<ServerInfo>;
   protected abstract rawList(pattern: string): Promise<SignalMeta[]>;
   protected abstract rawGet(paths: string[]): Promise<Record<string, SignalValue | null>>;
   /** Writes a batch of typed values; returns errors per path (paths not in the map succeeded). */
   protected abstract rawWrite(items: Array<{ meta: SignalMeta; value: SignalValue; target: boolean }>): Promise<Record<string, WriteOutcome>>;
   protected abstract openSubscribe(paths: string[], onUpdate: (u: SignalUpdate) => void, onEnd: (e: Error) => void): () => void;
   protected abstract openProvider(paths: string[], onTarget: (p: string, v: SignalValue) => void, onEnd: (e: Error) => void): () => void;
-  protected abstract closeChannel(): void;
 
   async start(): Promise<void> {
     this.stopped = false;
@@ -89,11 +92,14 @@ export abstract class KuksaClient implements Broker {
     if (this.timer) clearTimeout(this.timer);
     for (const d of this.durables) { d.closed = true; d.cancel?.(); }
     this.durables.clear();
-    this.closeChannel();
+    this.client.close();
     this.setConnected(false);
   }
 
-  async serverInfo(): Promise<ServerInfo> { return this.rawServerInfo(); }
+  async serverInfo(): Promise<ServerInfo> {
+    const r = await this.unary<Obj>(this.client, 'GetServerInfo', {});
+    return { name: r.name ?? '', version: r.version ?? '', api: this.api };
+  }
 
   private setConnected(c: boolean): void {
     if (c === this._connected) return;
@@ -105,7 +111,7 @@ export abstract class KuksaClient implements Broker {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.rawServerInfo();
+      await this.serverInfo();
       this.attempt = 0;
       // A databroker that came back may have been restarted with another model (--vss): forget the old metadata.
       this.meta.clear();

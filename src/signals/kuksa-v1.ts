@@ -1,28 +1,15 @@
 // kuksa.val.v1 client (databroker 0.4.x, today's sdv-runtime image): Get, Set with FIELD_VALUE for sensors and
 // attributes and FIELD_ACTUATOR_TARGET for actuators, Subscribe for values; the mock provider subscribes to targets.
 import * as grpc from '@grpc/grpc-js';
-import type { ServerInfo, SignalUpdate, WriteOutcome } from './broker';
-import { channelOptions, credentials, KuksaClient, type ClientOptions, type Obj } from './kuksa-client';
-import { kuksaServices } from './protos';
+import type { SignalUpdate, WriteOutcome } from './broker';
+import { KuksaClient, type ClientOptions, type Obj } from './kuksa-client';
 import { DATA_TYPE_FROM_ENUM, ENTRY_TYPE_FROM_ENUM, fromWire, toWire, wireNow, ValueError, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
 
 export class KuksaV1Client extends KuksaClient {
   readonly kind = 'kuksa-v1';
-  private client: grpc.Client;
 
-  constructor(opts: ClientOptions) {
-    super(opts);
-    const { v1 } = kuksaServices();
-    this.client = new v1(opts.address, credentials(opts), channelOptions(opts));
-  }
-
-  protected closeChannel(): void { this.client.close(); }
-
-  protected async rawServerInfo(): Promise<ServerInfo> {
-    const r = await this.unary<Obj>(this.client, 'GetServerInfo', {});
-    return { name: r.name ?? '', version: r.version ?? '', api: 'v1' };
-  }
+  constructor(opts: ClientOptions) { super(opts, 'v1'); }
 
   private static errorText(r: Obj): string | null {
     const errs = (r.errors ?? []) as Obj[];

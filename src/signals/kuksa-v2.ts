@@ -1,28 +1,15 @@
 // kuksa.val.v2 client (databroker 0.5 and later): GetValues, Subscribe, PublishValue for sensors and attributes,
 // Actuate for actuators, ListMetadata for wildcards and the metadata cache, OpenProviderStream for the mock provider.
 import * as grpc from '@grpc/grpc-js';
-import type { ServerInfo, SignalUpdate, WriteOutcome } from './broker';
-import { channelOptions, credentials, grpcText, KuksaClient, type ClientOptions, type Obj } from './kuksa-client';
-import { kuksaServices } from './protos';
+import type { SignalUpdate, WriteOutcome } from './broker';
+import { grpcText, KuksaClient, type ClientOptions, type Obj } from './kuksa-client';
 import { DATA_TYPE_FROM_ENUM, ENTRY_TYPE_FROM_ENUM, fromWire, toWire, wireNow, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
 
 export class KuksaV2Client extends KuksaClient {
   readonly kind = 'kuksa-v2';
-  private client: grpc.Client;
 
-  constructor(opts: ClientOptions) {
-    super(opts);
-    const { v2 } = kuksaServices();
-    this.client = new v2(opts.address, credentials(opts), channelOptions(opts));
-  }
-
-  protected closeChannel(): void { this.client.close(); }
-
-  protected async rawServerInfo(): Promise<ServerInfo> {
-    const r = await this.unary<Obj>(this.client, 'GetServerInfo', {});
-    return { name: r.name ?? '', version: r.version ?? '', api: 'v2' };
-  }
+  constructor(opts: ClientOptions) { super(opts, 'v2'); }
 
   protected async rawList(pattern: string): Promise<SignalMeta[]> {
     const r = await this.unary<Obj>(this.client, 'ListMetadata', { root: pattern, filter: '' });
