@@ -4,20 +4,13 @@
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startAgent } from './helpers/agent';
-import { Frontend, StandInKitManager } from './helpers/kit-manager';
+import { agentBehindKitManager, Frontend } from './helpers/kit-manager';
 
 const KIT = 'Runtime-KitBox';
 type Rec = Record<string, unknown>;
 
 t.test('commands through the Kit-Manager', async (t) => {
-  const km = await StandInKitManager.start();
-  t.teardown(() => km.close());
-  const agent = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, apps: { adhocMaxS: 60, stopGraceMs: 1000 } } });
-  t.teardown(() => agent.stop());
-  const fe = await Frontend.connect(km.url);
-  t.teardown(() => fe.close());
-  await fe.waitRuntime(KIT);
+  const { km, agent, fe } = await agentBehindKitManager(t, 'KitBox', { apps: { adhocMaxS: 60, stopGraceMs: 1000 } });
 
   /** Common to every reply: addressed to the frontend, and served (every part runs in this agent). */
   const available = (t: Test, r: Rec, cmd: string): boolean => {
@@ -206,13 +199,7 @@ t.test('commands through the Kit-Manager', async (t) => {
 });
 
 t.test('a subscriber lease lapses signals.subscriberTtlS after the last subscribe_apis', async (t) => {
-  const km = await StandInKitManager.start();
-  t.teardown(() => km.close());
-  const agent = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, signals: { subscriberTtlS: 1 } } });
-  t.teardown(() => agent.stop());
-  const fe = await Frontend.connect(km.url);
-  t.teardown(() => fe.close());
-  await fe.waitRuntime(KIT);
+  const { fe } = await agentBehindKitManager(t, 'KitBox', { signals: { subscriberTtlS: 1 } });
   const sub = await fe.command(KIT, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] });
   if (sub.errorCode === 'UNAVAILABLE') { t.comment('signals not in this build'); return; }
   const listed = async () => Boolean(((await fe.command(KIT, { cmd: 'get-runtime-info' })).data as { lsOfApiSubscriber: Rec }).lsOfApiSubscriber[fe.id]);

@@ -5,20 +5,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getJson, sleep, startAgent, tmpDir, type AgentHandle } from './helpers/agent';
-import { Frontend, StandInKitManager } from './helpers/kit-manager';
+import { agentBehindKitManager, Frontend, StandInKitManager } from './helpers/kit-manager';
 
 const KIT = 'Runtime-KitBox';
 const CAPS = ['python_app_execution', 'binary_app_execution', 'console_output', 'app_status_monitoring', 'vehicle_signals', 'vss_management', 'signal_subscription'];
 
 async function setup(t: Test, config: Record<string, unknown> = {}): Promise<{ km: StandInKitManager; agent: AgentHandle; fe: Frontend }> {
-  const km = await StandInKitManager.start();
-  t.teardown(() => km.close());
-  const agent = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 }, ...config }, api: { maxPayloadBytes: 64 * 1024 } } });
-  t.teardown(() => agent.stop());
-  const fe = await Frontend.connect(km.url);
-  t.teardown(() => fe.close());
-  await fe.waitRuntime(KIT);
-  return { km, agent, fe };
+  return agentBehindKitManager(t, 'KitBox', { kitManager: config, api: { maxPayloadBytes: 64 * 1024 } });
 }
 
 t.test('registers and answers through the Kit-Manager', async (t) => {

@@ -1,19 +1,13 @@
 // Watched variables end to end: frontend → stand-in Kit-Manager → real agent → python under the tracer, and back.
 import t from 'tap';
-import { startAgent, tmpDir } from './helpers/agent';
-import { Frontend, StandInKitManager } from './helpers/kit-manager';
+import { tmpDir } from './helpers/agent';
+import { agentBehindKitManager } from './helpers/kit-manager';
 
 const KIT = 'Runtime-VarBox';
 type Rec = Record<string, unknown>;
 
 t.test('run_python_app with watch_vars: trace_vars replies, set_vars_value applied', async (t) => {
-  const km = await StandInKitManager.start();
-  t.teardown(() => km.close());
-  const agent = await startAgent({ config: { runtime: { name: 'VarBox' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, apps: { adhocMaxS: 60, stopGraceMs: 1000 } } });
-  t.teardown(() => agent.stop());
-  const fe = await Frontend.connect(km.url);
-  t.teardown(() => fe.close());
-  await fe.waitRuntime(KIT);
+  const { fe } = await agentBehindKitManager(t, 'VarBox', { apps: { adhocMaxS: 60, stopGraceMs: 1000 } });
 
   const none = await fe.command(KIT, { cmd: 'set_vars_value', data: { counter: '1' } });
   t.match(String(none.error), /no program with watched variables/, 'nothing traced yet');
@@ -50,13 +44,7 @@ t.test('run_python_app with watch_vars: trace_vars replies, set_vars_value appli
 });
 
 t.test('packages and C++ through the Kit-Manager: the reply shapes the frontend reads', async (t) => {
-  const km = await StandInKitManager.start();
-  t.teardown(() => km.close());
-  const agent = await startAgent({ config: { runtime: { name: 'VarBox' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, packages: { findLinks: agent0Dir() } } });
-  t.teardown(() => agent.stop());
-  const fe = await Frontend.connect(km.url);
-  t.teardown(() => fe.close());
-  await fe.waitRuntime(KIT);
+  const { fe } = await agentBehindKitManager(t, 'VarBox', { packages: { findLinks: agent0Dir() } });
 
   const list = await fe.command(KIT, { cmd: 'list_python_packages' });
   t.equal(list.kit_id, KIT);

@@ -5,6 +5,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
+import { deepMerge, startAgent, type AgentHandle } from './agent';
 
 export interface KitEntry {
   socket_id: string;
@@ -189,4 +190,19 @@ export class Frontend {
   }
 
   close(): void { this.socket.close(); }
+}
+
+/**
+ * A stand-in Kit-Manager, an agent registered with it as runtime `name` (quick reconnects; `config` merged over that),
+ * and a frontend that already sees the runtime (kit id `Runtime-<name>`); all three are torn down with t.
+ */
+export async function agentBehindKitManager(t: { teardown(fn: () => unknown): void }, name: string, config: Rec = {}): Promise<{ km: StandInKitManager; agent: AgentHandle; fe: Frontend }> {
+  const km = await StandInKitManager.start();
+  t.teardown(() => km.close());
+  const agent = await startAgent({ config: deepMerge({ runtime: { name }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } }, config) });
+  t.teardown(() => agent.stop());
+  const fe = await Frontend.connect(km.url);
+  t.teardown(() => fe.close());
+  await fe.waitRuntime(`Runtime-${name}`);
+  return { km, agent, fe };
 }
