@@ -8,7 +8,7 @@ import { AppConsole, LineRing, LineSplitter, MAX_LINE_CHARS } from '../src/apps/
 import { AdhocRuns } from '../src/apps/adhoc';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
-import type { Client, Frame } from '../src/commands/types';
+import { MemoryClient } from './helpers/memory-client';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,28 +38,18 @@ t.test('LineRing: line cap, byte cap, lookup by seq, tail', async (t) => {
   t.ok(b.size < 10, `byte cap holds (size ${b.size})`);
 });
 
-class TestClient implements Client {
-  readonly frames: Frame[] = [];
-  closed = false;
-  jammed = false;
-  private closers: Array<() => void> = [];
-  constructor(readonly id: string, readonly door = 'test') {}
-  send(f: Frame): void { this.frames.push(f); }
-  congested(): boolean { return this.jammed; }
-  onClose(fn: () => void): () => void { this.closers.push(fn); return () => {}; }
-}
 
 t.test('AppConsole: a congested subscriber holds nothing, then learns what it lost', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-'));
   const con = new AppConsole({ appId: 'A', lines: 10, bytes: 1 << 20, logFile: path.join(dir, 'console.log'), logMaxBytes: 4096 });
-  const c = new TestClient('c1');
+  const c = new MemoryClient('c1');
   con.startDelivery(c.id, con.subscribe(c));
   con.write('stdout', 'one\n');
   t.equal(c.frames.length, 1);
-  c.jammed = true;
+  c.congestedNow = true;
   for (let i = 0; i < 25; i++) con.write('stdout', `n${i}\n`);
   t.equal(c.frames.length, 1, 'nothing sent while congested');
-  c.jammed = false;
+  c.congestedNow = false;
   await sleep(80);
   t.match(c.frames[1], { type: 'console_dropped', appId: 'A', count: 15 });
   t.same(c.frames.slice(2).map((f) => f.output), Array.from({ length: 10 }, (_, i) => `n${i + 15}`));

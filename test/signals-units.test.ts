@@ -4,7 +4,7 @@ import t from 'tap';
 import { Batcher } from '../src/signals/batcher';
 import { coerce, fromWire, toWire } from '../src/signals/values';
 import { VssModel } from '../src/signals/vss';
-import type { Client, Frame } from '../src/commands/types';
+import { MemoryClient } from './helpers/memory-client';
 
 t.test('vss: default model, wildcards, validation', async (t) => {
   const m = VssModel.loadDefault();
@@ -36,24 +36,13 @@ t.test('values: conversion and wire form', async (t) => {
   t.same(fromWire({ int64_array: { values: ['-3', '4'] } }), [-3, 4]);
 });
 
-class FakeClient implements Client {
-  frames: Frame[] = [];
-  busy = false;
-  closed = false;
-  private closers: Array<() => void> = [];
-  constructor(readonly id: string, readonly door = 'local') {}
-  send(f: Frame): void { this.frames.push(f); }
-  congested(): boolean { return this.busy; }
-  onClose(fn: () => void): () => void { this.closers.push(fn); return () => {}; }
-  close(): void { this.closed = true; for (const f of this.closers) f(); }
-}
 
 t.test('batcher: coalescing, congestion, full set, leases', async (t) => {
   let now = 1000;
   let unionChanges = 0;
   const b = new Batcher(10, () => unionChanges++, () => now);
-  const slow = new FakeClient('slow');
-  const full = new FakeClient('full');
+  const slow = new MemoryClient('slow');
+  const full = new MemoryClient('full');
   b.add({ id: 's1', client: slow, paths: new Set(['A', 'B']), fullSet: false, ttlMs: null, expiresAt: null });
   b.add({ id: 's2', client: full, paths: new Set(['A', 'B', 'C']), fullSet: true, ttlMs: 5000, expiresAt: now + 5000 });
   await Promise.resolve();
@@ -61,13 +50,13 @@ t.test('batcher: coalescing, congestion, full set, leases', async (t) => {
   b.ingest(new Map([['A', 1], ['B', 2], ['C', 3]]));
   b.flush();
   t.same(slow.frames.at(-1)!.result, { A: 1, B: 2 });
-  slow.busy = true;
+  slow.congestedNow = true;
   for (let i = 0; i < 10_000; i++) b.ingest(new Map([['A', i]]));
   b.flush();
   t.equal(slow.frames.length, 1, 'a congested client gets no frame');
   t.same(full.frames.at(-1)!.result, { A: 9999, B: 2, C: 3 }, 'full set frame carries every signal');
   t.ok(b.get('s1')!.dirty.size <= 2, 'pending state bounded by the signal list');
-  slow.busy = false;
+  slow.congestedNow = false;
   b.flush();
   t.same(slow.frames.at(-1)!.result, { A: 9999 }, 'after congestion: the newest value, once');
   now += 6000;
@@ -81,7 +70,7 @@ t.test('batcher: coalescing, congestion, full set, leases', async (t) => {
 
 t.test('batcher: replacing a subscription in place keeps the known values', async (t) => {
   const b = new Batcher(10, () => {});
-  const c = new FakeClient('kit');
+  const c = new MemoryClient('kit');
   b.add({ id: 'k', client: c, paths: new Set(['A', 'B']), fullSet: true, ttlMs: null, expiresAt: null });
   b.ingest(new Map([['A', 1], ['B', 2]]));
   b.flush();
