@@ -2,7 +2,8 @@
 // start again from minMs after a connection that stayed up a (simulated) minute; status follows registration.
 import t from 'tap';
 import pino from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { loopbackWsServer } from './helpers/ws-server';
 import { loadConfig } from '../src/config';
 import { KitLink } from '../src/doors/kit-link';
 import type { LinkClock } from '../src/doors/backoff';
@@ -11,10 +12,7 @@ import type { Parts } from '../src/parts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('backoff doubles, caps, and resets after a stable minute', async (t) => {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((r) => wss.once('listening', r));
-  t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }));
-  const port = (wss.address() as { port: number }).port;
+  const { wss, port } = await loopbackWsServer(t);
   let current: WebSocket | null = null;
   let registrations = 0;
   wss.on('connection', (ws) => {

@@ -3,7 +3,8 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { loopbackWsServer } from './helpers/ws-server';
 import { getJson, sleep, startAgent, tmpDir } from './helpers/agent';
 import { Frontend, StandInKitManager } from './helpers/kit-manager';
 
@@ -77,10 +78,7 @@ t.test('10 Kit-Manager restarts on the same port; a python app keeps running', a
 });
 
 t.test('a dead link (open + CONNECT ack, then no pings) is detected and reconnected', async (t) => {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }));
-  await new Promise((r) => wss.once('listening', r));
-  const port = (wss.address() as { port: number }).port;
+  const { wss, port } = await loopbackWsServer(t);
   const connections: WebSocket[] = [];
   const registrations: unknown[] = [];
   const paths: string[] = [];
@@ -105,10 +103,7 @@ t.test('a dead link (open + CONNECT ack, then no pings) is detected and reconnec
 });
 
 t.test('kitManager.protocol ws: the seed-000 protocol served over the outbound socket, reconnected', async (t) => {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }));
-  await new Promise((r) => wss.once('listening', r));
-  const port = (wss.address() as { port: number }).port;
+  const { wss, port } = await loopbackWsServer(t);
   const heads: Array<Record<string, unknown>> = [];
   const conns: WebSocket[] = [];
   const frames: Array<Record<string, unknown>> = [];
@@ -146,10 +141,7 @@ t.test('kitManager.protocol ws: the seed-000 protocol served over the outbound s
 });
 
 t.test('raw Engine.IO peer: pongs, acks, malformed events answered, link kept', async (t) => {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  t.teardown(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }));
-  await new Promise((r) => wss.once('listening', r));
-  const port = (wss.address() as { port: number }).port;
+  const { wss, port } = await loopbackWsServer(t);
   const got: string[] = [];
   let conns = 0;
   let sock: WebSocket | null = null;

@@ -4,12 +4,12 @@
 // agent re-registers every time within kitManager.reconnect.maxMs (plus a generous allowance for a noisy machine), the
 // app never stops, memory stays bounded.
 import t from 'tap';
-import WebSocket, { WebSocketServer } from 'ws';
-import type { AddressInfo } from 'node:net';
+import type WebSocket from 'ws';
 import { ApiClient, startAgent } from '../helpers/agent';
 import { Frontend, StandInKitManager } from '../helpers/kit-manager';
 import { MB, Summary, req, caughtCrashes, count, exited, makeRng, rssOf, seedFor, sleep, until } from './lib';
 import { SAFE_ENV } from './safe-env';
+import { loopbackWsServer } from '../helpers/ws-server';
 
 const SECTION = 'kit-manager-faults';
 const seed = seedFor(SECTION);
@@ -111,8 +111,7 @@ t.test('Kit-Manager killed and restarted at random moments', async (t) => {
 
 /** An Engine.IO server that misbehaves: `silent` opens, connects, then never pings; `mute` accepts and says nothing. */
 async function badKitManager(mode: 'silent' | 'mute'): Promise<{ url: string; connections: number[]; registrations: number[]; close(): Promise<void> }> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise<void>((r) => wss.once('listening', () => r()));
+  const { wss, port, close } = await loopbackWsServer();
   const connections: number[] = [];
   const registrations: number[] = [];
   wss.on('connection', (ws: WebSocket) => {
@@ -126,11 +125,7 @@ async function badKitManager(mode: 'silent' | 'mute'): Promise<{ url: string; co
       if (s.startsWith('42["register_kit"')) registrations.push(Date.now());
     });
   });
-  const port = (wss.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`, connections, registrations,
-    close: () => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
-  };
+  return { url: `http://127.0.0.1:${port}`, connections, registrations, close };
 }
 
 // The mute case waits out kitManager.connectTimeoutMs per attempt (1.5 s here, 20 s by default).

@@ -2,8 +2,8 @@
 // Engine.IO 4 / Socket.IO 5 to be registered with (open packet, namespace CONNECT, pings) and can then send anything
 // at all — mutated messageToKit payloads, packets out of order, garbage, binary frames. Replies are matched to the
 // request_from ids still owed (owed.ts).
-import WebSocket, { WebSocketServer } from 'ws';
-import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+import { loopbackWsServer, type LoopbackServer } from '../helpers/ws-server';
 import { OwedReplies } from './owed';
 
 const PING_MS = 2000;
@@ -21,17 +21,15 @@ export class RawKitManager {
   /** Frames the next session gets before its open packet, and before the CONNECT ack (out-of-order handshakes). */
   nextHandshake: { beforeOpen: Array<string | Buffer>; beforeConnectAck: Array<string | Buffer> } | null = null;
 
-  private constructor(private readonly wss: WebSocketServer) {
-    wss.on('connection', (ws) => this.onConnection(ws));
+  private constructor(private readonly server: LoopbackServer) {
+    server.wss.on('connection', (ws) => this.onConnection(ws));
   }
 
   static async start(): Promise<RawKitManager> {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 256 * 1024 * 1024 });
-    await new Promise<void>((r) => wss.once('listening', () => r()));
-    return new RawKitManager(wss);
+    return new RawKitManager(await loopbackWsServer(undefined, { maxPayload: 256 * 1024 * 1024 }));
   }
 
-  get url(): string { return `http://127.0.0.1:${(this.wss.address() as AddressInfo).port}`; }
+  get url(): string { return `http://127.0.0.1:${this.server.port}`; }
 
   get registered(): boolean { return this.ws !== null && this.ws.readyState === WebSocket.OPEN && this.registrations > 0; }
 
@@ -104,7 +102,6 @@ export class RawKitManager {
 
   async close(): Promise<void> {
     if (this.pinger) clearInterval(this.pinger);
-    for (const c of this.wss.clients) c.terminate();
-    await new Promise<void>((r) => this.wss.close(() => r()));
+    await this.server.close();
   }
 }
