@@ -342,7 +342,7 @@ const latency: Scenario = {
 
       const fe = await Frontend.connect(km.url);
       try {
-        const kit = 'Runtime-BenchKit';
+        const kit = 'RunTime-BenchKit';
         await fe.waitRuntime(kit);
         const kitMs: number[] = [];
         for (let i = 0; i <= runs; i++) {

@@ -26,6 +26,8 @@ export const SCHEMA = {
     name: str('MyRuntime', { max: 64, pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, ".", "_" or "-"' }),
     kitId: str('', { max: 128, pattern: /^[A-Za-z0-9._-]*$/, hint: 'letters, digits, ".", "_" or "-"' }),
     dataDir: str('./data'),
+    /** read-file / write-file: the playground's files live here; empty = <dataDir>/files. */
+    filesDir: str(''),
   },
   kitManager: {
     url: str('', { pattern: /^(|(https?|wss?):\/\/\S+)$/, hint: 'an http(s):// or ws(s):// URL, or empty for standalone' }),
@@ -33,7 +35,7 @@ export const SCHEMA = {
     token: str('', { secret: true }),
     caFile: str(''),
     desc: str('sdv-agent runtime', { max: 256 }),
-    reconnect: { minMs: int(500, 10, HOUR_MS), maxMs: int(30_000, 10, HOUR_MS) },
+    reconnect: { minMs: int(500, 10, HOUR_MS), maxMs: int(4000, 10, HOUR_MS) },
     /** From dialling to registered (Socket.IO) or open (ws): a server that accepts and says nothing is left after this. */
     connectTimeoutMs: int(20_000, 500, 10 * 60_000),
   },
@@ -194,9 +196,12 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     if (env[legacy] !== undefined && env[envName(keyPath)] === undefined) env2[envName(keyPath)] = env[legacy];
   }
   const raw = build(SCHEMA, parsed, env2, '') as unknown as Config & { runtime: { kitId: string } };
-  const runtime = raw.runtime as { name: string; kitId: string; dataDir: string };
-  if (runtime.kitId === '') runtime.kitId = `Runtime-${runtime.name}`;
-  runtime.dataDir = path.resolve(file ? path.dirname(path.resolve(file)) : process.cwd(), runtime.dataDir);
+  const runtime = raw.runtime as { name: string; kitId: string; dataDir: string; filesDir: string };
+  // Exactly as the Python runtime makes it: the Kit-Manager and the frontend's saved selection compare it as it is.
+  if (runtime.kitId === '') runtime.kitId = `RunTime-${runtime.name}`;
+  const base = file ? path.dirname(path.resolve(file)) : process.cwd();
+  runtime.dataDir = path.resolve(base, runtime.dataDir);
+  runtime.filesDir = runtime.filesDir === '' ? path.join(runtime.dataDir, 'files') : path.resolve(base, runtime.filesDir);
   // Cross-key checks: rejected before anything starts, like pino's conflicting options.
   const km = raw.kitManager;
   if (km.reconnect.minMs > km.reconnect.maxMs) throw new ConfigError(`kitManager.reconnect.minMs: expected at most kitManager.reconnect.maxMs (${km.reconnect.maxMs}), got ${km.reconnect.minMs}`);

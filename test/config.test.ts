@@ -16,7 +16,8 @@ function writeYaml(text: string): string {
 t.test('defaults', async (t) => {
   const { config } = loadConfig(null, {});
   t.equal(config.runtime.name, 'MyRuntime');
-  t.equal(config.runtime.kitId, 'Runtime-MyRuntime');
+  t.equal(config.runtime.kitId, 'RunTime-MyRuntime', 'the kit id the Python runtime makes: RunTime-<name>');
+  t.equal(config.runtime.filesDir, path.join(config.runtime.dataDir, 'files'), 'read-file/write-file folder under dataDir');
   t.equal(config.api.host, '127.0.0.1');
   t.equal(config.api.port, 3002);
   t.equal(config.api.path, '/runtime');
@@ -28,7 +29,7 @@ t.test('defaults', async (t) => {
   t.equal(config.apps.stopGraceMs, 5000);
   t.equal(config.apps.consoleBufferLines, 1000);
   t.equal(config.kitManager.reconnect.minMs, 500);
-  t.equal(config.kitManager.reconnect.maxMs, 30000);
+  t.equal(config.kitManager.reconnect.maxMs, 4000, 'a low cap: back within seconds of the Kit-Manager\'s return');
   t.equal(config.log.level, 'info');
   t.ok(path.isAbsolute(config.runtime.dataDir));
   t.ok(Object.isFrozen(config.api), 'config is frozen');
@@ -38,7 +39,7 @@ t.test('precedence: file, then environment, then defaults', async (t) => {
   const f = writeYaml('runtime:\n  name: FromFile\napi:\n  port: 4000\n  host: 0.0.0.0\n');
   const fileOnly = loadConfig(f, {}).config;
   t.equal(fileOnly.runtime.name, 'FromFile');
-  t.equal(fileOnly.runtime.kitId, 'Runtime-FromFile');
+  t.equal(fileOnly.runtime.kitId, 'RunTime-FromFile');
   t.equal(fileOnly.api.port, 4000);
   const withEnv = loadConfig(f, { SDV_AGENT_API_PORT: '4100', SDV_AGENT_RUNTIME_NAME: 'FromEnv' }).config;
   t.equal(withEnv.api.port, 4100, 'env beats file');
@@ -46,12 +47,15 @@ t.test('precedence: file, then environment, then defaults', async (t) => {
   t.equal(withEnv.api.host, '0.0.0.0', 'file beats default');
   t.equal(withEnv.api.path, '/runtime', 'default when neither');
   t.equal(path.dirname(withEnv.runtime.dataDir), path.dirname(f), 'relative dataDir is relative to the config file');
+  const files = loadConfig(writeYaml('runtime:\n  filesDir: shared\n'), {}).config.runtime.filesDir;
+  t.ok(path.isAbsolute(files) && path.basename(files) === 'shared', 'a relative filesDir is relative to the config file too');
 });
 
 t.test('legacy container variables', async (t) => {
   const c = loadConfig(null, { RUNTIME_NAME: 'Box7', SYNCER_SERVER_URL: 'http://localhost:3090' }).config;
   t.equal(c.runtime.name, 'Box7');
-  t.equal(c.runtime.kitId, 'Runtime-Box7');
+  t.equal(c.runtime.kitId, 'RunTime-Box7');
+  t.equal(loadConfig(null, { RUNTIME_NAME: 'public-x' }).config.runtime.kitId, 'RunTime-public-x', 'RUNTIME_NAME=public-x: the public list\'s runtime-public- prefix');
   t.equal(c.kitManager.url, 'http://localhost:3090');
   const both = loadConfig(null, { RUNTIME_NAME: 'Box7', SDV_AGENT_RUNTIME_NAME: 'Explicit' }).config;
   t.equal(both.runtime.name, 'Explicit', 'the agent\'s own variable wins');
@@ -128,7 +132,7 @@ t.test('CLI', async (t) => {
   t.notMatch(p.out, /topsecret/);
   const printed = parse(p.out);
   t.equal(printed.api.token, '***');
-  t.equal(printed.runtime.kitId, 'Runtime-Ok');
+  t.equal(printed.runtime.kitId, 'RunTime-Ok');
 
   const v = cli(['--version']);
   t.equal(v.code, 0);

@@ -1,17 +1,19 @@
-// Reconnect delays: exponential growth, full jitter within [minMs, cap], capped at maxMs, reset.
+// Reconnect delays: random in [minMs, window], the window doubling from 2·minMs to maxMs, reset by the Redialer.
 import t from 'tap';
 import { Backoff } from '../src/doors/backoff';
 
-t.test('grows from minMs to maxMs and stays capped', async (t) => {
-  const top = new Backoff(500, 30_000, () => 0.999999);
-  const delays = Array.from({ length: 12 }, () => top.next());
-  t.same(delays.slice(0, 7), [500, 1000, 2000, 4000, 8000, 16_000, 30_000]);
-  t.ok(delays.every((d) => d >= 500 && d <= 30_000));
-  const low = new Backoff(500, 30_000, () => 0);
-  t.same(Array.from({ length: 5 }, () => low.next()), [500, 500, 500, 500, 500], 'full jitter reaches down to minMs');
+t.test('the window grows from 2·minMs to maxMs and stays capped', async (t) => {
+  const top = new Backoff(500, 4000, () => 0.999999);
+  t.same(Array.from({ length: 8 }, () => top.next()), [1000, 2000, 4000, 4000, 4000, 4000, 4000, 4000], 'at most maxMs, whatever the count');
+  const low = new Backoff(500, 4000, () => 0);
+  t.same(Array.from({ length: 5 }, () => low.next()), [500, 500, 500, 500, 500], 'never below minMs');
+  const tight = new Backoff(500, 500, () => 0.999999);
+  t.same([tight.next(), tight.next()], [500, 500], 'minMs = maxMs: a fixed delay');
 });
 
-t.test('jitter spreads delays over the whole window', async (t) => {
+t.test('jitter spreads delays over the whole window, even the first one', async (t) => {
+  const firsts = Array.from({ length: 500 }, () => new Backoff(500, 4000).next());
+  t.ok(Math.min(...firsts) < 600 && Math.max(...firsts) > 900, `first delays spread over [500, 1000] (${Math.min(...firsts)}..${Math.max(...firsts)}): a fleet does not dial in step`);
   const b = new Backoff(100, 10_000);
   for (let i = 0; i < 20; i++) b.next();
   const seen = Array.from({ length: 500 }, () => b.next());
@@ -19,7 +21,7 @@ t.test('jitter spreads delays over the whole window', async (t) => {
   t.ok(Math.min(...seen) < 2000 && Math.max(...seen) > 8000, 'spread across [min, max]');
 });
 
-t.test('reset starts again from minMs; huge attempt counts stay finite', async (t) => {
+t.test('reset starts again from the first window; huge attempt counts stay finite', async (t) => {
   const b = new Backoff(10, 3_600_000, () => 1);
   let finite = true;
   for (let i = 0; i < 2000; i++) finite = finite && Number.isFinite(b.next());
@@ -27,5 +29,5 @@ t.test('reset starts again from minMs; huge attempt counts stay finite', async (
   t.equal(b.next(), 3_600_000);
   b.reset();
   t.equal(b.attempts, 0);
-  t.equal(b.next(), 10);
+  t.equal(b.next(), 20);
 });

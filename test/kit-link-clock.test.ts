@@ -1,86 +1,70 @@
-// KitLink with an injected clock against a raw Engine.IO peer: reconnect delays double from minMs up to maxMs and
-// start again from minMs after a connection that stayed up a (simulated) minute; status follows registration.
+// KitLink with an injected clock against the stand-in Kit-Manager (the real socket.io server), restarted on the same
+// port after outages of 1 s, 60 s and 10 min (the long ones on a compressed clock: 100 virtual seconds per real second).
+// With the default reconnect settings and the jitter pinned to its longest delays: no reconnect delay during an outage
+// exceeds kitManager.reconnect.maxMs (so the link dials within maxMs of the Kit-Manager's return, whatever the outage
+// lasted), and each registration starts the delays again from the first window (a second restart in a row is met as
+// quickly as the first). The wall-clock figures are in bench/reconnect.ts.
 import t from 'tap';
 import pino from 'pino';
-import type { WebSocket } from 'ws';
-import { loopbackWsServer } from './helpers/ws-server';
 import { loadConfig } from '../src/config';
 import { KitLink } from '../src/doors/kit-link';
-import type { LinkClock } from '../src/doors/backoff';
 import type { Parts } from '../src/parts';
+import { CompressedClock } from './helpers/compressed-clock';
+import { StandInKitManager } from './helpers/kit-manager';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** socket.io's default pingInterval + pingTimeout, which the stand-in Kit-Manager keeps. */
+const PING_WINDOW_MS = 25_000 + 20_000;
 
-t.test('backoff doubles, caps, and resets after a stable minute', async (t) => {
-  const { wss, port } = await loopbackWsServer(t);
-  let current: WebSocket | null = null;
-  let registrations = 0;
-  wss.on('connection', (ws) => {
-    current = ws;
-    // Long ping window: only the test ends connections.
-    ws.send('0{"sid":"u","upgrades":[],"pingInterval":600000,"pingTimeout":600000}');
-    ws.on('message', (d) => {
-      const s = d.toString();
-      if (s === '40') ws.send('40{"sid":"n"}');
-      if (s.startsWith('42["register_kit"')) registrations++;
-    });
-  });
-
-  const { config } = loadConfig(null, {
-    SDV_AGENT_RUNTIME_NAME: 'Unit', SDV_AGENT_KIT_MANAGER_URL: `http://127.0.0.1:${port}`,
-    SDV_AGENT_KIT_MANAGER_RECONNECT_MIN_MS: '10', SDV_AGENT_KIT_MANAGER_RECONNECT_MAX_MS: '80',
-  });
-  const parts = {
+function partsFor(url: string): Parts {
+  const { config } = loadConfig(null, { SDV_AGENT_RUNTIME_NAME: 'Clocked', SDV_AGENT_KIT_MANAGER_URL: url });
+  return {
     config, log: pino({ level: 'silent' }),
-    runtime: { runtimeId: 'r', kitId: config.runtime.kitId, name: 'Unit', version: '0', startedAt: Date.now(), notices: [] },
-    status: { kitManager: { configured: true, connected: false, url: config.kitManager.url, droppedReplies: 0 }, kuksa: { mode: 'embedded', connected: true, address: '', api: 'auto' } },
+    runtime: { runtimeId: 'r', kitId: config.runtime.kitId, name: 'Clocked', version: '0', startedAt: Date.now(), notices: [] },
+    status: { kitManager: { configured: true, connected: false, url, droppedReplies: 0 }, kuksa: { mode: 'embedded', connected: true, address: '', api: 'auto' } },
   } as unknown as Parts;
+}
 
-  let fakeNow = 1_000_000;
-  const reconnectDelays: number[] = [];
-  const clock: LinkClock = {
-    now: () => fakeNow,
-    setTimeout: (fn, ms) => {
-      // The link's other timers use fixed values (handshake 20 s, state report 1 s, ping window 20 min).
-      if (ms <= 80) reconnectDelays.push(ms);
-      const h = setTimeout(fn, ms);
-      h.unref();
-      return h;
-    },
-    clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    random: () => 0.999999,
-  };
+t.test('after outages of 1 s, 60 s and 10 min the link dials within maxMs of the return', async (t) => {
+  let km = await StandInKitManager.start();
+  const port = km.port;
+  t.teardown(() => km.close());
+  const parts = partsFor(km.url);
+  const { minMs, maxMs } = parts.config.kitManager.reconnect;
+  const handshakeMs = parts.config.kitManager.connectTimeoutMs;
+  t.equal(maxMs, 4000, 'default cap');
+  const clock = new CompressedClock(() => 0.999999);
   const link = new KitLink(parts, { clock });
   t.teardown(() => link.stop());
-
-  const waitRegistrations = async (n: number) => {
-    const deadline = Date.now() + 10_000;
-    while (registrations < n && Date.now() < deadline) await sleep(5);
-    t.equal(registrations, n, `registration ${n}`);
-  };
-  t.equal(parts.status.kitManager.connected, false, 'not connected before registering');
   link.start();
-  await waitRegistrations(1);
-  t.equal(parts.status.kitManager.connected, true);
+  await km.waitRegistration();
 
-  for (let i = 2; i <= 6; i++) {
-    current!.terminate();
-    await waitRegistrations(i);
+  for (const [label, outageMs, speed] of [['1 s', 1000, 1], ['60 s', 60_000, 100], ['10 min', 600_000, 100], ['60 s again', 60_000, 100]] as const) {
+    const down = clock.now();
+    await km.close();
+    clock.setSpeed(speed);
+    await sleep(clock.real(outageMs));
+    clock.setSpeed(1);
+    km = await StandInKitManager.start(port);
+    const back = clock.now();
+    await km.waitRegistration(() => true, 20_000);
+    const registered = clock.now();
+    // Timers of the outage other than each dial's handshake deadline and the ping window armed once open: the
+    // reconnect delays.
+    const during = clock.scheduled.filter((s) => s.at >= down && s.at <= registered);
+    const delays = during.filter((s) => s.ms !== handshakeMs && s.ms !== PING_WINDOW_MS).map((s) => s.ms);
+    const dials = during.filter((s) => s.ms === handshakeMs).length;
+    t.ok(delays.length >= 1, `${label}: the link redialled (${dials} dials, ${delays.length} delays)`);
+    t.equal(delays[0], 2 * minMs, `${label}: the first delay after a registration is from the first window (${delays[0]} ms)`);
+    t.ok(delays.every((d) => d <= maxMs), `${label}: no delay above maxMs ${maxMs} (longest ${Math.max(...delays)} ms)`);
+    t.ok(km.kits.has(parts.runtime.kitId), `${label}: registered again`);
+    t.equal(parts.status.kitManager.connected, true, `${label}: status says connected`);
+    t.comment(`${label} outage: ${Math.round(back - down)} ms virtual down, registered ${Math.round(registered - back)} ms after the Kit-Manager's return`);
   }
-  t.same(reconnectDelays, [10, 20, 40, 80, 80], 'doubling from minMs, capped at maxMs (max jitter)');
-
-  fakeNow += 61_000; // the last connection has now been up for over a minute
-  current!.terminate();
-  await waitRegistrations(7);
-  t.equal(reconnectDelays.at(-1), 10, 'after a stable minute the next delay starts again from minMs');
-
-  current!.terminate();
-  await sleep(1);
-  t.equal(parts.status.kitManager.connected, false, 'not connected once the link is lost');
-  await waitRegistrations(8);
-  t.equal(reconnectDelays.at(-1), 20, 'and grows again from there');
   t.ok(link.emitEvent('x', {}), 'emits while registered');
-  await link.stop();
+  await km.close();
+  await sleep(50);
+  t.equal(parts.status.kitManager.connected, false, 'not connected once the link is lost');
   const dropped = parts.status.kitManager.droppedReplies;
   t.notOk(link.emitEvent('x', {}), 'dropped while down');
   t.equal(parts.status.kitManager.droppedReplies, dropped + 1, 'and counted');

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { getJson, sleep, startAgent, tmpDir, type AgentHandle } from './helpers/agent';
 import { agentBehindKitManager, Frontend, StandInKitManager } from './helpers/kit-manager';
 
-const KIT = 'Runtime-KitBox';
+const KIT = 'RunTime-KitBox';
 const CAPS = ['python_app_execution', 'binary_app_execution', 'console_output', 'app_status_monitoring', 'vehicle_signals', 'vss_management', 'signal_subscription'];
 
 async function setup(t: Test, config: Record<string, unknown> = {}): Promise<{ km: StandInKitManager; agent: AgentHandle; fe: Frontend }> {
@@ -20,7 +20,7 @@ t.test('registers and answers through the Kit-Manager', async (t) => {
   t.test('register_kit payload and the runtime list', async (t) => {
     const reg = await km.waitRegistration();
     t.equal(reg.kit.kit_id, KIT);
-    t.equal(reg.kit.name, 'KitBox');
+    t.equal(reg.kit.name, KIT, 'name = the kit id, as the Python runtime sends it (the dashboard lists kits by name)');
     t.equal(reg.kit.desc, 'a test box');
     t.same(reg.kit.support_apis, CAPS);
     t.same(reg.auth, {}, 'no token configured: no auth data');
@@ -75,7 +75,7 @@ t.test('registers and answers through the Kit-Manager', async (t) => {
     const numCmd = await fe.command(KIT, { cmd: 42 }, (x) => x.errorCode === 'BAD_REQUEST' && x.cmd === 42);
     t.match(numCmd.error, /"cmd" must be a non-empty string/);
 
-    const wrongField = await fe.command(KIT, { cmd: 'run_python_app', data: 'not an object' });
+    const wrongField = await fe.command(KIT, { cmd: 'run_python_app', data: 'not an object' }, (x) => x.cmd === 'run_python_app' && x.isDone === true);
     t.ok(wrongField.errorCode === 'BAD_REQUEST' || wrongField.errorCode === 'UNAVAILABLE', `wrong field type refused (${wrongField.errorCode})`);
 
     const big = await fe.command(KIT, { cmd: 'run_python_app', data: { code: 'x'.repeat(100 * 1024), name: 'big' } }, (x) => x.errorCode === 'LIMIT');
@@ -135,6 +135,6 @@ t.test('https Kit-Manager: certificate verified against kitManager.caFile', asyn
   const reg = await km.waitRegistration((r) => r.kit.kit_id === KIT);
   t.equal(reg.kit.kit_id, KIT, 'with the CA file: registered over wss');
   await sleep(1000);
-  t.notOk(km.registrations.some((r) => r.kit.kit_id === 'Runtime-Untrusting'), 'without it: the self-signed certificate is refused');
+  t.notOk(km.registrations.some((r) => r.kit.kit_id === 'RunTime-Untrusting'), 'without it: the self-signed certificate is refused');
   t.equal((await getJson(untrusting.healthUrl)).body.kitManagerConnected, false);
 });

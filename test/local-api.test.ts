@@ -29,7 +29,7 @@ t.test('local API', async (t) => {
     t.equal(r.type, 'get_runtime_info-response');
     t.equal(r.id, 'i1');
     t.match(r.runtimeId, /^[0-9a-f-]{36}$/);
-    t.equal(r.kitId, 'Runtime-TestBox');
+    t.equal(r.kitId, 'RunTime-TestBox');
     t.match(r.version, /^\d+\.\d+\.\d+/);
     t.same(r.capabilities, CAPS);
     t.type(r.uptimeS, 'number');

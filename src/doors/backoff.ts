@@ -1,6 +1,12 @@
-// Reconnect delays for the outbound links: exponential with full jitter, capped, reset after a stable connection,
-// and the Redialer both links (Socket.IO and ws) use to dial again. The random source and clock are injectable so
-// tests can pin them.
+// Reconnect delays for the outbound links, and the Redialer both links (Socket.IO and ws) use to dial again. The
+// policy: back within seconds of the Kit-Manager's return, whatever the length of the outage, while a fleet that lost
+// the same Kit-Manager spreads its returns.
+//   - every delay is random (full jitter) in [minMs, window], the window doubling per failed attempt from 2·minMs up to
+//     maxMs (default 500 ms … 4 s): so no two boxes dial in step, not even on the first attempt;
+//   - every registration starts the window again, so a Kit-Manager that restarts twice in a row finds the boxes as
+//     quick the second time as the first;
+//   - the cap stays low while the Kit-Manager is unreachable: after any outage the next dial is at most maxMs away.
+// The random source and clock are injectable so tests can pin them and compress time.
 
 export interface LinkClock {
   now(): number;
@@ -17,20 +23,17 @@ export const systemClock: LinkClock = {
   random: () => Math.random(),
 };
 
-/** A connection that lasted this long counts as stable: the next loss starts again from minMs. */
-export const STABLE_AFTER_MS = 60_000;
-
 export class Backoff {
   private attempt = 0;
 
   constructor(private readonly minMs: number, private readonly maxMs: number, private readonly random: () => number = Math.random) {}
 
-  /** The next delay: uniform in [minMs, min(maxMs, minMs·2^attempt)]. */
+  /** The next delay: uniform in [minMs, min(maxMs, minMs·2^(attempt+1))]. */
   next(): number {
     // 2^31 already exceeds any maxMs the config allows; stop doubling so the number stays finite.
-    const cap = Math.min(this.maxMs, this.minMs * 2 ** Math.min(this.attempt, 31));
+    const window = Math.max(this.minMs, Math.min(this.maxMs, this.minMs * 2 ** Math.min(this.attempt + 1, 31)));
     this.attempt++;
-    return Math.round(this.minMs + this.random() * (cap - this.minMs));
+    return Math.round(this.minMs + this.random() * (window - this.minMs));
   }
 
   reset(): void { this.attempt = 0; }
@@ -42,7 +45,6 @@ export class Backoff {
 export class Redialer {
   private readonly backoff: Backoff;
   private timer: unknown = null;
-  private upAt = 0;
   private isStopped = true;
 
   constructor(private readonly clock: LinkClock, reconnect: { minMs: number; maxMs: number }, private readonly dial: () => void) {
@@ -64,12 +66,11 @@ export class Redialer {
     this.timer = null;
   }
 
-  /** The link is up (registered, open): from now on it may count as stable. */
-  up(): void { this.upAt = this.clock.now(); }
+  /** The link is up (registered, open): the next loss starts from the shortest window again. */
+  up(): void { this.backoff.reset(); }
 
   /** The link or an attempt is gone: the delay of the next dial, or null when none is scheduled (stopped, pending). */
-  down(wasUp: boolean): number | null {
-    if (wasUp && this.clock.now() - this.upAt >= STABLE_AFTER_MS) this.backoff.reset();
+  down(): number | null {
     if (this.isStopped || this.timer) return null;
     const delay = this.backoff.next();
     this.timer = this.clock.setTimeout(() => {

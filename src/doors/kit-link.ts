@@ -6,26 +6,17 @@
 import * as fs from 'node:fs';
 import WebSocket, { type RawData } from 'ws';
 import { CAPABILITIES } from '../capabilities';
-import { dispatch } from '../commands/dispatch';
-import type { ErrorCode } from '../commands/errors';
-import { runtimeState } from '../commands/legacy';
 import type { Frame } from '../commands/types';
-import { isPlainObject } from '../commands/validate';
 import type { Parts } from '../parts';
 import { Redialer, systemClock, type LinkClock } from './backoff';
-import { cmdEnvelope, errorReply, KitClient, typeEnvelope, type KitReplies } from './kit-client';
+import type { KitReplies } from './kit-client';
+import { KitFrontends } from './kit-frontends';
 import { decodeEio, encodeAck, encodeConnect, encodeEvent, encodePong, engineUrl, type SioPacket } from './socketio-wire';
 
 /** The real Kit-Manager accepts frames up to 100 MB (maxHttpBufferSize 1e8); larger ones close the socket (1009). */
 const WS_MAX_PAYLOAD = 100 * 1024 * 1024 + 1024;
-/** Frontend clients (request_from ids) remembered; beyond this the least recently used is closed. */
-export const MAX_KIT_CLIENTS = 256;
-/** Commands being handled at once; more wait in a bounded queue, and beyond it are answered with LIMIT. */
-const MAX_IN_FLIGHT = 64;
-const MAX_WAITING = 1024;
 /** report-runtime-state at most once per this. */
 const STATE_REPORT_MS = 1000;
-const MAX_REQUEST_FROM = 256;
 
 type ConnState = 'connecting' | 'open' | 'registered';
 
@@ -44,12 +35,6 @@ class Subscriptions {
   }
 }
 
-/** Reads `"key":"value"` from a payload too big to parse, to echo it in the error reply. */
-function peekString(text: string, key: string, max: number): string | null {
-  const m = new RegExp(`"${key}"\\s*:\\s*"([^"\\\\]{1,${max}})"`).exec(text);
-  return m ? m[1]! : null;
-}
-
 export class KitLink implements KitReplies {
   readonly kitId: string;
   private readonly clock: LinkClock;
@@ -64,10 +49,7 @@ export class KitLink implements KitReplies {
   private conn = new Subscriptions();
   private stateTimer: unknown = null;
   private deadTimer: unknown = null;
-  private lastStateKey = '';
-  private readonly clients = new Map<string, KitClient>();
-  private inFlight = 0;
-  private readonly waiting: Array<{ client: KitClient; payload: Frame; nameKey: 'cmd' | 'type' }> = [];
+  private readonly frontends: KitFrontends;
   /** Times the link came up (registered); for logs and tests. */
   connects = 0;
 
@@ -84,6 +66,7 @@ export class KitLink implements KitReplies {
     this.ca = km.caFile ? fs.readFileSync(km.caFile) : undefined;
     this.maxRequestBytes = parts.config.api.maxPayloadBytes;
     this.hardSendLimit = parts.config.api.sendBufferBytes * 2;
+    this.frontends = new KitFrontends(parts, this);
   }
 
   start(): void { this.redial.start(); }
@@ -100,8 +83,7 @@ export class KitLink implements KitReplies {
         ws.close(1000, 'agent stopping');
       });
     } else ws?.terminate();
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
+    this.frontends.closeAll();
   }
 
   // ---- connection ---------------------------------------------------------------------------------------------
@@ -119,7 +101,7 @@ export class KitLink implements KitReplies {
       });
     } catch (e) {
       this.parts.log.warn({ err: (e as Error).message }, 'kit-manager connect failed');
-      this.retry(false);
+      this.retry();
       return;
     }
     this.ws = ws;
@@ -169,11 +151,11 @@ export class KitLink implements KitReplies {
   private lost(why: string): void {
     const wasRegistered = this.lose(why);
     if (!wasRegistered) this.parts.log.debug({ why }, 'kit-manager connect attempt failed');
-    this.retry(wasRegistered);
+    this.retry();
   }
 
-  private retry(wasRegistered: boolean): void {
-    const delay = this.redial.down(wasRegistered);
+  private retry(): void {
+    const delay = this.redial.down();
     if (delay !== null) this.parts.log.debug({ delayMs: delay, attempt: this.redial.attempts }, 'kit-manager reconnect scheduled');
   }
 
@@ -198,15 +180,14 @@ export class KitLink implements KitReplies {
     if (this.ws !== ws) return;
     // Before parsing: an oversized command is answered, not parsed, and the link stays up.
     if (text.length > this.maxRequestBytes && text.startsWith('42')) {
-      this.answerOversized(text);
+      this.frontends.answerOversized(text, this.maxRequestBytes);
       return;
     }
     const d = decodeEio(text);
     if (!d.ok) {
       this.parts.log.warn({ err: d.error, head: text.slice(0, 80) }, 'kit-manager sent a malformed frame; ignored');
       // A broken event may still say who sent it: answer that client rather than leave it waiting.
-      const requestFrom = text.startsWith('42') && this.state === 'registered' ? peekString(text, 'request_from', MAX_REQUEST_FROM) : null;
-      if (requestFrom) this.replyError(requestFrom, peekString(text, 'cmd', 64), 'BAD_REQUEST', `malformed Socket.IO event: ${d.error}`);
+      if (text.startsWith('42') && this.state === 'registered') this.frontends.answerMalformed(text, d.error);
       return;
     }
     const p = d.value;
@@ -259,7 +240,7 @@ export class KitLink implements KitReplies {
           const a = encodeAck(p.id, []);
           if (a.ok) this.send(ws, a.value);
         }
-        if (p.name === 'messageToKit') this.onMessageToKit(p.args[0]);
+        if (p.name === 'messageToKit') this.frontends.onMessageToKit(p.args[0]);
         else this.parts.log.debug({ event: p.name }, 'kit-manager event ignored');
         return;
     }
@@ -267,14 +248,15 @@ export class KitLink implements KitReplies {
 
   private register(ws: WebSocket): void {
     const { runtime } = this.parts;
-    const e = encodeEvent('register_kit', [{ kit_id: runtime.kitId, name: runtime.name, desc: this.parts.config.kitManager.desc, support_apis: [...CAPABILITIES] }]);
+    // name = the kit id, as the Python runtime sends it: the dashboard lists kits by name (runtime-public-…, an asset's name).
+    const e = encodeEvent('register_kit', [{ kit_id: runtime.kitId, name: runtime.kitId, desc: this.parts.config.kitManager.desc, support_apis: [...CAPABILITIES] }]);
     if (!e.ok) { this.fail(ws, e.error); return; }
     this.send(ws, e.value);
     this.state = 'registered';
     this.redial.up();
     this.connects++;
     this.parts.status.kitManager.connected = true;
-    this.lastStateKey = '';
+    this.frontends.forgetReportedState();
     this.parts.log.info({ kitId: runtime.kitId, url: this.parts.config.kitManager.url, connects: this.connects }, 'kit-manager registered');
     this.scheduleStateReport();
   }
@@ -309,93 +291,8 @@ export class KitLink implements KitReplies {
     this.stateTimer = this.clock.setTimeout(() => {
       this.stateTimer = null;
       if (this.state !== 'registered') return;
-      this.reportState();
+      this.frontends.reportState();
       this.scheduleStateReport();
     }, STATE_REPORT_MS);
-  }
-
-  private reportState(): void {
-    let data;
-    try { data = runtimeState(this.parts); } catch (e) {
-      this.parts.log.error({ err: e }, 'runtime state unavailable');
-      return;
-    }
-    const key = JSON.stringify(data);
-    if (key === this.lastStateKey) return;
-    this.lastStateKey = key;
-    this.emitEvent('report-runtime-state', { kit_id: this.kitId, data });
-    for (const c of this.clients.values()) c.send({ cmd: 'report-runtime-state', data });
-  }
-
-  // ---- incoming commands --------------------------------------------------------------------------------------
-
-  private clientFor(id: string): KitClient {
-    let c = this.clients.get(id);
-    if (c && !c.closed) {
-      // Map order is recency order: move to the end.
-      this.clients.delete(id);
-      this.clients.set(id, c);
-      return c;
-    }
-    c = new KitClient(id, this);
-    this.clients.set(id, c);
-    if (this.clients.size > MAX_KIT_CLIENTS) {
-      const [oldestId, oldest] = this.clients.entries().next().value as [string, KitClient];
-      this.clients.delete(oldestId);
-      oldest.close();
-    }
-    return c;
-  }
-
-  /** Sends an error reply for a request that never reached the table. */
-  private replyError(requestFrom: string, cmd: unknown, code: ErrorCode, message: string): void {
-    this.emitEvent('messageToKit-kitReply', errorReply(cmd, code, message, requestFrom, this.kitId));
-  }
-
-  private answerOversized(text: string): void {
-    const requestFrom = peekString(text, 'request_from', MAX_REQUEST_FROM);
-    const cmd = peekString(text, 'cmd', 64);
-    this.parts.log.warn({ bytes: text.length, cmd, requestFrom }, 'oversized messageToKit refused');
-    if (requestFrom) this.replyError(requestFrom, cmd, 'LIMIT', `payload of ${text.length} bytes exceeds the limit of ${this.maxRequestBytes} bytes (api.maxPayloadBytes)`);
-  }
-
-  private onMessageToKit(payload: unknown): void {
-    if (!isPlainObject(payload)) {
-      this.parts.log.warn('messageToKit without an object payload; ignored (no request_from to answer)');
-      return;
-    }
-    const rf = payload.request_from;
-    if (typeof rf !== 'string' || rf.length === 0 || rf.length > MAX_REQUEST_FROM) {
-      this.parts.log.warn({ cmd: typeof payload.cmd === 'string' ? payload.cmd.slice(0, 64) : null }, 'messageToKit without a usable request_from; cannot answer');
-      return;
-    }
-    let nameKey: 'cmd' | 'type';
-    if (payload.cmd !== undefined) nameKey = 'cmd';
-    else if (typeof payload.type === 'string') nameKey = 'type';
-    else {
-      this.replyError(rf, null, 'BAD_REQUEST', 'messageToKit needs "cmd" (a Kit-Manager command) or "type" (a seed-000 request)');
-      return;
-    }
-    const client = this.clientFor(rf);
-    if (this.inFlight >= MAX_IN_FLIGHT) {
-      if (this.waiting.length >= MAX_WAITING) {
-        this.replyError(rf, payload[nameKey], 'LIMIT', `too many commands queued (limit ${MAX_WAITING}); wait for replies`);
-        return;
-      }
-      this.waiting.push({ client, payload, nameKey });
-      return;
-    }
-    this.run(client, payload, nameKey);
-  }
-
-  private run(client: KitClient, payload: Frame, nameKey: 'cmd' | 'type'): void {
-    this.inFlight++;
-    void dispatch(this.parts, client, payload, nameKey, nameKey === 'cmd' ? cmdEnvelope(client, payload.cmd) : typeEnvelope(client)).finally(() => {
-      this.inFlight--;
-      while (this.inFlight < MAX_IN_FLIGHT && this.waiting.length > 0) {
-        const w = this.waiting.shift()!;
-        this.run(w.client, w.payload, w.nameKey);
-      }
-    });
   }
 }

@@ -54,7 +54,7 @@ export class KitWsLink {
       });
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'kit-manager (ws) connect failed');
-      this.redial.down(false);
+      this.redial.down();
       return;
     }
     this.ws = ws;
@@ -87,7 +87,7 @@ export class KitWsLink {
       const wasOpen = this.session !== null;
       this.lose();
       if (wasOpen) log.warn({ code }, 'kit-manager (ws) link lost');
-      this.redial.down(wasOpen);
+      this.redial.down();
     });
   }
 

@@ -27,7 +27,7 @@ t.test('Kit-Manager killed and restarted at random moments', async (t) => {
   const port = km.port;
   const agent = await startAgent({ env: SAFE_ENV, config: { kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: MAX_MS } } } });
   t.teardown(async () => { await agent.stop(); await km.close(); });
-  const kitId = 'Runtime-TestBox';
+  const kitId = 'RunTime-TestBox';
   const registered = await km.waitRegistration(() => true, 10_000).then(() => true, () => false);
   t.ok(registered, 'the agent registers');
   if (!registered) return;

@@ -8,7 +8,8 @@ import { stringify } from 'yaml';
 import WebSocket from 'ws';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-export const AGENT_JS = path.join(ROOT, 'dist', 'sdv-agent.js');
+/** The bundle under test; SDV_AGENT_TEST_BUNDLE points the tests at another one (e.g. main's, to see a test fail there). */
+export const AGENT_JS = process.env.SDV_AGENT_TEST_BUNDLE || path.join(ROOT, 'dist', 'sdv-agent.js');
 
 export interface AgentHandle {
   proc: ChildProcess;

@@ -194,7 +194,7 @@ export class Frontend {
 
 /**
  * A stand-in Kit-Manager, an agent registered with it as runtime `name` (quick reconnects; `config` merged over that),
- * and a frontend that already sees the runtime (kit id `Runtime-<name>`); all three are torn down with t.
+ * and a frontend that already sees the runtime (kit id `RunTime-<name>`); all three are torn down with t.
  */
 export async function agentBehindKitManager(t: { teardown(fn: () => unknown): void }, name: string, config: Rec = {}): Promise<{ km: StandInKitManager; agent: AgentHandle; fe: Frontend }> {
   const km = await StandInKitManager.start();
@@ -203,6 +203,6 @@ export async function agentBehindKitManager(t: { teardown(fn: () => unknown): vo
   t.teardown(() => agent.stop());
   const fe = await Frontend.connect(km.url);
   t.teardown(() => fe.close());
-  await fe.waitRuntime(`Runtime-${name}`);
+  await fe.waitRuntime(`RunTime-${name}`);
   return { km, agent, fe };
 }
