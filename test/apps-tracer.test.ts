@@ -4,15 +4,20 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseWatchVars, TraceChannel, tracerScript } from '../src/apps/tracer';
+import { MAX_WATCHED, splitWatchVars, TraceChannel, tracerScript } from '../src/apps/tracer';
 import { tmpDir } from './helpers/agent';
 
-t.test('parseWatchVars', async (t) => {
-  t.same(parseWatchVars('a b,c'), ['a', 'b', 'c']);
-  t.same(parseWatchVars(['counter']), ['counter']);
-  t.throws(() => parseWatchVars('a; import os'), /not a python variable name/);
-  t.throws(() => parseWatchVars(['__import__("os")']), /not a python variable name/);
-  t.throws(() => parseWatchVars(3), /expected/);
+t.test('splitWatchVars keeps the python variable names and skips the rest', async (t) => {
+  t.same(splitWatchVars('a b,c'), { names: ['a', 'b', 'c'], skipped: [], skippedCount: 0 });
+  t.same(splitWatchVars('speed, gear, speed'), { names: ['speed', 'gear'], skipped: [], skippedCount: 0 }, 'the frontend joins names with ", "; duplicates once');
+  t.same(splitWatchVars(['counter']).names, ['counter']);
+  t.same(splitWatchVars('a; import os'), { names: ['os'], skipped: ['a;', 'import'], skippedCount: 2 }, 'not a name, and a keyword');
+  t.same(splitWatchVars(['__import__("os")', 'ok']), { names: ['ok'], skipped: ['__import__("os")'], skippedCount: 1 });
+  t.same(splitWatchVars(3), { names: [], skipped: ['3'], skippedCount: 1 }, 'not a list at all: nothing watched, never a throw');
+  const many = splitWatchVars(Array.from({ length: MAX_WATCHED + 15 }, (_, i) => `v${i}`));
+  t.equal(many.names.length, MAX_WATCHED);
+  t.equal(many.skippedCount, 15, 'beyond the bound: skipped and counted');
+  t.equal(many.skipped.length, 10, 'the skipped list shown is bounded');
 });
 
 t.test('a running program reports changes and accepts new values', async (t) => {

@@ -10,8 +10,9 @@ const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).
 async function run(c: ApiClient, type: string, code: string, timeoutMs = 50_000) {
   const id = `${type}-${Math.random().toString(36).slice(2)}`;
   c.send({ type, id, data: { code, name: 'Proto' } });
-  const end = await c.waitFor((f) => f.id === id && (f.isDone === true || f.type === 'error'), timeoutMs);
-  const text = c.frames.filter((f) => f.id === id && f.isDone === false).map((f) => String(f.result)).join('');
+  // The reply (the frame with the id) is the end of the run; the stream before it carries requestId.
+  const end = await c.waitFor((f) => f.id === id, timeoutMs);
+  const text = c.frames.filter((f) => f.requestId === id && f.isDone === false).map((f) => String(f.result)).join('');
   return { end, text };
 }
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { agentBehindKitManager, Frontend } from './helpers/kit-manager';
 
-const KIT = 'Runtime-KitBox';
+const KIT = 'RunTime-KitBox';
 type Rec = Record<string, unknown>;
 
 t.test('commands through the Kit-Manager', async (t) => {
@@ -95,10 +95,11 @@ t.test('commands through the Kit-Manager', async (t) => {
       const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_bin_app' && r.isDone === true, 15_000);
       t.equal(done.code, 0, `${data} ran`);
     }
-    const bad = await fe.command(KIT, { cmd: 'run_bin_app', data: '../../etc/passwd' });
+    const end = (r: Rec) => r.cmd === 'run_bin_app' && r.isDone === true;
+    const bad = await fe.command(KIT, { cmd: 'run_bin_app', data: '../../etc/passwd' }, end);
     t.equal(bad.errorCode, 'BAD_REQUEST', 'a name cannot climb out of dataDir/bin');
     for (const outside of ['/bin/echo', '/sbin/reboot', `${binDir}/../../../bin/sh`, `${binDir}`]) {
-      const r = await fe.command(KIT, { cmd: 'run_bin_app', data: outside });
+      const r = await fe.command(KIT, { cmd: 'run_bin_app', data: outside }, end);
       t.equal(r.errorCode, 'FORBIDDEN', `${outside} is refused`);
       t.match(String(r.error), /run_bin_app runs the binaries placed there/, 'saying what to do');
     }
@@ -106,7 +107,8 @@ t.test('commands through the Kit-Manager', async (t) => {
 
   for (const cmd of ['run_rust_app', 'run_cpp_app']) {
     t.test(`${cmd}`, async (t) => {
-      const r = await fe.command(KIT, { cmd, usedAPIs: [], data: { code: 'x', name: 'p' } });
+      // C++ replies travel as run_bin_app (the frontend shows no run_cpp_app replies), naming the request in requestCmd.
+      const r = await fe.command(KIT, { cmd, usedAPIs: [], data: { code: 'x', name: 'p' } }, (x) => x.cmd === cmd || x.requestCmd === cmd, 30_000);
       if (!available(t, r, cmd)) return;
       t.pass(`${cmd} answered: ${JSON.stringify(r).slice(0, 200)}`);
     });

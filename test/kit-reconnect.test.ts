@@ -8,7 +8,7 @@ import { loopbackWsServer } from './helpers/ws-server';
 import { getJson, sleep, startAgent, tmpDir } from './helpers/agent';
 import { Frontend, StandInKitManager } from './helpers/kit-manager';
 
-const KIT = 'Runtime-KitBox';
+const KIT = 'RunTime-KitBox';
 const MIN_MS = 50;
 const MAX_MS = 800;
 /** Connect + handshake time on a loaded machine, on top of the backoff delay. */
@@ -63,7 +63,7 @@ t.test('10 Kit-Manager restarts on the same port; a python app keeps running', a
   const health = await getJson(agent.healthUrl);
   t.equal(health.body.kitManagerConnected, true);
 
-  const runners = (info.data as { lsOfRunner: Array<{ appName: string }> }).lsOfRunner;
+  const runners = (info.data as { lsOfRunner: Array<{ appName: string; runId: string }> }).lsOfRunner;
   t.ok(runners.some((r) => r.appName === 'ticker'), 'the run is still listed');
   const lines = fs.readFileSync(ticks, 'utf8').trim().split('\n').map(Number);
   const n1 = lines.length;
@@ -73,8 +73,12 @@ t.test('10 Kit-Manager restarts on the same port; a python app keeps running', a
   t.ok(n2 > n1, `still printing (${n1} → ${n2})`);
   const dropped = (info.data as { kitManagerDroppedReplies: number }).kitManagerDroppedReplies;
   t.ok(dropped > 0, `output produced while the link was down was dropped and counted (${dropped})`);
-  const r = await fe.command(KIT, { cmd: 'stop_python_app', data: {} });
-  t.equal(r.result, 'Successful', 'another frontend stops only its own runs');
+  const r = await fe.command(KIT, { cmd: 'stop_python_app', data: {} }, (x) => x.cmd === 'stop_python_app');
+  t.equal(r.errorCode, 'NOT_FOUND', 'the new frontend has no run of its own: it is told so');
+  t.match(String(r.error), /runId/, 'and how to find the run of the old connection');
+  const runId = runners.find((x) => x.appName === 'ticker')!.runId;
+  const stopped = await fe.command(KIT, { cmd: 'stop_python_app', data: { runId } }, (x) => x.cmd === 'stop_python_app');
+  t.equal(stopped.result, 'Successful', 'stopped by the runId get-runtime-info lists');
 });
 
 t.test('a dead link (open + CONNECT ack, then no pings) is detected and reconnected', async (t) => {

@@ -29,16 +29,20 @@ t.test('install from a local folder, list, import; refusals name the requirement
   t.match(String(named.error), /"\$\(id\)"/, 'the error names the refused requirement');
 
   c.send({ type: 'install_python_packages', id: 'i1', data: 'sdvdemo==1.0' });
-  const first = await c.waitFor((f) => f.id === 'i1');
+  const first = await c.waitFor((f) => f.requestId === 'i1');
   t.equal(first.result, 'Installing');
   t.equal(first.data, 'Installing packages: sdvdemo==1.0\n');
   // a second install while the first runs is refused plainly
   const busy = await c.request({ type: 'install_python_packages', data: 'sdvdemo' });
   if (busy.type === 'error') t.match(String(busy.error), /already running/, 'one install at a time');
-  const done = await c.waitFor((f) => f.id === 'i1' && f.result !== 'Installing', 45_000);
+  const done = await c.waitFor((f) => f.id === 'i1', 45_000);
   t.equal(done.result, 'Successful', `install succeeded: ${String(done.data).slice(-500)}`);
-  t.match(String(done.data), /Successfully installed sdvdemo-1\.0/);
-  t.ok(c.frames.filter((f) => f.id === 'i1' && f.result === 'Installing').length >= 2, 'pip output was streamed as Installing frames');
+  t.match(String(done.data), /^Done: sdvdemo==1\.0 installed \(sdvdemo-1\.0\); every python app/, 'the reply\'s data is the summary');
+  const streamed = c.frames.filter((f) => f.requestId === 'i1' && f.result === 'Installing');
+  t.ok(streamed.length >= 2, 'pip output was streamed as Installing frames');
+  const pipText = streamed.slice(1).map((f) => String(f.data)).join('');
+  t.match(pipText, /Successfully installed sdvdemo-1\.0/, 'pip\'s own lines are in the stream');
+  t.notMatch(String(done.data), /Successfully installed/, 'and not repeated in the reply');
 
   const listed = await c.request({ type: 'list_python_packages' });
   t.equal(listed.data, 'sdvdemo==1.0', 'pip freeze form');
@@ -50,9 +54,9 @@ t.test('install from a local folder, list, import; refusals name the requirement
   t.equal(r.stdout.trim(), '4242', 'the installed package imports');
 
   // a package that is not in the local folder: a plain failure reply, pip's text attached
-  const missing = await c.request({ type: 'install_python_packages', data: 'no-such-package-xyz' }, 5000);
-  t.equal(missing.result, 'Installing');
-  const failed = await c.waitFor((f) => f.id === missing.id && f.result !== 'Installing', 45_000);
+  const failed = await c.request({ type: 'install_python_packages', data: 'no-such-package-xyz' }, 45_000);
   t.match(String(failed.result), /no matching package found/);
+  t.match(String(failed.data), /^Error: no matching package found for no-such-package-xyz .*Check /, 'the reason and what to do, in data');
+  t.notMatch(String(failed.data), /\u001b\[/, 'no terminal colour codes');
   t.ok(fs.existsSync(path.join(agent.dataDir, 'python-packages', 'sdvdemo')), 'earlier install untouched');
 });

@@ -12,7 +12,9 @@
 //       Throws Error (with a person-readable message) when the run cannot start.
 //   runs.stopOwner(ownerId): Promise<boolean>  — stop the owner's run (SIGTERM to the group, SIGKILL after
 //       apps.stopGraceMs); false when it had none.
-//   runs.list(): Array<{ appName, request_from, from (epoch s), door }>  — for lsOfRunner: one entry per live run.
+//   runs.stopRun(runId): Promise<boolean>  — the same for the run with that id, whoever started it (a frontend that
+//       reconnected under a new request_from finds its run in list()).
+//   runs.list(): Array<{ runId, appName, request_from, from (epoch s), door }>  — for lsOfRunner: one per live run.
 //   runs.stopAll(): Promise<void>  — agent shutdown.
 // Bounds: one run per owner, at most MAX_RUNS runs at once (the oldest is stopped to make room); output is not kept.
 import * as crypto from 'node:crypto';
@@ -154,9 +156,14 @@ export class AdhocRuns {
     return true;
   }
 
-  list(): Array<{ appName: string; request_from: string; from: number; door: string }> {
+  async stopRun(runId: string): Promise<boolean> {
+    for (const l of this.live.values()) if (l.run.id === runId) return this.stopOwner(l.run.owner);
+    return false;
+  }
+
+  list(): Array<{ runId: string; appName: string; request_from: string; from: number; door: string }> {
     // `from` is the start time in epoch seconds, as the Python runtime reported it.
-    return [...this.live.values()].map((l) => ({ appName: l.run.name, request_from: l.run.owner, from: Math.floor(l.startedAt / 1000), door: l.from }));
+    return [...this.live.values()].map((l) => ({ runId: l.run.id, appName: l.run.name, request_from: l.run.owner, from: Math.floor(l.startedAt / 1000), door: l.from }));
   }
 
   async stopAll(): Promise<void> {

@@ -15,17 +15,35 @@ export const MAX_WATCHED = 64;
 const MAX_LINE = 256 * 1024;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
-/** "a b c", "a,b" or ["a","b"] → valid Python identifiers; throws Error naming a bad one. */
-export function parseWatchVars(input: unknown): string[] {
-  let names: unknown[];
-  if (typeof input === 'string') names = input.split(/[\s,]+/).filter((s) => s !== '');
-  else if (Array.isArray(input)) names = input;
-  else throw new Error('watch_vars: expected a string of names or an array of names');
-  if (names.length > MAX_WATCHED) throw new Error(`watch_vars: more than ${MAX_WATCHED} names`);
-  for (const n of names) {
-    if (typeof n !== 'string' || !NAME.test(n)) throw new Error(`watch_vars: ${JSON.stringify(n)?.slice(0, 60)} is not a python variable name`);
+/** Words that can never name a python variable. */
+const KEYWORDS = new Set(['False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue', 'def',
+  'del', 'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal',
+  'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield']);
+
+/**
+ * "a b c", "a, b" or ["a","b"] → the python variable names to watch, and what was skipped (the first few, and how
+ * many). Never throws: the names come from free text in the playground, and one that cannot be a variable must not
+ * stop the run.
+ */
+export function splitWatchVars(input: unknown): { names: string[]; skipped: string[]; skippedCount: number } {
+  const names: string[] = [];
+  const skipped: string[] = [];
+  let skippedCount = 0;
+  const skip = (v: unknown) => {
+    skippedCount++;
+    if (skipped.length < 10) skipped.push(typeof v === 'string' ? v.slice(0, 60) : JSON.stringify(v)?.slice(0, 60) ?? String(v));
+  };
+  let raw: unknown[];
+  if (typeof input === 'string') raw = input.split(/[\s,]+/).filter((s) => s !== '');
+  else if (Array.isArray(input)) raw = input;
+  else { skip(input); return { names, skipped, skippedCount }; }
+  for (const n of raw) {
+    if (typeof n !== 'string' || !NAME.test(n) || KEYWORDS.has(n)) skip(n);
+    else if (names.includes(n)) continue;
+    else if (names.length >= MAX_WATCHED) skip(n);
+    else names.push(n);
   }
-  return [...new Set(names as string[])];
+  return { names, skipped, skippedCount };
 }
 
 export function tracerScript(): string { return resourcePath('resources/tracer/sdv_trace.py'); }

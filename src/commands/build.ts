@@ -1,17 +1,19 @@
 // run_rust_app / run_cpp_app {data: {code, name}}: compile (output streamed), then run the program as an ad-hoc run
 // exactly like run_python_app. Replies (style 'legacy'): {isDone:false, result:"<text>\r\n", code:0} while the
-// compiler and then the program print, then one {isDone:true, code:<exit code>, result:""}. A failed build ends with
-// isDone:true and the compiler's non-zero code; a missing toolchain is one error reply naming it.
+// compiler and then the program print, then the reply {isDone:true, code:<exit code>, result:""}. A failed build ends
+// with isDone:true and the compiler's non-zero code; a missing toolchain is one error naming it. The frontend shows run
+// output only under run_python_app, run_rust_app and run_bin_app: a C++ program is a compiled binary, so the Kit-Manager
+// door sends C++ replies as run_bin_app (with requestCmd run_cpp_app).
 import { compile, ToolchainMissing, type Language } from '../build/compile';
 import { CommandError, isStorageError, storageFailure, unavailable } from './errors';
 import { needPart } from './part';
-import { runStreamer } from './legacy';
-import type { Command, CommandContext, CommandRequest } from './types';
+import { joinUsedApis, runStreamer } from './legacy-runs';
+import type { Command, CommandContext, CommandRequest, Frame } from './types';
 import { obj, str } from './validate';
 
 const MAX_RUN_NAME = 128;
 
-export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Language): Promise<undefined> {
+export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Language): Promise<Frame> {
   const adhoc = needPart(ctx.parts, 'adhoc');
   const data = obj(req.body, 'data')!;
   const code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
@@ -27,10 +29,11 @@ export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang
   }
   if (build.code !== 0) {
     build.cleanup();
-    stream.output(`[sdv-agent] build failed (compiler exit code ${build.code})\n`);
+    stream.output(`Error: the build failed (compiler exit code ${build.code})\n`);
     stream.exit(build.code);
-    return undefined;
+    return stream.ended;
   }
+  await joinUsedApis(ctx, req.body.usedAPIs);
   try {
     await adhoc.start({
       owner: ctx.client.id, from: ctx.client.door, name, kind: 'binary', path: build.exe, args: [],
@@ -42,10 +45,10 @@ export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang
     if (isStorageError(e)) throw storageFailure(e, 'the run\'s folder in dataDir/runs', 'nothing was started');
     throw new CommandError('INTERNAL', `${req.wireName}: cannot start: ${(e as Error).message}`);
   }
-  return undefined;
+  return stream.ended;
 }
 
 export const buildCommands: Record<string, Command> = {
-  run_rust_app: { style: 'legacy', handler: (ctx, req) => runCompiled(ctx, req, 'rust') },
-  run_cpp_app: { style: 'legacy', handler: (ctx, req) => runCompiled(ctx, req, 'cpp') },
+  run_rust_app: { style: 'legacy', handler: (ctx, req) => runCompiled(ctx, req, 'rust'), kit: { errorLine: 'run_rust_app' } },
+  run_cpp_app: { style: 'legacy', handler: (ctx, req) => runCompiled(ctx, req, 'cpp'), kit: { cmd: 'run_bin_app', errorLine: 'run_bin_app' } },
 };

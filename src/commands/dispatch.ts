@@ -11,8 +11,8 @@ export interface Envelope {
   done(req: CommandRequest, command: Command, body: Frame): void;
   /** An interim reply emitted by the handler. */
   progress(req: CommandRequest, command: Command, frame: Frame): void;
-  /** A failure; req is null when the frame could not even be read as a request. */
-  fail(req: CommandRequest | Pick<CommandRequest, 'id' | 'wireName'> | null, code: ErrorCode, message: string): void;
+  /** A failure; req is null when the frame could not even be read as a request, command when no command was found. */
+  fail(req: CommandRequest | Pick<CommandRequest, 'id' | 'wireName'> | null, code: ErrorCode, message: string, command?: Command): void;
 }
 
 const MAX_ID_LENGTH = 256;
@@ -56,6 +56,6 @@ export async function dispatch(parts: Parts, client: Client, frame: unknown, nam
     if (body !== undefined) envelope.done(req, found.command, body);
   } catch (e) {
     if (!(e instanceof CommandError)) parts.log.error({ err: e, command: found.name }, 'command failed unexpectedly');
-    envelope.fail(req, errorCode(e), errorText(e));
+    envelope.fail(req, errorCode(e), errorText(e), found.command);
   }
 }

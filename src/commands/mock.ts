@@ -1,7 +1,7 @@
 // Mock provider commands (seed 000): mock_service_start/stop/configure/status; legacy list_mock_signal / set_mock_signals.
 import type { Parts } from '../parts';
 import { MOCK_LIMITS, MOCK_MODES, type MockEntry, type MockMode } from '../signals/mock';
-import { badRequest } from './errors';
+import { badRequest, unavailable } from './errors';
 import { needPart } from './part';
 import type { Command, Frame } from './types';
 import { int, strList, typeName, isPlainObject } from './validate';
@@ -26,7 +26,29 @@ export function mockListOf(body: Frame): MockEntry[] {
 }
 
 export function legacyListMock(parts: Parts): Frame { return { data: needPart(parts, 'signals').mock.list() }; }
-export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> { return { data: await needPart(parts, 'signals').mock.setList(mockListOf(body)) }; }
+
+/** A backend that cannot be asked (external databroker down) is UNAVAILABLE, saying nothing was changed. */
+async function reachable<T>(fn: () => Promise<T>): Promise<T> {
+  try { return await fn(); } catch (e) {
+    if ((e as { unavailable?: boolean; code?: number }).unavailable || (e as { code?: number }).code === 14) throw unavailable(`${(e as Error).message}; the mock list was not changed`);
+    throw e;
+  }
+}
+
+/**
+ * set_mock_signals: stores the entries whose signal exists, refuses and names the others, and makes the values live.
+ * `data` is the list as now stored (what list_mock_signal shows); `unknown` and `errors` say what did not take.
+ */
+export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> {
+  const { list, unknown, errors } = await reachable(() => needPart(parts, 'signals').mock.setList(mockListOf(body)));
+  const failed = Object.keys(errors);
+  if (unknown.length === 0 && failed.length === 0) return { result: 'Successful', data: list };
+  const why = [
+    ...(unknown.length ? [`refused ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''} (no such signal in the vehicle model)`] : []),
+    ...failed.slice(0, 10).map((p) => errors[p]!),
+  ].join('; ');
+  return { result: `Failed: ${why}; ${list.length} signal(s) stored`, error: why, data: list, ...(unknown.length ? { unknown } : {}), ...(failed.length ? { errors } : {}) };
+}
 
 export const mockCommands: Record<string, Command> = {
   mock_service_start: {

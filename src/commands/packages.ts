@@ -1,8 +1,10 @@
 // Python packages: list_python_packages, install_python_packages. The same handler serves the Kit-Manager `cmd` and
 // the local API `type` (style 'legacy': over the local API the body arrives as `<name>-response` with the id).
 // Shapes (shared/kit-manager-protocol.md): install → {result:"Installing", data:"Installing packages: …\n"}, then
-// more {result:"Installing", data:"<pip text>"} while pip runs, then {result:"Successful" | "<error>", data:"<installer output>"};
-// list → {data:"<pip freeze text>"}. A refused requirement is an error naming it (error frame on the local API).
+// more {result:"Installing", data:"<pip text>"} while pip runs (each line once), then {result:"Successful" | "<error>",
+// data:"<summary>"}: the frontend shows `data` only, never `result`, so the summary says what was installed, or why
+// not and what to do. list → {data:"<pip freeze text>"}. A refused requirement is an error naming it (error frame on
+// the local API); on the Kit-Manager link its reason is in `data` too (KitShape errorFields).
 import { InstallError, type PackageInstaller } from '../packages/installer';
 import { parseRequirements, RequirementError } from '../packages/requirement';
 import { CommandError, badRequest, conflict } from './errors';
@@ -28,18 +30,37 @@ export async function installPythonPackages(ctx: CommandContext, req: CommandReq
   ctx.emit({ result: 'Installing', data: `Installing packages: ${names}\n` });
   try {
     const { output } = await inst.install(reqs, (text) => ctx.emit({ result: 'Installing', data: text }));
-    return { result: 'Successful', data: output };
+    return { result: 'Successful', data: installedSummary(names, output) };
   } catch (e) {
     if (e instanceof InstallError) {
       if (e.kind === 'busy') throw conflict(e.message);
-      // The Kit-Manager frontend reads `result` as the outcome and `data` as pip's text.
-      return { result: e.message, error: e.message, data: e.output };
+      return { result: e.message, error: e.message, data: `Error: ${e.message}. ${whatToDo(e)}\n` };
     }
     throw new CommandError('INTERNAL', `install failed: ${(e as Error).message}`);
   }
 }
 
+/** The user's summary of a finished install: what was asked, what pip put in place, and where it is. */
+function installedSummary(names: string, output: string): string {
+  const put = /^Successfully installed (.+)$/m.exec(output)?.[1]?.trim();
+  return `Done: ${names} installed${put ? ` (${put})` : ' (already there)'}; every python app on this box can import it (dataDir/python-packages)\n`;
+}
+
+function whatToDo(e: InstallError): string {
+  switch (e.kind) {
+    case 'timeout': return 'Try fewer packages at once, or raise packages.installTimeoutS';
+    case 'unavailable': return 'Install python3 with pip on the box, or set apps.python';
+    default: return /index could not be reached/.test(e.message)
+      ? 'Check the box\'s network and proxy, or set packages.findLinks to a local wheel folder'
+      : 'Check the package name and version (pip\'s output is above)';
+  }
+}
+
 export const packageCommands: Record<string, Command> = {
   list_python_packages: { style: 'legacy', handler: (ctx) => listPythonPackages(ctx) },
-  install_python_packages: { style: 'legacy', handler: (ctx, req) => installPythonPackages(ctx, req) },
+  install_python_packages: {
+    style: 'legacy', handler: (ctx, req) => installPythonPackages(ctx, req),
+    // The frontend shows only `data` of these replies.
+    kit: { errorFields: (_req, message) => ({ data: `Error: ${message}\n` }) },
+  },
 };

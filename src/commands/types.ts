@@ -55,9 +55,27 @@ export type Handler = (ctx: CommandContext, req: CommandRequest) => Promise<Fram
  */
 export type ReplyStyle = 'seed' | 'legacy';
 
+/**
+ * How the Kit-Manager frontend shows a command's replies, where that differs from the default (`cmd` = the request's,
+ * the reason of a failure in `result`/`error`). The Kit-Manager door reads it; the local API ignores it.
+ */
+export interface KitShape {
+  /** The `cmd` its replies carry, when the frontend shows them only under another name (C++ output as run_bin_app). */
+  readonly cmd?: string;
+  /**
+   * The frontend prints `result` of `isDone: false` replies under this cmd and only "Exit code N" for the final one:
+   * a failure first sends `{cmd: <this>, isDone: false, result: "Error: <reason>\r\n"}`, then the error reply.
+   */
+  readonly errorLine?: string;
+  /** Fields added to an error reply where the frontend's view reads them (install: `data`; read-file: `data.content`). */
+  readonly errorFields?: (req: CommandRequest, message: string) => Frame;
+}
+
 export interface Command {
   readonly handler: Handler;
   readonly style: ReplyStyle;
   /** Response type for the seed style; defaults to `<name>-response`. */
   readonly responseType?: string;
+  /** Reply shapes of the Kit-Manager door (see KitShape). */
+  readonly kit?: KitShape;
 }

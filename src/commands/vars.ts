@@ -2,7 +2,7 @@
 // traceForRun to get the tracer option for the ad-hoc run; changes reach the requester as {cmd:"trace_vars",
 // data:{name:value}} replies on that run's stream. set_vars_value {data:{name:value}} applies to the running traced
 // program of the same client (Kit-Manager request_from or local connection).
-import { parseWatchVars, TraceChannel, TraceRegistry, tracerScript } from '../apps/tracer';
+import { MAX_WATCHED, splitWatchVars, TraceChannel, TraceRegistry, tracerScript } from '../apps/tracer';
 import { badRequest, notFound } from './errors';
 import type { Command, CommandContext, Frame } from './types';
 import { obj } from './validate';
@@ -10,6 +10,8 @@ import { obj } from './validate';
 export interface RunTrace {
   /** For AdhocStart.tracer; undefined when nothing is watched. */
   readonly tracer?: { script: string; env: Record<string, string> };
+  /** One line for the run's output when watch_vars named something that cannot be watched (it was skipped). */
+  readonly warning?: string;
   /** Call when the run has ended (or failed to start). */
   end(): void;
 }
@@ -19,15 +21,19 @@ function registry(ctx: CommandContext): TraceRegistry {
   return (parts.traces ??= new TraceRegistry());
 }
 
+/** Names that are not python variables are skipped with one warning: watch_vars is free text in the playground. */
 export async function traceForRun(ctx: CommandContext, data: Frame): Promise<RunTrace> {
   const raw = data.watch_vars;
   if (raw === undefined || raw === null || raw === '' || (Array.isArray(raw) && raw.length === 0)) return { end() {} };
-  let watch: string[];
-  try { watch = parseWatchVars(raw); } catch (e) { throw badRequest((e as Error).message); }
-  const ch = await TraceChannel.open(watch, (vars) => ctx.emit({ cmd: 'trace_vars', data: vars }), ctx.parts.runAs);
+  const { names, skipped, skippedCount } = splitWatchVars(raw);
+  const warning = skippedCount === 0 ? undefined
+    : `Warning: watch_vars: skipped ${skipped.map((s) => JSON.stringify(s)).join(', ')}${skippedCount > skipped.length ? ` and ${skippedCount - skipped.length} more` : ''}`
+      + ` (not a python variable name, or more than ${MAX_WATCHED}); ${names.length ? `watching ${names.join(', ')}` : 'watching nothing'}`;
+  if (names.length === 0) return { ...(warning ? { warning } : {}), end() {} };
+  const ch = await TraceChannel.open(names, (vars) => ctx.emit({ cmd: 'trace_vars', data: vars }), ctx.parts.runAs);
   const owner = ctx.client.id;
   registry(ctx).add(owner, ch);
-  return { tracer: { script: tracerScript(), env: ch.env }, end: () => registry(ctx).remove(owner, ch) };
+  return { tracer: { script: tracerScript(), env: ch.env }, ...(warning ? { warning } : {}), end: () => registry(ctx).remove(owner, ch) };
 }
 
 export const varsCommands: Record<string, Command> = {

@@ -3,7 +3,8 @@
 // both travel as messageToKit-kitReply events with request_from and kit_id.
 import type { Envelope } from '../commands/dispatch';
 import type { ErrorCode } from '../commands/errors';
-import type { Client, Frame } from '../commands/types';
+import type { Client, Command, Frame } from '../commands/types';
+import { interimFrame } from './seed-session';
 
 /** What a client needs of the link: emit an event while registered, and say when the socket is backed up. */
 export interface KitReplies {
@@ -55,23 +56,37 @@ export function errorReply(cmd: unknown, code: ErrorCode, message: string, reque
   return { cmd: echoed, error: message, errorCode: code, result: `Error: ${message}`, isDone: true, is_finish: true, code: 1, request_from: requestFrom, kit_id: kitId };
 }
 
-/** Replies to a Kit-Manager `cmd`: `{cmd, …body}`; the client adds request_from and kit_id. */
+/**
+ * Replies to a Kit-Manager `cmd`: `{cmd, …body}`; the client adds request_from and kit_id. The command's KitShape says
+ * where the frontend shows them: another `cmd`, the reason of a failure as a visible line first, extra error fields.
+ */
 export function cmdEnvelope(client: KitClient, rawCmd: unknown): Envelope {
+  // Under another cmd (KitShape.cmd), the request's own name travels as requestCmd.
+  const name = (wireName: string, command: Command | undefined): Frame => {
+    const cmd = command?.kit?.cmd;
+    return cmd && cmd !== wireName ? { cmd, requestCmd: wireName } : { cmd: wireName };
+  };
   return {
-    done: (req, _command, body) => client.send({ cmd: req.wireName, ...body }),
-    progress: (req, _command, frame) => client.send({ cmd: req.wireName, ...frame }),
-    fail: (req, code, message) => {
-      const { request_from: _rf, kit_id: _k, ...rest } = errorReply(req?.wireName || rawCmd, code, message, client.id, '');
-      client.send(rest);
+    done: (req, command, body) => client.send({ ...name(req.wireName, command), ...body }),
+    progress: (req, command, frame) => client.send({ ...name(req.wireName, command), ...frame }),
+    fail: (req, code, message, command) => {
+      const kit = command?.kit;
+      if (kit?.errorLine) client.send({ cmd: kit.errorLine, isDone: false, result: `Error: ${message}\r\n`, code: 0 });
+      const { request_from: _rf, kit_id: _k, cmd, ...rest } = errorReply(req?.wireName || rawCmd, code, message, client.id, '');
+      const extra = kit?.errorFields && req && 'body' in req ? kit.errorFields(req, message) : {};
+      client.send({ ...(typeof cmd === 'string' && cmd ? name(cmd, command) : { cmd }), ...rest, ...extra });
     },
   };
 }
 
-/** Replies to a seed-000 `type` request: exactly what the local API would send, inside the kitReply. */
+/**
+ * Replies to a seed-000 `type` request: exactly what the local API would send, inside the kitReply. Interim frames
+ * carry `requestId`, never `id`: a frame with the request's `id` is its reply.
+ */
 export function typeEnvelope(client: KitClient): Envelope {
   return {
     done: (req, command, body) => client.send({ type: command.responseType ?? `${req.wireName}-response`, id: req.id, ...body, timestamp: now() }),
-    progress: (req, _command, frame) => client.send({ type: `${req.wireName}-response`, ...frame, id: req.id, timestamp: now() }),
+    progress: (req, _command, frame) => client.send(interimFrame(req, frame)),
     fail: (req, code, message) => client.send({ type: 'error', id: req ? req.id : null, error: message, code, timestamp: now() }),
   };
 }

@@ -19,6 +19,16 @@ const now = (): string => new Date().toISOString();
 /** Frames already read off the socket while it is paused for backpressure. */
 const MAX_WAITING = 1024;
 
+/**
+ * An interim (progress, stream) frame of a request: `<type>-response` unless it names its own type, with `requestId`
+ * and never `id`, so that the frame with the request's `id` is always its reply. The Kit-Manager's `type` envelope
+ * uses the same shape.
+ */
+export function interimFrame(req: { wireName: string; id: string | number | null }, frame: Frame): Frame {
+  const { id: _drop, ...rest } = frame;
+  return { type: `${req.wireName}-response`, ...rest, requestId: req.id, timestamp: now() };
+}
+
 function peekId(text: string): string | number | null {
   try {
     const id = (JSON.parse(text) as Frame | null)?.id;
@@ -105,9 +115,8 @@ export class SeedSession implements Client {
     done: (req, command, body) => {
       this.send({ type: command.responseType ?? `${req.wireName}-response`, id: req.id, ...body, timestamp: now() });
     },
-    progress: (req, _command, frame) => {
-      this.send({ type: `${req.wireName}-response`, ...frame, id: req.id, timestamp: now() });
-    },
+    // Interim frames carry requestId, never id: a client that takes the first frame with its id gets the reply.
+    progress: (req, _command, frame) => this.send(interimFrame(req, frame)),
     fail: (req, code, message) => this.sendError(req ? req.id : null, code, message),
   };
 

@@ -51,7 +51,8 @@ export class PackageInstaller {
 
   /** The argument vector given to apps.python (exported for the README and tests). */
   pipArgs(reqs: readonly Requirement[]): string[] {
-    const args = ['-m', 'pip', 'install', '--target', this.dir, '--upgrade', '--disable-pip-version-check', '--no-input'];
+    // --no-color: the output is shown in a web page's log, where terminal colour codes are noise.
+    const args = ['-m', 'pip', 'install', '--target', this.dir, '--upgrade', '--disable-pip-version-check', '--no-input', '--no-color'];
     if (this.config.packages.findLinks) args.push('--no-index', '--find-links', path.resolve(this.config.packages.findLinks));
     // "--" ends pip's options: even a name that slipped past validation could not be read as an option.
     return [...args, '--', ...reqs.map((r) => r.text)];

@@ -70,11 +70,75 @@ export class MockProvider {
 
   list(): MockEntry[] { return this.state.list; }
 
-  async setList(list: MockEntry[]): Promise<MockEntry[]> {
-    this.state.list = list;
-    this.persist();
-    if (this.state.mode === 'static') await this.apply();
-    return this.state.list;
+  /**
+   * Replaces the mock list with the entries whose signal is a leaf of the model (the others are refused and named)
+   * and makes their values the live ones (published as current values, as the Python runtime's mock provider set its
+   * initial values). Serialised with join(). Rejects (unavailable) when the backend cannot be asked.
+   */
+  setList(list: MockEntry[]): Promise<{ list: MockEntry[]; unknown: string[]; errors: Record<string, string> }> {
+    return this.serial(async () => {
+      const known: MockEntry[] = [];
+      const unknown: string[] = [];
+      for (const e of list) { if (await this.isLeaf(e.signal)) known.push(e); else unknown.push(e.signal); }
+      this.state.list = known;
+      this.persist();
+      const errors = await this.publishEntries(known);
+      if (this.state.mode === 'static') await this.apply();
+      return { list: this.state.list, unknown, errors };
+    });
+  }
+
+  /**
+   * A run's usedAPIs join the mock list (as with the Python runtime): each leaf not listed yet is added with its
+   * current value, or "0" made live when it has none. Unknown paths and entries beyond the list's bound are skipped.
+   */
+  join(paths: string[]): Promise<string[]> {
+    return this.serial(async () => {
+      const listed = new Set(this.state.list.map((e) => e.signal));
+      const added: MockEntry[] = [];
+      const fresh: MockEntry[] = [];
+      for (const p of new Set(paths)) {
+        if (listed.has(p) || !(await this.isLeaf(p))) continue;
+        if (this.state.list.length + added.length >= MOCK_LIMITS.maxListEntries) {
+          this.log.warn({ limit: MOCK_LIMITS.maxListEntries }, 'mock list full; usedAPIs not added');
+          break;
+        }
+        const current = (await this.hub.backend().getValues([p]))[p];
+        const entry = { signal: p, value: current === null || current === undefined ? '0' : typeof current === 'string' ? current : JSON.stringify(current) };
+        added.push(entry);
+        if (current === null || current === undefined) fresh.push(entry);
+      }
+      if (added.length === 0) return [];
+      this.state.list = [...this.state.list, ...added];
+      this.persist();
+      await this.publishEntries(fresh);
+      return added.map((e) => e.signal);
+    });
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** True when `path` is one leaf of the model; false when the model has no such signal; rejects when unreachable. */
+  private async isLeaf(path: string): Promise<boolean> {
+    try { return (await this.hub.backend().listMetadata(path)).some((m) => m.path === path); } catch (e) {
+      const err = e as { code?: number; message?: string };
+      if (err.code === 5 || /no such signal|matches no signal/.test(err.message ?? '')) return false;
+      throw e;
+    }
+  }
+
+  /** Publishes list values as current values; the per-signal errors (a value the type cannot hold…). */
+  private async publishEntries(entries: MockEntry[]): Promise<Record<string, string>> {
+    if (entries.length === 0) return {};
+    const r = await this.hub.backend().publish(Object.fromEntries(entries.map((e) => [e.signal, e.value])));
+    const errors: Record<string, string> = {};
+    for (const [p, o] of Object.entries(r)) if (!o.ok) errors[p] = o.error;
+    return errors;
   }
 
   private halt(): void {
