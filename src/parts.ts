@@ -31,4 +31,6 @@ export interface Parts {
   /** Ad-hoc runs for the Kit-Manager (run_python_app / run_bin_app); set in agent.ts step 2. */ adhoc?: import('./apps/adhoc').AdhocRuns;
   /** Python packages in dataDir/python-packages (issue 6); set in agent.ts step 2. */ packages?: import('./packages/installer').PackageInstaller;
   /** Traced python runs by owner, for set_vars_value (issue 6); created on first use. */ traces?: import('./apps/tracer').TraceRegistry;
+  /** The playground's file folder (read-file / write-file, runtime.filesDir); created on first use. */ files?: import('./files/box-files').BoxFiles;
+  /** Console subscriptions to apps not deployed yet; created on first use. */ pendingConsoles?: import('./commands/console-pending').PendingConsoles;
 }

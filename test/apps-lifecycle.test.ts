@@ -36,9 +36,11 @@ t.test('deploy, run: lines arrive in order with the right stream; exit 0 ends in
   const { c, agent } = await setup(t);
   const code = 'import sys\nfor i in range(20):\n    print(f"out {i}")\n    print(f"err {i}", file=sys.stderr)\n';
   const dep = await c.request({ type: 'deploy_request', prototype: { id: 'order', name: 'Order', type: 'python', code, config: {} } });
-  t.match(dep, { type: 'deploy_request-response', appId: 'VEA-order', status: 'installed' });
-  const progress = c.frames.find((f) => f.type === 'deploy_request-progress' && f.id === dep.id);
+  t.match(dep, { type: 'deploy_request-response', appId: 'VEA-order', executionId: 'VEA-order', status: 'installed' });
+  const progress = c.frames.find((f) => f.type === 'deploy_request-progress' && f.requestId === dep.id);
   t.match(progress, { appId: 'VEA-order', status: 'installing' }, 'the requester sees installing before installed');
+  t.equal(progress!.id, undefined, 'the progress frame carries requestId, not the id a client takes for the reply');
+  t.ok(c.frames.indexOf(progress!) < c.frames.indexOf(dep), 'and comes first');
   t.ok(c.frames.indexOf(progress!) < c.frames.indexOf(dep), 'in that order');
   t.ok(fs.existsSync(path.join(agent.dataDir, 'apps', 'VEA-order', 'main.py')), 'code stored as main.py in the app folder');
   const sub = await subscribe(c, 'VEA-order');

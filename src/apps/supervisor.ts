@@ -19,7 +19,7 @@ import { AppConsole } from './console';
 import { GroupProcess, isLeftoverOf, type ExitInfo } from './process';
 import { handOver, letPass, type RunAs } from './run-as';
 import { appSpawnSpec, onPath } from './spawn-spec';
-import { AppStore, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
+import { AppStore, STATUSES, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
 import { UsageSampler, type Usage } from './usage';
 
 export const BACKOFF_MAX_MS = 60_000;
@@ -57,7 +57,8 @@ interface Instance {
   chain: Promise<unknown>;
 }
 
-export interface AppCountsShape { total: number; running: number; paused: number; stopped: number; error: number }
+/** total, and one count per status (an installed app is not stopped, a starting one is not running). */
+export type AppCountsShape = { total: number } & Record<AppStatus, number>;
 
 export class AppSupervisor {
   readonly store: AppStore;
@@ -164,14 +165,8 @@ export class AppSupervisor {
   }
 
   counts(): AppCountsShape {
-    const c: AppCountsShape = { total: 0, running: 0, paused: 0, stopped: 0, error: 0 };
-    for (const { rec } of this.apps.values()) {
-      c.total++;
-      if (rec.status === 'running' || rec.status === 'starting') c.running++;
-      else if (rec.status === 'paused') c.paused++;
-      else if (rec.status === 'error') c.error++;
-      else c.stopped++;
-    }
+    const c = { total: 0, ...Object.fromEntries(STATUSES.map((st) => [st, 0])) } as AppCountsShape;
+    for (const { rec } of this.apps.values()) { c.total++; c[rec.status]++; }
     return c;
   }
 

@@ -4,6 +4,7 @@ import type { DeploySpec } from '../apps/supervisor';
 import { APP_TYPES, isSafeId, type AppConfig, type AppRecord, type AppType, type RestartPolicy } from '../apps/store';
 import type { Parts } from '../parts';
 import { badRequest, CommandError } from './errors';
+import { deployApp, pendingConsoles } from './console-pending';
 import { needPart } from './part';
 import { mockAppSettings } from '../signals/mock-app';
 import type { Command, CommandContext, CommandRequest, Frame } from './types';
@@ -67,8 +68,18 @@ function parseConfig(type: AppType, cfg: Frame, hasCode: boolean): AppConfig {
   };
 }
 
+/**
+ * The flat deploy form some local clients send: code, name and the app's id at the top level instead of inside
+ * `prototype`. `type` at the top level is the message's own name, so the app type is `appType` there.
+ */
+function flatPrototype(body: Frame): Frame {
+  const id = body.appId ?? body.prototypeId ?? body.prototype_id ?? body.name;
+  if (id === undefined || id === null) throw badRequest('prototype: required (or the flat form: code, name and optionally appId at the top level)');
+  return { id, name: body.name, type: body.appType ?? body.app_type ?? 'python', code: body.code, config: body.config };
+}
+
 export function parseDeploy(parts: Parts, body: Frame): DeploySpec {
-  const proto = obj(body, 'prototype')!;
+  const proto = body.prototype === undefined || body.prototype === null ? flatPrototype(body) : obj(body, 'prototype')!;
   const rawId = proto.id;
   if (typeof rawId !== 'string' && typeof rawId !== 'number') throw badRequest('prototype.id: required, expected a string');
   const prototypeId = sanitiseId(String(rawId), 'prototype.id');
@@ -120,8 +131,9 @@ export const appCommands: Record<string, Command> = {
       const spec = parseDeploy(ctx.parts, req.body);
       // Progress for the requester itself (console subscribers get app_status pushes): installing, then the reply.
       ctx.emit({ type: 'deploy_request-progress', appId: spec.appId, status: 'installing' });
-      const rec = await needPart(ctx.parts, 'apps').deploy(spec);
-      return { ...reply(rec), name: rec.name, appType: rec.type };
+      const rec = await deployApp(ctx.parts, spec);
+      // executionId names the app in console_output frames: clients that follow those key on it.
+      return { ...reply(rec), executionId: rec.id, name: rec.name, appType: rec.type };
     },
   },
   run_app: lifecycle('run'),
@@ -133,7 +145,9 @@ export const appCommands: Record<string, Command> = {
     style: 'seed',
     handler: (ctx) => {
       const sup = needPart(ctx.parts, 'apps');
-      return { apps: sup.list(), ...sup.counts() };
+      const apps = sup.list();
+      // `applications` is the same list under the name some local clients read.
+      return { apps, applications: apps, ...sup.counts() };
     },
   },
   console_subscribe: {
@@ -143,6 +157,11 @@ export const appCommands: Record<string, Command> = {
       const appId = appIdOf(req.body);
       const since = req.body.since === undefined || req.body.since === null ? undefined : int(req.body, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
       const sup = needPart(ctx.parts, 'apps');
+      if (!sup.has(appId)) {
+        // Not deployed yet: held until it is, then delivered from its first line (console-pending.ts).
+        pendingConsoles(ctx.parts).add(appId, ctx.client);
+        return { clientId: ctx.client.id, appId, status: 'not_deployed', lastSeq: 0 };
+      }
       const console = sup.console(appId);
       const replay = console.subscribe(ctx.client, since);
       // Delivery starts once the console_subscribed reply is on its way, so it comes first.
@@ -155,6 +174,7 @@ export const appCommands: Record<string, Command> = {
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
       const sup = needPart(ctx.parts, 'apps');
+      if (!sup.has(appId)) return { appId, status: 'not_deployed', unsubscribed: pendingConsoles(ctx.parts).remove(appId, ctx.client.id) };
       const was = sup.console(appId).unsubscribe(ctx.client.id);
       return { appId, status: sup.get(appId).status, unsubscribed: was };
     },

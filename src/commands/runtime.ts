@@ -31,5 +31,6 @@ export function runtimeInfo(parts: Parts): Frame {
 
 export const runtimeCommands: Record<string, Command> = {
   ping: { style: 'seed', responseType: 'pong', handler: () => ({}) },
-  get_runtime_info: { style: 'seed', handler: (ctx) => runtimeInfo(ctx.parts) },
+  // Both at the top level (the seed's clients) and under `result` (clients that read the reply's result object).
+  get_runtime_info: { style: 'seed', handler: (ctx) => { const info = runtimeInfo(ctx.parts); return { ...info, result: info }; } },
 };
