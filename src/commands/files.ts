@@ -1,0 +1,70 @@
+// read-file / write-file: what the frontend's hardware-kit and plugin pages send for signal mappings and VSS files
+// (DaRuntimeConnector readFile / writeFile: `read-file {data: "<path>"}`, `write-file {data: {path, content}}`). The
+// frontend reads a read-file reply as `data.path` and `data.content` only, so a refusal also puts its reason there
+// (`content: "Error: <reason>"`), besides `error`. The files live in runtime.filesDir (src/files/box-files.ts).
+import { BoxFiles, FileRefused } from '../files/box-files';
+import type { Parts } from '../parts';
+import { badRequest, CommandError, isStorageError, storageFailure } from './errors';
+import type { Command, CommandRequest, Frame } from './types';
+import { isPlainObject, typeName } from './validate';
+
+function boxFiles(parts: Parts): BoxFiles {
+  return ((parts as { files?: BoxFiles }).files ??= new BoxFiles(parts.config.runtime.filesDir, parts.config.api.maxPayloadBytes));
+}
+
+/** The path a request names: `data` as a string (read-file) or `data.path`. */
+function pathOf(req: CommandRequest): string {
+  const d = req.body.data;
+  const p = typeof d === 'string' ? d : isPlainObject(d) ? d.path : undefined;
+  if (typeof p !== 'string' || p.length === 0) throw badRequest(`data: expected ${req.wireName === 'read-file' ? 'the file\'s path as a string' : '{path, content}'}, got ${typeName(p ?? d)}`);
+  return p;
+}
+
+/** FileRefused and errno errors as command errors that say what happened to the request. */
+function refused(e: unknown, what: string): never {
+  if (e instanceof FileRefused) {
+    const code = e.kind === 'missing' ? 'NOT_FOUND' : e.kind === 'outside' ? 'FORBIDDEN' : e.kind === 'too-big' ? 'LIMIT' : 'BAD_REQUEST';
+    throw new CommandError(code, e.message);
+  }
+  if (isStorageError(e)) throw storageFailure(e, what, 'the file was not changed');
+  const errno = (e as NodeJS.ErrnoException).code;
+  if (errno === 'ENOTDIR' || errno === 'EISDIR') throw badRequest(`${what}: a part of the path is a file, not a folder`);
+  if (errno === 'EACCES' || errno === 'EPERM') throw new CommandError('FORBIDDEN', `${what}: the agent may not access it (${errno})`);
+  throw e;
+}
+
+function echoedPath(req: CommandRequest): string {
+  const d = req.body.data;
+  return (typeof d === 'string' ? d : isPlainObject(d) && typeof d.path === 'string' ? d.path : '').slice(0, 1024);
+}
+
+/** The reason where the frontend shows read-file results: data.content (data.error tells a client it failed). */
+const readErrorFields = (req: CommandRequest, message: string): Frame => ({ data: { path: echoedPath(req), content: `Error: ${message}`, error: message } });
+const writeErrorFields = (req: CommandRequest, message: string): Frame => ({ data: { path: echoedPath(req), error: message } });
+
+export const legacyFileCommands: Record<string, Command> = {
+  'read-file': {
+    style: 'legacy',
+    kit: { errorFields: readErrorFields },
+    handler: (ctx, req) => {
+      const p = pathOf(req);
+      try {
+        const r = boxFiles(ctx.parts).read(p);
+        return { result: 'Successful', data: { path: r.path, content: r.content }, bytes: r.bytes };
+      } catch (e) { return refused(e, `file ${p.slice(0, 200)}`); }
+    },
+  },
+  'write-file': {
+    style: 'legacy',
+    kit: { errorFields: writeErrorFields },
+    handler: (ctx, req) => {
+      const p = pathOf(req);
+      const content = isPlainObject(req.body.data) ? req.body.data.content : undefined;
+      if (typeof content !== 'string') throw badRequest(`data.content: expected the file's text, got ${typeName(content)}`);
+      try {
+        const r = boxFiles(ctx.parts).write(p, content);
+        return { result: 'Successful', data: { path: r.path, bytes: r.bytes } };
+      } catch (e) { return refused(e, `file ${p.slice(0, 200)}`); }
+    },
+  },
+};

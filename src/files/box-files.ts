@@ -1,0 +1,92 @@
+// The folder of files the playground may read and write on the box (runtime.filesDir, default dataDir/files): signal
+// mappings and VSS files of the hardware-kit and plugin pages. Every path a client sends is taken inside that folder:
+// "/app/remote_access/vss.json" and "app/remote_access/vss.json" both name <folder>/app/remote_access/vss.json. A path
+// with "..", NUL or a backslash is refused, and so is one that leads out of the folder through a symbolic link. Files
+// are at most maxBytes; writes are atomic (temp file, fsync, rename) and private (0600, folders 0700).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ensurePrivateDir, writeFileAtomic } from '../fsutil';
+
+export const MAX_PATH = 1024;
+
+export class FileRefused extends Error {
+  override name = 'FileRefused';
+  constructor(readonly kind: 'bad-path' | 'outside' | 'missing' | 'not-a-file' | 'too-big', message: string) { super(message); }
+}
+
+export class BoxFiles {
+  readonly root: string;
+
+  constructor(root: string, private readonly maxBytes: number) {
+    this.root = path.resolve(root);
+  }
+
+  /** The absolute file a client path names, inside the folder; throws FileRefused. */
+  resolve(clientPath: string): string {
+    if (typeof clientPath !== 'string' || clientPath.length === 0) throw new FileRefused('bad-path', 'expected a file path');
+    if (clientPath.length > MAX_PATH) throw new FileRefused('bad-path', `a path longer than ${MAX_PATH} characters`);
+    if (clientPath.includes('\0')) throw new FileRefused('bad-path', 'a path must not contain NUL');
+    if (clientPath.includes('\\')) throw new FileRefused('bad-path', 'a path must not contain "\\"');
+    const parts = clientPath.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) throw new FileRefused('outside', `${JSON.stringify(clientPath.slice(0, 200))} climbs out of the box's file folder with ".."`);
+    if (parts.length === 0) throw new FileRefused('bad-path', `${JSON.stringify(clientPath.slice(0, 200))} names the folder itself, not a file`);
+    return path.join(this.root, ...parts);
+  }
+
+  /** Refuses a file whose existing part of the path leads out of the folder through a symbolic link. */
+  private confine(file: string, clientPath: string): void {
+    const rootReal = fs.realpathSync(this.root);
+    let probe = file;
+    for (;;) {
+      let real: string;
+      try { real = fs.realpathSync(probe); } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        const up = path.dirname(probe);
+        if (up === probe) return;
+        probe = up;
+        continue;
+      }
+      if (real !== rootReal && !real.startsWith(`${rootReal}${path.sep}`)) {
+        throw new FileRefused('outside', `${JSON.stringify(clientPath.slice(0, 200))} leads out of the box's file folder (a symbolic link)`);
+      }
+      return;
+    }
+  }
+
+  read(clientPath: string): { path: string; content: string; bytes: number } {
+    const file = this.resolve(clientPath);
+    ensurePrivateDir(this.root);
+    this.confine(file, clientPath);
+    let fd: number;
+    try { fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW); } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new FileRefused('missing', `no file ${clientPath} in the box's file folder yet (runtime.filesDir): write it first`);
+      if (code === 'ELOOP') throw new FileRefused('outside', `${clientPath} is a symbolic link; the box reads only plain files`);
+      throw e;
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new FileRefused('not-a-file', `${clientPath} is a folder or a special file, not a file`);
+      if (st.size > this.maxBytes) throw new FileRefused('too-big', `${clientPath} has ${st.size} bytes, more than the ${this.maxBytes} a reply may carry (api.maxPayloadBytes)`);
+      const buf = fs.readFileSync(fd);
+      return { path: clientPath, content: buf.toString('utf8'), bytes: buf.length };
+    } finally { fs.closeSync(fd); }
+  }
+
+  write(clientPath: string, content: string): { path: string; bytes: number } {
+    const file = this.resolve(clientPath);
+    const bytes = Buffer.byteLength(content);
+    if (bytes > this.maxBytes) throw new FileRefused('too-big', `${bytes} bytes, more than the ${this.maxBytes} a file may have (api.maxPayloadBytes)`);
+    ensurePrivateDir(this.root);
+    this.confine(file, clientPath);
+    ensurePrivateDir(path.dirname(file));
+    // The folders just made are checked again: a link swapped in meanwhile is not followed out.
+    this.confine(file, clientPath);
+    try {
+      if (fs.lstatSync(file).isSymbolicLink()) throw new FileRefused('outside', `${clientPath} is a symbolic link; the box writes only plain files`);
+      if (!fs.lstatSync(file).isFile()) throw new FileRefused('not-a-file', `${clientPath} is a folder or a special file, not a file`);
+    } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+    writeFileAtomic(file, content);
+    return { path: clientPath, bytes };
+  }
+}
