@@ -8,6 +8,7 @@ import { FULL_VSS, rawClients, startDownstream, startUpstream } from '../test/he
 import { Frontend, StandInKitManager } from '../test/helpers/kit-manager';
 import { toWire, type SignalValue } from '../src/signals/values';
 import { VssModel } from '../src/signals/vss';
+import { reconnect } from './reconnect';
 import { BINARY, Skip, cpuMeter, quantile, round, rssMB, sleep, spawnAgent, unavailable, waitHealthy } from './lib';
 
 export type Metrics = Record<string, number | string>;
@@ -452,4 +453,4 @@ const scale: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, latency, scale];
+export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, latency, scale, reconnect];

@@ -14,6 +14,8 @@ import { traceForRun, type RunTrace } from './vars';
 const MAX_RUN_NAME = 128;
 /** usedAPIs taken from one run request for the mock list; the rest is ignored. */
 const MAX_USED_APIS = 500;
+/** A slow databroker delays a run's start by at most this; the mock list then catches up on its own. */
+const JOIN_WAIT_MS = 2000;
 
 export interface RunStream {
   output(text: string): void;
@@ -51,12 +53,14 @@ export async function joinUsedApis(ctx: CommandContext, used: unknown): Promise<
   const hub = ctx.parts.signals;
   if (!hub || !Array.isArray(used) || used.length === 0) return;
   const paths = used.slice(0, MAX_USED_APIS).filter((p): p is string => typeof p === 'string' && p.length > 0 && p.length <= 512);
-  try {
-    const added = await hub.mock.join(paths);
-    if (added.length) ctx.parts.log.info({ added }, 'usedAPIs joined the mock list');
-  } catch (e) {
-    ctx.parts.log.warn({ err: (e as Error).message }, 'usedAPIs not added to the mock list');
-  }
+  // Before the run starts, so that a value made live here never overwrites one the program sets.
+  const joined = hub.mock.join(paths).then(
+    (added) => { if (added.length) ctx.parts.log.info({ added }, 'usedAPIs joined the mock list'); },
+    (e: Error) => ctx.parts.log.warn({ err: e.message }, 'usedAPIs not added to the mock list'),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([joined, new Promise<void>((resolve) => { timer = setTimeout(resolve, JOIN_WAIT_MS); })]);
+  clearTimeout(timer);
 }
 
 function runHandler(kind: 'python' | 'binary'): Handler {

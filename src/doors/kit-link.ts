@@ -1,8 +1,9 @@
 // The outbound link to a Socket.IO 4 Kit-Manager over a plain `ws` WebSocket (no socket.io-client at run time).
 // One object owns the connection and its reconnection (model: socket.io-client lib/manager.ts): connect, read the
 // Engine.IO open packet, join the main namespace, register_kit, answer pings, and start over with jittered backoff
-// whenever the link is lost or goes quiet. Incoming `messageToKit` payloads become commands from the one table; their
-// replies go back as `messageToKit-kitReply`. The link holds no business state: apps keep running whatever it does.
+// (backoff.ts) whenever the link is lost or goes quiet. Incoming `messageToKit` payloads go to the frontends
+// (kit-frontends.ts), which run them as commands from the one table; their replies go back as
+// `messageToKit-kitReply`. The link holds no business state: apps keep running whatever it does.
 import * as fs from 'node:fs';
 import WebSocket, { type RawData } from 'ws';
 import { CAPABILITIES } from '../capabilities';

@@ -49,6 +49,8 @@ export const KIT_SEEDS: Array<Record<string, Json>> = [
   { cmd: 'revert_vehicle_model' },
   { cmd: 'list_python_packages' },
   { cmd: 'get-runtime-info' },
+  { cmd: 'read-file', data: '/app/remote_access/signal-config.json' },
+  { cmd: 'write-file', data: { path: '/app/remote_access/signal-config.json', content: '{}' } },
 ];
 
 /** Strings that must stay data: traversal, shell metacharacters, NUL, lone surrogates, RTL, control chars. */

@@ -45,6 +45,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Wait for the 'ready' log line (default true). */
   waitReady?: boolean;
+  /** Another bundle than AGENT_JS (a benchmark's baseline build). */
+  bundle?: string;
 }
 
 /** Starts an agent with ports 0, a private dataDir and kuksa.serve off unless the test asks. */
@@ -61,7 +63,7 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> 
   const config = deepMerge(base, opts.config ?? {});
   const configFile = path.join(dir, 'config.yaml');
   fs.writeFileSync(configFile, stringify(config));
-  const proc = spawn(process.execPath, [AGENT_JS, '--config', configFile], {
+  const proc = spawn(process.execPath, [opts.bundle ?? AGENT_JS, '--config', configFile], {
     env: { ...process.env, SDV_AGENT_CONFIG: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
