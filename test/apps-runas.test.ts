@@ -51,14 +51,15 @@ t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip 
   t.teardown(() => c.close());
   const outputOf = async (id: string, frame: F, timeoutMs = 30_000) => {
     c.send({ ...frame, id });
-    const end = await c.waitFor((f) => f.id === id && (f.isDone === true || f.type === 'error'), timeoutMs);
-    const out = c.frames.filter((f: F) => f.id === id && f.isDone === false).map((f) => String(f.result)).join('');
+    // The reply (with the id) is the end of the run; the stream before it carries requestId.
+    const end = await c.waitFor((f) => f.id === id, timeoutMs);
+    const out = c.frames.filter((f: F) => f.requestId === id && f.isDone === false).map((f) => String(f.result)).join('');
     return { end, out };
   };
 
   // pip: installs as nobody into a folder nobody owns; the package then imports in a run
   c.send({ type: 'install_python_packages', id: 'pip', data: 'whoami-pkg==1.0' });
-  const pip = await c.waitFor((f) => f.id === 'pip' && f.result !== 'Installing', 60_000);
+  const pip = await c.waitFor((f) => f.id === 'pip', 60_000);
   t.equal(pip.result, 'Successful', `pip as nobody (${String(pip.data).slice(-300)})`);
   t.equal(fs.statSync(path.join(agent.dataDir, 'python-packages', 'whoami_pkg', '__init__.py')).uid, nobodyUid, 'installed files are nobody\'s');
 
@@ -69,7 +70,7 @@ t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip 
   // the tracer's socket is reachable by the run user
   const traced = ['import os, time', 'me = os.getuid()', 'n = 0', 'while n < 40:', '    n += 1', '    time.sleep(0.05)'].join('\n');
   c.send({ type: 'run_python_app', id: 'tr', data: { code: traced, name: 'traced', watch_vars: 'me n' } });
-  const seen = await c.waitFor((f) => f.id === 'tr' && f.cmd === 'trace_vars' && (f.data as F)?.me !== undefined, 15_000);
+  const seen = await c.waitFor((f) => f.requestId === 'tr' && f.cmd === 'trace_vars' && (f.data as F)?.me !== undefined, 15_000);
   t.equal((seen.data as F).me, nobodyUid, 'watched variables arrive from a traced run as nobody');
   await c.waitFor((f) => f.id === 'tr' && f.isDone === true, 15_000);
 

@@ -58,7 +58,7 @@ t.test('kuksa.modelGenerator runs after generate, its output streamed', async (t
   t.teardown(() => c.close());
   c.send({ type: 'generate_vehicle_model', id: 'g1', data: { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' } } } } });
   const final = await c.waitFor((f) => f.id === 'g1' && f.result === 'Successful');
-  const lines = c.frames.filter((f) => f.id === 'g1' && typeof f.line === 'string').map((f) => f.line);
+  const lines = c.frames.filter((f) => f.requestId === 'g1' && typeof f.line === 'string').map((f) => f.line);
   t.same(lines, ['roots Vehicle', 'done'], 'generator output streamed');
   t.match(final.generator, { exitCode: 0 });
 });
