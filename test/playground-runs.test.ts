@@ -113,6 +113,10 @@ t.test('the playground lists the box and drives runs', async (t) => {
     p.deploy();
     t.match(await p.logShows(/deployed/, 20_000), /Received prototype "Deployed"[\s\S]*VEA-dep1 deployed \(installed\)\r\n$/);
     p.log = '';
+    p.opts.prototype!.id = '../evil';
+    p.deploy();
+    t.match(await p.logShows(/Error/), /^Error: prototype\.id: must not contain/, 'a refused deploy: the reason in the log');
+    p.log = '';
     // deploy_n_run as the Kit-Manager routes it (a page or tool that asks for it by cmd).
     const crash = 'import time\nprint("starting", flush=True)\ntime.sleep(0.3)\nraise RuntimeError("sensor missing")\n';
     p.socket.emit('messageToKit', { cmd: 'deploy_n_run', to_kit_id: KIT, code: crash, disable_code_convert: true, prototype: { id: 'crash1', name: 'Crash' } });

@@ -38,6 +38,9 @@ t.test('signal widgets, mock list and vehicle model through the playground', asy
     p.enterSignalValue(LOW_BEAM, 'true');
     await p.until('the low beam widget on', () => p.widgets()[LOW_BEAM] === 'true');
     t.equal(p.widgets()[LOW_BEAM], 'true', 'an actuator');
+    p.enterSignalValue(SPEED, 'fast');
+    t.match(await p.logShows(/\r\n/), /^Error: write_signals_value: .*Vehicle\.Speed.*\r\n$/, 'a value the signal cannot hold: the reason in the log');
+    t.equal(p.widgets()[SPEED], '88', 'and the widget keeps the live value');
     p.getRuntimeInfo();
     await p.until('the usage tab', () => Boolean((p.runtimeInfo?.lsOfApiSubscriber as Record<string, unknown> | undefined)?.[p.id]));
     t.same(((p.runtimeInfo!.lsOfApiSubscriber as Record<string, { apis: string[] }>)[p.id]!.apis).sort(), [LOW_BEAM, SPEED].sort(), 'the usage tab counts this page as a listener of two signals');
@@ -51,6 +54,7 @@ t.test('signal widgets, mock list and vehicle model through the playground', asy
     const reply = p.replies.find((r) => r.cmd === 'set_mock_signals')!;
     t.same(reply.unknown, ['Vehicle.NoSuchSignal'], 'the unknown signal is refused and named');
     t.match(String(reply.error), /Vehicle\.NoSuchSignal \(no such signal in the vehicle model\)/);
+    t.match(p.log, /^Error: set_mock_signals: refused Vehicle\.NoSuchSignal \(no such signal in the vehicle model\)\r\n$/, 'and said in the log, the one place the page shows it');
     p.loadMockSignals();
     await p.until('the mock list', () => p.mockSignals.length > 0);
     t.same(p.mockSignals, [{ signal: SPEED, value: '37' }], 'the mock tab lists what was stored');

@@ -2,6 +2,9 @@
 // signals area's (src/commands/{signals,mock,model}.ts and src/signals/hub.ts); this file only maps the `cmd` names.
 // A Kit-Manager subscriber is one lease per frontend client, renewed by each subscribe_apis (the frontend resends
 // every 30 s) and lapsing signals.subscriberTtlS after the last one; values flow as apis-value replies.
+// The frontend shows no reply of these commands but the model's, so a failure (a write the signal refused, a mock
+// signal that does not exist, a subscription to nothing) is also a line in its output log (run_python_app,
+// isDone false: the one place it prints text sent by the box).
 import { badRequest } from './errors';
 import { legacyListMock, legacySetMock } from './mock';
 import { generateModel, revertModel } from './model';
@@ -32,14 +35,33 @@ const resetSignals: Handler = async (ctx, req) => {
 };
 
 const legacy = (handler: Handler): Command => ({ style: 'legacy', handler });
+/** A command whose failure the user should read in the output log (thrown errors: KitShape errorLine). */
+const logged = (handler: Handler): Command => ({ style: 'legacy', handler: shownFailures(handler), kit: { errorLine: LOG_CMD } });
+const LOG_CMD = 'run_python_app';
+
+/** A reply that says some of it failed (`error`) also becomes a log line, before the reply itself. */
+function shownFailures(handler: Handler): Handler {
+  return async (ctx, req) => {
+    const body = await handler(ctx, req);
+    if (body && typeof body.error === 'string') ctx.emit({ cmd: LOG_CMD, isDone: false, result: `Error: ${req.wireName}: ${body.error}\r\n`, code: 0 });
+    return body;
+  };
+}
+
+/** write_signals_value's reply, with the refused paths said in one line too. */
+async function writeSignals(ctx: Parameters<Handler>[0], body: Parameters<Handler>[1]['body']) {
+  const r = await legacyWriteSignals(ctx.parts, body);
+  const errors = r.errors as Record<string, string> | undefined;
+  return errors ? { ...r, error: Object.values(errors).slice(0, 5).join('; ') } : r;
+}
 
 export const legacySignalCommands: Record<string, Command> = {
-  subscribe_apis: legacy((ctx, req) => legacySubscribeApis(ctx.parts, ctx.client, req.body)),
+  subscribe_apis: logged((ctx, req) => legacySubscribeApis(ctx.parts, ctx.client, req.body)),
   unsubscribe_apis: legacy((ctx) => legacyUnsubscribeApis(ctx.parts, ctx.client)),
-  write_signals_value: legacy((ctx, req) => legacyWriteSignals(ctx.parts, req.body)),
-  reset_signals_value: legacy(resetSignals),
+  write_signals_value: logged((ctx, req) => writeSignals(ctx, req.body)),
+  reset_signals_value: logged(resetSignals),
   list_mock_signal: legacy((ctx) => legacyListMock(ctx.parts)),
-  set_mock_signals: legacy((ctx, req) => legacySetMock(ctx.parts, req.body)),
+  set_mock_signals: logged((ctx, req) => legacySetMock(ctx.parts, req.body)),
   generate_vehicle_model: legacy((ctx, req) => generateModel(ctx.parts, req.body)),
   revert_vehicle_model: legacy((ctx) => revertModel(ctx.parts)),
 };
