@@ -57,6 +57,7 @@ export const SCHEMA = {
     tls: { enabled: bool(false), caFile: str(''), certFile: str(''), keyFile: str(''), serverName: str('') },
     vss: str(''),
     serve: bool(true),
+    echoActuators: bool(true),
     modelGenerator: str(''),
   },
   signals: { batchWindowMs: int(50, 1, 60_000), subscriberTtlS: int(60, 1, 86_400) },

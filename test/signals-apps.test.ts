@@ -20,7 +20,7 @@ async function until<T>(fn: () => T | undefined, what: string, timeoutMs = 15_00
 }
 
 t.test('mock-service app: run_app starts the mock provider in its mode, stop_app stops it', async (t) => {
-  const a = await startAgent();
+  const a = await startAgent({ config: { kuksa: { echoActuators: false } } }); // the store's echo would hide the provider's
   t.teardown(() => a.stop());
   const c = await ApiClient.connect(a.apiUrl);
   t.teardown(() => c.close());
@@ -124,7 +124,7 @@ t.test('withVssArg replaces --vss <f> and --vss=<f>, appends when absent', async
 });
 
 t.test('a mode started by mock_service_start is applied again after an agent restart', async (t) => {
-  const a = await startAgent();
+  const a = await startAgent({ config: { kuksa: { echoActuators: false } } });
   const c = await ApiClient.connect(a.apiUrl);
   t.match(await c.request({ type: 'mock_service_start', mode: 'echo-all' }), { running: true });
   c.close();

@@ -34,13 +34,27 @@ class StoreSubscription {
 
 export interface ModelSwapReport { kept: number; removedPaths: string[] }
 
+export interface StoreOptions {
+  /**
+   * kuksa.echoActuators: an actuator no provider has claimed takes its target as its current value too, as the
+   * sdv-runtime's boot-time mock provider makes it, so an app's `.set(True)` then `.get()` reads True.
+   */
+  echoActuators?: boolean;
+}
+
 export class SignalStore {
   private entries = new Map<string, Entry>();
   private subs = new Map<string, Set<StoreSubscription>>();
   private providers = new Map<string, (path: string, v: SignalValue) => void>();
   private swapListeners = new Set<(r: ModelSwapReport) => void>();
 
-  constructor(private model: VssModel) { this.fill(model, new Map()); }
+  private readonly echo: boolean;
+  private registered = 0;
+
+  constructor(private model: VssModel, opts: StoreOptions = {}) {
+    this.echo = opts.echoActuators ?? false;
+    this.fill(model, new Map());
+  }
 
   get vss(): VssModel { return this.model; }
 
@@ -69,7 +83,11 @@ export class SignalStore {
     return { ok: true };
   }
 
-  /** Sets an actuator target. requireProvider: v2 semantics (fail when nobody provides the actuator). */
+  /**
+   * Sets an actuator target. A claimed actuator's target goes to its provider. An unclaimed one echoes (the target
+   * becomes the current value too) when echoActuators is on; with it off, requireProvider (kuksa.val v2 `Actuate`
+   * semantics) refuses the write, otherwise only the target is kept (v1 `Set`, sdv `SetDatapoints`).
+   */
   setTarget(path: string, raw: unknown, requireProvider: boolean): WriteOutcome {
     const e = this.entries.get(path);
     if (!e) return { ok: false, code: 'NOT_FOUND', error: unknownPath(path) };
@@ -77,15 +95,19 @@ export class SignalStore {
     let v: SignalValue;
     try { v = coerce(e.meta, raw); } catch (err) { return { ok: false, code: 'BAD_VALUE', error: `${path}: ${(err as Error).message}` }; }
     const provider = this.providers.get(path);
-    if (!provider && requireProvider) {
-      return { ok: false, code: 'UNAVAILABLE', error: `${path}: no provider serves this actuator (start the mock service in an echo mode, or a provider app)` };
+    if (!provider && !this.echo && requireProvider) {
+      return { ok: false, code: 'UNAVAILABLE', error: `${path}: no provider serves this actuator (kuksa.echoActuators is off: start the mock service in an echo mode, or a provider app)` };
     }
     this.commit(e, 'target', v);
     if (provider) provider(path, v);
+    else if (this.echo) this.commit(e, 'value', v);
     return { ok: true };
   }
 
   hasProvider(path: string): boolean { return this.providers.has(path); }
+
+  /** True when a target set now takes effect: a provider claimed the actuator, or the store echoes it. */
+  canActuate(path: string): boolean { return this.echo || this.providers.has(path); }
 
   private commit(e: Entry, field: Field, v: SignalValue): void {
     if (field === 'value') e.value = v; else e.target = v;
@@ -124,6 +146,7 @@ export class SignalStore {
   swapModel(model: VssModel): ModelSwapReport {
     const old = this.entries;
     this.model = model;
+    this.registered = 0;
     this.fill(model, old);
     const removedPaths = [...old.keys()].filter((p) => !this.entries.has(p));
     for (const p of removedPaths) { this.subs.delete(p); this.providers.delete(p); }
@@ -131,6 +154,22 @@ export class SignalStore {
     for (const fn of this.swapListeners) fn(report);
     return report;
   }
+
+  /**
+   * Adds signals a feeder registers (sdv.databroker.v1 RegisterDatapoints) to the running model, all or none; they
+   * last until the next model swap. Throws VssError naming the offending path.
+   */
+  addLeaves(extra: ReadonlyArray<Omit<SignalMeta, 'id'>>): SignalMeta[] {
+    const model = this.model.withLeaves(extra);
+    this.model = model;
+    const added = extra.map((m) => model.get(m.path)!);
+    for (const meta of added) this.entries.set(meta.path, { meta, value: null, target: null, ts: Date.now() });
+    this.registered += added.length;
+    return added;
+  }
+
+  /** How many signals addLeaves added since the last model swap. */
+  get registeredCount(): number { return this.registered; }
 
   onSwap(fn: (r: ModelSwapReport) => void): () => void {
     this.swapListeners.add(fn);

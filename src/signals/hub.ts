@@ -77,7 +77,7 @@ export class SignalHub {
       if (saved.value !== undefined) {
         try { model = VssModel.parse(saved.value); } catch (e) { this.log.warn({ err: (e as Error).message }, 'generated vehicle model ignored'); }
       }
-      this.store = new SignalStore(model);
+      this.store = new SignalStore(model, { echoActuators: k.echoActuators });
       this.attach(new EmbeddedBroker(this.store));
       this.deps.status.kuksa.connected = true;
       if (k.serve) {
@@ -85,7 +85,7 @@ export class SignalHub {
         try { this.grpcPort = await this.server.start(); } catch (e) {
           // The box stays useful without the gRPC door: the local API and the Kit-Manager still get signals.
           this.server = null;
-          const text = `kuksa.val gRPC server not started on ${k.address}: ${(e as Error).message}`;
+          const text = `databroker gRPC server not started on ${k.address}: ${(e as Error).message}`;
           this.log.error(text);
           this.deps.notices?.push(text);
         }

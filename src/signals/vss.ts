@@ -124,6 +124,35 @@ export class VssModel {
     return out.length ? out : null;
   }
 
+  /**
+   * A new model with extra leaves (signals a feeder registers at run time), numbered after the last id. Throws a
+   * VssError naming the first path that is not a valid new leaf: a bad name, an existing branch, a leaf below a
+   * leaf, past the depth or leaf bound. Existing leaves are the caller's business (it compares their types).
+   */
+  withLeaves(extra: ReadonlyArray<Omit<SignalMeta, 'id'>>): VssModel {
+    const leaves = new Map(this.leaves);
+    const branches = new Set(this.branches);
+    let id = 0;
+    for (const m of this.leaves.values()) id = Math.max(id, m.id);
+    for (const m of extra) {
+      const parts = m.path.split('.');
+      if (parts.length < 2 || parts.some((p) => !NAME.test(p) || p.length > VSS_LIMITS.maxNameLength)) {
+        throw new VssError(`${m.path}: a signal path is two or more names of letters, digits and "_" joined by "."`);
+      }
+      if (parts.length > VSS_LIMITS.maxDepth) throw new VssError(`${m.path}: deeper than ${VSS_LIMITS.maxDepth} levels`);
+      if (branches.has(m.path)) throw new VssError(`${m.path}: is a branch of the vehicle model`);
+      if (leaves.has(m.path)) throw new VssError(`${m.path}: already a signal`);
+      for (let i = 1; i < parts.length; i++) {
+        const prefix = parts.slice(0, i).join('.');
+        if (leaves.has(prefix)) throw new VssError(`${m.path}: ${prefix} is a signal, not a branch`);
+      }
+      if (leaves.size >= VSS_LIMITS.maxLeaves) throw new VssError(`${m.path}: more than ${VSS_LIMITS.maxLeaves} leaves`);
+      for (let i = 1; i < parts.length; i++) branches.add(parts.slice(0, i).join('.'));
+      leaves.set(m.path, { ...m, id: ++id });
+    }
+    return new VssModel(leaves, branches);
+  }
+
   /** The tree back in export form, for ListMetadata-style listings and persistence. */
   all(): SignalMeta[] { return [...this.leaves.values()]; }
 }
