@@ -8,10 +8,10 @@ import { ROOT, startAgent, tmpDir, type AgentHandle, type StartOptions } from '.
 
 export const FULL_VSS = path.resolve(ROOT, '..', 'shared', 'vss', 'vss_release_4.0.json');
 
-/** Starts an embedded agent serving kuksa.val on a free port (or the given one); resolves with the port. */
+/** Starts an embedded agent serving kuksa.val and sdv.databroker.v1 on a free port (or the given one); resolves with the port. */
 export async function startUpstream(opts: StartOptions & { port?: number; kuksa?: Record<string, unknown> } = {}): Promise<{ agent: AgentHandle; port: number }> {
   const agent = await startAgent({ ...opts, config: { ...(opts.config ?? {}), kuksa: { serve: true, address: `127.0.0.1:${opts.port ?? 0}`, ...(opts.kuksa ?? {}) } } });
-  const l = await agent.waitLog((x) => x.msg === 'kuksa.val v1+v2 server listening');
+  const l = await agent.waitLog((x) => x.msg === 'databroker gRPC server listening');
   return { agent, port: l.port as number };
 }
 
@@ -20,11 +20,21 @@ export function startDownstream(port: number, api: string, extra: Record<string,
 }
 
 type Ctor = grpc.ServiceClientConstructor;
-export function rawClients(port: number): { v1: grpc.Client & Record<string, any>; v2: grpc.Client & Record<string, any> } { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const def = protoLoader.loadSync(['kuksa/val/v1/val.proto', 'kuksa/val/v2/val.proto'], { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true, includeDirs: [path.join(ROOT, 'proto')] });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { kuksa: { val: { v1: { VAL: Ctor }; v2: { VAL: Ctor } } } };
+type RawClient = grpc.Client & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Raw clients of every API the embedded server speaks: kuksa.val v1, v2 and sdv.databroker.v1 Broker, Collector. */
+export function rawClients(port: number): { v1: RawClient; v2: RawClient; broker: RawClient; collector: RawClient } {
+  const def = protoLoader.loadSync(['kuksa/val/v1/val.proto', 'kuksa/val/v2/val.proto', 'sdv/databroker/v1/broker.proto', 'sdv/databroker/v1/collector.proto'],
+    { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true, includeDirs: [path.join(ROOT, 'proto')] });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    kuksa: { val: { v1: { VAL: Ctor }; v2: { VAL: Ctor } } }; sdv: { databroker: { v1: { Broker: Ctor; Collector: Ctor } } };
+  };
   const creds = grpc.credentials.createInsecure();
-  return { v1: new pkg.kuksa.val.v1.VAL(`127.0.0.1:${port}`, creds) as any, v2: new pkg.kuksa.val.v2.VAL(`127.0.0.1:${port}`, creds) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const at = `127.0.0.1:${port}`;
+  const sdv = pkg.sdv.databroker.v1;
+  return {
+    v1: new pkg.kuksa.val.v1.VAL(at, creds) as RawClient, v2: new pkg.kuksa.val.v2.VAL(at, creds) as RawClient,
+    broker: new sdv.Broker(at, creds) as RawClient, collector: new sdv.Collector(at, creds) as RawClient,
+  };
 }
 
 /** Promise form of a unary call. */

@@ -1,0 +1,128 @@
+// sdv.databroker.v1 served from the embedded store: the API every Velocitas app speaks (`DataPoint.get()` is
+// GetDatapoints, `.set()` SetDatapoints, `.subscribe()` Subscribe with a query), with databroker 0.4.4's behaviour
+// (shared/kuksa-wire.md). Broker is the app side, Collector the feeder side (values by id).
+import type * as grpc from '@grpc/grpc-js';
+import { VssError, type SignalMeta } from './vss';
+import { fail, S, type GrpcContext, type Obj } from './grpc-base';
+import { compileQuery, QueryError, runQuery } from './sdv-query';
+import { fromSdvDatapoint, sdvDataType, sdvMetadata, toSdvDatapoint, typedSdvDatapoint, vssTypeOf, type SdvRefusal } from './sdv-values';
+
+/** Signals RegisterDatapoints may add beyond the model (each registration copies the model's index once). */
+export const MAX_REGISTERED = 5000;
+
+export function sdvBroker(ctx: GrpcContext): grpc.UntypedServiceImplementation {
+  const store = ctx.store;
+  return {
+    GetDatapoints: ctx.unary((req: Obj) => {
+      const names = (req.datapoints ?? []) as string[];
+      if (names.length === 0) throw fail(S.INVALID_ARGUMENT, 'datapoints: name at least one signal');
+      const datapoints: Obj = {};
+      for (const n of names) {
+        const e = store.get(n);
+        datapoints[n] = e ? toSdvDatapoint(e.meta, e.value, e.ts) : { failure_value: 'UNKNOWN_DATAPOINT' };
+      }
+      return { datapoints };
+    }),
+    // An app's `.set()`: actuators only, and it sets the target (echoed or forwarded to the provider by the store).
+    SetDatapoints: ctx.unary((req: Obj) => {
+      const errors: Record<string, SdvRefusal> = {};
+      for (const [path, dp] of Object.entries((req.datapoints ?? {}) as Obj)) {
+        const meta = store.meta(path);
+        if (!meta) { errors[path] = 'UNKNOWN_DATAPOINT'; continue; }
+        if (meta.entryType !== 'actuator') { errors[path] = 'ACCESS_DENIED'; continue; }
+        const v = fromSdvDatapoint(meta, dp);
+        if (!v.ok) { errors[path] = v.error; continue; }
+        const o = store.setTarget(path, v.value, false);
+        if (!o.ok) errors[path] = o.code === 'NOT_FOUND' ? 'UNKNOWN_DATAPOINT' : o.code === 'BAD_VALUE' ? 'OUT_OF_BOUNDS' : 'INTERNAL_ERROR';
+      }
+      return { errors };
+    }),
+    GetMetadata: ctx.unary((req: Obj) => {
+      const names = (req.names ?? []) as string[];
+      const metas = names.length ? names.map((n) => store.meta(n)).filter((m): m is SignalMeta => !!m) : store.vss.all();
+      return { list: metas.map(sdvMetadata) };
+    }),
+    // The first reply is the query run on the current values; then one reply per change of a signal it reads, when
+    // its WHERE clause holds. A signal the query reads that leaves the model ends the stream NOT_FOUND.
+    Subscribe: ctx.stream((call: grpc.ServerWritableStream<Obj, Obj>, end) => {
+      let q;
+      try { q = compileQuery(call.request.query, (p) => store.meta(p)?.dataType); } catch (e) {
+        if (e instanceof QueryError) throw fail(S.INVALID_ARGUMENT, `query: ${e.message}`);
+        throw e;
+      }
+      const query = q;
+      const send = () => {
+        const r = runQuery(query, (p) => store.get(p)?.value ?? null);
+        if (!r) return;
+        const fields: Obj = {};
+        for (const f of r) fields[f.name] = typedSdvDatapoint(f.type, f.value);
+        call.write({ fields });
+      };
+      const disposeListen = store.listen(query.inputs, 'value', send);
+      const disposeSwap = store.onSwap((rep) => {
+        const gone = rep.removedPaths.find((p) => query.inputs.includes(p));
+        if (gone) end(fail(S.NOT_FOUND, `${gone}: no longer in the vehicle model`));
+      });
+      send();
+      return () => { disposeListen(); disposeSwap(); };
+    }),
+  };
+}
+
+export function sdvCollector(ctx: GrpcContext): grpc.UntypedServiceImplementation {
+  const store = ctx.store;
+  /** Current values by id, sensors and actuators alike; errors only where a value was refused. */
+  const update = (datapoints: Obj | undefined): Record<string, SdvRefusal> => {
+    const errors: Record<string, SdvRefusal> = {};
+    for (const [id, dp] of Object.entries(datapoints ?? {})) {
+      const meta = ctx.metaById(Number(id));
+      if (!meta) { errors[id] = 'UNKNOWN_DATAPOINT'; continue; }
+      const v = fromSdvDatapoint(meta, dp as Obj);
+      if (!v.ok) { errors[id] = v.error; continue; }
+      const o = store.setValue(meta.path, v.value);
+      if (!o.ok) errors[id] = o.code === 'NOT_FOUND' ? 'UNKNOWN_DATAPOINT' : 'OUT_OF_BOUNDS';
+    }
+    return errors;
+  };
+  return {
+    // Known names answer their id when the type matches; new ones become sensors until the next model swap. All
+    // or none: one bad entry refuses the request.
+    RegisterDatapoints: ctx.unary((req: Obj) => {
+      const results: Record<string, number> = {};
+      const fresh: Array<Omit<SignalMeta, 'id'>> = [];
+      for (const r of (req.list ?? []) as Obj[]) {
+        const name = String(r.name ?? '');
+        let dataType;
+        try { dataType = vssTypeOf(r.data_type ?? 'STRING'); } catch (e) { throw fail(S.INVALID_ARGUMENT, `${name}: ${(e as Error).message}`); }
+        if (typeof r.change_type === 'number') throw fail(S.INVALID_ARGUMENT, `${name}: change type ${r.change_type} is not supported`);
+        const known = store.meta(name);
+        if (known) {
+          if (known.dataType !== dataType) throw fail(S.INVALID_ARGUMENT, `${name}: is ${sdvDataType(known.dataType)}, registered as ${sdvDataType(dataType)}`);
+          results[name] = known.id;
+        } else if (!fresh.some((f) => f.path === name)) {
+          fresh.push({ path: name, entryType: 'sensor', dataType, ...(r.description ? { description: String(r.description) } : {}) });
+        }
+      }
+      if (fresh.length) {
+        if (store.registeredCount + fresh.length > MAX_REGISTERED) throw fail(S.RESOURCE_EXHAUSTED, `more than ${MAX_REGISTERED} signals registered beyond the vehicle model`);
+        try {
+          for (const m of store.addLeaves(fresh)) results[m.path] = m.id;
+        } catch (e) {
+          if (e instanceof VssError) throw fail(S.INVALID_ARGUMENT, e.message);
+          throw e;
+        }
+      }
+      return { results };
+    }),
+    UpdateDatapoints: ctx.unary((req: Obj) => ({ errors: update(req.datapoints) })),
+    // Ends OK when the feeder half-closes, as databroker 0.4 does.
+    StreamDatapoints: ctx.stream((call: grpc.ServerDuplexStream<Obj, Obj>, end) => {
+      call.on('data', (req: Obj) => {
+        const errors = update(req.datapoints);
+        if (Object.keys(errors).length) call.write({ errors });
+      });
+      call.on('end', () => end());
+      return () => {};
+    }),
+  };
+}
