@@ -9,6 +9,7 @@ import { Frontend, StandInKitManager } from '../test/helpers/kit-manager';
 import { toWire, type SignalValue } from '../src/signals/values';
 import { VssModel } from '../src/signals/vss';
 import { reconnect } from './reconnect';
+import { velocitas } from './velocitas';
 import { BINARY, Skip, cpuMeter, quantile, round, rssMB, sleep, spawnAgent, unavailable, waitHealthy } from './lib';
 
 export type Metrics = Record<string, number | string>;
@@ -453,4 +454,4 @@ const scale: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, latency, scale, reconnect];
+export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect];
