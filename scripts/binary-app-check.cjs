@@ -34,7 +34,16 @@ function kuksaCheck() {
       if (n === 0) { process.stderr.write('binary-app-check: FAIL: no metadata under Vehicle (default vehicle model missing?)\n'); process.exit(1); }
       process.stdout.write(`binary-app-check: kuksa gRPC answers (${info.name} ${info.version}, ${n} signals under Vehicle)\n`);
       client.close();
-      process.exit(0);
+      // sdv.databroker.v1 (the Velocitas SDK's API) is served from the same store: its protos travelled too
+      const sdvDef = loader.loadSync('sdv/databroker/v1/broker.proto', { includeDirs: [path.join(__dirname, '..', 'proto')], keepCase: true, defaults: true });
+      const broker = new (grpc.loadPackageDefinition(sdvDef).sdv.databroker.v1.Broker)(url, grpc.credentials.createInsecure());
+      broker.GetMetadata({ names: [] }, { deadline: deadline() }, (err3, md) => {
+        if (err3) { process.stderr.write(`binary-app-check: FAIL: sdv.databroker.v1 GetMetadata: ${err3.message}\n`); process.exit(1); }
+        if ((md.list || []).length !== n) { process.stderr.write(`binary-app-check: FAIL: sdv GetMetadata lists ${(md.list || []).length} signals, kuksa.val v2 ${n}\n`); process.exit(1); }
+        process.stdout.write(`binary-app-check: sdv.databroker.v1 answers (${md.list.length} signals)\n`);
+        broker.close();
+        process.exit(0);
+      });
     });
   });
 }
