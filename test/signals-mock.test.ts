@@ -6,19 +6,6 @@ import { startDownstream, startUpstream } from './helpers/signals';
 
 const valueOf = (f: Record<string, unknown>, p: string) => (f.result as Record<string, unknown>)[p];
 
-t.test('default config: a local write of an actuator succeeds, is read back and reaches a subscriber (store echo)', async (t) => {
-  const a = await startAgent();
-  t.teardown(() => a.stop());
-  const c = await ApiClient.connect(a.apiUrl);
-  t.teardown(() => c.close());
-  const LOW = 'Vehicle.Body.Lights.Beam.Low.IsOn';
-  const sub = await c.request({ type: 'subscribe_apis', apis: [LOW] });
-  t.match(await c.request({ type: 'write_signals_value', data: { [LOW]: true } }), { result: { [LOW]: 'ok' } }, 'answered success');
-  t.same((await c.request({ type: 'get_signals_value', apis: [LOW] })).result, { [LOW]: true }, 'read back');
-  await c.waitFor((f) => f.id === sub.subscriptionId && valueOf(f, LOW) === true);
-  t.match(await c.request({ type: 'mock_service_status' }), { mode: 'off', running: false }, 'with no mock provider running');
-});
-
 // The mock provider's own modes, with the store's echo turned off so that what they do shows.
 t.test('embedded: echo-all, echo-specific, random, static, off', async (t) => {
   const a = await startAgent({ config: { signals: { batchWindowMs: 20 }, kuksa: { echoActuators: false } } });
