@@ -149,3 +149,59 @@ t.test('binary from base64 code; env reaches the app; failed exec ends in error'
   const list = await c.request({ type: 'list_deployed_apps' });
   t.match((list.apps as F[]).find((a) => a.id === 'VEA-gone'), { status: 'error' });
 });
+
+t.test('stop is graceful: SIGTERM reaches the app itself, its handler runs and its own exit code is reported', async (t) => {
+  const { c, agent } = await setup(t, { stopGraceMs: 4000 });
+  // The handler takes a while (saving state), then says so on stdout and exits with a code of its own.
+  const saver = 'import signal, sys, time\n'
+    + 'def term(*_):\n    time.sleep(0.4)\n    open("saved.txt", "w").write("state")\n    print("saved", flush=True)\n    sys.exit(7)\n'
+    + 'signal.signal(signal.SIGTERM, term)\nprint("ready", flush=True)\nwhile True:\n    time.sleep(1)\n';
+  await c.request({ type: 'deploy_request', prototype: { id: 'saver', type: 'python', code: saver, config: {} } });
+  await subscribe(c, 'VEA-saver');
+  await c.request({ type: 'run_app', appId: 'VEA-saver' });
+  await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-saver' && f.output === 'ready');
+  const t0 = Date.now();
+  const stopped = await c.request({ type: 'stop_app', appId: 'VEA-saver' }, 15_000);
+  const took = Date.now() - t0;
+  t.match(stopped, { type: 'stop_app-response', status: 'stopped', exitCode: 7 }, 'the exit code is the app\'s, not its wrapper\'s 143');
+  t.ok(took >= 400, `the stop waited for the handler (${took} ms)`);
+  t.equal(fs.readFileSync(path.join(agent.dataDir, 'apps', 'VEA-saver', 'saved.txt'), 'utf8'), 'state', 'the handler saved its state');
+  t.ok(lines(c, 'VEA-saver').some((f) => f.output === 'saved'), 'what the handler printed reached the console');
+  const st = c.frames.find((f) => f.type === 'app_status' && f.appId === 'VEA-saver' && f.status === 'stopped');
+  t.match(st, { exitCode: 7, reason: 'stopped (exited with code 7)' });
+
+  // An app without a handler dies of the SIGTERM: reported as that signal.
+  await c.request({ type: 'deploy_request', prototype: { id: 'plain', type: 'binary', config: { path: '/bin/sh', args: ['-c', 'echo up; while :; do sleep 0.1; done'] } } });
+  await subscribe(c, 'VEA-plain');
+  await c.request({ type: 'run_app', appId: 'VEA-plain' });
+  await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-plain' && f.output === 'up');
+  t.match(await c.request({ type: 'stop_app', appId: 'VEA-plain' }), { status: 'stopped', exitCode: 143 });
+  t.match(c.frames.find((f) => f.type === 'app_status' && f.appId === 'VEA-plain' && f.status === 'stopped'), { reason: 'stopped (killed by signal 15)' });
+
+  // The agent's own stop (systemd, podman stop) gives its apps the same grace.
+  fs.rmSync(path.join(agent.dataDir, 'apps', 'VEA-saver', 'saved.txt'));
+  await c.request({ type: 'run_app', appId: 'VEA-saver' });
+  await c.waitFor(() => lines(c, 'VEA-saver').filter((f) => f.output === 'ready').length === 2);
+  t.equal(await agent.stop('SIGTERM'), 0, 'the agent exits 0');
+  t.equal(fs.readFileSync(path.join(agent.dataDir, 'apps', 'VEA-saver', 'saved.txt'), 'utf8'), 'state', 'the app saved its state when the agent stopped');
+});
+
+t.test('an app that ignores SIGTERM is killed with its group after apps.stopGraceMs, reported as SIGKILL', async (t) => {
+  const { c } = await setup(t, { stopGraceMs: 1500 });
+  const stubborn = 'import signal, subprocess, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n'
+    + 'child = subprocess.Popen(["sleep", "300"])\nprint("child", child.pid, flush=True)\nwhile True:\n    time.sleep(1)\n';
+  await c.request({ type: 'deploy_request', prototype: { id: 'stubborn', type: 'python', code: stubborn, config: {} } });
+  await subscribe(c, 'VEA-stubborn');
+  await c.request({ type: 'run_app', appId: 'VEA-stubborn' });
+  const childLine = await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-stubborn' && String(f.output).startsWith('child '));
+  const grandchild = Number(String(childLine.output).split(' ')[1]);
+  t.ok(alive(grandchild), 'the app\'s child runs');
+  const t0 = Date.now();
+  const stopped = await c.request({ type: 'stop_app', appId: 'VEA-stubborn' }, 15_000);
+  const took = Date.now() - t0;
+  t.match(stopped, { status: 'stopped', exitCode: 137 });
+  t.ok(took >= 1500, `the grace was waited out (${took} ms)`);
+  t.match(c.frames.find((f) => f.type === 'app_status' && f.appId === 'VEA-stubborn' && f.status === 'stopped'), { reason: 'stopped (killed by signal 9)' });
+  await sleep(200);
+  t.notOk(alive(grandchild), 'the app\'s child went with the group');
+});

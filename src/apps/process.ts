@@ -1,6 +1,7 @@
 // One supervised process under node-pty: its own session and process group (forkpty makes the child a session
 // leader, so pid = pgid), stdout through the pty, stderr through a FIFO of its own so lines keep their stream.
-// Signals always go to the whole group, so grandchildren are stopped, paused and killed with their parent.
+// Pause, resume and the final kill go to the whole group, so grandchildren go with their parent; the polite SIGTERM
+// of a stop goes to the program itself (see stop()).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,9 @@ import * as pty from 'node-pty';
  * program's own output, and waits until the agent (having read everything up to the marker) answers with a newline.
  */
 const EXIT_MARKER = '\x1b]sdv-exit;';
+/** Highest signal number (SIGRTMAX on Linux): a shell reports death by signal N as status 128+N. */
+const MAX_SIGNAL = 64;
+const TERM_RETRY_MS = 10;
 const WRAP_TAIL = 's=$?; printf "\\033]sdv-exit;%d\\007" "$s"; read -r _; exit "$s"';
 const WRAP_STDERR = `"$0" "$@" 2>"$SDV_STDERR_FIFO"; ${WRAP_TAIL}`;
 const WRAP_PLAIN = `"$0" "$@"; ${WRAP_TAIL}`;
@@ -45,6 +49,7 @@ export class GroupProcess {
   /** onExit has been called. */
   private delivered = false;
   private killTimer: NodeJS.Timeout | null = null;
+  private termRetry: NodeJS.Timeout | null = null;
   private readonly exitWaiters: Array<() => void> = [];
 
   /** Throws when the process cannot be started at all (the caller turns that into an `error` status). */
@@ -82,13 +87,14 @@ export class GroupProcess {
       if (this.held) { events.onStdout(this.held); this.held = ''; }
       this.exited = true;
       if (this.killTimer) clearTimeout(this.killTimer);
+      if (this.termRetry) clearTimeout(this.termRetry);
       // Whatever of the group is still around (a grandchild that ignored SIGHUP) goes with the leader.
       this.signalGroup('SIGKILL');
       // Let the FIFO drain what the process wrote just before it died.
       setTimeout(() => {
         this.closeStderr();
         this.delivered = true;
-        events.onExit({ exitCode: signal ? null : exitCode, signal: signal || null });
+        events.onExit(this.exitInfo(exitCode, signal));
         for (const w of this.exitWaiters.splice(0)) w();
       }, 30);
     });
@@ -96,9 +102,24 @@ export class GroupProcess {
 
   get alive(): boolean { return !this.exited; }
 
+  /**
+   * The program's own exit, not the wrapper's: the status in the end marker once the wrapper printed it. Without a
+   * marker the wrapper itself was killed (the SIGKILL after the grace, a kill from outside), and the signal node-pty
+   * reports is what ended the group. A status above 128 is how a shell says "killed by signal status-128",
+   * and is reported as that signal (so an app that calls exit(143) itself reads as killed by SIGTERM, as in a shell).
+   */
+  private exitInfo(exitCode: number, signal: number | undefined): ExitInfo {
+    if (this.status === null && signal) return { exitCode: null, signal };
+    const status = this.status ?? exitCode;
+    if (status > 128 && status <= 128 + MAX_SIGNAL) return { exitCode: null, signal: status - 128 };
+    return { exitCode: status, signal: null };
+  }
+
   /** Output up to the end marker goes to the console; a possible start of the marker is held back a moment. */
   private held = '';
   private ended = false;
+  /** The program's exit status as the wrapper printed it in the end marker. */
+  private status: number | null = null;
   private stdout(chunk: string, events: ProcessEvents): void {
     if (this.ended) return;
     let text = this.held + chunk;
@@ -108,6 +129,8 @@ export class GroupProcess {
       const end = text.indexOf('\x07', m);
       if (end < 0) { if (m > 0) events.onStdout(text.slice(0, m)); this.held = text.slice(m); return; }
       if (m > 0) events.onStdout(text.slice(0, m));
+      const status = Number(text.slice(m + EXIT_MARKER.length, end));
+      if (Number.isInteger(status)) this.status = status;
       this.ended = true;
       try { this.term.write('\n'); } catch { /* already gone */ }
       return;
@@ -125,15 +148,41 @@ export class GroupProcess {
   pause(): void { this.signalGroup('SIGSTOP'); }
   resume(): void { this.signalGroup('SIGCONT'); }
 
-  /** SIGTERM to the group (continued first if paused), SIGKILL after graceMs; resolves once the leader is gone. */
+  /**
+   * SIGTERM to the program itself, SIGCONT to the group (a paused app must run to handle it), SIGKILL to the group
+   * after graceMs; resolves once the leader is gone. The program exiting on its own ends the group too (the exit
+   * handler kills what is left), so grandchildren never outlive a stop.
+   *
+   * Why the program and not the group: the group holds the wrapper shell, and a shell dies of SIGTERM at once (its
+   * default action), which would end the run while the program's handler is still saving its state. The wrapper
+   * cannot be made to survive it: a `trap` is deferred until the foreground program ends (POSIX) but then runs, and
+   * `trap '' TERM` would be inherited by the program (an ignored signal stays ignored across exec); forwarding the
+   * signal needs the program as a background job, whose stdin a non-interactive shell replaces with /dev/null and
+   * whose SIGINT/SIGQUIT it ignores. So the wrapper is left alone and the program, its only child, is signalled.
+   */
   stop(graceMs: number): Promise<void> {
     if (this.delivered) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
     if (this.exited) return done; // gone already; onExit is on its way
-    this.signalGroup('SIGTERM');
-    this.signalGroup('SIGCONT');
-    if (!this.killTimer) this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
+    if (!this.killTimer) {
+      this.terminateProgram();
+      this.signalGroup('SIGCONT');
+      this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
+    }
     return done;
+  }
+
+  /**
+   * SIGTERM to the wrapper's child. None yet means the wrapper has not forked (a stop right after the start) or the
+   * program has just exited and the end marker is on its way: look again shortly, until the marker, the exit or the
+   * SIGKILL after the grace settles it.
+   */
+  private terminateProgram(): void {
+    this.termRetry = null;
+    if (this.ended || this.exited) return;
+    const program = programPid(this.pid);
+    if (program === null) { this.termRetry = setTimeout(() => this.terminateProgram(), TERM_RETRY_MS); return; }
+    try { process.kill(program, 'SIGTERM'); } catch { /* exited meanwhile */ }
   }
 
   private closeStderr(): void {
@@ -141,6 +190,21 @@ export class GroupProcess {
     // Runs in the exit path: a FIFO that cannot be removed (read-only dataDir) must not keep the exit from being told.
     if (this.spec.stderrFifo) { try { fs.rmSync(this.spec.stderrFifo, { force: true }); } catch { /* replaced at the next start */ } }
   }
+}
+
+/** The wrapper's one child, the program (from /proc; the children file needs CONFIG_PROC_CHILDREN, else a scan). */
+function programPid(wrapper: number): number | null {
+  try {
+    const kids = fs.readFileSync(`/proc/${wrapper}/task/${wrapper}/children`, 'utf8').trim().split(' ').filter(Boolean);
+    return kids.length ? Number(kids[0]) : null;
+  } catch { /* no children file: scan */ }
+  for (const pid of groupPids(wrapper)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === wrapper) return pid;
+    } catch { /* exited meanwhile */ }
+  }
+  return null;
 }
 
 /** The pids of one process group, read from /proc (for usage sampling and orphan checks). */
