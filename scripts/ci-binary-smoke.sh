@@ -97,6 +97,9 @@ for _ in $(seq 1 200); do
 done
 t1=$(date +%s%N)
 case "$status" in *" 200"*) ;; *) fail "/health answered '$status'" ;; esac
+# the name ps, top and systemd show (the SEA's main thread is "MainThread" until the agent sets its title)
+comm="$(cat "/proc/$agent_pid/comm" 2>/dev/null || true)"
+[ -n "${runner[*]}" ] || [ "$comm" = sdv-agent ] || fail "process name is '$comm', not sdv-agent"
 echo "ci-binary-smoke: $arch: /health 200 after $(( (t1 - t0) / 1000000 )) ms${runner:+ under qemu} (binary $(( $(stat -c %s "$work/sdv-agent") / 1024 / 1024 )) MiB, PATH without node)"
 
 if [ "$apps" = 1 ]; then

@@ -1,12 +1,51 @@
 // pino JSON lines on stdout. A broken stdout (EPIPE, a closed journal pipe) must not take the agent down.
+//
+// Under systemd stdout is a journal stream, and journald files every line at the unit's SyslogLevel (info) unless
+// the line starts with a syslog prefix "<N>" (SyslogLevelPrefix=, on by default), which it strips and uses as the
+// priority. So when stdout is the journal — $JOURNAL_STREAM names its device:inode, as systemd documents — each line
+// gets the prefix of its pino level and `journalctl -p err` finds the errors; the message stays the JSON object.
+// Anywhere else (a terminal, a container's log, the tests) the lines are plain JSON.
+import * as fs from 'node:fs';
 import pino from 'pino';
 
 export type Logger = pino.Logger;
 
+/** pino level → syslog priority: fatal crit(2), error err(3), warn warning(4), info info(6), debug/trace debug(7). */
+export function syslogPriority(level: number): number {
+  if (level >= 60) return 2;
+  if (level >= 50) return 3;
+  if (level >= 40) return 4;
+  if (level >= 30) return 6;
+  return 7;
+}
+
+/** True when fd 1 is the stream $JOURNAL_STREAM ("<dev>:<ino>") names. */
+export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
+  if (!m) return false;
+  try {
+    const st = fs.fstatSync(1, { bigint: true });
+    return st.dev === BigInt(m[1]!) && st.ino === BigInt(m[2]!);
+  } catch { return false; }
+}
+
+const PREFIXES = [2, 3, 4, 6, 7].reduce<Record<number, string>>((o, p) => { o[p] = `<${p}>`; return o; }, {});
+
 export function createLogger(level: string): Logger {
   const dest = pino.destination({ fd: 1, sync: false, minLength: 0 });
   dest.on('error', () => { /* stdout gone: keep running, logging is best effort */ });
-  return pino({ level, base: { name: 'sdv-agent' }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: ['*.token', '*.*.token', 'token', 'authorization'], censor: '***' } }, dest);
+  let stream: pino.DestinationStream = dest;
+  if (stdoutIsJournal()) {
+    // pino sets lastLevel on a stream that asks for metadata, just before each write of one whole line.
+    const journal = {
+      [Symbol.for('pino.metadata')]: true,
+      lastLevel: 30,
+      write(line: string) { return dest.write(PREFIXES[syslogPriority(journal.lastLevel)] + line); },
+      flush(cb?: (err?: Error) => void) { dest.flush(cb); },
+    };
+    stream = journal;
+  }
+  return pino({ level, base: { name: 'sdv-agent' }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: ['*.token', '*.*.token', 'token', 'authorization'], censor: '***' } }, stream);
 }
 
 /** Flush what is buffered before the process exits. */

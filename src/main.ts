@@ -43,6 +43,8 @@ function parseArgs(argv: string[]): Args {
 class UsageError extends Error {}
 
 async function main(): Promise<number> {
+  // What ps, top and systemd show: otherwise "node" for the bundle and "MainThread" for the single binary.
+  process.title = 'sdv-agent';
   let args: Args;
   try { args = parseArgs(process.argv.slice(2)); } catch (e) {
     process.stderr.write(`sdv-agent: ${(e as Error).message}\n\n${USAGE}`);

@@ -7,7 +7,9 @@
 // Where the folder lives, first usable wins: $CACHE_DIRECTORY (systemd CacheDirectory=, on /var/cache which allows
 // mapping code — /run and /tmp are often mounted noexec, and dlopen needs exec), $XDG_RUNTIME_DIR, os.tmpdir().
 // The folder must be ours (owner = our uid, not writable by group/others); otherwise the next candidate is used,
-// so another user cannot plant a library in a shared /tmp for us to load.
+// so another user cannot plant a library in a shared /tmp for us to load. It must also allow mapping code: the addon
+// is loaded right after extraction, and a folder where that fails (a noexec mount) is passed over too. When none
+// works the start ends with one line saying why for each folder and what to set, never a stack trace.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,6 +27,8 @@ interface Manifest {
 interface SeaApi { isSea(): boolean; getAsset(key: string): ArrayBuffer }
 
 let extracted: string | null = null;
+/** node-pty's addon, loaded by bootstrapSea from the extracted folder. */
+let ptyAddon: unknown = null;
 
 function seaApi(): SeaApi | null {
   try {
@@ -85,12 +89,45 @@ export function bootstrapSea(): void {
     if (!ownedPrivateDir(dir)) { errors.push(`${dir}: not a private folder of ours`); continue; }
     try {
       extractTo(sea, dir, manifest);
-      extracted = dir;
-      setResourceRoot(path.join(dir, 'res'));
-      return;
-    } catch (e) { errors.push(`${dir}: ${(e as Error).message}`); }
+    } catch (e) { errors.push(`${dir}: ${(e as Error).message}`); continue; }
+    try {
+      ptyAddon = dlopen(path.join(dir, 'native', 'pty.node'));
+    } catch (e) {
+      const why = mountedNoexec(dir) ? 'its file system is mounted noexec' : firstLine((e as Error).message);
+      errors.push(`${dir}: cannot load code from there (${why})`);
+      continue;
+    }
+    extracted = dir;
+    setResourceRoot(path.join(dir, 'res'));
+    return;
   }
-  throw new Error(`cannot extract the single binary's assets: ${errors.join('; ')}`);
+  throw new Error(`cannot use the single binary's assets: ${errors.join('; ')}. Set CACHE_DIRECTORY (or XDG_RUNTIME_DIR, or TMPDIR) to a private folder on a file system that allows executing code (not mounted noexec)`);
+}
+
+function dlopen(file: string): unknown {
+  const mod = { exports: {} as unknown };
+  process.dlopen(mod, file);
+  return mod.exports;
+}
+
+function firstLine(text: string): string { return text.split('\n')[0]!; }
+
+/** True when the mount holding dir has the noexec option (from /proc/self/mountinfo: the longest matching mount point). */
+function mountedNoexec(dir: string): boolean {
+  let real: string;
+  let info: string;
+  try { real = fs.realpathSync(dir); info = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return false; }
+  let best = '';
+  let noexec = false;
+  for (const line of info.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 6) continue;
+    const point = f[4]!.replace(/\\040/g, ' ');
+    const inside = point === '/' || real === point || real.startsWith(point + '/');
+    // Later lines are mounted over earlier ones at the same point: >= keeps the last.
+    if (inside && point.length >= best.length) { best = point; noexec = f[5]!.split(',').includes('noexec'); }
+  }
+  return noexec;
 }
 
 /**
@@ -101,7 +138,5 @@ export function loadNativeModule(name: string): { dir: string; module: unknown }
   if (!extracted) bootstrapSea();
   if (!extracted) throw new Error(`native module ${name}: not running as a single binary`);
   const file = path.join(extracted, 'native', `${name}.node`);
-  const mod = { exports: {} as unknown };
-  process.dlopen(mod, file);
-  return { dir: path.dirname(file), module: mod.exports };
+  return { dir: path.dirname(file), module: name === 'pty' && ptyAddon ? ptyAddon : dlopen(file) };
 }

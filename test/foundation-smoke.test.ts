@@ -1,4 +1,5 @@
 import t from 'tap';
+import * as fs from 'node:fs';
 import { ApiClient, getJson, startAgent } from './helpers/agent';
 
 t.test('agent starts standalone, answers ping and /health', async (t) => {
@@ -11,4 +12,6 @@ t.test('agent starts standalone, answers ping and /health', async (t) => {
   t.teardown(() => c.close());
   const pong = await c.request({ type: 'ping' });
   t.equal(pong.type, 'pong');
+  // What ps, top and `systemctl status` show (the single binary's is checked by scripts/ci-binary-smoke.sh).
+  t.equal(fs.readFileSync(`/proc/${agent.proc.pid}/comm`, 'utf8').trim(), 'sdv-agent', 'the process is named sdv-agent');
 });

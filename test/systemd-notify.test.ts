@@ -3,8 +3,9 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { ApiClient, getJson, sleep, startAgent, tmpDir } from './helpers/agent';
-import { watchdogIntervalMs } from '../src/systemd';
+import { findNotifyHelper, NOTIFY_HELPER_PATHS, watchdogIntervalMs } from '../src/systemd';
 
 const RECEIVER = `
 import socket, sys, json
@@ -59,6 +60,30 @@ t.test('watchdogIntervalMs: half of WATCHDOG_USEC, only for our pid', async (t) 
   t.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000', WATCHDOG_PID: '43' }, 42), null);
   t.equal(watchdogIntervalMs({}, 42), null);
   t.equal(watchdogIntervalMs({ WATCHDOG_USEC: 'x' }, 42), null);
+});
+
+t.test('systemd-notify: fixed paths first, then PATH; only a root-owned executable nobody else can write', async (t) => {
+  t.same(NOTIFY_HELPER_PATHS, ['/usr/bin/systemd-notify', '/bin/systemd-notify']);
+  const dir = tmpDir('sdv-notify-helper-');
+  const make = (name: string, mode: number) => { const f = path.join(dir, name, 'systemd-notify'); fs.mkdirSync(path.dirname(f)); fs.writeFileSync(f, '#!/bin/sh\n', { mode }); fs.chmodSync(f, mode); return f; };
+  const good = make('good', 0o755);
+  const groupWritable = make('gw', 0o775);
+  const notExec = make('noexec', 0o644);
+  const missing = path.join(dir, 'missing', 'systemd-notify');
+  t.same(findNotifyHelper([good], ''), { file: good }, 'a fixed path');
+  t.same(findNotifyHelper([missing], `relative:${path.dirname(good)}`), { file: good }, 'else the first usable one on PATH (relative entries ignored)');
+  t.same(findNotifyHelper([groupWritable, notExec, good], ''), { file: good }, 'writable-by-others and non-executable files are passed over');
+  const none = findNotifyHelper([missing, groupWritable, notExec], '');
+  t.ok('error' in none);
+  if ('error' in none) {
+    t.match(none.error, missing, 'the error lists where it looked');
+    t.match(none.error, 'writable by others');
+    t.match(none.error, 'not an executable file');
+  }
+  if (process.getuid?.() === 0) {
+    fs.chownSync(good, 1, 1);
+    t.ok('error' in findNotifyHelper([good], ''), 'not owned by root: refused');
+  }
 });
 
 for (const kind of ['path', 'abstract'] as const) {
