@@ -72,8 +72,15 @@ export const SCHEMA = {
     runAs: str('', { pattern: /^([a-z_][a-z0-9_-]*\$?|\d+)?$/, hint: 'a user name or uid' }),
     adhocMaxS: int(180, 0, 7 * 86_400),
     docker: str('docker'),
+    /** Where run_bin_app finds the binaries the operator placed on the box; empty = dataDir/bin. */
+    binDir: str(''),
   },
-  packages: { installTimeoutS: int(600, 5, 86_400), findLinks: str('') },
+  packages: {
+    installTimeoutS: int(600, 5, 86_400),
+    findLinks: str(''),
+    /** pip's --target and the head of every app's PYTHONPATH; empty = dataDir/python-packages. */
+    dir: str(''),
+  },
   build: {
     rustc: str('rustc'),
     cargo: str('cargo'),
@@ -203,6 +210,11 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
   const base = file ? path.dirname(path.resolve(file)) : process.cwd();
   runtime.dataDir = path.resolve(base, runtime.dataDir);
   runtime.filesDir = runtime.filesDir === '' ? path.join(runtime.dataDir, 'files') : path.resolve(base, runtime.filesDir);
+  // Folders that default to a place in dataDir: resolved once here, so every user reads the same absolute path.
+  const apps = raw.apps as { binDir: string };
+  apps.binDir = apps.binDir ? path.resolve(base, apps.binDir) : path.join(runtime.dataDir, 'bin');
+  const packages = raw.packages as { dir: string };
+  packages.dir = packages.dir ? path.resolve(base, packages.dir) : path.join(runtime.dataDir, 'python-packages');
   // Cross-key checks: rejected before anything starts, like pino's conflicting options.
   const km = raw.kitManager;
   if (km.reconnect.minMs > km.reconnect.maxMs) throw new ConfigError(`kitManager.reconnect.minMs: expected at most kitManager.reconnect.maxMs (${km.reconnect.maxMs}), got ${km.reconnect.minMs}`);

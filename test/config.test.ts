@@ -156,3 +156,15 @@ t.test('a port already in use is a runtime failure: exit 1', async (t) => {
   t.equal(r.code, 1);
   t.match(r.out, /EADDRINUSE/);
 });
+
+t.test('apps.binDir and packages.dir default to folders in dataDir; set, they resolve against the config file', async (t) => {
+  const f = writeYaml('runtime:\n  dataDir: ./d\n');
+  const { config } = loadConfig(f, {});
+  t.equal(config.apps.binDir, path.join(path.dirname(f), 'd', 'bin'));
+  t.equal(config.packages.dir, path.join(path.dirname(f), 'd', 'python-packages'));
+  const g = writeYaml('apps:\n  binDir: ./bins\npackages:\n  dir: /home/dev/python-packages\n');
+  const set = loadConfig(g, {}).config;
+  t.equal(set.apps.binDir, path.join(path.dirname(g), 'bins'));
+  t.equal(set.packages.dir, '/home/dev/python-packages');
+  t.equal(loadConfig(null, { SDV_AGENT_PACKAGES_DIR: '/x/site' }).config.packages.dir, '/x/site', 'from the environment too');
+});

@@ -2,6 +2,9 @@
 // trace_vars, set_vars_value, stop_python_app. Same handlers, local envelope: the stream frames carry requestId, the
 // end of the run is the reply with the request's id.
 import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ApiClient, startAgent } from './helpers/agent';
 
 t.test('run_python_app with watched variables over the local API', async (t) => {
@@ -34,4 +37,21 @@ t.test('run_python_app with watched variables over the local API', async (t) => 
   t.equal(again.type, 'error', 'a stop with no run is an error, not "Successful"');
   t.equal(again.code, 'NOT_FOUND');
   t.match(String(again.error), /nothing to stop/);
+});
+
+t.test('run_bin_app runs binaries from apps.binDir when it is set, and no longer from dataDir/bin', async (t) => {
+  const binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-bindir-'));
+  fs.writeFileSync(path.join(binDir, 'hello'), '#!/bin/sh\necho "from binDir $1"\n', { mode: 0o755 });
+  const agent = await startAgent({ config: { apps: { binDir } } });
+  t.teardown(() => agent.stop());
+  fs.mkdirSync(path.join(agent.dataDir, 'bin'), { recursive: true });
+  fs.writeFileSync(path.join(agent.dataDir, 'bin', 'other'), '#!/bin/sh\necho other\n', { mode: 0o755 });
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  c.send({ type: 'run_bin_app', id: 'b1', data: 'hello' });
+  const done = await c.waitFor((f) => f.id === 'b1' && f.isDone === true, 15_000);
+  t.equal(done.code, 0);
+  t.match(c.frames.filter((f) => f.id === 'b1' && f.isDone === false).map((f) => f.result).join(''), /from binDir/);
+  const outside = await c.request({ type: 'run_bin_app', data: path.join(agent.dataDir, 'bin', 'other') });
+  t.match(outside, { type: 'error', code: 'FORBIDDEN', error: new RegExp(`outside ${binDir}`) }, 'dataDir/bin is not the folder any more');
 });

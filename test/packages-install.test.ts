@@ -60,3 +60,25 @@ t.test('install from a local folder, list, import; refusals name the requirement
   t.notMatch(String(failed.data), /\u001b\[/, 'no terminal colour codes');
   t.ok(fs.existsSync(path.join(agent.dataDir, 'python-packages', 'sdvdemo')), 'earlier install untouched');
 });
+
+t.test('packages.dir: pip installs there and python apps import from there', async (t) => {
+  const wheels = tmpDir('sdv-wheels-');
+  buildWheel(wheels, 'sdvelsewhere', '2.0', { 'sdvelsewhere/__init__.py': 'VALUE = 777\n' });
+  const dir = path.join(tmpDir('sdv-pkgdir-'), 'site');
+  const agent = await startAgent({ config: { packages: { findLinks: wheels, installTimeoutS: 60, dir } } });
+  t.teardown(() => agent.stop());
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  c.send({ type: 'install_python_packages', id: 'i1', data: 'sdvelsewhere' });
+  const done = await c.waitFor((f) => f.id === 'i1' && f.result !== 'Installing', 45_000);
+  t.equal(done.result, 'Successful', String(done.data).slice(-300));
+  t.ok(fs.existsSync(path.join(dir, 'sdvelsewhere', '__init__.py')), 'installed into packages.dir');
+  t.notOk(fs.existsSync(path.join(agent.dataDir, 'python-packages')), 'nothing in dataDir/python-packages');
+  t.equal((await c.request({ type: 'list_python_packages' })).data, 'sdvelsewhere==2.0', 'listed from packages.dir');
+  await c.request({ type: 'deploy_request', prototype: { id: 'imp', type: 'python', code: 'import sdvelsewhere\nprint("value", sdvelsewhere.VALUE)\n', config: {} } });
+  c.send({ type: 'console_subscribe', id: 's1', appId: 'VEA-imp' });
+  await c.waitFor((f) => f.id === 's1');
+  await c.request({ type: 'run_app', appId: 'VEA-imp' });
+  const line = await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-imp' && String(f.output).startsWith('value'), 15_000);
+  t.equal(line.output, 'value 777', 'an app imports what was installed there');
+});

@@ -13,7 +13,7 @@ import type { AppRecord } from './store';
 /** The environment of every user program; `own` (an app's config.env) may override all but the SDV names. */
 export function appEnv(config: Config, folder: string, runAs: RunAs | null, own: Record<string, string> = {}): Record<string, string> {
   const [host, port] = splitHostPort(config.kuksa.address);
-  const pyPath = path.join(config.runtime.dataDir, 'python-packages');
+  const pyPath = config.packages.dir;
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     // The agent's HOME (root's) is not the run user's: its folder is.

@@ -85,9 +85,9 @@ function runHandler(kind: 'python' | 'binary'): Handler {
       name = path.split('/').pop() || path;
     }
     if (path !== undefined) {
-      // Only the binaries the operator placed in dataDir/bin: a name (what the playground sends), or their absolute
-      // path. Anything else on the box (/sbin/reboot…) is not the playground's to run.
-      const binDir = nodePath.resolve(ctx.parts.config.runtime.dataDir, 'bin');
+      // Only the binaries the operator placed in apps.binDir (dataDir/bin): a name (what the playground sends), or
+      // their absolute path. Anything else on the box (/sbin/reboot…) is not the playground's to run.
+      const binDir = ctx.parts.config.apps.binDir;
       if (!path.startsWith('/')) {
         if (path.includes('/') || path.includes('\\') || path.includes('\0') || path === '.' || path === '..') throw badRequest('data: expected a binary name (no "/")');
         path = nodePath.join(binDir, path);

@@ -30,7 +30,7 @@ export async function installPythonPackages(ctx: CommandContext, req: CommandReq
   ctx.emit({ result: 'Installing', data: `Installing packages: ${names}\n` });
   try {
     const { output } = await inst.install(reqs, (text) => ctx.emit({ result: 'Installing', data: text }));
-    return { result: 'Successful', data: installedSummary(names, output) };
+    return { result: 'Successful', data: installedSummary(names, output, inst.dir) };
   } catch (e) {
     if (e instanceof InstallError) {
       if (e.kind === 'busy') throw conflict(e.message);
@@ -41,9 +41,9 @@ export async function installPythonPackages(ctx: CommandContext, req: CommandReq
 }
 
 /** The user's summary of a finished install: what was asked, what pip put in place, and where it is. */
-function installedSummary(names: string, output: string): string {
+function installedSummary(names: string, output: string, dir: string): string {
   const put = /^Successfully installed (.+)$/m.exec(output)?.[1]?.trim();
-  return `Done: ${names} installed${put ? ` (${put})` : ' (already there)'}; every python app on this box can import it (dataDir/python-packages)\n`;
+  return `Done: ${names} installed${put ? ` (${put})` : ' (already there)'}; every python app on this box can import it (${dir})\n`;
 }
 
 function whatToDo(e: InstallError): string {

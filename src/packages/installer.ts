@@ -1,4 +1,4 @@
-// Python packages in dataDir/python-packages (on every python app's PYTHONPATH): list them, install more with pip.
+// Python packages in packages.dir (default dataDir/python-packages; on every python app's PYTHONPATH): list them, install more with pip.
 // pip is spawned with an argument vector (never a shell) and is given only requirements rebuilt by requirement.ts.
 // One install at a time; a second is refused with a clear message. Time limit packages.installTimeoutS; the output
 // kept for the final reply is bounded (its tail, MAX_KEPT_OUTPUT), lines are streamed as they come. With apps.runAs,
@@ -26,7 +26,7 @@ export class PackageInstaller {
   private running: ChildProcess | null = null;
 
   constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null) {
-    this.dir = path.join(config.runtime.dataDir, 'python-packages');
+    this.dir = config.packages.dir;
   }
 
   get busy(): boolean { return this.running !== null; }
