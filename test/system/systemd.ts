@@ -1,0 +1,190 @@
+// The unit under a real systemd: a Debian 12 box (systemd 252) booted with systemd-nspawn, the single binary installed
+// by scripts/install.sh exactly as on a vehicle box. Run by scripts/test-systemd.sh (root; it makes the rootfs and
+// the binary first), never by `npm test`: `SDV_ROOTFS=<rootfs> npx tap test/system/systemd.ts`.
+import t, { type Test as Tap } from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { syslogPriority } from '../../src/log';
+import { NspawnBox, type Frame } from './nspawn';
+
+const UNIT = 'sdv-agent.service';
+const DATA = '/var/lib/sdv-agent';
+const HEALTH = 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:3003/health", timeout=2).status)';
+
+// A python app that saves its state when asked to stop: 0.3 s of work in its SIGTERM handler, then exit 0.
+const KEEPER = [
+  'import os, signal, sys, time',
+  'def term(*_):',
+  '    time.sleep(0.3)',
+  '    n = int(open("saved.txt").read()) + 1 if os.path.exists("saved.txt") else 1',
+  '    open("saved.txt", "w").write(str(n))',
+  '    print("saved", n, flush=True)',
+  '    sys.exit(0)',
+  'signal.signal(signal.SIGTERM, term)',
+  'print("keeper up", os.getpid(), flush=True)',
+  'while True:',
+  '    time.sleep(1)',
+].join('\n');
+
+// Tries to create a file in every directory under /run and to open every regular file there for writing.
+const RUN_PROBE = [
+  'import json, os',
+  'dirs = files = 0',
+  'writable = []',
+  'for top, ds, fs in os.walk("/run"):',
+  '    dirs += 1',
+  '    p = os.path.join(top, ".sdv-probe-%d" % os.getpid())',
+  '    try:',
+  '        os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)); os.unlink(p); writable.append(top)',
+  '    except OSError:',
+  '        pass',
+  '    for f in fs:',
+  '        fp = os.path.join(top, f)',
+  '        if os.path.islink(fp) or not os.path.isfile(fp):',
+  '            continue',
+  '        files += 1',
+  '        try:',
+  '            os.close(os.open(fp, os.O_WRONLY | os.O_APPEND)); writable.append(fp)',
+  '        except OSError:',
+  '            pass',
+  'print("RUNPROBE " + json.dumps({"dirs": dirs, "files": files, "writable": writable}), flush=True)',
+].join('\n');
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+// Apps that speak sd_notify on their own, by the socket's path (the agent gives apps no NOTIFY_SOCKET).
+const STATUS_APP = '#!/bin/sh\nNOTIFY_SOCKET=/run/systemd/notify systemd-notify STATUS=set-by-an-app && echo NOTIFY-SENT\n';
+const TRIGGER_APP = '#!/bin/sh\n[ -e triggered ] && exit 0\ntouch triggered\nNOTIFY_SOCKET=/run/systemd/notify systemd-notify WATCHDOG=trigger && echo TRIGGER-SENT\n';
+
+const rootfs = process.env.SDV_ROOTFS;
+if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
+  t.fail('SDV_ROOTFS must name a Debian rootfs with systemd: run scripts/test-systemd.sh');
+} else {
+  t.test('sdv-agent under systemd 252 (systemd-nspawn)', { bail: false }, async (t) => {
+    const t0 = Date.now();
+    const box = await NspawnBox.boot(rootfs, 'sdv-ci');
+    t.teardown(async () => { const d0 = Date.now(); await box.destroy(); process.stderr.write(`powered off in ${Date.now() - d0} ms\n`); });
+    t.comment(`booted in ${Date.now() - t0} ms: ${box.exec(['systemctl', '--version']).stdout.split('\n')[0]}`);
+    const ok = (t: Tap, r: { status: number | null; stdout: string; stderr: string }, what: string) => t.equal(r.status, 0, `${what}${r.status === 0 ? '' : `: ${r.stdout}${r.stderr}`.slice(0, 2000)}`);
+    const state = () => box.show(UNIT, 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'Result', 'StatusText', 'InvocationID', 'ActiveEnterTimestampMonotonic', 'ExecMainStatus', 'ExecMainCode');
+    const apps = () => (box.call({ type: 'list_deployed_apps' }).apps as Frame[]);
+    const app = (id: string) => apps().find((a) => a.id === id);
+    const runningAgain = (id: string, oldPid: unknown) => box.until(`${id} running again`, () => { const a = app(id); return a?.status === 'running' && a.pid !== oldPid ? a : undefined; });
+    const saved = () => Number(fs.readFileSync(path.join(box.root, DATA, 'apps', 'VEA-keeper', 'saved.txt'), 'utf8'));
+    const runtimeId = () => fs.readFileSync(path.join(box.root, DATA, 'runtime-id'), 'utf8').trim();
+
+    t.test('scripts/install.sh installs, enables and starts the unit', async (t) => {
+      ok(t, box.exec(['/src/scripts/install.sh']), 'install.sh');
+      t.equal(box.exec(['systemctl', 'is-enabled', UNIT]).stdout.trim(), 'enabled');
+      t.equal(state().ActiveState, 'active');
+    });
+
+    t.test('active only after READY=1; journal lines are JSON with priorities by level', async (t) => {
+      ok(t, box.exec(['systemctl', 'stop', UNIT]), 'stop');
+      // An unreadable registry: the agent logs an error (and starts with no apps).
+      fs.writeFileSync(path.join(box.root, DATA, 'apps', 'registry.json'), '{not json');
+      // Type=notify: `systemctl start` returns once READY=1 arrived, so /health answers at once, no retry.
+      const started = box.sh(`systemctl start ${UNIT} && python3 -c '${HEALTH}'`);
+      t.equal(started.stdout.trim(), '200', `/health answers the moment systemctl start returns ${started.stderr}`);
+      const s = state();
+      t.equal(s.StatusText, 'serving: local API port 3002, health port 3003', 'STATUS= from the agent');
+      t.equal(box.exec(['cat', `/proc/${s.MainPID}/comm`]).stdout.trim(), 'sdv-agent', 'the main process is named sdv-agent');
+      const entries = box.exec(['journalctl', `_SYSTEMD_INVOCATION_ID=${s.InvocationID}`, '-o', 'json', '--no-pager']).stdout
+        .split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>).filter((e) => e.SYSLOG_IDENTIFIER === 'sdv-agent');
+      t.ok(entries.length > 5, `${entries.length} agent entries in this start`);
+      let bad = 0;
+      for (const e of entries) {
+        let rec: { level?: number } = {};
+        try { rec = JSON.parse(e.MESSAGE!); } catch { bad++; t.fail(`not JSON: ${e.MESSAGE}`); continue; }
+        if (Number(e.PRIORITY) !== syslogPriority(rec.level ?? -1)) { bad++; t.fail(`priority ${e.PRIORITY} for level ${rec.level}: ${e.MESSAGE}`); }
+      }
+      t.equal(bad, 0, 'every entry is one JSON object at the priority of its level');
+      const ready = entries.find((e) => e.MESSAGE!.includes('"msg":"ready"'));
+      t.ok(ready && Number(ready.__MONOTONIC_TIMESTAMP) <= Number(s.ActiveEnterTimestampMonotonic), 'the unit became active after the agent was ready');
+      const errors = box.exec(['journalctl', `_SYSTEMD_INVOCATION_ID=${s.InvocationID}`, '-p', 'err', '-o', 'cat', '--no-pager']).stdout.split('\n').filter(Boolean);
+      t.ok(errors.some((l) => l.includes('registry could not be read') && JSON.parse(l).level === 50), 'journalctl -p err finds the error, and -o cat is its JSON');
+    });
+
+    t.test('systemd-analyze: verify passes, security exposure at most 2.0', async (t) => {
+      ok(t, box.exec(['systemd-analyze', 'verify', `/etc/systemd/system/${UNIT}`]), 'verify');
+      const sec = box.exec(['systemd-analyze', 'security', '--no-pager', UNIT]);
+      const m = /Overall exposure level for sdv-agent\.service: ([\d.]+)/.exec(sec.stdout);
+      t.ok(m && Number(m[1]) <= 2.0, `exposure ${m?.[1]} (${sec.stdout.trim().split('\n').at(-1)})`);
+    });
+
+    t.test('apps deployed through the local API run inside the unit', async (t) => {
+      t.match(box.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER, config: { autoStart: true } } }), { appId: 'VEA-keeper', status: 'running' });
+      await box.output('VEA-keeper', 'keeper up');
+      t.pass('the keeper app runs');
+    });
+
+    t.test('an app cannot write anywhere under /run', async (t) => {
+      box.call({ type: 'deploy_request', prototype: { id: 'runprobe', type: 'python', code: RUN_PROBE, config: { autoStart: true } } });
+      const res = JSON.parse((await box.output('VEA-runprobe', 'RUNPROBE ')).slice('RUNPROBE '.length)) as { dirs: number; files: number; writable: string[] };
+      t.ok(res.dirs > 10 && res.files > 0, `walked ${res.dirs} folders and ${res.files} files under /run`);
+      t.same(res.writable, [], 'no folder or file under /run (/run/lock included) is writable');
+    });
+
+    t.test('what an app can do with sd_notify is what the README says', async (t) => {
+      box.call({ type: 'deploy_request', prototype: { id: 'status', type: 'binary', code: b64(STATUS_APP), config: { autoStart: true } } });
+      await box.output('VEA-status', 'NOTIFY-SENT');
+      t.equal(state().StatusText, 'set-by-an-app', 'an app can set the unit\'s status text');
+      const before = state();
+      const keeperPid = app('VEA-keeper')?.pid;
+      box.call({ type: 'deploy_request', prototype: { id: 'trigger', type: 'binary', code: b64(TRIGGER_APP), config: { autoStart: true } } });
+      const after = await box.until('a restart', () => { const s = state(); return Number(s.NRestarts) > Number(before.NRestarts) && s.ActiveState === 'active' ? s : undefined; }, 40_000);
+      t.not(after.MainPID, before.MainPID, 'WATCHDOG=trigger from an app gets the unit killed and restarted');
+      t.match(box.exec(['journalctl', '-u', UNIT, '--no-pager', '-o', 'cat']).stdout, /Watchdog request/, 'systemd logged it as a watchdog request');
+      await runningAgain('VEA-keeper', keeperPid);
+      t.equal(state().StatusText, 'serving: local API port 3002, health port 3003', 'the restarted agent set its status again');
+    });
+
+    t.test('systemctl restart: the app stops gracefully, apps and identity come back', async (t) => {
+      const id = runtimeId();
+      const keeperPid = app('VEA-keeper')?.pid;
+      const savedBefore = fs.existsSync(path.join(box.root, DATA, 'apps', 'VEA-keeper', 'saved.txt')) ? saved() : 0;
+      ok(t, box.exec(['systemctl', 'restart', UNIT]), 'restart');
+      t.equal(saved(), savedBefore + 1, 'the app\'s SIGTERM handler ran to the end (saved its state)');
+      await runningAgain('VEA-keeper', keeperPid);
+      t.same(apps().map((a) => a.id).sort(), ['VEA-keeper', 'VEA-runprobe', 'VEA-status', 'VEA-trigger'], 'every app is still deployed');
+      t.equal(runtimeId(), id, 'same runtimeId');
+    });
+
+    t.test('watchdog: a frozen agent (kill -STOP) is restarted', async (t) => {
+      const dropIn = `/etc/systemd/system/${UNIT}.d`;
+      ok(t, box.sh(`mkdir -p ${dropIn} && printf '[Service]\\nWatchdogSec=3s\\n' > ${dropIn}/ci-watchdog.conf && systemctl daemon-reload && systemctl restart ${UNIT}`), 'WatchdogSec=3s drop-in');
+      const before = state();
+      const keeperPid = (await runningAgain('VEA-keeper', null)).pid;
+      const t1 = Date.now();
+      ok(t, box.exec(['kill', '-STOP', before.MainPID!]), 'kill -STOP');
+      const after = await box.until('a restart', () => { const s = state(); return Number(s.NRestarts) > Number(before.NRestarts) && s.ActiveState === 'active' ? s : undefined; }, 60_000);
+      t.not(after.MainPID, before.MainPID, `restarted after ${Date.now() - t1} ms`);
+      t.match(box.exec(['journalctl', '-u', UNIT, '--no-pager', '-o', 'cat']).stdout, /Watchdog timeout/, 'systemd logged a watchdog timeout');
+      await runningAgain('VEA-keeper', keeperPid);
+      ok(t, box.sh(`rm -r ${dropIn} && systemctl daemon-reload && systemctl restart ${UNIT}`), 'drop-in removed');
+    });
+
+    t.test('systemctl stop: exit 0, the app saved its state and reported its own exit, nothing left running', async (t) => {
+      const savedBefore = saved();
+      ok(t, box.exec(['systemctl', 'stop', UNIT]), 'systemctl stop');
+      const s = state();
+      t.match(s, { ActiveState: 'inactive', Result: 'success', ExecMainStatus: '0' }, 'the agent exited 0');
+      t.equal(saved(), savedBefore + 1, 'the app saved its state');
+      const reg = JSON.parse(fs.readFileSync(path.join(box.root, DATA, 'apps', 'registry.json'), 'utf8')) as { apps: Frame[] };
+      t.match(reg.apps.find((a) => a.id === 'VEA-keeper'), { exitCode: 0, desired: 'running' }, 'its own exit code 0 (not 143), and it is meant to run at the next start');
+      const left = box.exec(['pgrep', '-u', 'sdv-agent', '-a']);
+      t.equal(left.status, 1, `no process of user sdv-agent is left ${left.stdout}`);
+    });
+
+    t.test('reboot of the box: the agent starts at boot, apps and state are back', async (t) => {
+      const id = runtimeId();
+      const code = await box.reboot();
+      t.equal(code, 133, 'systemd-nspawn reports a reboot');
+      t.equal(state().ActiveState, 'active', 'started at boot (enabled)');
+      t.equal(box.exec(['python3', '-c', HEALTH]).stdout.trim(), '200', '/health');
+      await runningAgain('VEA-keeper', null);
+      t.equal(runtimeId(), id, 'same runtimeId');
+      t.same(apps().map((a) => a.id).sort(), ['VEA-keeper', 'VEA-runprobe', 'VEA-status', 'VEA-trigger'], 'every app is still deployed');
+      t.comment(`all checks in ${Date.now() - t0} ms`);
+    });
+  });
+}
