@@ -4,14 +4,14 @@
 #   scripts/debian-rootfs.sh            → .cache/rootfs/bookworm-<key>   (key: a hash of what goes in)
 #
 # debootstrap --variant=minbase with systemd (a real PID 1 for systemd-nspawn --boot), dbus (systemd-analyze
-# security asks the manager over the bus), python3 and pip (what vehicle apps and `install_python_packages` use) and
-# procps (ps, for the zombie checks). The mirror is the one this machine's apt uses for bookworm, so the rootfs comes
-# from wherever the box's own packages come from. Kept under .cache/ (gitignored): a second run returns at once.
+# security asks the manager over the bus), python3 and pip (what vehicle apps and `install_python_packages` use),
+# procps (ps, for the zombie checks) and mosquitto (the sdv-runtime image starts one). The mirror is the one this
+# machine's apt uses for bookworm, so the rootfs comes from wherever the box's own packages come from. Kept under .cache/ (gitignored): a second run returns at once.
 # The tree is never booted or changed itself: the checks boot copies of it, and `podman import` reads it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 suite=bookworm
-packages=systemd,systemd-sysv,dbus,python3,python3-pip,procps
+packages=systemd,systemd-sysv,dbus,python3,python3-pip,procps,mosquitto
 key="$(printf '%s\n' "$suite" minbase "$packages" 1 | sha256sum | cut -c1-12)"
 dest="$root/.cache/rootfs/$suite-$key"
 if [ -f "$dest.complete" ]; then echo "$dest"; exit 0; fi
@@ -39,4 +39,8 @@ rm -rf "$tmp/rootfs/var/cache/apt/archives/"*.deb "$tmp/rootfs/var/lib/apt/lists
 rm -rf "$dest"
 mv "$tmp/rootfs" "$dest"
 touch "$dest.complete"
+# Trees made from another package list are not used any more.
+for old in "$root/.cache/rootfs/$suite-"*; do
+  case "$old" in "$dest"|"$dest.complete") ;; *) rm -rf "$old" ;; esac
+done
 echo "$dest"

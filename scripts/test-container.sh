@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The container recipes with podman and runc (test/system/container.ts): a base image imported from the Debian 12
+# rootfs of scripts/debian-rootfs.sh (no registry is reachable), the standalone image (container/Containerfile) and
+# the sdv-runtime drop-in (container/sdv-runtime/) in a stand-in of that image; checks /health, python apps, the
+# inherited PYTHONPATH, orphans reaped, `podman stop` exit 0 within 3 s, state across restarts, the image's package
+# and binary folders, external-mode generate_vehicle_model, and the one-line error on a noexec /tmp. Installs
+# podman and runc itself. Ends with tap's summary line "# { total: N, pass: N, fail: N }", which .ci/run counts.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib/system-checks.sh"
+need_root test-container
+start=$(date +%s)
+apt_need podman:podman runc:runc
+rootfs="$("$root/scripts/debian-rootfs.sh")"
+fresh_binary >/dev/null
+cd "$root"
+status=0
+SDV_ROOTFS="$rootfs" npx tap --timeout 900 --jobs 1 --disable-coverage test/system/container.ts || status=$?
+echo "test-container: $(( $(date +%s) - start )) s"
+exit "$status"
