@@ -74,8 +74,8 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
 
     t.test('scripts/install.sh installs, enables and starts the unit', async (t) => {
       ok(t, box.exec(['/src/scripts/install.sh']), 'install.sh');
-      t.equal(box.exec(['systemctl', 'is-enabled', UNIT]).stdout.trim(), 'enabled');
-      t.equal(state().ActiveState, 'active');
+      t.equal(box.exec(['systemctl', 'is-enabled', UNIT]).stdout.trim(), 'enabled', 'enabled');
+      t.equal(state().ActiveState, 'active', 'active');
     });
 
     t.test('active only after READY=1; journal lines are JSON with priorities by level', async (t) => {
@@ -112,7 +112,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
     });
 
     t.test('apps deployed through the local API run inside the unit', async (t) => {
-      t.match(box.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER, config: { autoStart: true } } }), { appId: 'VEA-keeper', status: 'running' });
+      t.match(box.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER, config: { autoStart: true } } }), { appId: 'VEA-keeper', status: 'running' }, 'deployed and started');
       await box.output('VEA-keeper', 'keeper up');
       t.pass('the keeper app runs');
     });
