@@ -9,12 +9,5 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/lib/system-checks.sh"
 need_root test-container
-start=$(date +%s)
 apt_need podman:podman runc:runc
-rootfs="$("$root/scripts/debian-rootfs.sh")"
-fresh_binary >/dev/null
-cd "$root"
-status=0
-SDV_ROOTFS="$rootfs" npx tap --timeout 900 --jobs 1 --disable-coverage test/system/container.ts || status=$?
-echo "test-container: $(( $(date +%s) - start )) s"
-exit "$status"
+run_checks container test/system/container.ts

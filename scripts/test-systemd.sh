@@ -9,12 +9,5 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/lib/system-checks.sh"
 need_root test-systemd
-start=$(date +%s)
 apt_need systemd-nspawn:systemd-container nsenter:util-linux
-rootfs="$("$root/scripts/debian-rootfs.sh")"
-fresh_binary >/dev/null
-cd "$root"
-status=0
-SDV_ROOTFS="$rootfs" npx tap --timeout 900 --jobs 1 --disable-coverage test/system/systemd.ts || status=$?
-echo "test-systemd: $(( $(date +%s) - start )) s"
-exit "$status"
+run_checks systemd test/system/systemd.ts

@@ -24,3 +24,14 @@ fresh_binary() {
   fi
   echo "$bin"
 }
+
+# run_checks NAME TAPFILE: the rootfs, a fresh binary, then the tap file against them; last line "test-NAME: N s"
+# (since the script started: bash's $SECONDS). Returns tap's status.
+run_checks() {
+  local rootfs status=0
+  rootfs="$("$root/scripts/debian-rootfs.sh")"
+  fresh_binary >/dev/null
+  (cd "$root" && SDV_ROOTFS="$rootfs" npx tap --timeout 900 --jobs 1 --disable-coverage "$2") || status=$?
+  echo "test-$1: ${SECONDS} s"
+  return "$status"
+}

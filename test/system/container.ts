@@ -2,12 +2,13 @@
 // sdv-runtime image (container/sdv-runtime/), each built on a base imported from the debootstrapped rootfs. Run by
 // scripts/test-container.sh (root; it makes the rootfs and the binary first), never by `npm test`:
 // `SDV_ROOTFS=<rootfs> npx tap test/system/container.ts`.
-import t from 'tap';
+import t, { type Test as Tap } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildWheel } from '../helpers/wheel';
 import { VELOCITAS_SDK } from '../helpers/peers';
-import { ROOT, type Frame } from './nspawn';
+import type { Frame } from './inside';
+import { ROOT } from './nspawn';
 import { baseImage, build, Container, limits, podman } from './podman';
 
 const BINARY = path.join(ROOT, 'dist', 'sdv-agent-linux-x64');
@@ -34,6 +35,23 @@ async function eventually(what: string, fn: () => boolean, timeoutMs = 10_000): 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) { if (fn()) return true; await new Promise((r) => setTimeout(r, 250)); }
   return fn();
+}
+
+/** An app that leaves an orphan: the orphan goes with the app's group, and nothing stays a zombie. */
+async function orphanReaped(t: Tap, c: Container): Promise<void> {
+  c.call({ type: 'deploy_request', prototype: { id: 'orphan', type: 'binary', code: b64(ORPHAN), config: { autoStart: true } } });
+  await c.output('VEA-orphan', 'ORPHAN-LEFT');
+  t.ok(await eventually('orphan gone', () => !/sleep 30/.test(c.processes())), 'the orphan was killed with its app\'s group');
+  t.same(c.zombies(), [], 'no zombies: PID 1 reaped the orphan');
+}
+
+/** `podman stop`: exit 0 within 3 s, the container's exit code 0, and the keeper app's state saved on the way down. */
+function stopsCleanly(t: Tap, c: Container, keeperFolder: string): void {
+  const s = c.stop();
+  t.equal(s.status, 0, 'podman stop exits 0');
+  t.ok(s.ms < 3000, `within 3 s (${s.ms} ms)`);
+  t.equal(s.exitCode, 0, 'the container exited 0 (the agent\'s status)');
+  t.equal(c.read(`${keeperFolder}/saved.txt`), 'saved', 'the app saved its state on the way down');
 }
 
 function stage(dir: string, files: Record<string, string>): string {
@@ -72,21 +90,16 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/bin/python3'))) {
     t.match(h, { status: 'healthy', kitId: 'Runtime-MyRuntime' }, '/health');
     t.equal(c.exec(['cat', '/proc/1/comm']).stdout.trim(), 'sdv-entrypoint', 'PID 1 is the entrypoint, the agent its child');
     t.match(c.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER('ci_extra'), config: { autoStart: true } } }), { status: 'running' }, 'deployed and started');
-    t.equal(await c.output('VEA-keeper', 'keeper up'), 'keeper up from the inherited PYTHONPATH', 'a python app runs, with the inherited PYTHONPATH');
-    c.call({ type: 'deploy_request', prototype: { id: 'orphan', type: 'binary', code: b64(ORPHAN), config: { autoStart: true } } });
-    await c.output('VEA-orphan', 'ORPHAN-LEFT');
-    t.ok(await eventually('orphan gone', () => !/sleep 30/.test(c.processes())), 'the orphan was killed with its app\'s group');
-    t.same(c.zombies(), [], 'no zombies: the entrypoint reaped the orphan');
-
-    const s = c.stop();
-    t.equal(s.status, 0, 'podman stop exits 0');
-    t.ok(s.ms < 3000, `within 3 s (${s.ms} ms)`);
-    t.equal(s.exitCode, 0, 'the container exited 0');
-    t.equal(c.read('/var/lib/sdv-agent/apps/VEA-keeper/saved.txt'), 'saved', 'the app saved its state on the way down');
+    // Not fatal to the checks after it: a missing module ends the app, and the rest still has something to say.
+    const up = await c.output('VEA-keeper', 'keeper up').catch((e: Error) => e.message);
+    t.equal(up, 'keeper up from the inherited PYTHONPATH', 'a python app runs, with the inherited PYTHONPATH');
+    if (up !== 'keeper up from the inherited PYTHONPATH') c.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER(''), config: { autoStart: true } } });
+    await orphanReaped(t, c);
+    stopsCleanly(t, c, '/var/lib/sdv-agent/apps/VEA-keeper');
 
     c.start();
     await c.health();
-    t.equal(await c.output('VEA-keeper', 'keeper up'), 'keeper up from the inherited PYTHONPATH', 'podman start: the app meant to run runs again');
+    t.match(await c.output('VEA-keeper', 'keeper up'), /^keeper up/, 'podman start: the app meant to run runs again');
     t.equal(c.stop().exitCode, 0, 'stopped again, exit 0');
 
     // The reason for the entrypoint: the agent as PID 1 leaves the same orphan a zombie.
@@ -132,7 +145,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/bin/python3'))) {
     t.match(h, { kitId: 'Runtime-CiBox', kitManagerConfigured: true, kuksaMode: 'external' }, 'RUNTIME_NAME honoured; the default SYNCER_SERVER_URL reached the agent');
     const agentEnv = c.exec(['sh', '-c', 'tr "\\0" "\\n" < /proc/$(pgrep -P 1 -x sdv-agent)/environ']).stdout.split('\n');
     t.ok(agentEnv.includes('SYNCER_SERVER_URL=https://kit.digitalauto.tech'), 'the agent was given the exported default SYNCER_SERVER_URL');
-    const broker = await eventually('databroker running', () => (c.call({ type: 'list_deployed_apps' }).apps as Frame[]).some((a) => a.id === 'VEA-databroker' && a.status === 'running'), 30_000);
+    const broker = await eventually('databroker running', () => c.app('VEA-databroker')?.status === 'running', 30_000);
     t.ok(broker, 'the databroker runs as the agent\'s kuksa-server app');
     t.ok(await eventually('kuksa connected', () => c.call({ type: 'get_runtime_info' }).kuksaConnected === true, 30_000), 'the agent is connected to it');
     t.ok(await eventually('services', () => /mosquitto -c/.test(c.processes()) && /mockprovider\.py/.test(c.processes()), 30_000), `mosquitto and the mock provider run:\n${c.processes()}`);
@@ -164,20 +177,12 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/bin/python3'))) {
 
     c.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER(''), config: { autoStart: true } } });
     await c.output('VEA-keeper', 'keeper up');
-    c.call({ type: 'deploy_request', prototype: { id: 'orphan', type: 'binary', code: b64(ORPHAN), config: { autoStart: true } } });
-    await c.output('VEA-orphan', 'ORPHAN-LEFT');
-    t.ok(await eventually('orphan gone', () => !/sleep 30/.test(c.processes())), 'the orphan was killed with its app\'s group');
-    t.same(c.zombies(), [], 'no zombies');
-
-    const s = c.stop();
-    t.equal(s.status, 0, 'podman stop exits 0');
-    t.ok(s.ms < 3000, `within 3 s (${s.ms} ms)`);
-    t.equal(s.exitCode, 0, 'the container exited 0 (the agent\'s status)');
-    t.equal(c.read('/home/dev/ws/sdv-agent-data/apps/VEA-keeper/saved.txt'), 'saved', 'the app saved its state on the way down');
+    await orphanReaped(t, c);
+    stopsCleanly(t, c, '/home/dev/ws/sdv-agent-data/apps/VEA-keeper');
 
     c.start();
     await c.health();
-    t.ok(await eventually('databroker back', () => (c.call({ type: 'list_deployed_apps' }).apps as Frame[]).some((a) => a.id === 'VEA-databroker' && a.status === 'running'), 30_000), 'podman start: the databroker app is restored, not deployed twice');
+    t.ok(await eventually('databroker back', () => c.app('VEA-databroker')?.status === 'running', 30_000), 'podman start: the databroker app is restored, not deployed twice');
     t.equal((c.call({ type: 'list_deployed_apps' }).apps as Frame[]).filter((a) => a.type === 'kuksa-server').length, 1, 'one kuksa-server app');
     t.ok(await eventually('model kept', () => ((c.call({ type: 'write_signals_value', data: { 'Vehicle.CiProbe': 8 } }).result as Frame | undefined)?.['Vehicle.CiProbe'] === 'ok'), 30_000), 'with the generated model');
     t.equal(c.stop().exitCode, 0, 'stopped again, exit 0');

@@ -8,21 +8,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Inside, sleep, type Run } from './inside';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-export type Frame = Record<string, unknown>;
 
-export interface Run { status: number | null; stdout: string; stderr: string }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export class NspawnBox {
+export class NspawnBox extends Inside {
+  protected readonly apiScript = '/src/container/sdv-api.py';
   private proc: ChildProcess | null = null;
   private exit: Promise<number | null> = Promise.resolve(null);
   private leader = 0;
   boots = 0;
 
-  private constructor(readonly dir: string, readonly name: string) {}
+  private constructor(readonly dir: string, readonly name: string) { super(); }
 
   /** Copies rootfs into a fresh folder under .cache/ and boots it. */
   static async boot(rootfs: string, name: string): Promise<NspawnBox> {
@@ -85,41 +82,6 @@ export class NspawnBox {
     const out: Record<string, string> = {};
     for (const line of r.stdout.split('\n')) { const i = line.indexOf('='); if (i > 0) out[line.slice(0, i)] = line.slice(i + 1); }
     return out;
-  }
-
-  /** One local API request through container/sdv-api.py inside the box; every reply frame. */
-  api(request: Frame, timeoutS = 30): Frame[] {
-    const r = this.exec(['python3', '/src/container/sdv-api.py', '--timeout', String(timeoutS), JSON.stringify(request)], { timeoutMs: (timeoutS + 10) * 1000 });
-    const frames = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Frame);
-    if (r.status === 3 || frames.length === 0) throw new Error(`local API request ${String(request.type)} failed (${r.status}): ${r.stderr.trim()}`);
-    return frames;
-  }
-
-  /** The last reply of one request. */
-  call(request: Frame, timeoutS?: number): Frame { return this.api(request, timeoutS).at(-1)!; }
-
-  /** Polls app_output until a line starting with `marker` appears; returns that line's text. */
-  async output(appId: string, marker: string, timeoutMs = 30_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let last: Frame = {};
-    while (Date.now() < deadline) {
-      last = this.call({ type: 'app_output', appId, lines: 200 });
-      const line = ((last.lines as Frame[] | undefined) ?? []).map((l) => String(l.output)).reverse().find((o) => o.startsWith(marker));
-      if (line !== undefined) return line;
-      await sleep(300);
-    }
-    throw new Error(`no line starting with ${marker} from ${appId} in ${timeoutMs} ms: ${JSON.stringify(last).slice(0, 1500)}`);
-  }
-
-  /** Polls until fn returns a value other than undefined. */
-  async until<T>(what: string, fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = fn();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-      await sleep(250);
-    }
   }
 
   /** `systemctl reboot` inside, systemd-nspawn's exit 133, and the same tree booted again. */

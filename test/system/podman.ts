@@ -3,9 +3,7 @@
 // only loopback, so nothing collides with the host's ports; the local API is reached by container/sdv-api.py inside).
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import type { Frame, Run } from './nspawn';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { Inside, sleep, type Frame, type Run } from './inside';
 
 export function podman(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Run {
   const r = spawnSync('podman', args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024 });
@@ -43,8 +41,8 @@ export function limits(): string[] {
   return ['--ulimit', `nofile=${nofile}:${nofile}`, '--ulimit', 'nproc=4096:4096'];
 }
 
-export class Container {
-  private constructor(readonly name: string, readonly apiScript: string) {}
+export class Container extends Inside {
+  private constructor(readonly name: string, protected readonly apiScript: string) { super(); }
 
   /** `podman run -d` with runc, no network and the limits above; args go before the image. */
   static run(name: string, image: string, args: string[], apiScript: string, command: string[] = []): Container {
@@ -53,16 +51,7 @@ export class Container {
     return new Container(name, apiScript);
   }
 
-  exec(argv: string[], timeoutMs = 60_000): Run { return podman(['exec', this.name, ...argv], { timeoutMs }); }
-
-  api(request: Frame, timeoutS = 30): Frame[] {
-    const r = this.exec(['python3', this.apiScript, '--timeout', String(timeoutS), JSON.stringify(request)], (timeoutS + 10) * 1000);
-    const frames = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Frame);
-    if (r.status === 3 || frames.length === 0) throw new Error(`local API request ${String(request.type)} failed (${r.status}): ${r.stderr.trim()}`);
-    return frames;
-  }
-
-  call(request: Frame, timeoutS?: number): Frame { return this.api(request, timeoutS).at(-1)!; }
+  exec(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Run { return podman(['exec', ...(opts.input !== undefined ? ['-i'] : []), this.name, ...argv], opts); }
 
   /** GET /health from inside, polled until it answers 200 (or timeoutMs); the parsed body. */
   async health(timeoutMs = 30_000): Promise<Frame> {
@@ -74,19 +63,6 @@ export class Container {
       if (Date.now() > deadline) throw new Error(`/health did not answer in ${timeoutMs} ms: ${r.stderr.slice(-500)}\n${this.logs().slice(-2000)}`);
       await sleep(300);
     }
-  }
-
-  /** Polls app_output until a line starting with marker appears. */
-  async output(appId: string, marker: string, timeoutMs = 30_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let last: Frame = {};
-    while (Date.now() < deadline) {
-      last = this.call({ type: 'app_output', appId, lines: 200 });
-      const line = ((last.lines as Frame[] | undefined) ?? []).map((l) => String(l.output)).reverse().find((o) => o.startsWith(marker));
-      if (line !== undefined) return line;
-      await sleep(300);
-    }
-    throw new Error(`no line starting with ${marker} from ${appId} in ${timeoutMs} ms: ${JSON.stringify(last).slice(0, 1500)}`);
   }
 
   /** Processes in state Z (zombies), as "pid ppid comm". */

@@ -5,7 +5,8 @@ import t, { type Test as Tap } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { syslogPriority } from '../../src/log';
-import { NspawnBox, type Frame } from './nspawn';
+import { type Frame, until } from './inside';
+import { NspawnBox } from './nspawn';
 
 const UNIT = 'sdv-agent.service';
 const DATA = '/var/lib/sdv-agent';
@@ -67,8 +68,13 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
     const ok = (t: Tap, r: { status: number | null; stdout: string; stderr: string }, what: string) => t.equal(r.status, 0, `${what}${r.status === 0 ? '' : `: ${r.stdout}${r.stderr}`.slice(0, 2000)}`);
     const state = () => box.show(UNIT, 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'Result', 'StatusText', 'InvocationID', 'ActiveEnterTimestampMonotonic', 'ExecMainStatus', 'ExecMainCode');
     const apps = () => (box.call({ type: 'list_deployed_apps' }).apps as Frame[]);
-    const app = (id: string) => apps().find((a) => a.id === id);
-    const runningAgain = (id: string, oldPid: unknown) => box.until(`${id} running again`, () => { const a = app(id); return a?.status === 'running' && a.pid !== oldPid ? a : undefined; });
+    const app = (id: string) => box.app(id);
+    /** The unit active again after a restart that `before` (its state then) did not have yet. */
+    const restarted = (before: Record<string, string>, timeoutMs: number) => until('a restart', () => {
+      const s = state();
+      return Number(s.NRestarts) > Number(before.NRestarts) && s.ActiveState === 'active' ? s : undefined;
+    }, timeoutMs);
+    const runningAgain = (id: string, oldPid: unknown) => until(`${id} running again`, () => { const a = app(id); return a?.status === 'running' && a.pid !== oldPid ? a : undefined; });
     const saved = () => Number(fs.readFileSync(path.join(box.root, DATA, 'apps', 'VEA-keeper', 'saved.txt'), 'utf8'));
     const runtimeId = () => fs.readFileSync(path.join(box.root, DATA, 'runtime-id'), 'utf8').trim();
 
@@ -131,7 +137,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       const before = state();
       const keeperPid = app('VEA-keeper')?.pid;
       box.call({ type: 'deploy_request', prototype: { id: 'trigger', type: 'binary', code: b64(TRIGGER_APP), config: { autoStart: true } } });
-      const after = await box.until('a restart', () => { const s = state(); return Number(s.NRestarts) > Number(before.NRestarts) && s.ActiveState === 'active' ? s : undefined; }, 40_000);
+      const after = await restarted(before, 40_000);
       t.not(after.MainPID, before.MainPID, 'WATCHDOG=trigger from an app gets the unit killed and restarted');
       t.match(box.exec(['journalctl', '-u', UNIT, '--no-pager', '-o', 'cat']).stdout, /Watchdog request/, 'systemd logged it as a watchdog request');
       await runningAgain('VEA-keeper', keeperPid);
@@ -156,7 +162,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       const keeperPid = (await runningAgain('VEA-keeper', null)).pid;
       const t1 = Date.now();
       ok(t, box.exec(['kill', '-STOP', before.MainPID!]), 'kill -STOP');
-      const after = await box.until('a restart', () => { const s = state(); return Number(s.NRestarts) > Number(before.NRestarts) && s.ActiveState === 'active' ? s : undefined; }, 60_000);
+      const after = await restarted(before, 60_000);
       t.not(after.MainPID, before.MainPID, `restarted after ${Date.now() - t1} ms`);
       t.match(box.exec(['journalctl', '-u', UNIT, '--no-pager', '-o', 'cat']).stdout, /Watchdog timeout/, 'systemd logged a watchdog timeout');
       await runningAgain('VEA-keeper', keeperPid);
