@@ -12,7 +12,8 @@ apt_need() {
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "apt-get install ${missing[*]}" >&2
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # with Recommends: podman as Debian installs it by default (conmon, catatonit, …)
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 }
 
 # dist/sdv-agent-linux-x64, built again unless it is newer than everything it is made from: what ships is what is checked.
