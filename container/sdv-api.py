@@ -3,10 +3,10 @@
 
     sdv-api.py [--url ws://127.0.0.1:3002/runtime] [--token TOKEN] [--timeout 30] '{"type":"list_deployed_apps"}'
 
-Sends the request (an "id" is added when it has none) and prints every frame that carries its id, one per line,
-until the final one: interim replies (deploy_request-progress, isDone false, result "Installing", model-generator
-output lines) are printed and waited past. Exit status: 0 for a final reply, 1 for an error frame, 2 for bad usage,
-3 when the agent cannot be reached or does not answer in time.
+Sends the request (an "id" is added when it has none) and prints its replies, one JSON object per line: the interim
+frames (progress, streamed output: they carry the request's id as "requestId") and then the reply itself (the frame
+with the request's "id"), where it stops. Exit status: 0 for a reply, 1 for an error frame, 2 for bad usage, 3 when
+the agent cannot be reached or does not answer in time.
 
 Standard library only (a container's python3 is enough): a minimal WebSocket client, text frames, no extensions.
 Used by container/sdv-runtime/start_services.sh and by the systemd and container checks.
@@ -114,14 +114,6 @@ class Frames:
                     return b"".join(parts).decode("utf-8")
 
 
-def interim(frame, request_type):
-    if frame.get("type") == request_type + "-progress":
-        return True
-    if frame.get("isDone") is False or frame.get("result") == "Installing":
-        return True
-    return "stream" in frame and "line" in frame
-
-
 def main(argv):
     url, token, timeout, request = "ws://127.0.0.1:3002/runtime", os.environ.get("SDV_API_TOKEN", ""), 30.0, None
     args = list(argv)
@@ -158,13 +150,11 @@ def main(argv):
         while True:
             sock.settimeout(max(0.05, deadline - time.monotonic()))
             frame = json.loads(frames.message())
-            if not isinstance(frame, dict) or frame.get("id") != req["id"]:
+            if not isinstance(frame, dict) or req["id"] not in (frame.get("id"), frame.get("requestId")):
                 continue
             print(json.dumps(frame), flush=True)
-            if frame.get("type") == "error":
-                return 1
-            if not interim(frame, req["type"]):
-                return 0
+            if frame.get("id") == req["id"]:
+                return 1 if frame.get("type") == "error" else 0
     except (OSError, ApiError, ValueError) as e:
         print("sdv-api: %s: %s" % (url, e if str(e) else type(e).__name__), file=sys.stderr)
         return 3

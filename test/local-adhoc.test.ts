@@ -51,7 +51,7 @@ t.test('run_bin_app runs binaries from apps.binDir when it is set, and no longer
   c.send({ type: 'run_bin_app', id: 'b1', data: 'hello' });
   const done = await c.waitFor((f) => f.id === 'b1' && f.isDone === true, 15_000);
   t.equal(done.code, 0);
-  t.match(c.frames.filter((f) => f.id === 'b1' && f.isDone === false).map((f) => f.result).join(''), /from binDir/);
+  t.match(c.frames.filter((f) => f.requestId === 'b1' && f.isDone === false).map((f) => f.result).join(''), /from binDir/);
   const outside = await c.request({ type: 'run_bin_app', data: path.join(agent.dataDir, 'bin', 'other') });
   t.match(outside, { type: 'error', code: 'FORBIDDEN', error: new RegExp(`outside ${binDir}`) }, 'dataDir/bin is not the folder any more');
 });

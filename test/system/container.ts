@@ -87,7 +87,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/bin/python3'))) {
     t.teardown(() => c.remove());
 
     const h = await c.health();
-    t.match(h, { status: 'healthy', kitId: 'Runtime-MyRuntime' }, '/health');
+    t.match(h, { status: 'healthy', kitId: 'RunTime-MyRuntime' }, '/health');
     t.equal(c.exec(['cat', '/proc/1/comm']).stdout.trim(), 'sdv-entrypoint', 'PID 1 is the entrypoint, the agent its child');
     t.match(c.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER('ci_extra'), config: { autoStart: true } } }), { status: 'running' }, 'deployed and started');
     // Not fatal to the checks after it: a missing module ends the app, and the rest still has something to say.
@@ -142,7 +142,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/bin/python3'))) {
     t.teardown(() => c.remove());
 
     const h = await c.health();
-    t.match(h, { kitId: 'Runtime-CiBox', kitManagerConfigured: true, kuksaMode: 'external' }, 'RUNTIME_NAME honoured; the default SYNCER_SERVER_URL reached the agent');
+    t.match(h, { kitId: 'RunTime-CiBox', kitManagerConfigured: true, kuksaMode: 'external' }, 'RUNTIME_NAME honoured; the default SYNCER_SERVER_URL reached the agent');
     const agentEnv = c.exec(['sh', '-c', 'tr "\\0" "\\n" < /proc/$(pgrep -P 1 -x sdv-agent)/environ']).stdout.split('\n');
     t.ok(agentEnv.includes('SYNCER_SERVER_URL=https://kit.digitalauto.tech'), 'the agent was given the exported default SYNCER_SERVER_URL');
     const broker = await eventually('databroker running', () => c.app('VEA-databroker')?.status === 'running', 30_000);
