@@ -59,6 +59,8 @@ export const SCHEMA = {
     serve: bool(true),
     echoActuators: bool(true),
     modelGenerator: str(''),
+    /** Embedded server: a subscription stream whose client takes nothing of it for this long while updates wait is ended. */
+    streamStallMs: int(30_000, 100, 3_600_000),
   },
   signals: { batchWindowMs: int(50, 1, 60_000), subscriberTtlS: int(60, 1, 86_400) },
   apps: {

@@ -88,8 +88,14 @@ t.test('v1, v2 and auto clients against the embedded server', async (t) => {
     await t.rejects(call(raw.v2, 'GetValue', { signal_id: { path: 'Vehicle.Nope' } }), { code: 5 }, 'NOT_FOUND');
     await t.rejects(call(raw.v2, 'PublishValue', { signal_id: { path: 'Vehicle.T.S_i32' }, data_point: { value: { string: 'x' } } }), { code: 3 }, 'INVALID_ARGUMENT');
     await t.rejects(call(raw.v2, 'Actuate', { signal_id: { path: 'Vehicle.Act.Lamp' }, value: { bool: true } }), { code: 14 }, 'UNAVAILABLE without provider');
-    const unimpl = await new Promise<{ code: number }>((resolve) => raw.v2.SubscribeById({ signal_ids: [1] }).on('error', resolve));
+    const unimpl = await new Promise<{ code: number }>((resolve) => { const s = raw.v2.ActuateStream((e: { code: number }) => resolve(e)); s.end(); });
     t.equal(unimpl.code, 12, 'rpcs not served answer UNIMPLEMENTED');
+    const speedId = (await call(raw.v2, 'ListMetadata', { root: 'Vehicle.Speed' })).metadata[0].id as number;
+    const byId = raw.v2.SubscribeById({ signal_ids: [speedId] });
+    const first = await new Promise<Record<string, unknown>>((resolve, reject) => { byId.once('data', resolve); byId.once('error', reject); });
+    byId.cancel();
+    byId.on('error', () => {});
+    t.ok(String(speedId) in (first.entries as object), 'SubscribeById answers its first reply keyed by signal id');
     const md = await call(raw.v2, 'ListMetadata', { root: 'Vehicle.T.S_i8' });
     t.match(md.metadata[0], { path: 'Vehicle.T.S_i8', data_type: 'DATA_TYPE_INT8', entry_type: 'ENTRY_TYPE_SENSOR', min: { int32: -100 }, max: { int32: 100 } });
     const g = await call(raw.v1, 'Get', { entries: [{ path: 'Vehicle.T.S_i64', view: 'VIEW_CURRENT_VALUE', fields: ['FIELD_VALUE'] }] });

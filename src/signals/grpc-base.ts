@@ -1,24 +1,15 @@
 // What the three gRPC APIs served from the embedded store (kuksa.val v1, v2, sdv.databroker.v1) share: the token
 // check, unary handlers that turn throws into statuses, server streams that end with their status, the registry of
-// open streams, and the id → signal index.
+// open streams with its bounds per server and per peer (grpc-limits.ts), each stream's backpressured outbox
+// (grpc-outbox.ts), and the id → signal index.
 import * as grpc from '@grpc/grpc-js';
 import type { SignalStore } from './embedded';
+import { GRPC_LIMITS } from './grpc-limits';
+import { Outbox, type OutboxOptions, type OutStream } from './grpc-outbox';
+import { asStatus, fail, S, type Obj } from './grpc-status';
 import type { SignalMeta, VssModel } from './vss';
 
-export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-export const S = grpc.status;
-
-/** Streams per server: each holds store listeners; past the bound a new stream is refused RESOURCE_EXHAUSTED. */
-export const MAX_STREAMS = 1024;
-
-export function fail(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() }) as grpc.ServiceError;
-}
-
-/** A thrown ServiceError as it is; anything else is INTERNAL with its message. */
-export function asStatus(e: unknown): grpc.ServiceError {
-  return typeof (e as grpc.ServiceError)?.code === 'number' ? (e as grpc.ServiceError) : fail(S.INTERNAL, (e as Error)?.message ?? String(e));
-}
+export { asStatus, fail, S, type Obj } from './grpc-status';
 
 const UNAUTHENTICATED = 'authorization: a valid "Bearer <token>" is required';
 
@@ -33,18 +24,40 @@ export function endWithStatus(call: ServerStream, err: grpc.ServiceError): void 
   call.emit('error', err);
 }
 
+/** What a stream's opener gets: its end, its peer, the leaf accounting and an outbox wired to both. */
+export interface StreamScope {
+  /** Ends the stream: with a status on error, or OK. */
+  readonly end: (err?: grpc.ServiceError) => void;
+  /** The connection it came on (address:port), the unit of the per-peer bounds. */
+  readonly peer: string;
+  /**
+   * Counts signals this stream subscribes against the bounds per stream, per peer and per server; throws
+   * RESOURCE_EXHAUSTED naming the bound. Released when the stream ends.
+   */
+  hold(leaves: number): void;
+  /** A backpressured sender for this stream (grpc-outbox.ts), closed when the stream ends. */
+  outbox<V>(call: OutStream, opts: Pick<OutboxOptions<V>, 'build' | 'sizeOf'>): Outbox<V>;
+}
+
 /**
- * Opens a stream's subscriptions; returns their disposer, or throws a ServiceError to refuse the call. `end` closes
- * the stream later: with a status on error, or OK.
+ * Opens a stream's subscriptions; returns (or resolves to) their disposer, or throws a ServiceError to refuse the
+ * call.
  */
-export type StreamOpener<C extends ServerStream> = (call: C, end: (err?: grpc.ServiceError) => void) => () => void;
+export type StreamOpener<C extends ServerStream> = (call: C, scope: StreamScope) => (() => void) | Promise<() => void>;
+
+interface PeerUse { streams: number; leaves: number; requests: number }
 
 export class GrpcContext {
   /** Open streams → their end function (stop() ends each with UNAVAILABLE). */
   private readonly streams = new Set<(err?: grpc.ServiceError) => void>();
+  /** Per connection: its streams (open, or ended and not yet closed by the client), their leaves, big requests. */
+  private readonly peers = new Map<string, PeerUse>();
+  /** Streams not yet closed by their clients (ended ones included). */
+  private held = 0;
+  private leaves = 0;
   private idIndex: { model: VssModel; byId: Map<number, SignalMeta> } | null = null;
 
-  constructor(readonly store: SignalStore, private readonly token: string) {}
+  constructor(readonly store: SignalStore, private readonly token: string, private readonly stallMs = 30_000) {}
 
   authorized(md: grpc.Metadata): boolean {
     if (!this.token) return true;
@@ -52,31 +65,79 @@ export class GrpcContext {
     return typeof got === 'string' && got === `Bearer ${this.token}`;
   }
 
-  unary<Req, Res>(fn: (req: Req) => Res): grpc.handleUnaryCall<Req, Res> {
+  /** A unary handler; `fn` may be async (requests that expand patterns work in slices). Throws become statuses. */
+  unary<Req, Res>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, cb) => {
       if (!this.authorized(call.metadata)) return cb(fail(S.UNAUTHENTICATED, UNAUTHENTICATED));
-      let res: Res;
-      try { res = fn(call.request); } catch (e) { return cb(asStatus(e)); }
-      cb(null, res);
+      let res: Res | Promise<Res>;
+      try { res = fn(call.request, call); } catch (e) { return cb(asStatus(e)); }
+      if (res instanceof Promise) res.then((r) => cb(null, r), (e: unknown) => cb(asStatus(e)));
+      else cb(null, res);
     };
   }
 
+  private use(peer: string): PeerUse {
+    let u = this.peers.get(peer);
+    if (!u) this.peers.set(peer, (u = { streams: 0, leaves: 0, requests: 0 }));
+    return u;
+  }
+
+  private release(peer: string, u: PeerUse): void {
+    if (u.streams === 0 && u.leaves === 0 && u.requests === 0) this.peers.delete(peer);
+  }
+
   /**
-   * A server-streaming or bidi handler: the token and the stream bound are checked, then `open` runs. Whatever
-   * fails, now or later through `end(err)`, reaches the client as its status; the disposer runs exactly once, when
-   * the stream ends for any reason (client cancel, end, server stop).
+   * Runs a request's expensive part (pattern expansion over the model) under the per-peer bound of such requests
+   * in progress at once; past it the request is refused RESOURCE_EXHAUSTED.
+   */
+  async work<T>(peer: string, fn: () => Promise<T>): Promise<T> {
+    const u = this.use(peer);
+    if (u.requests >= GRPC_LIMITS.maxRequestsPerPeer) {
+      throw fail(S.RESOURCE_EXHAUSTED, `more than ${GRPC_LIMITS.maxRequestsPerPeer} requests naming signal patterns in progress on this connection: wait for their replies`);
+    }
+    u.requests++;
+    try { return await fn(); } finally { u.requests--; this.release(peer, u); }
+  }
+
+  /**
+   * A server-streaming or bidi handler: the token and the stream bounds (per server, per peer) are checked, then
+   * `open` runs. Whatever fails, now or later through `end(err)`, reaches the client as its status; the disposer
+   * runs exactly once, when the stream ends for any reason (client cancel, end, server stop). A stream ended by the
+   * server keeps counting against its peer until the client has closed it: its last messages and its status still
+   * wait in the connection for a client that does not read.
    */
   stream<C extends ServerStream>(open: StreamOpener<C>): (call: C) => void {
     return (call: C) => {
       if (!this.authorized(call.metadata)) return endWithStatus(call, fail(S.UNAUTHENTICATED, UNAUTHENTICATED));
-      if (this.streams.size >= MAX_STREAMS) return endWithStatus(call, fail(S.RESOURCE_EXHAUSTED, `more than ${MAX_STREAMS} streams`));
+      const peer = call.getPeer();
+      const u = this.use(peer);
+      const refuse = this.held >= GRPC_LIMITS.maxStreams ? `more than ${GRPC_LIMITS.maxStreams} streams open on this server`
+        : u.streams >= GRPC_LIMITS.maxStreamsPerPeer ? `more than ${GRPC_LIMITS.maxStreamsPerPeer} streams open on this connection: close one first` : null;
+      if (refuse) { this.release(peer, u); return endWithStatus(call, fail(S.RESOURCE_EXHAUSTED, refuse)); }
+      u.streams++;
+      this.held++;
       let dispose: (() => void) | null = null;
       let done = false;
+      let closed = false;
+      let held = 0;
+      const outboxes: Array<Outbox<unknown>> = [];
       const finish = () => {
         if (done) return;
         done = true;
         this.streams.delete(end);
+        for (const o of outboxes) o.close();
+        u.leaves -= held;
+        this.leaves -= held;
+        held = 0;
         dispose?.();
+      };
+      const closedByClient = () => {
+        finish();
+        if (closed) return;
+        closed = true;
+        u.streams--;
+        this.held--;
+        this.release(peer, u);
       };
       const end = (err?: grpc.ServiceError) => {
         const wasOpen = !done;
@@ -85,11 +146,30 @@ export class GrpcContext {
         if (err) endWithStatus(call, err); else call.end();
       };
       this.streams.add(end);
-      call.on('cancelled', finish);
-      call.on('close', finish);
+      call.on('cancelled', closedByClient);
+      call.on('close', closedByClient);
+      const scope: StreamScope = {
+        end, peer,
+        hold: (n) => {
+          const bound = held + n > GRPC_LIMITS.maxLeavesPerStream ? `more than ${GRPC_LIMITS.maxLeavesPerStream} signals in one stream`
+            : u.leaves + n > GRPC_LIMITS.maxLeavesPerPeer ? `more than ${GRPC_LIMITS.maxLeavesPerPeer} signals subscribed on this connection: close a stream first`
+            : this.leaves + n > GRPC_LIMITS.maxLeaves ? `more than ${GRPC_LIMITS.maxLeaves} signals subscribed on this server` : null;
+          if (bound) throw fail(S.RESOURCE_EXHAUSTED, bound);
+          held += n;
+          u.leaves += n;
+          this.leaves += n;
+        },
+        outbox: <V>(c: OutStream, opts: Pick<OutboxOptions<V>, 'build' | 'sizeOf'>) => {
+          const o = new Outbox<V>(c, { ...opts, stallMs: this.stallMs, cut: (why) => end(fail(S.RESOURCE_EXHAUSTED, why)) });
+          outboxes.push(o as Outbox<unknown>);
+          return o;
+        },
+      };
+      const opened = (d: () => void) => { if (done) d(); else dispose = d; };
       try {
-        const d = open(call, end);
-        if (done) d(); else dispose = d;
+        const d = open(call, scope);
+        if (d instanceof Promise) d.then(opened, (e: unknown) => end(asStatus(e)));
+        else opened(d);
       } catch (e) { end(asStatus(e)); }
     };
   }

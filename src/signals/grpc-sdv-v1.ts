@@ -3,12 +3,20 @@
 // (shared/kuksa-wire.md). Broker is the app side, Collector the feeder side (values by id).
 import type * as grpc from '@grpc/grpc-js';
 import { VssError, type SignalMeta } from './vss';
-import { fail, S, type GrpcContext, type Obj } from './grpc-base';
+import { asStatus, fail, S, type GrpcContext, type Obj } from './grpc-base';
+import { checkEntries, ReplyBudget, Slicer } from './grpc-limits';
+import { valueBytes } from './grpc-outbox';
 import { compileQuery, QueryError, runQuery } from './sdv-query';
 import { fromSdvDatapoint, sdvDataType, sdvMetadata, toSdvDatapoint, typedSdvDatapoint, vssTypeOf, type SdvRefusal } from './sdv-values';
 
 /** Signals RegisterDatapoints may add beyond the model (each registration copies the model's index once). */
 export const MAX_REGISTERED = 5000;
+
+/** Estimated bytes of one sdv Datapoint: its one value field (a scalar, or `{values: […]}` for arrays). */
+function dpBytes(dp: Obj): number {
+  const x = Object.values(dp)[0] as unknown;
+  return valueBytes(x && typeof x === 'object' && !Array.isArray(x) ? (x as Obj).values : x);
+}
 
 export function sdvBroker(ctx: GrpcContext): grpc.UntypedServiceImplementation {
   const store = ctx.store;
@@ -16,6 +24,7 @@ export function sdvBroker(ctx: GrpcContext): grpc.UntypedServiceImplementation {
     GetDatapoints: ctx.unary((req: Obj) => {
       const names = (req.datapoints ?? []) as string[];
       if (names.length === 0) throw fail(S.INVALID_ARGUMENT, 'datapoints: name at least one signal');
+      checkEntries(names.length, 'datapoints');
       const datapoints: Obj = {};
       for (const n of names) {
         const e = store.get(n);
@@ -26,7 +35,9 @@ export function sdvBroker(ctx: GrpcContext): grpc.UntypedServiceImplementation {
     // An app's `.set()`: actuators only, and it sets the target (echoed or forwarded to the provider by the store).
     SetDatapoints: ctx.unary((req: Obj) => {
       const errors: Record<string, SdvRefusal> = {};
-      for (const [path, dp] of Object.entries((req.datapoints ?? {}) as Obj)) {
+      const given = Object.entries((req.datapoints ?? {}) as Obj);
+      checkEntries(given.length, 'datapoints');
+      for (const [path, dp] of given) {
         const meta = store.meta(path);
         if (!meta) { errors[path] = 'UNKNOWN_DATAPOINT'; continue; }
         if (meta.entryType !== 'actuator') { errors[path] = 'ACCESS_DENIED'; continue; }
@@ -37,31 +48,46 @@ export function sdvBroker(ctx: GrpcContext): grpc.UntypedServiceImplementation {
       }
       return { errors };
     }),
-    GetMetadata: ctx.unary((req: Obj) => {
+    GetMetadata: ctx.unary((req: Obj, call) => ctx.work(call.getPeer(), async () => {
       const names = (req.names ?? []) as string[];
+      checkEntries(names.length, 'names');
       const metas = names.length ? names.map((n) => store.meta(n)).filter((m): m is SignalMeta => !!m) : store.vss.all();
-      return { list: metas.map(sdvMetadata) };
-    }),
+      const budget = new ReplyBudget();
+      const slicer = new Slicer();
+      const list: Obj[] = [];
+      for (const m of metas) {
+        if (slicer.due()) await slicer.pause();
+        budget.add(m.path.length + 24 + (m.description?.length ?? 0));
+        list.push(sdvMetadata(m));
+      }
+      return { list };
+    })),
     // The first reply is the query run on the current values; then one reply per change of a signal it reads, when
     // its WHERE clause holds. A signal the query reads that leaves the model ends the stream NOT_FOUND.
-    Subscribe: ctx.stream((call: grpc.ServerWritableStream<Obj, Obj>, end) => {
+    // While the client does not read, only the newest result is held.
+    Subscribe: ctx.stream((call: grpc.ServerWritableStream<Obj, Obj>, scope) => {
       let q;
       try { q = compileQuery(call.request.query, (p) => store.meta(p)?.dataType); } catch (e) {
         if (e instanceof QueryError) throw fail(S.INVALID_ARGUMENT, `query: ${e.message}`);
         throw e;
       }
       const query = q;
+      scope.hold(query.inputs.length);
+      const out = scope.outbox<Obj>(call, {
+        build: (held) => ({ fields: held.get('')! }),
+        sizeOf: (_k, fields) => { let n = 8; for (const [k, dp] of Object.entries(fields)) n += k.length + 16 + dpBytes(dp as Obj); return n; },
+      });
       const send = () => {
         const r = runQuery(query, (p) => store.get(p)?.value ?? null);
         if (!r) return;
         const fields: Obj = {};
         for (const f of r) fields[f.name] = typedSdvDatapoint(f.type, f.value);
-        call.write({ fields });
+        out.offer(new Map([['', fields]]));
       };
       const disposeListen = store.listen(query.inputs, 'value', send);
       const disposeSwap = store.onSwap((rep) => {
         const gone = rep.removedPaths.find((p) => query.inputs.includes(p));
-        if (gone) end(fail(S.NOT_FOUND, `${gone}: no longer in the vehicle model`));
+        if (gone) scope.end(fail(S.NOT_FOUND, `${gone}: no longer in the vehicle model`));
       });
       send();
       return () => { disposeListen(); disposeSwap(); };
@@ -74,7 +100,9 @@ export function sdvCollector(ctx: GrpcContext): grpc.UntypedServiceImplementatio
   /** Current values by id, sensors and actuators alike; errors only where a value was refused. */
   const update = (datapoints: Obj | undefined): Record<string, SdvRefusal> => {
     const errors: Record<string, SdvRefusal> = {};
-    for (const [id, dp] of Object.entries(datapoints ?? {})) {
+    const given = Object.entries(datapoints ?? {});
+    checkEntries(given.length, 'datapoints');
+    for (const [id, dp] of given) {
       const meta = ctx.metaById(Number(id));
       if (!meta) { errors[id] = 'UNKNOWN_DATAPOINT'; continue; }
       const v = fromSdvDatapoint(meta, dp as Obj);
@@ -90,7 +118,9 @@ export function sdvCollector(ctx: GrpcContext): grpc.UntypedServiceImplementatio
     RegisterDatapoints: ctx.unary((req: Obj) => {
       const results: Record<string, number> = {};
       const fresh: Array<Omit<SignalMeta, 'id'>> = [];
-      for (const r of (req.list ?? []) as Obj[]) {
+      const list = (req.list ?? []) as Obj[];
+      checkEntries(list.length, 'list');
+      for (const r of list) {
         const name = String(r.name ?? '');
         let dataType;
         try { dataType = vssTypeOf(r.data_type ?? 'STRING'); } catch (e) { throw fail(S.INVALID_ARGUMENT, `${name}: ${(e as Error).message}`); }
@@ -115,13 +145,17 @@ export function sdvCollector(ctx: GrpcContext): grpc.UntypedServiceImplementatio
       return { results };
     }),
     UpdateDatapoints: ctx.unary((req: Obj) => ({ errors: update(req.datapoints) })),
-    // Ends OK when the feeder half-closes, as databroker 0.4 does.
-    StreamDatapoints: ctx.stream((call: grpc.ServerDuplexStream<Obj, Obj>, end) => {
+    // Ends OK when the feeder half-closes, as databroker 0.4 does. A feeder that does not read its error replies is
+    // no longer read either (its outbox pauses the request side).
+    StreamDatapoints: ctx.stream((call: grpc.ServerDuplexStream<Obj, Obj>, scope) => {
+      const out = scope.outbox<never>(call, { build: () => null, sizeOf: () => 0 });
       call.on('data', (req: Obj) => {
-        const errors = update(req.datapoints);
-        if (Object.keys(errors).length) call.write({ errors });
+        let errors: Record<string, SdvRefusal>;
+        try { errors = update(req.datapoints); } catch (e) { scope.end(asStatus(e)); return; }
+        const n = Object.keys(errors).length;
+        if (n) out.reply({ errors }, n * 48);
       });
-      call.on('end', () => end());
+      call.on('end', () => scope.end());
       return () => {};
     }),
   };

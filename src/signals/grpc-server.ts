@@ -1,11 +1,12 @@
 // The embedded store served over gRPC on kuksa.address as a KUKSA databroker would serve it: kuksa.val v2 and v1
 // (kuksa-client apps, a second agent in external mode) and sdv.databroker.v1 (Velocitas apps). One store behind
 // all three, so a value written through any API is read and streamed through every other. The APIs live in
-// grpc-val-v1.ts, grpc-val-v2.ts and grpc-sdv-v1.ts; what they share in grpc-base.ts.
+// grpc-val-v1.ts, grpc-val-v2.ts and grpc-sdv-v1.ts; what they share in grpc-base.ts; their bounds in grpc-limits.ts.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log';
 import type { SignalStore } from './embedded';
 import { GrpcContext } from './grpc-base';
+import { SERVER_OPTIONS } from './grpc-limits';
 import { sdvBroker, sdvCollector } from './grpc-sdv-v1';
 import { valV1 } from './grpc-val-v1';
 import { valV2 } from './grpc-val-v2';
@@ -18,13 +19,13 @@ export class KuksaGrpcServer {
   private readonly ctx: GrpcContext;
   port = 0;
 
-  constructor(store: SignalStore, private readonly opts: { address: string; token: string; log: Logger }) {
-    this.ctx = new GrpcContext(store, opts.token);
+  constructor(store: SignalStore, private readonly opts: { address: string; token: string; stallMs: number; log: Logger }) {
+    this.ctx = new GrpcContext(store, opts.token, opts.stallMs);
   }
 
   async start(): Promise<number> {
     const s = kuksaServices();
-    const server = new grpc.Server();
+    const server = new grpc.Server(SERVER_OPTIONS);
     server.addService(s.v2.service, valV2(this.ctx));
     server.addService(s.v1.service, valV1(this.ctx));
     server.addService(s.sdvBroker.service, sdvBroker(this.ctx));

@@ -1,9 +1,11 @@
-// kuksa.val.v2 served from the embedded store (databroker 0.5+ behaviour, shared/kuksa-wire.md). Rpcs left out
-// (SubscribeById, ActuateStream) answer UNIMPLEMENTED: grpc-js does that for handlers not given.
+// kuksa.val.v2 served from the embedded store (databroker 0.5+ behaviour, shared/kuksa-wire.md). ActuateStream is
+// left out and answers UNIMPLEMENTED: grpc-js does that for handlers not given.
 import type * as grpc from '@grpc/grpc-js';
 import { VERSION } from '../version';
 import { unknownPath, type WriteOutcome } from './broker';
-import { asStatus, fail, S, type GrpcContext, type Obj } from './grpc-base';
+import { asStatus, fail, S, type GrpcContext, type Obj, type StreamScope } from './grpc-base';
+import { checkEntries, chunks, ReplyBudget, Slicer } from './grpc-limits';
+import { valueBytes } from './grpc-outbox';
 import { DATA_TYPE_ENUM, ENTRY_TYPE_ENUM, fromWireChecked, toWire, wireNow, type SignalValue } from './values';
 import type { ScalarType, SignalMeta, VssDataType } from './vss';
 
@@ -46,6 +48,20 @@ export function valV2(ctx: GrpcContext): grpc.UntypedServiceImplementation {
     try { return fromWireChecked(store.meta(path)!, wire); } catch (e) { throw fail(S.INVALID_ARGUMENT, `${path}: ${(e as Error).message}`); }
   };
   const getDp = (path: string): Obj => { const e = store.get(path)!; return datapoint(e.value, e.meta, e.ts); };
+  /** Subscribe / SubscribeById: the current values, then changes (held per signal while the client does not read). */
+  const subscribe = (call: grpc.ServerWritableStream<Obj, Obj>, scope: StreamScope, paths: string[], keyOf: (path: string) => string | number): () => void => {
+    if (paths.length === 0) throw fail(S.INVALID_ARGUMENT, 'name at least one signal');
+    scope.hold(paths.length);
+    const message = (values: Iterable<[string, SignalValue | null]>): Obj => {
+      const entries: Obj = {};
+      for (const [p, v] of values) { const e = store.get(p); if (e) entries[keyOf(p)] = datapoint(v, e.meta, e.ts); }
+      return { entries };
+    };
+    const out = scope.outbox<SignalValue | null>(call, { build: message, sizeOf: (p, v) => p.length + 32 + valueBytes(v) });
+    const dispose = store.listen(paths, 'value', (u) => out.offer(u));
+    for (const part of chunks(paths)) out.reply(message(part.map((p) => [p, store.get(p)!.value])), part.length * 64);
+    return dispose;
+  };
   const actuate = (r: Obj): void => {
     const path = pathOf(r.signal_id);
     const o = store.setTarget(path, typed(path, r.value), true);
@@ -54,13 +70,27 @@ export function valV2(ctx: GrpcContext): grpc.UntypedServiceImplementation {
   return {
     GetServerInfo: ctx.unary(() => ({ name: 'sdv-agent-databroker', version: VERSION, commit_hash: '' })),
     GetValue: ctx.unary((req: Obj) => ({ data_point: getDp(pathOf(req.signal_id)) })),
-    GetValues: ctx.unary((req: Obj) => ({ data_points: ((req.signal_ids ?? []) as Obj[]).map((s) => getDp(pathOf(s))) })),
-    ListMetadata: ctx.unary((req: Obj) => {
+    GetValues: ctx.unary((req: Obj) => {
+      const ids = (req.signal_ids ?? []) as Obj[];
+      checkEntries(ids.length, 'signal_ids');
+      return { data_points: ids.map((s) => getDp(pathOf(s))) };
+    }),
+    ListMetadata: ctx.unary((req: Obj, call) => ctx.work(call.getPeer(), async () => {
       const root = (req.root as string) || '**';
       const paths = root === '**' || root === '*' ? store.vss.all().map((m) => m.path) : store.expand(root);
       if (!paths) throw fail(S.NOT_FOUND, `${root}: matches no signal`);
-      return { metadata: paths.map((p) => metadata(store.meta(p)!)) };
-    }),
+      const budget = new ReplyBudget();
+      const slicer = new Slicer();
+      const out: Obj[] = [];
+      for (const p of paths) {
+        if (slicer.due()) await slicer.pause();
+        const m = store.meta(p);
+        if (!m) continue;
+        budget.add(p.length + 32 + (m.description?.length ?? 0) + (m.unit?.length ?? 0) + valueBytes(m.allowed ?? 0));
+        out.push(metadata(m));
+      }
+      return { metadata: out };
+    })),
     PublishValue: ctx.unary((req: Obj) => {
       const path = pathOf(req.signal_id);
       const o = store.setValue(path, typed(path, req.data_point?.value));
@@ -70,43 +100,50 @@ export function valV2(ctx: GrpcContext): grpc.UntypedServiceImplementation {
     Actuate: ctx.unary((req: Obj) => { actuate(req); return {}; }),
     BatchActuate: ctx.unary((req: Obj) => {
       const reqs = (req.actuate_requests ?? []) as Obj[];
+      checkEntries(reqs.length, 'actuate_requests');
       // all or none: every actuator must be able to take its target before any is set
       for (const r of reqs) { const p = pathOf(r.signal_id); if (!store.canActuate(p)) throw fail(S.UNAVAILABLE, `${p}: no provider serves this actuator`); }
       for (const r of reqs) actuate(r);
       return {};
     }),
-    Subscribe: ctx.stream((call: grpc.ServerWritableStream<Obj, Obj>) => {
-      const paths = (call.request.signal_paths ?? []) as string[];
+    Subscribe: ctx.stream((call: grpc.ServerWritableStream<Obj, Obj>, scope) => {
+      const paths = [...new Set((call.request.signal_paths ?? []) as string[])];
+      checkEntries(paths.length, 'signal_paths');
       const missing = paths.find((p) => !store.meta(p));
       if (missing !== undefined) throw fail(S.NOT_FOUND, unknownPath(missing));
-      if (paths.length === 0) throw fail(S.INVALID_ARGUMENT, 'signal_paths: at least one path');
-      const dispose = store.listen(paths, 'value', (u) => {
-        const entries: Obj = {};
-        for (const [p, v] of u) { const e = store.get(p); if (e) entries[p] = datapoint(v, e.meta, e.ts); }
-        call.write({ entries });
-      });
-      const entries: Obj = {};
-      for (const p of paths) entries[p] = getDp(p);
-      call.write({ entries });
-      return dispose;
+      return subscribe(call, scope, paths, (p) => p);
+    }),
+    SubscribeById: ctx.stream((call: grpc.ServerWritableStream<Obj, Obj>, scope) => {
+      const ids = [...new Set((call.request.signal_ids ?? []) as number[])];
+      checkEntries(ids.length, 'signal_ids');
+      return subscribe(call, scope, ids.map((id) => pathOf({ id })), (p) => store.meta(p)!.id);
     }),
     // A provider's claims last while its response stream is open: kuksa-client sends its claim and half-closes its
-    // request side at once, so the request side ending must not end the claim.
-    OpenProviderStream: ctx.stream((call: grpc.ServerDuplexStream<Obj, Obj>, end) => {
+    // request side at once, so the request side ending must not end the claim. Targets for it are held per actuator
+    // while it does not read (the newest target wins) and go out as one batch; its requests are not read meanwhile.
+    OpenProviderStream: ctx.stream((call: grpc.ServerDuplexStream<Obj, Obj>, scope) => {
       const disposers: Array<() => void> = [];
+      const out = scope.outbox<SignalValue>(call, {
+        build: (held) => ({
+          batch_actuate_stream_request: { actuate_requests: [...held].map(([path, v]) => ({ signal_id: { path }, value: toWire(store.meta(path)!.dataType, v) })) },
+        }),
+        sizeOf: (p, v) => p.length + 32 + valueBytes(v),
+      });
       call.on('data', (msg: Obj) => {
         try {
           if (msg.provide_actuation_request) {
-            const paths = ((msg.provide_actuation_request.actuator_identifiers ?? []) as Obj[]).map(pathOf);
-            disposers.push(store.provide(paths, (path, v) => {
-              call.write({ batch_actuate_stream_request: { actuate_requests: [{ signal_id: { path }, value: toWire(store.meta(path)!.dataType, v) }] } });
-            }));
-            call.write({ provide_actuation_response: {} });
+            const ids = (msg.provide_actuation_request.actuator_identifiers ?? []) as Obj[];
+            checkEntries(ids.length, 'actuator_identifiers');
+            const paths = ids.map(pathOf);
+            scope.hold(paths.length);
+            disposers.push(store.provide(paths, (path, v) => out.offer(new Map([[path, v]]))));
+            out.reply({ provide_actuation_response: {} }, 8);
           } else if (msg.publish_values_request) {
-            call.write({ publish_values_response: publishValues(ctx, msg.publish_values_request) });
+            const r = publishValues(ctx, msg.publish_values_request);
+            out.reply({ publish_values_response: r }, 16 + Object.keys(r.status as Obj).length * 64);
           }
           // batch_actuate_stream_response: acknowledgements; nothing to do.
-        } catch (e) { end(asStatus(e)); }
+        } catch (e) { scope.end(asStatus(e)); }
       });
       return () => { for (const d of disposers.splice(0)) d(); };
     }),
@@ -115,6 +152,7 @@ export function valV2(ctx: GrpcContext): grpc.UntypedServiceImplementation {
 
 function publishValues(ctx: GrpcContext, req: Obj): Obj {
   const status: Obj = {};
+  checkEntries(Object.keys(req.data_points ?? {}).length, 'data_points');
   for (const [id, dp] of Object.entries((req.data_points ?? {}) as Obj)) {
     const m = ctx.metaById(Number(id));
     if (!m) { status[id] = { code: 'ERROR_CODE_NOT_FOUND', message: `signal id ${id}: no such signal` }; continue; }
