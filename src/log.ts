@@ -31,8 +31,12 @@ export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
 
 const PREFIXES = [2, 3, 4, 6, 7].reduce<Record<number, string>>((o, p) => { o[p] = `<${p}>`; return o; }, {});
 
+const LOG_BUFFER_BYTES = 16 * 1024 * 1024;
+
 export function createLogger(level: string): Logger {
-  const dest = pino.destination({ fd: 1, sync: false, minLength: 0 });
+  // Lines stdout does not take in time wait in memory up to LOG_BUFFER_BYTES; past it they are dropped, so a slow
+  // reader of stdout (a stalled journal, a test harness) and a burst of log lines cannot grow the agent without bound.
+  const dest = pino.destination({ fd: 1, sync: false, minLength: 0, maxLength: LOG_BUFFER_BYTES });
   dest.on('error', () => { /* stdout gone: keep running, logging is best effort */ });
   let stream: pino.DestinationStream = dest;
   if (stdoutIsJournal()) {

@@ -4,7 +4,7 @@ import type { Logger } from './log';
 
 /** Connection flags the health endpoint and get_runtime_info read; each part sets its own. */
 export interface StatusBoard {
-  kitManager: { configured: boolean; connected: boolean; url: string; droppedReplies: number };
+  kitManager: { configured: boolean; connected: boolean; url: string; droppedReplies: number; lastLoss?: { reason: string; at: string } | null };
   kuksa: { mode: string; connected: boolean; address: string; api: string };
 }
 

@@ -21,6 +21,8 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
     kitId: runtime.kitId,
     kitManagerConfigured: status.kitManager.configured,
     kitManagerDroppedReplies: status.kitManager.droppedReplies,
+    // Why the link last went down (a peer that stopped reading, no ping, a closed socket), and when.
+    kitManagerLastLoss: status.kitManager.lastLoss ?? null,
     kuksaConnected: status.kuksa.connected,
     kuksaMode: status.kuksa.mode,
     apps: appCounts(),

@@ -18,6 +18,8 @@ import { decodeEio, encodeAck, encodeConnect, encodeEvent, encodePong, engineUrl
 const WS_MAX_PAYLOAD = 100 * 1024 * 1024 + 1024;
 /** report-runtime-state at most once per this. */
 const STATE_REPORT_MS = 1000;
+/** Malformed frames are logged at most once per this; the ones in between are counted in the next line. */
+const MALFORMED_LOG_MS = 1000;
 
 type ConnState = 'connecting' | 'open' | 'registered';
 
@@ -138,6 +140,7 @@ export class KitLink implements KitReplies {
   /** Forget the current connection: listeners and timers off, status down. Returns whether it was registered. */
   private lose(why: string): boolean {
     const wasRegistered = this.state === 'registered';
+    if (wasRegistered && !this.redial.stopped) this.parts.status.kitManager.lastLoss = { reason: why, at: new Date().toISOString() };
     this.conn.cleanup();
     this.ws = null;
     this.state = 'connecting';
@@ -169,13 +172,27 @@ export class KitLink implements KitReplies {
     }, ms);
   }
 
-  private send(ws: WebSocket, text: string): void {
+  /**
+   * Every frame to the Kit-Manager goes here: pongs, acks, the handshake and events alike. A peer that lets more than
+   * twice api.sendBufferBytes pile up unsent is not reading (pings keep coming, so the dead-link timer would never
+   * fire): the link is dropped and redialled, as a local client is cut off (seed-session.ts).
+   */
+  private send(ws: WebSocket, text: string): boolean {
+    if (ws.bufferedAmount > this.hardSendLimit) {
+      const why = `kit-manager not reading: ${ws.bufferedAmount} bytes unsent (more than twice api.sendBufferBytes)`;
+      this.parts.log.warn({ buffered: ws.bufferedAmount, limit: this.hardSendLimit }, 'kit-manager not reading; dropping the link and reconnecting');
+      this.fail(ws, why);
+      return false;
+    }
     try { ws.send(text); } catch { /* the close event follows */ }
+    return true;
   }
 
   // ---- frames -------------------------------------------------------------------------------------------------
 
   private pingWindowMs = 0;
+  /** When a malformed frame was last logged, and how many were not logged since. */
+  private malformed = { at: -Infinity, suppressed: 0 };
 
   private onFrame(ws: WebSocket, text: string): void {
     if (this.ws !== ws) return;
@@ -186,7 +203,12 @@ export class KitLink implements KitReplies {
     }
     const d = decodeEio(text);
     if (!d.ok) {
-      this.parts.log.warn({ err: d.error, head: text.slice(0, 80) }, 'kit-manager sent a malformed frame; ignored');
+      // A flood of garbage must not become a flood of log lines (stdout, the journal, pino's buffer behind them).
+      const now = this.clock.now();
+      if (now - this.malformed.at >= MALFORMED_LOG_MS) {
+        this.parts.log.warn({ err: d.error, head: text.slice(0, 80), alsoIgnored: this.malformed.suppressed }, 'kit-manager sent a malformed frame; ignored');
+        this.malformed = { at: now, suppressed: 0 };
+      } else this.malformed.suppressed++;
       // A broken event may still say who sent it: answer that client rather than leave it waiting.
       if (text.startsWith('42') && this.state === 'registered') this.frontends.answerMalformed(text, d.error);
       return;
@@ -203,7 +225,7 @@ export class KitLink implements KitReplies {
         return;
       }
       case 'ping':
-        this.send(ws, encodePong(p.data));
+        if (!this.send(ws, encodePong(p.data))) return;
         if (this.pingWindowMs) this.armDeadTimer(this.pingWindowMs, ws);
         return;
       case 'close':
@@ -272,7 +294,7 @@ export class KitLink implements KitReplies {
   /** Emits an event while registered; otherwise (or when the socket is backed up) the event is dropped and counted. */
   emitEvent(name: string, payload: Frame): boolean {
     const ws = this.ws;
-    if (!ws || this.state !== 'registered' || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > this.hardSendLimit) {
+    if (!ws || this.state !== 'registered' || ws.readyState !== WebSocket.OPEN) {
       this.parts.status.kitManager.droppedReplies++;
       return false;
     }
@@ -282,8 +304,9 @@ export class KitLink implements KitReplies {
       this.parts.status.kitManager.droppedReplies++;
       return false;
     }
-    this.send(ws, e.value);
-    return true;
+    if (this.send(ws, e.value)) return true;
+    this.parts.status.kitManager.droppedReplies++;
+    return false;
   }
 
   /** report-runtime-state when the runner or subscriber lists changed, checked once a second while registered. */

@@ -18,6 +18,8 @@ export class KitWsLink {
   private ws: WebSocket | null = null;
   private session: SeedSession | null = null;
   private pingTimer: unknown = null;
+  /** Why the agent itself dropped the current connection, for /health (kitManagerLastLoss). */
+  private lostWhy: string | null = null;
   connects = 0;
 
   constructor(private readonly parts: Parts, opts: { clock?: LinkClock } = {}) {
@@ -51,6 +53,8 @@ export class KitWsLink {
       ws = new WebSocket(config.kitManager.url, {
         headers: this.headers, ...(this.ca ? { ca: this.ca } : {}), maxPayload: config.api.maxPayloadBytes,
         perMessageDeflate: false, handshakeTimeout: config.kitManager.connectTimeoutMs,
+        // Pongs go through the same bound as every other frame (below), not straight into the socket.
+        autoPong: false,
       });
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'kit-manager (ws) connect failed');
@@ -71,11 +75,23 @@ export class KitWsLink {
         if (isBinary) session.sendError(null, 'BAD_REQUEST', 'binary frames are not accepted: send JSON text frames');
         else session.handleText(data.toString());
       });
+      // A controller that pings and does not read would grow our unsent pongs without bound: past twice
+      // api.sendBufferBytes unsent the link is dropped, as SeedSession cuts a client on any other send.
+      ws.on('ping', (data: Buffer) => {
+        if (this.ws !== ws) return;
+        if (ws.bufferedAmount > config.api.sendBufferBytes * 2) {
+          this.lostWhy = `kit-manager not reading: ${ws.bufferedAmount} bytes unsent (more than twice api.sendBufferBytes)`;
+          log.warn({ buffered: ws.bufferedAmount }, 'kit-manager (ws) not reading; dropping the link and reconnecting');
+          ws.terminate();
+          return;
+        }
+        try { ws.pong(data); } catch { /* close follows */ }
+      });
       let alive = true;
       ws.on('pong', () => { alive = true; });
       const ping = () => {
         if (this.ws !== ws) return;
-        if (!alive) { log.warn('kit-manager (ws) stopped answering pings; reconnecting'); ws.terminate(); return; }
+        if (!alive) { this.lostWhy = 'no pong'; log.warn('kit-manager (ws) stopped answering pings; reconnecting'); ws.terminate(); return; }
         alive = false;
         try { ws.ping(); } catch { /* close follows */ }
         this.pingTimer = this.clock.setTimeout(ping, PING_EVERY_MS);
@@ -86,7 +102,11 @@ export class KitWsLink {
       if (this.ws !== ws) return;
       const wasOpen = this.session !== null;
       this.lose();
-      if (wasOpen) log.warn({ code }, 'kit-manager (ws) link lost');
+      if (wasOpen) {
+        this.parts.status.kitManager.lastLoss = { reason: this.lostWhy ?? `socket closed (${code})`, at: new Date().toISOString() };
+        log.warn({ code }, 'kit-manager (ws) link lost');
+      }
+      this.lostWhy = null;
       this.redial.down();
     });
   }
