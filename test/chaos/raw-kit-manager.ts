@@ -21,13 +21,28 @@ export class RawKitManager {
   /** Frames the next session gets before its open packet, and before the CONNECT ack (out-of-order handshakes). */
   nextHandshake: { beforeOpen: Array<string | Buffer>; beforeConnectAck: Array<string | Buffer> } | null = null;
 
-  private constructor(private readonly server: LoopbackServer) {
+  private constructor(private readonly server: LoopbackServer, private readonly ping: { intervalMs: number; timeoutMs: number }) {
     server.wss.on('connection', (ws) => this.onConnection(ws));
   }
 
-  static async start(): Promise<RawKitManager> {
-    return new RawKitManager(await loopbackWsServer(undefined, { maxPayload: 256 * 1024 * 1024 }));
+  /** `ping` sets the open packet's pingInterval / pingTimeout (the agent's dead-link window is their sum). */
+  static async start(ping: { intervalMs?: number; timeoutMs?: number } = {}): Promise<RawKitManager> {
+    return new RawKitManager(await loopbackWsServer(undefined, { maxPayload: 256 * 1024 * 1024 }), { intervalMs: ping.intervalMs ?? PING_MS, timeoutMs: ping.timeoutMs ?? 20_000 });
   }
+
+  /**
+   * The current session stops reading from its socket (a Kit-Manager that hangs, or reads nothing on purpose) while
+   * it can still write: the agent's frames pile up in the kernel, then in the agent. Returns false with no session.
+   */
+  stopReading(): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    // ws's pause() holds the socket paused (its own reader would resume a socket paused underneath it).
+    this.ws.pause();
+    return true;
+  }
+
+  /** The current session's socket (the newest the agent opened). */
+  get session(): WebSocket | null { return this.ws; }
 
   get url(): string { return `http://127.0.0.1:${this.server.port}`; }
 
@@ -42,9 +57,9 @@ export class RawKitManager {
     const odd = this.nextHandshake;
     this.nextHandshake = null;
     for (const f of odd?.beforeOpen ?? []) ws.send(f, { binary: typeof f !== 'string' });
-    ws.send(`0${JSON.stringify({ sid: `raw${this.connections}`, upgrades: [], pingInterval: PING_MS, pingTimeout: 20_000, maxPayload: 1e8 })}`);
+    ws.send(`0${JSON.stringify({ sid: `raw${this.connections}`, upgrades: [], pingInterval: this.ping.intervalMs, pingTimeout: this.ping.timeoutMs, maxPayload: 1e8 })}`);
     if (this.pinger) clearInterval(this.pinger);
-    this.pinger = setInterval(() => { if (ws.readyState === WebSocket.OPEN) ws.send('2'); }, PING_MS);
+    this.pinger = setInterval(() => { if (ws.readyState === WebSocket.OPEN) ws.send('2'); }, this.ping.intervalMs);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
       const s = data.toString();

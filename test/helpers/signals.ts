@@ -21,8 +21,12 @@ export function startDownstream(port: number, api: string, extra: Record<string,
 
 type Ctor = grpc.ServiceClientConstructor;
 type RawClient = grpc.Client & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-/** Raw clients of every API the embedded server speaks: kuksa.val v1, v2 and sdv.databroker.v1 Broker, Collector. */
-export function rawClients(port: number): { v1: RawClient; v2: RawClient; broker: RawClient; collector: RawClient } {
+/**
+ * Raw clients of every API the embedded server speaks: kuksa.val v1, v2 and sdv.databroker.v1 Broker, Collector.
+ * grpc-js shares one connection among clients of the same address; `options` (e.g. `'grpc.use_local_subchannel_pool': 1`)
+ * gives each of these clients a connection of its own.
+ */
+export function rawClients(port: number, options: grpc.ChannelOptions = {}): { v1: RawClient; v2: RawClient; broker: RawClient; collector: RawClient } {
   const def = protoLoader.loadSync(['kuksa/val/v1/val.proto', 'kuksa/val/v2/val.proto', 'sdv/databroker/v1/broker.proto', 'sdv/databroker/v1/collector.proto'],
     { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true, includeDirs: [path.join(ROOT, 'proto')] });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
@@ -32,8 +36,8 @@ export function rawClients(port: number): { v1: RawClient; v2: RawClient; broker
   const at = `127.0.0.1:${port}`;
   const sdv = pkg.sdv.databroker.v1;
   return {
-    v1: new pkg.kuksa.val.v1.VAL(at, creds) as RawClient, v2: new pkg.kuksa.val.v2.VAL(at, creds) as RawClient,
-    broker: new sdv.Broker(at, creds) as RawClient, collector: new sdv.Collector(at, creds) as RawClient,
+    v1: new pkg.kuksa.val.v1.VAL(at, creds, options) as RawClient, v2: new pkg.kuksa.val.v2.VAL(at, creds, options) as RawClient,
+    broker: new sdv.Broker(at, creds, options) as RawClient, collector: new sdv.Collector(at, creds, options) as RawClient,
   };
 }
 

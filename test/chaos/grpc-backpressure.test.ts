@@ -1,0 +1,207 @@
+// Section "grpc-backpressure" — clients of the embedded gRPC server that do not read what it streams them, while
+// another client writes as fast as it can (21 floats per kuksa.val v1 Set, several in flight):
+//   - 64 subscribers (kuksa.val v1 `Vehicle`, v2 Subscribe and SubscribeById, sdv Subscribe) that stop reading: the
+//     agent's RSS stays bounded and each stream is ended RESOURCE_EXHAUSTED after kuksa.streamStallMs;
+//   - eight subscribers in one process whose event loop is busy nine tenths of the time (they fall behind, never
+//     stop): RSS bounded, none cut off, each sees the newest value soon after the last write, having read fewer
+//     messages than there were writes (held updates are coalesced, not queued);
+//   - a v2 provider that stops reading its actuation requests while a client actuates its actuators in a loop, and
+//     one that floods publish requests without reading the replies: RSS bounded, the first cut off, the second no
+//     longer read.
+// Every attack runs with the liveness probe (ping and /health answered throughout) and reports RSS before/after.
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import t from 'tap';
+import type * as grpc from '@grpc/grpc-js';
+import { ROOT } from '../helpers/agent';
+import { call, rawClients, startUpstream } from '../helpers/signals';
+import { MB, Summary, attack, caughtCrashes, count, rssOf, seedFor, sleep, until } from './lib';
+import { SAFE_ENV } from './safe-env';
+
+const SECTION = 'grpc-backpressure';
+const summary = new Summary(SECTION, seedFor(SECTION));
+t.teardown(() => summary.write(t));
+
+const STALL_MS = 2000;
+/** What the agent may grow by while an attack runs (held updates, in-flight messages, gRPC's own buffers). */
+const RSS_BOUND = 64 * MB;
+const FLOOD_MS = count(8000, 60_000);
+const MARKER = 777.5;
+
+type Stream = grpc.ClientReadableStream<Record<string, unknown>> & grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>>;
+type Raw = ReturnType<typeof rawClients>;
+
+/** Samples the agent's RSS every 250 ms; stop() returns the peak. */
+function rssPeak(pid: number | undefined): { stop(): number } {
+  let peak = rssOf(pid) ?? 0;
+  const timer = setInterval(() => { peak = Math.max(peak, rssOf(pid) ?? 0); }, 250);
+  return { stop: () => { clearInterval(timer); return Math.max(peak, rssOf(pid) ?? 0); } };
+}
+
+/** Writes `paths` (floats) with kuksa.val v1 Set, `inFlight` calls at a time, until `ms` passed; returns the calls. */
+async function flood(raw: Raw, paths: string[], ms: number, inFlight = 4): Promise<number> {
+  const end = Date.now() + ms;
+  let n = 0;
+  const one = async () => {
+    while (Date.now() < end) {
+      await call(raw.v1, 'Set', { updates: paths.map((p) => ({ entry: { path: p, value: { float: Math.random() * 100 } }, fields: ['FIELD_VALUE'] })) });
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, one));
+  return n;
+}
+
+/** A stream that reads its first message and then stops reading; status() resumes it and waits for its end. */
+function stopsReading(s: Stream): { status(timeoutMs: number): Promise<{ code: number; details: string } | null> } {
+  let ended: { code: number; details: string } | null = null;
+  s.on('error', (e: grpc.ServiceError) => { ended = { code: e.code, details: e.details }; });
+  s.on('status', (st: grpc.StatusObject) => { ended ??= { code: st.code, details: st.details }; });
+  s.once('data', () => s.pause());
+  return {
+    status: async (timeoutMs) => {
+      s.on('data', () => {});
+      s.resume();
+      await until(() => ended !== null, timeoutMs);
+      return ended;
+    },
+  };
+}
+
+const own = { 'grpc.use_local_subchannel_pool': 1 };
+
+t.test('subscribers that stop reading while a client writes in a loop', async (t) => {
+  const up = await startUpstream({ env: SAFE_ENV, kuksa: { streamStallMs: STALL_MS } });
+  t.teardown(() => up.agent.stop());
+  const writer = rawClients(up.port, own);
+  const meta = (await call(writer.v2, 'ListMetadata', { root: 'Vehicle' })).metadata as Array<{ path: string; id: number; data_type: string }>;
+  const floats = meta.filter((m) => m.data_type === 'DATA_TYPE_FLOAT').map((m) => m.path).slice(0, 21);
+  t.ok(floats.includes('Vehicle.Speed'), `the writer sets ${floats.length} floats, Vehicle.Speed among them`);
+
+  await attack(t, summary, '64 subscribers that stop reading + a writer in a loop', up.agent, async () => {
+    // All 64 on one connection (grpc-js shares it), as one app with many subscriptions would hold them.
+    const subs = rawClients(up.port);
+    const streams: Array<ReturnType<typeof stopsReading>> = [];
+    for (let i = 0; i < 32; i++) streams.push(stopsReading(subs.v1.Subscribe({ entries: [{ path: 'Vehicle', view: 'VIEW_CURRENT_VALUE', fields: ['FIELD_VALUE'] }] })));
+    for (let i = 0; i < 12; i++) streams.push(stopsReading(subs.v2.Subscribe({ signal_paths: meta.map((m) => m.path) })));
+    for (let i = 0; i < 4; i++) streams.push(stopsReading(subs.v2.SubscribeById({ signal_ids: meta.map((m) => m.id) })));
+    for (let i = 0; i < 16; i++) streams.push(stopsReading(subs.broker.Subscribe({ query: `SELECT ${floats.join(', ')}` })));
+    await sleep(500);
+    const rss0 = rssOf(up.agent.proc.pid) ?? 0;
+    const peak = rssPeak(up.agent.proc.pid);
+    const writes = await flood(writer, floats, FLOOD_MS);
+    const grew = peak.stop() - rss0;
+    summary.data.figures['64 stalled streams: writer Set calls/s (21 floats each)'] = Math.round(writes / (FLOOD_MS / 1000));
+    summary.data.figures['64 stalled streams: agent RSS growth, peak (MB)'] = +(grew / MB).toFixed(1);
+    t.ok(writes > 0, `the writer was answered throughout (${writes} Set calls of ${floats.length} floats)`);
+    t.ok(grew < RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${RSS_BOUND / MB} MB)`);
+    const ends = await Promise.all(streams.map((s) => s.status(15_000)));
+    const cut = ends.filter((e) => e?.code === 8 && /streamStallMs/.test(e.details)).length;
+    summary.data.figures['64 stalled streams: ended RESOURCE_EXHAUSTED naming kuksa.streamStallMs'] = cut;
+    t.equal(cut, streams.length, `every stalled stream ended RESOURCE_EXHAUSTED naming the bound (${cut}/${streams.length}; e.g. "${ends.find((e) => e)?.details ?? 'no status'}")`);
+    for (const c of Object.values(subs)) c.close();
+    return writes > 0 && grew < RSS_BOUND && cut === streams.length;
+  });
+
+  await attack(t, summary, 'eight readers in a busy process falling behind', up.agent, async () => {
+    // They read more slowly than the writer writes: with every update queued they would still be reading old ones
+    // at the deadline; with updates held per signal they read fewer messages than there were writes.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'busy-readers.ts'), String(up.port), '8', String(MARKER + 1), String(FLOOD_MS + 15_000)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    await sleep(3000);
+    const rss0 = rssOf(up.agent.proc.pid) ?? 0;
+    const peak = rssPeak(up.agent.proc.pid);
+    const writes = await flood(writer, floats, FLOOD_MS);
+    await call(writer.v1, 'Set', { updates: [{ entry: { path: 'Vehicle.Speed', value: { float: MARKER + 1 } }, fields: ['FIELD_VALUE'] }] });
+    await exited;
+    const grew = peak.stop() - rss0;
+    const r = JSON.parse(out.trim() || '{}') as { saw?: number; messages?: number; statuses?: number[] };
+    summary.data.figures['8 busy readers: agent RSS growth, peak (MB)'] = +(grew / MB).toFixed(1);
+    const perReader = Math.round((r.messages ?? 0) / 8);
+    summary.data.figures['8 busy readers: messages each read / Set calls made'] = `${perReader} / ${writes}`;
+    t.ok(grew < RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${RSS_BOUND / MB} MB)`);
+    t.equal(r.saw, 8, `every busy reader saw the newest value within 15 s of the last write (${r.saw}/8)`);
+    t.ok(perReader < writes, `updates were coalesced: each read ${perReader} messages for ${writes} writes`);
+    t.same(r.statuses, [], 'none of them was cut off (they read, if slowly)');
+    return grew < RSS_BOUND && r.saw === 8 && perReader < writes && r.statuses?.length === 0;
+  });
+  writer.v1.close();
+  writer.v2.close();
+  summary.data.crashes += caughtCrashes(up.agent).length;
+});
+
+t.test('v2 providers that stop reading', async (t) => {
+  const up = await startUpstream({ env: SAFE_ENV, kuksa: { streamStallMs: STALL_MS, echoActuators: false } });
+  t.teardown(() => up.agent.stop());
+  const writer = rawClients(up.port, own);
+  const meta = (await call(writer.v2, 'ListMetadata', { root: 'Vehicle' })).metadata as Array<{ path: string; id: number; data_type: string; entry_type: string }>;
+  const actuators = meta.filter((m) => m.entry_type === 'ENTRY_TYPE_ACTUATOR' && m.data_type === 'DATA_TYPE_FLOAT').map((m) => m.path);
+
+  await attack(t, summary, 'a provider that stops reading its actuation requests', up.agent, async () => {
+    const prov = rawClients(up.port, own);
+    const s = prov.v2.OpenProviderStream() as Stream;
+    const claimed = new Promise<void>((r) => s.once('data', () => r()));
+    s.write({ provide_actuation_request: { actuator_identifiers: actuators.map((p) => ({ path: p })) } });
+    const watch = stopsReading(s);
+    await claimed;
+    const rss0 = rssOf(up.agent.proc.pid) ?? 0;
+    const peak = rssPeak(up.agent.proc.pid);
+    const end = Date.now() + FLOOD_MS;
+    let n = 0;
+    let refused = 0;
+    const one = async () => {
+      while (Date.now() < end) {
+        try {
+          await call(writer.v2, 'BatchActuate', { actuate_requests: actuators.map((p) => ({ signal_id: { path: p }, value: { float: Math.random() } })) });
+          n++;
+        } catch { refused++; await sleep(20); }
+      }
+    };
+    await Promise.all([one(), one(), one(), one()]);
+    const grew = peak.stop() - rss0;
+    const st = await watch.status(15_000);
+    summary.data.figures['stalled provider: BatchActuate calls (then refused: claim gone)'] = `${n} (${refused})`;
+    summary.data.figures['stalled provider: agent RSS growth, peak (MB)'] = +(grew / MB).toFixed(1);
+    t.ok(n > 0, `actuations went through while the provider held its claim (${n} BatchActuate of ${actuators.length})`);
+    t.ok(grew < RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${RSS_BOUND / MB} MB)`);
+    t.ok(st?.code === 8 && /streamStallMs/.test(st.details), `the provider stream ended RESOURCE_EXHAUSTED naming the bound (${st?.code}: ${st?.details})`);
+    const after = await call(writer.v2, 'Actuate', { signal_id: { path: actuators[0] }, value: { float: 1 } }).then(() => 'ok', (e: grpc.ServiceError) => e.code);
+    t.equal(after, 14, 'its claim ended with it (Actuate is UNAVAILABLE again, echoActuators off)');
+    prov.v2.close();
+    return n > 0 && grew < RSS_BOUND && st?.code === 8 && after === 14;
+  });
+
+  await attack(t, summary, 'a provider that floods publish requests and reads no reply', up.agent, async () => {
+    const prov = rawClients(up.port, own);
+    const s = prov.v2.OpenProviderStream() as Stream;
+    s.on('error', () => {});
+    const speedId = meta.find((m) => m.path === 'Vehicle.Speed')!.id;
+    const rss0 = rssOf(up.agent.proc.pid) ?? 0;
+    const peak = rssPeak(up.agent.proc.pid);
+    const end = Date.now() + FLOOD_MS;
+    let sent = 0;
+    // 500 unknown ids in every request (6 KB), so that every reply carries 500 errors (about 30 KB).
+    const points: Record<number, unknown> = { [speedId]: { value: { float: 1 } } };
+    for (let i = 0; i < 500; i++) points[900_000 + i] = { value: { float: 1 } };
+    const batch = { publish_values_request: { request_id: 1, data_points: points } };
+    while (Date.now() < end) {
+      if (s.write(batch)) { sent++; if (sent % 256 === 0) await new Promise((r) => setImmediate(r)); continue; }
+      // The agent stopped reading: wait for room, as a well-behaved client would, or give up at the end.
+      const drained = await Promise.race([new Promise<boolean>((r) => s.once('drain', () => r(true))), sleep(Math.max(0, end - Date.now())).then(() => false)]);
+      if (drained) sent++;
+    }
+    const grew = peak.stop() - rss0;
+    summary.data.figures['publish flood, replies unread: requests the agent took'] = sent;
+    summary.data.figures['publish flood, replies unread: agent RSS growth, peak (MB)'] = +(grew / MB).toFixed(1);
+    t.ok(grew < RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${RSS_BOUND / MB} MB; ${sent} requests taken)`);
+    const ok = await call(writer.v2, 'GetValue', { signal_id: { path: 'Vehicle.Speed' } }).then(() => true, () => false);
+    t.ok(ok, 'other clients are still served');
+    s.cancel();
+    prov.v2.close();
+    return grew < RSS_BOUND && ok;
+  });
+  writer.v2.close();
+  summary.data.crashes += caughtCrashes(up.agent).length;
+});

@@ -1,0 +1,109 @@
+// Section "kit-backpressure" — a Kit-Manager that stops reading from its socket but keeps writing to it (the
+// hand-written Engine.IO server of raw-kit-manager.ts, its socket paused): it floods pings, or pings and events that
+// ask for an ack and a reply. Every frame the agent answers piles up unsent; pings keep coming, so the dead-link timer
+// never fires. The agent must drop the link once more than twice api.sendBufferBytes are unsent (a log line, the
+// reason in /health as kitManagerLastLoss), keep its RSS bounded, redial and register again, and the new session
+// must be served. Then garbage at full speed from a Kit-Manager that reads: at most one warning line a second, RSS
+// bounded. The liveness probe (ping and /health answered throughout) and RSS before/after per attack.
+import t from 'tap';
+import { startAgent } from '../helpers/agent';
+import { MB, Summary, attack, caughtCrashes, count, rssOf, seedFor, sleep, until } from './lib';
+import { RawKitManager } from './raw-kit-manager';
+import { SAFE_ENV } from './safe-env';
+
+const SECTION = 'kit-backpressure';
+const summary = new Summary(SECTION, seedFor(SECTION));
+t.teardown(() => summary.write(t));
+
+/** api.sendBufferBytes for this section: the link is dropped past twice this unsent. */
+const SEND_BUFFER = 2 * MB;
+/** What the agent may grow by: the unsent bound, the kernel's socket buffers, the incoming flood being parsed. */
+const RSS_BOUND = 96 * MB;
+const ATTACKS = count(2, 5);
+const DROP_WITHIN_MS = 30_000;
+
+t.test('a Kit-Manager that stops reading', async (t) => {
+  const km = await RawKitManager.start({ intervalMs: 1000, timeoutMs: 3000 });
+  t.teardown(() => km.close());
+  const agent = await startAgent({
+    env: SAFE_ENV,
+    config: { api: { sendBufferBytes: SEND_BUFFER }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } },
+  });
+  t.teardown(() => agent.stop('SIGKILL'));
+  t.ok(await km.waitRegistered(0, 15_000), 'the agent registers with the hand-written Kit-Manager');
+
+  // Pings carry 60 characters of data (the wire allows 64), which each pong echoes.
+  const ping = (i: number) => `2${'p'.repeat(58)}${String(i % 100).padStart(2, '0')}`;
+  const kinds = [
+    { name: 'pings only', frame: ping },
+    // An event with an ack id gets the ack and, being a command, its reply (messageToKit-kitReply).
+    { name: 'pings, and events asking for an ack', frame: (i: number) => (i % 2 ? ping(i) : `42${i}${JSON.stringify(['messageToKit', { cmd: 'get-runtime-info', request_from: `flood-${i}` }])}`) },
+  ];
+  for (let k = 0; k < ATTACKS; k++) {
+    const kind = kinds[k % kinds.length]!;
+    await attack(t, summary, `${kind.name} (#${k + 1})`, agent, async () => {
+      const regs = km.registrations;
+      const conns = km.connections;
+      const session = km.session;
+      t.ok(km.stopReading(), 'the Kit-Manager stops reading its socket');
+      const rss0 = rssOf(agent.proc.pid) ?? 0;
+      let peak = rss0;
+      const t0 = Date.now();
+      let sent = 0;
+      // Writes as fast as its own socket lets it, until the agent leaves the session.
+      while (km.session === session && session!.readyState === 1 && Date.now() - t0 < DROP_WITHIN_MS) {
+        if (session!.bufferedAmount > 4 * MB) { await sleep(5); } else {
+          for (let i = 0; i < 200; i++) session!.send(kind.frame(sent++));
+          await new Promise((r) => setImmediate(r));
+        }
+        peak = Math.max(peak, rssOf(agent.proc.pid) ?? 0);
+      }
+      const back = await km.waitRegistered(regs, 15_000);
+      const droppedMs = Date.now() - t0;
+      peak = Math.max(peak, rssOf(agent.proc.pid) ?? 0);
+      const grew = peak - rss0;
+      const health = await fetch(agent.healthUrl).then((r) => r.json()) as { kitManagerLastLoss?: { reason?: string } | null };
+      const logged = agent.logs.some((l) => l.msg === 'kit-manager not reading; dropping the link and reconnecting');
+      summary.data.figures[`${kind.name} (#${k + 1}): frames sent until the agent left, ms`] = `${sent}, ${droppedMs}`;
+      summary.data.figures[`${kind.name} (#${k + 1}): agent RSS growth, peak (MB)`] = +(grew / MB).toFixed(1);
+      t.ok(back && km.connections > conns, `the agent dropped the session and registered again (${droppedMs} ms, ${sent} frames sent)`);
+      t.ok(grew < RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${RSS_BOUND / MB} MB)`);
+      t.ok(logged, 'the agent logged why it left');
+      t.match(health.kitManagerLastLoss?.reason, /not reading/, `/health says why: ${health.kitManagerLastLoss?.reason}`);
+      // The new session is served: a command gets its reply.
+      await until(() => km.registered, 5000);
+      km.send(`42${JSON.stringify(['messageToKit', { cmd: 'get-runtime-info', request_from: `after-${k}` }])}`, `after-${k}`, 'get-runtime-info after the redial');
+      const owed = await km.drain(10_000);
+      t.same(owed, [], 'the new session answers a command');
+      return back && grew < RSS_BOUND && logged && /not reading/.test(health.kitManagerLastLoss?.reason ?? '') && owed.length === 0;
+    });
+  }
+
+  // Garbage at full speed from a Kit-Manager that does read: nothing to answer, but each frame used to be a log line,
+  // and lines stdout does not take in time wait in the agent's memory.
+  await attack(t, summary, 'malformed frames at full speed', agent, async () => {
+    const session = km.session!;
+    const logs0 = agent.logs.filter((l) => l.msg === 'kit-manager sent a malformed frame; ignored').length;
+    const rss0 = rssOf(agent.proc.pid) ?? 0;
+    let peak = rss0;
+    const ms = count(4000, 20_000);
+    const t0 = Date.now();
+    let sent = 0;
+    while (Date.now() - t0 < ms) {
+      if (session.bufferedAmount > 4 * MB) await sleep(5);
+      else { for (let i = 0; i < 200; i++) { session.send(`2${'x'.repeat(70)}${sent++}`); } await new Promise((r) => setImmediate(r)); }
+      peak = Math.max(peak, rssOf(agent.proc.pid) ?? 0);
+    }
+    await sleep(1500);
+    const lines = agent.logs.filter((l) => l.msg === 'kit-manager sent a malformed frame; ignored').length - logs0;
+    const grew = peak - rss0;
+    const bound = Math.ceil(ms / 1000) + 2;
+    summary.data.figures['malformed frames: sent, warning lines logged'] = `${sent}, ${lines}`;
+    summary.data.figures['malformed frames: agent RSS growth, peak (MB)'] = +(grew / MB).toFixed(1);
+    t.ok(lines <= bound, `${sent} malformed frames made ${lines} warning lines (at most one a second: ${bound})`);
+    t.ok(grew < RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${RSS_BOUND / MB} MB)`);
+    t.ok(km.registered && km.session === session, 'the session survived the garbage');
+    return lines <= bound && grew < RSS_BOUND && km.session === session;
+  });
+  summary.data.crashes += caughtCrashes(agent).length;
+});
