@@ -68,7 +68,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     const adhoc = new AdhocRuns(config, log, runAs);
     parts.adhoc = adhoc;
     stops.push(() => adhoc.stopAll());
-    removeStaleBuilds(config);
+    void removeStaleBuilds(config, runAs);
     const packages = new PackageInstaller(config, log, runAs);
     parts.packages = packages;
     stops.push(() => packages.stop());

@@ -71,6 +71,8 @@ export const SCHEMA = {
     maxCodeBytes: int(5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     runAs: str('', { pattern: /^([a-z_][a-z0-9_-]*\$?|\d+)?$/, hint: 'a user name or uid' }),
     adhocMaxS: int(180, 0, 7 * 86_400),
+    /** How an app's whole process tree is found at stop: a cgroup where the agent may make one, else /proc. */
+    processTree: oneOf('auto', ['auto', 'cgroup', 'proc']),
     docker: str('docker'),
     /** Where run_bin_app finds the binaries the operator placed on the box; empty = dataDir/bin. */
     binDir: str(''),

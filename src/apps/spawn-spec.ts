@@ -32,7 +32,7 @@ export function appEnv(config: Config, folder: string, runAs: RunAs | null, own:
 }
 
 /** A deployed app's process; throws when it cannot be started (missing executable, no docker). */
-export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, runAs: RunAs | null): SpawnSpec {
+export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, runAs: RunAs | null, fifoDir = folder): SpawnSpec {
   const { apps } = config;
   const env = { ...appEnv(config, folder, runAs, rec.config.env), SDV_APP_ID: rec.id };
   let file: string;
@@ -57,19 +57,20 @@ export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, run
     default:
       throw new Error(`type ${rec.type} has no process`);
   }
-  return { file, args, cwd: folder, env, stderrFifo: fifoPath(folder, rec.id, runAs), ...asUser(runAs) };
+  return { file, args, cwd: folder, env, stderrFifo: fifoPath(fifoDir, rec.id, runAs), ...asUser(runAs) };
 }
 
 let spareFifoDir: string | null = null;
 
 /**
- * The stderr FIFO lives in the app's folder; when that cannot be written (a read-only dataDir) it goes to a folder of
- * this agent's in the temp dir, so restored apps still start. Nothing is written through a FIFO, only passed.
+ * The stderr FIFO lives in the agent's folder of the app (one the app user cannot write: the agent creates and chowns
+ * it there, so no link can be planted in its place); when that cannot be written (a read-only dataDir) it goes to a
+ * folder of this agent's in the temp dir, so restored apps still start. Nothing is written through a FIFO, only passed.
  */
-function fifoPath(folder: string, appId: string, runAs: RunAs | null): string {
+function fifoPath(dir: string, appId: string, runAs: RunAs | null): string {
   try {
-    fs.accessSync(folder, fs.constants.W_OK);
-    return path.join(folder, '.stderr.fifo');
+    fs.accessSync(dir, fs.constants.W_OK);
+    return path.join(dir, 'stderr.fifo');
   } catch {
     spareFifoDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-agent-fifo-'));
     letPass(runAs, spareFifoDir);

@@ -6,10 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { inheritedEnv, NETWORK_ENV } from '../child-env';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Requirement } from './requirement';
-import { asUser, handOverTree, type RunAs } from '../apps/run-as';
+import { asUser, letPass, type RunAs } from '../apps/run-as';
+import { handOverTree } from '../apps/user-files';
 
 /** The last this-many bytes of pip's output are kept for the final reply; older text is dropped with a marker. */
 export const MAX_KEPT_OUTPUT = 64 * 1024;
