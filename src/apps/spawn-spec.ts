@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config } from '../config';
+import { inheritedEnv } from '../child-env';
 import { unavailable } from '../commands/errors';
 import type { SpawnSpec } from './process';
 import { asUser, letPass, type RunAs } from './run-as';
@@ -15,12 +16,12 @@ export function appEnv(config: Config, folder: string, runAs: RunAs | null, own:
   const [host, port] = splitHostPort(config.kuksa.address);
   const pyPath = config.packages.dir;
   return {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    ...inheritedEnv(),
     // The agent's HOME (root's) is not the run user's: its folder is.
     HOME: runAs ? folder : process.env.HOME ?? folder,
-    LANG: process.env.LANG ?? 'C.UTF-8',
     TERM: 'dumb',
-    ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
     ...own,
     PYTHONUNBUFFERED: '1',
     PYTHONPATH: own.PYTHONPATH ? `${pyPath}:${own.PYTHONPATH}` : pyPath,

@@ -61,7 +61,7 @@ export function compile(config: Config, lang: Language, code: string, onOutput: 
   return new Promise<Build>((resolve, reject) => {
     const child = spawn(cmd.file, cmd.args, {
       cwd: dir, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...asUser(runAs),
-      ...(runAs ? { env: { ...process.env, HOME: dir } } : {}),
+      env: { ...inheritedEnv(BUILD_ENV), ...(runAs ? { HOME: dir } : process.env.HOME ? { HOME: process.env.HOME } : {}) },
     });
     child.stdout.on('data', take);
     child.stderr.on('data', take);

@@ -2,6 +2,7 @@
 // streaming its output lines. The command line is split on whitespace and spawned without a shell; the client's model
 // never reaches the argument vector: the generator reads the model file named by SDV_VSS_FILE.
 import { spawn } from 'node:child_process';
+import { inheritedEnv } from '../child-env';
 
 export const GENERATOR_LIMITS = { timeoutMs: 300_000, maxLines: 2000, maxLineBytes: 4096 } as const;
 
@@ -11,7 +12,7 @@ export async function runModelGenerator(command: string, vssFile: string, cwd: s
   return new Promise((resolve) => {
     let lines = 0;
     let truncated = false;
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, SDV_VSS_FILE: vssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...inheritedEnv(['HOME', 'PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV']), SDV_VSS_FILE: vssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), GENERATOR_LIMITS.timeoutMs);
     for (const stream of ['stdout', 'stderr'] as const) {
       let buf = '';
