@@ -5,7 +5,7 @@ import type { Logger } from './log';
 /** Connection flags the health endpoint and get_runtime_info read; each part sets its own. */
 export interface StatusBoard {
   kitManager: { configured: boolean; connected: boolean; url: string; droppedReplies: number };
-  kuksa: { mode: string; connected: boolean; address: string; api: string };
+  kuksa: { mode: string; connected: boolean; address: string; api: string; serveError?: string | null };
 }
 
 export interface RuntimeState {

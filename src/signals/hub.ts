@@ -86,6 +86,7 @@ export class SignalHub {
           // The box stays useful without the gRPC door: the local API and the Kit-Manager still get signals.
           this.server = null;
           const text = `databroker gRPC server not started on ${k.address}: ${(e as Error).message}`;
+          this.deps.status.kuksa.serveError = text;
           this.log.error(text);
           this.deps.notices?.push(text);
         }
