@@ -1,6 +1,6 @@
 // Wiring: builds the parts in order, opens the doors last, and stops everything in reverse.
 import * as path from 'node:path';
-import type { Config } from './config';
+import { maskUrl, type Config } from './config';
 import { ensurePrivateDir } from './fsutil';
 import { loadRuntimeId } from './identity';
 import type { Logger } from './log';
@@ -41,7 +41,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     const runAs = resolveRunAs(config.apps.runAs, log);
     letPass(runAs, config.runtime.dataDir);
     const status: StatusBoard = {
-      kitManager: { configured: config.kitManager.url !== '', connected: false, url: config.kitManager.url, droppedReplies: 0 },
+      kitManager: { configured: config.kitManager.url !== '', connected: false, url: maskUrl(config.kitManager.url), droppedReplies: 0 },
       kuksa: { mode: config.kuksa.mode, connected: config.kuksa.mode === 'embedded', address: config.kuksa.address, api: config.kuksa.api },
     };
     const parts: Parts = {

@@ -220,7 +220,14 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
   // Cross-key checks: rejected before anything starts, like pino's conflicting options.
   const km = raw.kitManager;
   if (km.reconnect.minMs > km.reconnect.maxMs) throw new ConfigError(`kitManager.reconnect.minMs: expected at most kitManager.reconnect.maxMs (${km.reconnect.maxMs}), got ${km.reconnect.minMs}`);
-  if (km.protocol === 'ws' && km.url && /^https?:/.test(km.url)) throw new ConfigError(`kitManager.url: protocol ws expects a ws:// or wss:// URL, got ${km.url}`);
+  if (km.protocol === 'ws' && km.url && /^https?:/.test(km.url)) throw new ConfigError(`kitManager.url: protocol ws expects a ws:// or wss:// URL, got ${maskUrl(km.url)}`);
+  if (km.url) {
+    let ok = true;
+    try { new URL(km.url); } catch { ok = false; }
+    if (!ok) throw new ConfigError(`kitManager.url: not a valid URL (a port from 1 to ${PORT_MAX}?), got ${maskUrl(km.url)}`);
+  }
+  const kuksaPort = Number(raw.kuksa.address.slice(raw.kuksa.address.lastIndexOf(':') + 1));
+  if (kuksaPort > PORT_MAX) throw new ConfigError(`kuksa.address: expected a port from 0 to ${PORT_MAX}, got ${kuksaPort}`);
   if (raw.api.port !== 0 && raw.api.port === raw.health.port && raw.api.host === raw.health.host) throw new ConfigError(`health.port: must differ from api.port (${raw.api.port})`);
   if (raw.kuksa.tls.enabled === false && (raw.kuksa.tls.certFile || raw.kuksa.tls.keyFile || raw.kuksa.tls.caFile)) {
     throw new ConfigError('kuksa.tls.enabled: expected true when kuksa.tls.caFile, certFile or keyFile is set');
@@ -234,12 +241,17 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** A URL with its user and password (`https://user:pass@host`) masked: `https://***@host`. Anything else unchanged. */
+export function maskUrl<T>(value: T): T {
+  return (typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/i, '$1***@') : value) as T;
+}
+
 /** The effective config with every secret masked: for --print-config and logs. */
 export function maskedConfig(config: Config): unknown {
   const walk = (schema: Branch, value: Record<string, unknown>): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const [key, node] of Object.entries(schema)) {
-      if (isLeaf(node)) out[key] = node.kind === 'string' && node.secret && value[key] ? '***' : value[key];
+      if (isLeaf(node)) out[key] = node.kind === 'string' && node.secret && value[key] ? '***' : maskUrl(value[key]);
       else out[key] = walk(node, value[key] as Record<string, unknown>);
     }
     return out;
