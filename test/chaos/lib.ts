@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Test } from 'tap';
-import type { AgentHandle, ApiClient } from '../helpers/agent';
+import { ApiClient, type AgentHandle } from '../helpers/agent';
 
 export const FULL = process.env.SDV_CHAOS === 'full';
 export const OUT_DIR = path.join(__dirname, 'out');
@@ -162,4 +162,74 @@ export function checkAftermath(t: Test, summary: Summary, agent: AgentHandle, se
   summary.data.crashes = crashes;
   t.equal(crashes, 0, 'zero crashes (no exit, nothing caught by the last-resort handler)');
   return crashes;
+}
+
+/** What a Liveness probe saw while an attack ran. */
+export interface LivenessFigures { pings: number; pingsMissed: number; maxPingMs: number; healths: number; healthsMissed: number; maxHealthMs: number }
+
+/**
+ * The agent answering while an attack runs: a local API `ping` and a `GET /health` every `everyMs`, each with its own
+ * deadline (a missed one is counted, never waited for). stop() ends the probe and returns what it saw.
+ */
+export class Liveness {
+  private readonly f: LivenessFigures = { pings: 0, pingsMissed: 0, maxPingMs: 0, healths: 0, healthsMissed: 0, maxHealthMs: 0 };
+  private running = true;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly agent: AgentHandle, private readonly client: ApiClient, everyMs = 200, private readonly deadlineMs = 5000) {
+    this.loop = (async () => {
+      while (this.running) {
+        await Promise.all([this.ping(), this.health()]);
+        await sleep(everyMs);
+      }
+    })();
+  }
+
+  private async ping(): Promise<void> {
+    const t0 = performance.now();
+    const r = await req(this.client, { type: 'ping' }, this.deadlineMs).catch(() => null);
+    this.f.pings++;
+    if (r?.type === 'pong') this.f.maxPingMs = Math.max(this.f.maxPingMs, performance.now() - t0);
+    else this.f.pingsMissed++;
+  }
+
+  private async health(): Promise<void> {
+    const t0 = performance.now();
+    const ok = await fetch(this.agent.healthUrl, { signal: AbortSignal.timeout(this.deadlineMs) }).then((r) => r.json()).then(() => true, () => false);
+    this.f.healths++;
+    if (ok) this.f.maxHealthMs = Math.max(this.f.maxHealthMs, performance.now() - t0);
+    else this.f.healthsMissed++;
+  }
+
+  async stop(): Promise<LivenessFigures> {
+    this.running = false;
+    await this.loop;
+    return { ...this.f, maxPingMs: Math.round(this.f.maxPingMs), maxHealthMs: Math.round(this.f.maxHealthMs) };
+  }
+}
+
+/**
+ * One attack of a section, with the figures every attack reports: RSS before and after, and what the liveness probe
+ * saw. `run` does the attack and returns whether the agent held (its own checks made with t); the attack counts as
+ * survived when it held, no ping or /health was missed and the agent did not exit.
+ */
+export async function attack(t: Test, summary: Summary, name: string, agent: AgentHandle, run: () => Promise<boolean>, opts: { probe?: ApiClient; everyMs?: number } = {}): Promise<boolean> {
+  summary.data.faultsInjected++;
+  const probe = opts.probe ?? await ApiClient.connect(agent.apiUrl);
+  const rss0 = rssOf(agent.proc.pid) ?? 0;
+  const live = new Liveness(agent, probe, opts.everyMs ?? 200);
+  let held = false;
+  try { held = await run(); } catch (e) { t.fail(`${name}: ${(e as Error).message}`); }
+  const seen = await live.stop();
+  const rss1 = rssOf(agent.proc.pid) ?? 0;
+  if (!opts.probe) probe.close();
+  summary.data.figures[`${name}: RSS MB before → after`] = `${(rss0 / MB).toFixed(1)} → ${(rss1 / MB).toFixed(1)}`;
+  summary.data.figures[`${name}: ping, /health answered (slowest ms)`] = `${seen.pings - seen.pingsMissed}/${seen.pings} (${seen.maxPingMs}), ${seen.healths - seen.healthsMissed}/${seen.healths} (${seen.maxHealthMs})`;
+  t.equal(seen.pingsMissed, 0, `${name}: every ping answered within 5 s throughout (${seen.pings}, slowest ${seen.maxPingMs} ms)`);
+  t.equal(seen.healthsMissed, 0, `${name}: every /health answered within 5 s throughout (${seen.healths}, slowest ${seen.maxHealthMs} ms)`);
+  t.notOk(exited(agent), `${name}: the agent is still running`);
+  const ok = held && seen.pingsMissed === 0 && seen.healthsMissed === 0 && !exited(agent);
+  if (ok) summary.data.faultsSurvived++;
+  else summary.finding(`${name}: did not hold (held ${held}, pings missed ${seen.pingsMissed}, /health missed ${seen.healthsMissed})`);
+  return ok;
 }
