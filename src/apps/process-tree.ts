@@ -2,8 +2,9 @@
 // it — also one that left the app's process group and session (setsid(), a daemon's double fork), which the group
 // signals of process.ts cannot reach. Two ways, chosen once at start (apps.processTree):
 //   cgroup — where the agent may create cgroups (cgroup v2; root, or a subtree delegated to it): the app's first
-//     process is moved into <agent's cgroup>/sdv-agent-<dataDir hash>/<appId> right after it is spawned, before the
-//     program it wraps has started; nothing the app does can take a process out of it, and ending is cgroup.kill.
+//     process is born in <agent's cgroup>/sdv-agent-<dataDir hash>/<appId> (the agent steps into that cgroup for
+//     the synchronous moment of the spawn and back out, as clone3's CLONE_INTO_CGROUP would do), so even its very
+//     first fork is inside; nothing the app does can take a process out of it, and ending is cgroup.kill.
 //   proc — everywhere else, from /proc when the tree ends: the processes in the leader's session or group, their
 //     descendants, and every process started since the launch whose environment carries the app's marks (its
 //     SDV_APP_ID and its stderr FIFO, which no other app of any agent shares; a detached child keeps them). A program
@@ -29,29 +30,50 @@ interface Stat { pid: number; ppid: number; pgrp: number; session: number; start
 
 export class ProcessTrees {
   readonly mode: TreeMode;
-  private readonly base: string | null;
+  private readonly where: { base: string; own: string } | null;
+  private get base(): string | null { return this.where?.base ?? null; }
 
   /** `want`: apps.processTree. 'cgroup' that cannot be had throws (the start fails, saying why). */
   constructor(dataDir: string, private readonly log: Logger, want: 'auto' | TreeMode) {
-    this.base = want === 'proc' ? null : cgroupBase(dataDir);
-    if (want === 'cgroup' && !this.base) throw new Error('apps.processTree is cgroup, but the agent may not create a cgroup here (cgroup v2 with a writable or delegated subtree is needed)');
-    this.mode = this.base ? 'cgroup' : 'proc';
+    this.where = want === 'proc' ? null : cgroupBase(dataDir);
+    if (want === 'cgroup' && !this.where) throw new Error('apps.processTree is cgroup, but the agent may not create a cgroup here (cgroup v2 with a writable or delegated subtree is needed)');
+    this.mode = this.where ? 'cgroup' : 'proc';
     log.info({ mode: this.mode, cgroup: this.base ?? undefined }, 'app process trees are tracked');
   }
 
-  /** Starts tracking the tree whose first process is `pid` (just spawned); `marks`: environment entries of the app. */
-  track(appId: string, pid: number, marks: readonly string[]): ProcessTree {
-    if (this.base) {
-      const dir = path.join(this.base, appId);
+  /**
+   * Runs `spawn` (which starts the app's first process, synchronously) and tracks the tree of that process;
+   * `marks`: environment entries only this app's processes carry (for /proc tracking).
+   */
+  spawn<T extends { readonly pid: number }>(appId: string, marks: readonly string[], spawn: () => T): { proc: T; tree: ProcessTree } {
+    if (this.where) {
+      const dir = path.join(this.where.base, appId);
+      let inside = false;
       try {
         fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(path.join(dir, 'cgroup.procs'), `${pid}\n`);
-        return new CgroupTree(dir);
+        fs.writeFileSync(path.join(dir, 'cgroup.procs'), `${process.pid}\n`);
+        inside = true;
       } catch (e) {
-        this.log.warn({ appId, err: (e as Error).message }, 'could not move the app into its cgroup; its tree is tracked through /proc');
+        this.log.warn({ appId, err: (e as Error).message }, 'could not start the app in its cgroup; its tree is tracked through /proc');
+      }
+      if (inside) {
+        let proc: T;
+        try { proc = spawn(); } finally { this.stepOut(); }
+        return { proc, tree: new CgroupTree(dir) };
       }
     }
-    return new ProcTree(pid, marks);
+    const proc = spawn();
+    return { proc, tree: new ProcTree(proc.pid, marks) };
+  }
+
+  /** Back to the agent's own cgroup: it must never stay in one that an app's end kills. */
+  private stepOut(): void {
+    const own = path.join(this.where!.own, 'cgroup.procs');
+    for (let attempt = 0; ; attempt++) {
+      try { fs.writeFileSync(own, `${process.pid}\n`); return; } catch (e) {
+        if (attempt >= 3) { this.log.fatal({ err: (e as Error).message }, 'could not leave an app\'s cgroup; exiting'); process.exit(1); }
+      }
+    }
   }
 
   /** At start: processes of these apps that outlived an earlier agent (kill -9) are killed before they run again. */
@@ -149,22 +171,34 @@ class ProcTree implements ProcessTree {
   }
 }
 
-/** <cgroup v2 mount><the agent's own cgroup>/sdv-agent-<hash of dataDir>, made here; null where that is not possible. */
-function cgroupBase(dataDir: string): string | null {
+/**
+ * <cgroup v2 mount><the agent's own cgroup>/sdv-agent-<hash of dataDir>, made here, and the agent's own cgroup; null
+ * where that is not possible. Proven by stepping into a probe cgroup and back, as every app start will.
+ */
+function cgroupBase(dataDir: string): { base: string; own: string } | null {
+  let ownDir: string | null = null;
+  let probe: string | null = null;
   try {
     const mount = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
       .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
     const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3);
     if (!mount || own === undefined) return null;
+    ownDir = path.join(mount, own);
     const hash = crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
-    const base = path.join(mount, own, `sdv-agent-${hash}`);
+    const base = path.join(ownDir, `sdv-agent-${hash}`);
     fs.mkdirSync(base, { recursive: true });
-    // Proof that processes can be moved here: a probe folder made and removed.
-    const probe = path.join(base, `.probe-${process.pid}`);
+    probe = path.join(base, `.probe-${process.pid}`);
     fs.mkdirSync(probe);
+    fs.writeFileSync(path.join(probe, 'cgroup.procs'), `${process.pid}\n`);
+    fs.writeFileSync(path.join(ownDir, 'cgroup.procs'), `${process.pid}\n`);
     fs.rmdirSync(probe);
-    return base;
-  } catch { return null; }
+    return { base, own: ownDir };
+  } catch {
+    // Never stay in the probe: back to where the agent was (a no-op when it never left).
+    if (ownDir) { try { fs.writeFileSync(path.join(ownDir, 'cgroup.procs'), `${process.pid}\n`); } catch { /* was not moved */ } }
+    if (probe) { try { fs.rmdirSync(probe); } catch { /* not made */ } }
+    return null;
+  }
 }
 
 function readStat(pid: number): Stat | null {

@@ -405,13 +405,13 @@ export class AppSupervisor {
         inst.serviceRunning = true;
       } else {
         const spec = appSpawnSpec(rec, this.store.folder(rec.id), this.config, this.runAs, this.store.agentFolder(rec.id));
-        inst.proc = new GroupProcess(spec, {
+        const started = this.trees.spawn(rec.id, marksOf(rec.id, spec.stderrFifo), () => new GroupProcess(spec, {
           onStdout: (c) => inst.console.write('stdout', c),
           onStderr: (c) => inst.console.write('stderr', c),
           onExit: (info) => this.exited(inst, info),
-        });
-        // At once: before the wrapped program has started, so its first fork is already inside.
-        inst.tree = this.trees.track(rec.id, inst.proc.pid, marksOf(rec.id, spec.stderrFifo));
+        }));
+        inst.proc = started.proc;
+        inst.tree = started.tree;
       }
     } catch (e) {
       inst.proc = null;
