@@ -75,6 +75,9 @@ export class AdhocRuns {
     const slot: Live = { run: null, proc: null, from: opts.from ?? 'kit', startedAt: Date.now(), capTimer: null };
     this.live.set(opts.owner, slot);
     try { await Promise.all(stopping); } catch { /* stopped anyway */ }
+    // One turn of the event loop before the spawn: starts arriving in a burst take their slots first, so a run that a
+    // later one of the same burst replaces is never spawned at all.
+    await new Promise((r) => setImmediate(r));
     if (this.live.get(opts.owner) !== slot) throw new Error('a newer run took this run\'s place before it started');
     try { return this.spawn(opts, slot); } catch (e) {
       if (this.live.get(opts.owner) === slot) this.live.delete(opts.owner);
