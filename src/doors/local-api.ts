@@ -79,7 +79,9 @@ export class LocalApi {
       server.listen(api.port, api.host, () => { server.off('error', reject); resolve(); });
     });
     // Authenticated clients, as many waiting to authenticate, and the sockets still on the HTTP side.
-    limitConnections(server, { name: 'local API', maxIdle: MAX_IDLE_HTTP, maxConnections: 2 * api.maxClients + MAX_IDLE_HTTP }, this.parts.log);
+    // (at least as many on the HTTP side as may connect at once).
+    const maxIdle = Math.max(MAX_IDLE_HTTP, api.maxClients);
+    limitConnections(server, { name: 'local API', maxIdle, maxConnections: 2 * api.maxClients + maxIdle }, this.parts.log);
     const port = (server.address() as { port: number }).port;
     this.parts.log.info({ host: api.host, port, path: api.path, auth: api.token ? 'token' : 'none' }, 'local API listening');
     return port;
