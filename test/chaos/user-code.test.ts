@@ -141,8 +141,9 @@ t.test('no agent secret reaches any child', async (t) => {
     const run = async (key: string, frame: F, timeoutMs = 60_000) => {
       const id = `run-${key}`;
       c.send({ ...frame, id });
+      // The final reply carries the id; the frames before it (output, progress) carry it as requestId.
       await c.waitFor((f) => f.id === id && (f.isDone === true || f.type === 'error' || (typeof f.result === 'string' && f.result !== 'Installing' && f.type === 'install_python_packages-response')), timeoutMs);
-      outputs[key] = c.frames.filter((f) => f.id === id).map((f) => `${String(f.result ?? '')}${String(f.data ?? '')}${String(f.line ?? '')}${String(f.error ?? '')}`).join('\n');
+      outputs[key] = c.frames.filter((f) => f.id === id || f.requestId === id).map((f) => `${String(f.result ?? '')}${String(f.data ?? '')}${String(f.line ?? '')}${String(f.error ?? '')}`).join('\n');
     };
     await run('adhoc-python', { type: 'run_python_app', data: { code: 'print("adhoc done")\n', name: 'envrun' } });
     await run('adhoc-binary', { type: 'run_bin_app', data: 'envbin' });
@@ -153,7 +154,7 @@ t.test('no agent secret reaches any child', async (t) => {
     } else t.comment('g++ not installed: the C++ build is not checked');
     c.send({ type: 'generate_vehicle_model', id: 'gen', data: { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' } } } } });
     await c.waitFor((f) => f.id === 'gen' && (f.result === 'Successful' || f.type === 'error'), 60_000);
-    outputs.generator = c.frames.filter((f) => f.id === 'gen').map((f) => String(f.line ?? '')).join('\n');
+    outputs.generator = c.frames.filter((f) => f.id === 'gen' || f.requestId === 'gen').map((f) => String(f.line ?? '')).join('\n');
 
     let clean = true;
     for (const [kind, text] of Object.entries(outputs)) {
