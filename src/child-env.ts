@@ -17,8 +17,19 @@ export const BUILD_ENV: readonly (string | RegExp)[] = [
   'CARGO_HOME', 'RUSTUP_HOME', 'RUSTUP_TOOLCHAIN', 'LIBRARY_PATH', 'CPATH', 'C_INCLUDE_PATH', 'CPLUS_INCLUDE_PATH', 'PKG_CONFIG_PATH',
 ];
 
-/** The allowed part of `from` (the agent's environment): BASE plus `extra`. */
-export function inheritedEnv(extra: readonly (string | RegExp)[] = [], from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+const NONE: readonly (string | RegExp)[] = [];
+/** Reading process.env is slow (every name a lookup in the C++ side): the agent's own is filtered once per list. */
+const cache = new WeakMap<readonly (string | RegExp)[], Record<string, string>>();
+
+/** The allowed part of `from` (the agent's environment): BASE plus `extra`. A new object each call. */
+export function inheritedEnv(extra: readonly (string | RegExp)[] = NONE, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  if (from !== process.env) return pick(extra, from);
+  let env = cache.get(extra);
+  if (!env) cache.set(extra, (env = pick(extra, from)));
+  return { ...env };
+}
+
+function pick(extra: readonly (string | RegExp)[], from: NodeJS.ProcessEnv): Record<string, string> {
   const allowed = [...BASE, ...extra];
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(from)) {

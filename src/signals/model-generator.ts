@@ -4,6 +4,9 @@
 import { spawn } from 'node:child_process';
 import { inheritedEnv } from '../child-env';
 
+/** A generator is often a Python tool: it keeps the agent's HOME and Python settings (and nothing secret). */
+const GENERATOR_ENV = ['HOME', 'PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV'];
+
 export const GENERATOR_LIMITS = { timeoutMs: 300_000, maxLines: 2000, maxLineBytes: 4096 } as const;
 
 export async function runModelGenerator(command: string, vssFile: string, cwd: string, onLine: (stream: 'stdout' | 'stderr', line: string) => void): Promise<{ exitCode: number | null; truncated: boolean; error?: string }> {
@@ -12,7 +15,7 @@ export async function runModelGenerator(command: string, vssFile: string, cwd: s
   return new Promise((resolve) => {
     let lines = 0;
     let truncated = false;
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...inheritedEnv(['HOME', 'PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV']), SDV_VSS_FILE: vssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...inheritedEnv(GENERATOR_ENV), SDV_VSS_FILE: vssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), GENERATOR_LIMITS.timeoutMs);
     for (const stream of ['stdout', 'stderr'] as const) {
       let buf = '';
