@@ -115,7 +115,8 @@ t.test('parallel ad-hoc runs never exceed 16 alive', async (t) => {
     const code = 'import time\nprint("up", flush=True)\ntime.sleep(100)\n';
     for (const c of cs) c.send({ type: 'run_python_app', id: 'r', data: { code, name: 'flood' } });
     // every start answered: its first output, or an error (replaced before it began)
-    await Promise.all(cs.map((c) => c.waitFor((f) => f.id === 'r' && (f.type === 'error' || f.isDone === true || (typeof f.result === 'string' && f.result.includes('up'))), 120_000).catch(() => null)));
+    // (the run's output frames carry its id as requestId; the final reply, or a refusal, as id)
+    await Promise.all(cs.map((c) => c.waitFor((f) => (f.id === 'r' || f.requestId === 'r') && (f.type === 'error' || f.isDone === true || (typeof f.result === 'string' && f.result.includes('up'))), 120_000).catch(() => null)));
     // Replaced runs get SIGTERM and go within moments; what is left must be within the bound for good.
     const settled = await until(() => aliveRuns() <= 16, 15_000, 200);
     await sleep(1000);
