@@ -20,8 +20,10 @@ const END_WAIT_MS = 2000;
 
 export interface ProcessTree {
   readonly mode: TreeMode;
-  /** A signal to every process of the tree (stop's SIGTERM, pause, resume). */
+  /** A signal to every process of the tree (pause, resume). */
   signal(sig: NodeJS.Signals): void;
+  /** A signal to the processes that left the app's process group (stop's SIGTERM: the group has its own). */
+  signalDetached(sig: NodeJS.Signals): void;
   /** SIGKILL to every process left, resolved when they are gone; the tree is done after this. */
   end(): Promise<void>;
 }
@@ -59,7 +61,7 @@ export class ProcessTrees {
       if (inside) {
         let proc: T;
         try { proc = spawn(); } finally { this.stepOut(); }
-        return { proc, tree: new CgroupTree(dir) };
+        return { proc, tree: new CgroupTree(dir, proc.pid) };
       }
     }
     const proc = spawn();
@@ -83,7 +85,7 @@ export class ProcessTrees {
     for (const { appId, marks } of apps) {
       const dir = this.base ? path.join(this.base, appId) : null;
       if (dir && fs.existsSync(dir)) {
-        const tree = new CgroupTree(dir);
+        const tree = new CgroupTree(dir, 0);
         n += tree.pids().length;
         tree.signal('SIGKILL');
         try { fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1'); } catch { /* older kernel: signalled one by one */ }
@@ -107,13 +109,15 @@ export class ProcessTrees {
 
 class CgroupTree implements ProcessTree {
   readonly mode = 'cgroup' as const;
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string, private readonly leader: number) {}
 
   pids(): number[] {
     try { return fs.readFileSync(path.join(this.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number); } catch { return []; }
   }
 
   signal(sig: NodeJS.Signals): void { for (const p of this.pids()) kill(p, sig); }
+
+  signalDetached(sig: NodeJS.Signals): void { for (const p of this.pids()) if (readStat(p)?.pgrp !== this.leader) kill(p, sig); }
 
   async end(): Promise<void> {
     // cgroup.kill (Linux 5.14+) kills atomically, also what is forking right now; else one by one until empty.
@@ -159,6 +163,8 @@ class ProcTree implements ProcessTree {
   }
 
   signal(sig: NodeJS.Signals): void { for (const p of this.members()) kill(p, sig); }
+
+  signalDetached(sig: NodeJS.Signals): void { for (const p of this.members()) if (readStat(p)?.pgrp !== this.leader) kill(p, sig); }
 
   async end(): Promise<void> {
     const deadline = Date.now() + END_WAIT_MS;

@@ -440,7 +440,8 @@ export class AppSupervisor {
     if (inst.proc) {
       inst.stopping = true;
       const proc = inst.proc;
-      inst.tree?.signal('SIGTERM');
+      // The group gets process.ts's stop (SIGTERM to the program, SIGKILL to the group); what left the group, its own.
+      inst.tree?.signalDetached('SIGTERM');
       await proc.stop(this.config.apps.stopGraceMs);
       await inst.treeEnded;
       // exited() ran and set the status; wait for it if the exit event is still on its way.

@@ -34,8 +34,7 @@ export function writeUserFile(runAs: RunAs | null, file: string, data: string | 
 }
 
 /**
- * The app user's folder for a tree an earlier root-run install left behind (dataDir/python-packages before runAs was
- * set). Walks only folders that are not the app user's and that no one else may write, so no part of a path it uses
+ * The app user's folder for a tree an earlier root-run install left behind (packages.dir before runAs was set). Walks only folders that are not the app user's and that no one else may write, so no part of a path it uses
  * can be swapped under it; a folder already owned by the app user is left as it is (what is in it is the user's own
  * doing). Owners change with lchown, children before their folder.
  */
@@ -48,6 +47,10 @@ export function handOverTree(runAs: RunAs | null, root: string): void {
     }
     if (st.uid !== runAs.uid || st.gid !== runAs.gid) fs.lchownSync(p, runAs.uid, runAs.gid);
   };
+  // The walk is only as safe as the folder the tree sits in (packages.dir may be anywhere): one the app user could
+  // change could swap the tree for a link between two steps, so such a tree is left as it is.
+  const parent = fs.lstatSync(path.dirname(root));
+  if (parent.uid === runAs.uid || (parent.mode & 0o022) !== 0) return;
   walk(root, fs.lstatSync(root));
 }
 
