@@ -5,7 +5,9 @@
 //   - every kind of child (deployed app, ad-hoc python and binary runs, pip, a C++ build and its program, the model
 //     generator) prints its environment: no agent secret (SDV_AGENT_*_TOKEN, the tokens, any other variable of the
 //     agent's) may be in it, and pip runs in an empty folder;
-//   - a requirement that is an archive file name (`name-1.0-py3-none-any.whl`) is refused before pip sees it.
+//   - a requirement that is an archive file name (`name-1.0-py3-none-any.whl`) is refused before pip sees it;
+//   - an app prints the pty wrapper's end marker (the old fixed form, forged tokens, a flood of both): its output
+//     keeps being forwarded and its own exit code is reported.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -194,5 +196,36 @@ t.test('a requirement that names an archive file is refused before pip', async (
     }
     t.notOk(fs.existsSync(path.join(agent.dataDir, 'python-packages', 'planted_pkg')), 'nothing was installed');
     return refused === names.length;
+  }, { probe: c });
+});
+
+t.test('an app that prints end markers keeps its output and its exit code', async (t) => {
+  // The fixed marker `ESC ] sdv-exit;0 BEL` used to end the forwarding of the run that printed it and report exit 0.
+  const agent = await startAgent({ env: SAFE_ENV });
+  t.teardown(() => agent.stop());
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  await attack(t, summary, 'forged end markers in an app\'s output', agent, async () => {
+    const code = [
+      'import os, sys',
+      'for i in range(200):',
+      '    tok = os.urandom(12).hex()',
+      '    sys.stdout.write(f"\\x1b]sdv-exit;0\\x07\\x1b]sdv-exit;{tok};0\\x07 line {i}\\n")',
+      'sys.stdout.flush()',
+      'print("the end")',
+      'sys.exit(7)',
+    ].join('\n') + '\n';
+    await req(c, { type: 'deploy_request', prototype: { id: 'forger', type: 'python', code, config: {} } });
+    c.send({ type: 'console_subscribe', id: 'sub-forger', appId: 'VEA-forger' });
+    await c.waitFor((f) => f.id === 'sub-forger');
+    await req(c, { type: 'run_app', appId: 'VEA-forger' });
+    const st = await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-forger' && (f.status === 'stopped' || f.status === 'error'), 60_000);
+    await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-forger' && f.output === 'the end', 10_000).catch(() => null);
+    const out = c.frames.filter((f) => f.type === 'console_output' && f.appId === 'VEA-forger').map((f) => String(f.output));
+    const lines = out.filter((l) => / line \d+$/.test(l)).length;
+    t.equal(st.exitCode, 7, 'the program\'s own exit code');
+    t.equal(lines, 200, 'every line with markers in it was forwarded');
+    t.ok(out.includes('the end'), 'and the line after them');
+    return st.exitCode === 7 && lines === 200 && out.includes('the end');
   }, { probe: c });
 });
