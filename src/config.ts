@@ -60,6 +60,18 @@ export const SCHEMA = {
     echoActuators: bool(true),
     modelGenerator: str(''),
   },
+  mqtt: {
+    /** embedded: the agent's own broker on address; external: apps are told address, nothing is started; off: neither. */
+    mode: oneOf('embedded', ['embedded', 'external', 'off']),
+    address: str('127.0.0.1:1883', { pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, hint: 'host:port' }),
+    maxClients: int(100, 1, 10_000),
+    maxPacketBytes: int(1024 * 1024, 1024, 256 * 1024 * 1024),
+    maxQueuedBytes: int(1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+    maxRetained: int(1000, 0, 1_000_000),
+    maxRetainedBytes: int(8 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+    maxSubscriptions: int(100, 1, 100_000),
+    maxTopicLength: int(1024, 16, 65_535),
+  },
   signals: { batchWindowMs: int(50, 1, 60_000), subscriberTtlS: int(60, 1, 86_400) },
   apps: {
     python: str('python3'),

@@ -11,8 +11,11 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
   const kmDown = status.kitManager.configured && !status.kitManager.connected;
   const kuksaDown = !status.kuksa.connected;
   const storageError = parts.apps?.storageError ?? null;
+  const mqtt = parts.mqtt?.status();
+  // An MQTT broker the apps are told about and that is not there (external: once a dial has failed).
+  const mqttDown = !!mqtt && mqtt.mode !== 'off' && mqtt.up === false;
   return {
-    status: kmDown || kuksaDown || storageError ? 'degraded' : 'healthy',
+    status: kmDown || kuksaDown || storageError || mqttDown ? 'degraded' : 'healthy',
     runtimeId: runtime.runtimeId,
     kitManagerConnected: status.kitManager.connected,
     timestamp: new Date().toISOString(),
@@ -23,6 +26,8 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
     kitManagerDroppedReplies: status.kitManager.droppedReplies,
     kuksaConnected: status.kuksa.connected,
     kuksaMode: status.kuksa.mode,
+    mqttMode: parts.config.mqtt.mode,
+    mqttUp: mqtt?.up ?? false,
     apps: appCounts(),
     storageError,
   };
