@@ -29,6 +29,8 @@ export interface MqttStats {
   readonly messagesIn: number;
   readonly messagesOut: number;
   readonly dropped: number;
+  /** The most bytes waiting for any one connected client right now (socket buffer + queue): at most mqtt.maxQueuedBytes plus one packet. */
+  readonly largestQueueBytes: number;
 }
 
 export class MqttBroker implements BrokerSide {
@@ -188,7 +190,10 @@ export class MqttBroker implements BrokerSide {
   }
 
   stats(): MqttStats {
+    let largest = 0;
+    for (const c of this.online.values()) largest = Math.max(largest, c.buffered + (c.session?.pendingBytes ?? 0));
     return {
+      largestQueueBytes: largest,
       up: this.server !== null && !this.stopping, port: this.port, clients: this.online.size, sessions: this.sessions.size,
       subscriptions: this.tree.size, retained: this.retained.size, retainedBytes: this.retained.totalBytes,
       messagesIn: this.counts.in, messagesOut: this.counts.out, dropped: this.counts.dropped,
