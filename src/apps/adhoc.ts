@@ -124,17 +124,19 @@ export class AdhocRuns {
     };
 
     const hint = opts.kind === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
+    const withHint = (c: string) => {
+      output(c);
+      const line = hint?.feed(c);
+      if (line) output(`${line}\n`);
+    };
     let run: AdhocRun;
     const proc = new GroupProcess({
       file, args, cwd: folder, ...asUser(this.runAs),
       env: { ...appEnv(this.config, folder, this.runAs, {}, this.addresses), ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
     }, {
-      onStdout: output,
-      onStderr: (c) => {
-        output(c);
-        const line = hint?.feed(c);
-        if (line) output(`${line}\n`);
-      },
+      // Without a stderr FIFO an ad-hoc run's traceback comes through the pty, so both streams are watched.
+      onStdout: withHint,
+      onStderr: withHint,
       onExit: ({ exitCode }) => {
         flush();
         const l = this.live.get(opts.owner);

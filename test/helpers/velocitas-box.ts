@@ -40,7 +40,9 @@ export async function deployPython(c: ApiClient, id: string, code: string): Prom
   const dep = await c.request({ type: 'deploy_request', prototype: { id, name: id, type: 'python', code, config: {} } });
   if (dep.type === 'error') throw new Error(`deploy failed: ${JSON.stringify(dep)}`);
   const appId = dep.appId as string;
-  await c.request({ type: 'console_subscribe', appId });
+  const sid = `sub-${appId}-${Date.now()}`;
+  c.send({ type: 'console_subscribe', id: sid, appId });
+  await c.waitFor((f) => f.id === sid);
   await c.request({ type: 'run_app', appId });
   const output = () => c.frames.filter((f) => f.type === 'console_output' && f.appId === appId).map((f) => String(f.output));
   return {
