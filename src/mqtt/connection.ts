@@ -32,6 +32,7 @@ export class Connection implements Outlet {
   private readonly parser = mqtt.parser({ protocolVersion: 4 });
   private timer: NodeJS.Timeout | null;
   private closed = false;
+  private corked = false;
   /** QoS 2 packet ids received and not yet released (duplicates are not delivered twice). */
   private readonly qos2 = new Set<number>();
 
@@ -58,7 +59,16 @@ export class Connection implements Outlet {
   get buffered(): number { return this.socket.writableLength; }
   get remote(): string { return `${this.socket.remoteAddress}:${this.socket.remotePort}`; }
 
-  send(packet: Buffer): void { if (!this.closed) this.socket.write(packet); }
+  send(packet: Buffer): void {
+    if (this.closed) return;
+    // Everything sent to this client while one chunk of input is handled leaves in one write (one syscall).
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => { this.corked = false; this.socket.uncork(); });
+    }
+    this.socket.write(packet);
+  }
 
   private onPacket(p: mqtt.Packet): void {
     if (this.closed) return;

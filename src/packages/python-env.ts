@@ -40,6 +40,7 @@ export class PythonEnvironment {
   private model: ModelState | null = null;
   private modelNote: string | null = null;
   private sdvNote: string | null = null;
+  private synced = false;
   private readonly log: Logger;
 
   constructor(private readonly config: Config, log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null, private readonly addresses: ServiceAddresses) {
@@ -70,7 +71,8 @@ export class PythonEnvironment {
         this.modelNote = 'the vehicle model has no Vehicle branch with signals, so there is no Python vehicle package';
         return null;
       }
-      const wrote = writeVehiclePackage(this.dir, py, served.source, this.runAs);
+      const wrote = writeVehiclePackage(this.dir, py, served.source, this.runAs, !this.synced);
+      this.synced = true;
       this.model = { signals: py.signals, branches: py.branches, hash: py.hash, source: served.source, skipped: py.skipped, tookMs: Math.round(performance.now() - t0) };
       this.modelNote = null;
       if (wrote) this.log.info({ signals: py.signals, branches: py.branches, source: served.source, ms: this.model.tookMs }, 'python vehicle model written');

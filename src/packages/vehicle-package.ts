@@ -32,18 +32,20 @@ function removeLeftovers(dir: string): void {
  * Makes `dir/vehicle` the given model (source says where the model came from, for get_runtime_info). Returns false
  * when the package there already has this hash. Throws on a write error (the old package then stays as it was).
  */
-export function writeVehiclePackage(dir: string, model: PythonModel, source: string, runAs: RunAs | null): boolean {
+export function writeVehiclePackage(dir: string, model: PythonModel, source: string, runAs: RunAs | null, atStart = false): boolean {
   const current = readStamp(dir);
   if (current?.hash === model.hash && fs.existsSync(path.join(dir, PACKAGE, '__init__.py'))) return false;
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  removeLeftovers(dir);
+  // Only at start: later, an old package may still be being removed in the background.
+  if (atStart) removeLeftovers(dir);
   const tag = `${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   const fresh = path.join(dir, `.vehicle-new-${tag}`);
   try {
     for (const [rel, text] of model.files) {
-      // rel starts with "vehicle/": the package folder is `fresh` itself.
+      // rel starts with "vehicle/": the package folder is `fresh` itself. Files come parents first, so each folder is
+      // made once, after its parent.
       const file = path.join(fresh, rel.slice(PACKAGE.length + 1));
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+      fs.mkdirSync(path.dirname(file), { mode: 0o755 });
       fs.writeFileSync(file, text, { mode: 0o644 });
     }
     const stamp: VehicleStamp = { hash: model.hash, signals: model.signals, branches: model.branches, source };
@@ -65,7 +67,10 @@ export function writeVehiclePackage(dir: string, model: PythonModel, source: str
   if (moved && !current) {
     // A `vehicle` package the agent did not write (installed by hand): kept aside, never deleted.
     fs.renameSync(old, path.join(dir, `vehicle.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`));
-  } else if (moved) fs.rm(old, { recursive: true, force: true }, () => {});
+  } else if (moved) {
+    // In the background: removing a few hundred folders can take longer than writing them (a journalled disk).
+    fs.rm(old, { recursive: true, force: true }, () => {});
+  }
   return true;
 }
 
