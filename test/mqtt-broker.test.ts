@@ -68,9 +68,11 @@ t.test('round trips with mosquitto clients and paho', async (t) => {
     const dying = runPython(`${PAHO}
 c = client("dying")
 c.will_set("will/dying", "gone", qos=1)
+up = []
+c.on_connect = lambda *a: up.append(1)
 c.connect("127.0.0.1", PORT, keepalive=30)
 c.loop_start()
-time.sleep(0.5)
+while not up: time.sleep(0.01)
 print("connected", flush=True)
 time.sleep(60)
 `, { args: [String(port)] });

@@ -29,12 +29,12 @@ t.test('the environment of deployed apps, ad-hoc runs and compiled runs', async 
   t.same(envOf(await app.waitLine(/^ENV /)), want, 'deployed app: the ports actually bound; python-packages before the inherited PYTHONPATH');
 
   c.send({ type: 'run_python_app', id: 'adhoc', data: { code: PRINT_ENV, name: 'env' } });
-  const adhoc = await c.waitFor((f) => f.id === 'adhoc' && typeof f.result === 'string' && (f.result as string).includes('ENV '), 15_000);
+  const adhoc = await c.waitFor((f) => (f.id === 'adhoc' || f.requestId === 'adhoc') && typeof f.result === 'string' && (f.result as string).includes('ENV '), 15_000);
   t.same(envOf(String(adhoc.result).split('\r\n').find((l) => l.startsWith('ENV '))!), want, 'Kit-Manager ad-hoc run');
 
   const cpp = '#include <cstdio>\n#include <cstdlib>\nint main(){ const char* a = std::getenv("SDV_MQTT_ADDRESS"); const char* p = std::getenv("PYTHONPATH"); std::printf("CPP %s %s\\n", a ? a : "-", p ? p : "-"); return 0; }';
   c.send({ type: 'run_cpp_app', id: 'cpp', data: { code: cpp, name: 'envcpp' } });
-  const out = await c.waitFor((f) => f.id === 'cpp' && typeof f.result === 'string' && (f.result as string).includes('CPP '), 60_000);
+  const out = await c.waitFor((f) => (f.id === 'cpp' || f.requestId === 'cpp') && typeof f.result === 'string' && (f.result as string).includes('CPP '), 60_000);
   t.match(String(out.result), `CPP mqtt://127.0.0.1:${mqttPort} ${pkgs}:${inherited}`, 'compiled run');
 });
 
@@ -108,17 +108,17 @@ t.test('a bare box: one agent line says what is missing and how to install it; i
   t.equal(app.output().filter((l) => l.startsWith('[sdv-agent] sdv')).length, 1, 'one line');
 
   const before = fe.replies.length;
-  fe.send('Runtime-BareBox', { cmd: 'run_python_app', data: { code: 'from vehicle import Vehicle, vehicle\n', name: 'Proto' } });
+  fe.send('RunTime-BareBox', { cmd: 'run_python_app', data: { code: 'from vehicle import Vehicle, vehicle\n', name: 'Proto' } });
   const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true, 20_000);
   const text = fe.replies.slice(before).filter((r) => r.cmd === 'run_python_app' && r.isDone === false).map((r) => r.result).join('');
   t.not(done.code, 0);
   t.match(text, /\[sdv-agent\] the Velocitas SDK \(velocitas_sdk\) is not installed .*install_python_packages "velocitas-sdk==0\.14\.1"/, 'Kit-Manager run: the model needs the SDK');
 
   c.send({ type: 'install_python_packages', id: 'sdk', data: 'velocitas-sdk==0.14.1' });
-  const inst = await c.waitFor((f) => f.id === 'sdk' && f.result !== 'Installing', 120_000);
+  const inst = await c.waitFor((f) => (f.id === 'sdk' || f.requestId === 'sdk') && f.result !== 'Installing', 120_000);
   t.match(inst, { result: 'Successful' }, String(inst.data).slice(-300));
   const after = await c.request({ type: 'get_runtime_info' });
   t.match(after.python, { velocitasSdk: { importable: true, version: '0.14.1' }, sdvAlias: true }, 'probed again before the reply; the alias is there');
-  const kitInfo = await fe.command('Runtime-BareBox', { cmd: 'get-runtime-info' });
+  const kitInfo = await fe.command('RunTime-BareBox', { cmd: 'get-runtime-info' });
   t.match((kitInfo.data as Record<string, unknown>).python, { velocitasSdk: { importable: true, version: '0.14.1' } }, 'the Kit-Manager\'s get-runtime-info reports it too');
 });

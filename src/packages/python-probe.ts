@@ -1,5 +1,5 @@
 // One look at the Python that runs the apps: apps.python started with the environment apps get (as apps.runAs), a
-// standard-library script given with -c, one JSON line back. It imports velocitas_sdk itself (its __init__ is empty)
+// standard-library script read from stdin (`python - <folder>`), one JSON line back. It imports velocitas_sdk itself (its __init__ is empty)
 // but nothing below it: velocitas_sdk.model and .vehicle_app connect to MQTT on import.
 import { spawn } from 'node:child_process';
 import { asUser, type RunAs } from '../apps/run-as';
@@ -57,8 +57,10 @@ export function probePython(python: string, env: Record<string, string>, ownFold
     const done = (r: ProbeResult) => { if (!settled) { settled = true; clearTimeout(timer); resolve(r); } };
     let child;
     try {
-      child = spawn(python, ['-c', SCRIPT, ownFolder], { env, cwd: ownFolder, shell: false, stdio: ['ignore', 'pipe', 'pipe'], ...asUser(runAs) });
+      child = spawn(python, ['-', ownFolder], { env, cwd: ownFolder, shell: false, stdio: ['pipe', 'pipe', 'pipe'], ...asUser(runAs) });
     } catch (e) { resolve({ error: `cannot start ${python}: ${(e as Error).message}` }); return; }
+    child.stdin.on('error', () => { /* an interpreter that exits at once: its close says why */ });
+    child.stdin.end(SCRIPT);
     const timer = setTimeout(() => { child.kill('SIGKILL'); done({ error: `${python} did not answer within ${PROBE_TIMEOUT_MS / 1000} s` }); }, PROBE_TIMEOUT_MS);
     child.stdout.on('data', (c: Buffer) => { if (out.length < MAX_OUTPUT) out += c.toString('utf8'); });
     child.stderr.on('data', (c: Buffer) => { if (err.length < MAX_OUTPUT) err += c.toString('utf8'); });
