@@ -147,7 +147,7 @@ export const modelScenario: Scenario = {
     const py: number[] = [];
     const rev: number[] = [];
     try {
-      for (let i = 0; i < Number(process.env.BENCH_LATENCY_RUNS ?? 20) + 1; i++) {
+      for (let i = 0; i < Number(process.env.BENCH_MODEL_RUNS ?? 20) + 1; i++) {
         let t0 = performance.now();
         const r = await c.request({ type: 'generate_vehicle_model', data: vss }, 60_000);
         if (r.result !== 'Successful') throw new Error(`generate_vehicle_model: ${JSON.stringify(r).slice(0, 300)}`);

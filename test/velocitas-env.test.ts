@@ -122,3 +122,15 @@ t.test('a bare box: one agent line says what is missing and how to install it; i
   const kitInfo = await fe.command('RunTime-BareBox', { cmd: 'get-runtime-info' });
   t.match((kitInfo.data as Record<string, unknown>).python, { velocitasSdk: { importable: true, version: '0.14.1' } }, 'the Kit-Manager\'s get-runtime-info reports it too');
 });
+
+t.test('the sdv-runtime image: the SDK and its sdv link on the inherited PYTHONPATH are used, not a collision', async (t) => {
+  const image = tmpDir('sdv-image-');
+  fs.symlinkSync(path.join(VELOCITAS_SDK, 'velocitas_sdk'), path.join(image, 'sdv'));
+  const box = await velocitasBox(t, { sdk: false, env: { PYTHONPATH: `${VELOCITAS_SDK}:${image}` } });
+  const c = await ApiClient.connect(box.agent.apiUrl);
+  t.teardown(() => c.close());
+  const info = await probedInfo(c);
+  t.match(info.python, { velocitasSdk: { importable: true, version: '0.14.1' }, sdvAlias: true });
+  t.notOk((info.python as Record<string, unknown>).sdvNote, 'no collision reported');
+  t.same(info.notices, []);
+});

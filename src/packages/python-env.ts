@@ -107,7 +107,9 @@ export class PythonEnvironment {
     const p = this.probe;
     const sdkThere = p?.velocitasSdk?.importable === true;
     const here = aliasState(this.dir);
-    const elsewhere = p?.sdvElsewhere ?? null;
+    // The SDK's own folder linked as sdv (the sdv-runtime image) is no collision; the agent's alias, first on the path,
+    // then serves instead of it, without importing every module twice.
+    const elsewhere = p?.sdvElsewhere && !p.sdvElsewhere.isVelocitasSdk ? p.sdvElsewhere.path : null;
     let note: string | null = null;
     try {
       if (here === 'foreign' || elsewhere) {

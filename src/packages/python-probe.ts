@@ -35,7 +35,13 @@ sdk["missingDependencies"] = missing
 out["velocitasSdk"] = sdk
 others = [p for p in sys.path if os.path.realpath(p or ".") != own]
 spec = PathFinder.find_spec("sdv", others)
-out["sdvElsewhere"] = None if spec is None else (spec.origin or next(iter(spec.submodule_search_locations or []), None) or "namespace package")
+if spec is None:
+    out["sdvElsewhere"] = None
+else:
+    where = next(iter(spec.submodule_search_locations or []), None) or spec.origin or "namespace package"
+    # An sdv that is the SDK's own folder under the old name (the sdv-runtime image symlinks it) is no collision.
+    same = bool(sdk.get("path")) and os.path.realpath(where) == os.path.realpath(sdk["path"])
+    out["sdvElsewhere"] = {"path": where, "isVelocitasSdk": same}
 print(json.dumps(out))
 `;
 
@@ -43,8 +49,8 @@ export interface ProbeResult {
   readonly executable?: string;
   readonly version?: string;
   readonly velocitasSdk?: { importable: boolean; version?: string | null; path?: string; error?: string; missingDependencies?: string[] };
-  /** Where an `sdv` other than the one in the agent's folder is found on the path (kuksa-client ships one), or null. */
-  readonly sdvElsewhere?: string | null;
+  /** An `sdv` found on the path outside the agent's folder (kuksa-client ships one; the sdv-runtime image links the SDK). */
+  readonly sdvElsewhere?: { path: string; isVelocitasSdk: boolean } | null;
   /** Set when the interpreter could not be run or did not answer. */
   readonly error?: string;
 }
