@@ -66,15 +66,16 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     stops.push(() => signals.stop());
     await signals.start();
     // MQTT and the Python vehicle environment before apps are restored: a Velocitas app connects to MQTT on import
-    // and imports the generated model. The interpreter probe runs in the background.
+    // and imports the generated model (and sdv). The interpreter probe runs later, in the background.
     const mqtt = new MqttService(config, log, parts.runtime.notices);
     parts.mqtt = mqtt;
     stops.push(() => mqtt.stop());
     await mqtt.start();
     const python = new PythonEnvironment(config, log, parts.runtime.notices, runAs, addresses);
     parts.python = python;
+    stops.push(() => python.stop());
     python.syncModel(signals);
-    void python.refresh();
+    python.start();
     apps.setImportHints((m) => python.hint(m));
     // Apps are restored once signals run: a restored mock-service app needs the hub, other apps find the databroker up.
     apps.setServiceHook('mock-service', mockAppHook(signals));

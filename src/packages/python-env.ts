@@ -4,7 +4,8 @@
 // installs and model changes) the interpreter, the SDK and its version, for get_runtime_info and for the one console
 // line that tells a run whose import failed what is missing and how to install it.
 //
-// PART API: python.syncModel(hub) (sync, before a model command replies); python.refresh() → Promise (probe);
+// PART API: python.start() (alias fast path, deferred probe); python.syncModel(hub) (sync, before a model command
+// replies); python.refresh() → Promise (probe);
 // python.info() → the get_runtime_info `python` object; python.hint(missingModule) → a console line or null.
 import * as fs from 'node:fs';
 import type { Config } from '../config';
@@ -14,13 +15,15 @@ import type { RunAs } from '../apps/run-as';
 import { generatePythonModel } from '../signals/python-model';
 import { VssModel } from '../signals/vss';
 import type { SignalHub } from '../signals/hub';
-import { pythonPackagesDir } from './folder';
+import { ensurePythonPackagesDir, pythonPackagesDir } from './folder';
 import { probePython, type ProbeResult } from './python-probe';
 import { aliasState, removeAlias, writeAlias } from './sdv-alias';
 import { readStamp, removeVehiclePackage, writeVehiclePackage } from './vehicle-package';
 
 export const SDK_REQUIREMENT = 'velocitas-sdk==0.14.1';
 const INSTALL = `install_python_packages "${SDK_REQUIREMENT}"`;
+/** The first probe waits this long after start (or until someone asks get_runtime_info). */
+const PROBE_DELAY_MS = 3000;
 
 export interface ModelState {
   readonly signals: number;
@@ -41,6 +44,7 @@ export class PythonEnvironment {
   private modelNote: string | null = null;
   private sdvNote: string | null = null;
   private synced = false;
+  private startTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
 
   constructor(private readonly config: Config, log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null, private readonly addresses: ServiceAddresses) {
@@ -71,6 +75,7 @@ export class PythonEnvironment {
         this.modelNote = 'the vehicle model has no Vehicle branch with signals, so there is no Python vehicle package';
         return null;
       }
+      ensurePythonPackagesDir(this.config, this.runAs);
       const wrote = writeVehiclePackage(this.dir, py, served.source, this.runAs, !this.synced);
       this.synced = true;
       this.model = { signals: py.signals, branches: py.branches, hash: py.hash, source: served.source, skipped: py.skipped, tookMs: Math.round(performance.now() - t0) };
@@ -87,13 +92,28 @@ export class PythonEnvironment {
     }
   }
 
+  /**
+   * At start, before apps are restored: an SDK in the agent's own folder gets its alias at once (a file check, no
+   * process); the probe, which may still take the alias back (an sdv elsewhere on the path), follows once the start's
+   * burst of work is over, so it does not compete with the apps being restored.
+   */
+  start(): void {
+    try {
+      if (fs.existsSync(`${this.dir}/velocitas_sdk/__init__.py`) && aliasState(this.dir) !== 'foreign') writeAlias(this.dir, this.runAs);
+    } catch (e) { this.log.warn({ err: (e as Error).message }, 'sdv alias not written'); }
+    this.startTimer = setTimeout(() => { this.startTimer = null; void this.refresh(); }, PROBE_DELAY_MS);
+    this.startTimer.unref();
+  }
+
+  stop(): void { if (this.startTimer) clearTimeout(this.startTimer); }
+
   /** Probes the interpreter (one probe at a time; a call during one runs one more after it) and applies the alias rule. */
   refresh(): Promise<void> {
     if (this.probing) { this.again = true; return this.probing; }
     this.probing = (async () => {
       do {
         this.again = false;
-        try { fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 }); } catch { /* a read-only dataDir: probe anyway */ }
+        try { ensurePythonPackagesDir(this.config, this.runAs); } catch { /* a read-only dataDir: probe anyway */ }
         const env = appEnv(this.config, this.dir, this.runAs, {}, this.addresses);
         this.probe = await probePython(this.config.apps.python, env, this.dir, this.runAs);
         this.applyAliasRule();
@@ -129,6 +149,7 @@ export class PythonEnvironment {
   /** For get_runtime_info and the Kit-Manager's get-runtime-info. */
   info(): Record<string, unknown> {
     const p = this.probe;
+    if (!p && !this.probing) void this.refresh(); // asked before the deferred first probe: it starts now
     return {
       interpreter: this.config.apps.python,
       executable: p?.executable ?? null,

@@ -81,9 +81,9 @@ export function writeAlias(dir: string, runAs: RunAs | null): boolean {
   const pkg = path.join(dir, 'sdv');
   const file = path.join(pkg, '__init__.py');
   try { if (fs.readFileSync(file, 'utf8') === SDV_ALIAS) return false; } catch { /* absent */ }
-  fs.mkdirSync(pkg, { recursive: true, mode: 0o755 });
+  fs.mkdirSync(pkg, { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, SDV_ALIAS, { mode: 0o644 });
+  fs.writeFileSync(tmp, SDV_ALIAS, { mode: 0o600 });
   fs.renameSync(tmp, file);
   handOver(runAs, pkg, file);
   return true;

@@ -29,13 +29,13 @@ function removeLeftovers(dir: string): void {
 }
 
 /**
- * Makes `dir/vehicle` the given model (source says where the model came from, for get_runtime_info). Returns false
+ * Makes `dir/vehicle` (dir exists: ensurePythonPackagesDir) the given model. Files are private (0600 in 0700 folders)
+ * and, with apps.runAs, the run user's (source says where the model came from, for get_runtime_info). Returns false
  * when the package there already has this hash. Throws on a write error (the old package then stays as it was).
  */
 export function writeVehiclePackage(dir: string, model: PythonModel, source: string, runAs: RunAs | null, atStart = false): boolean {
   const current = readStamp(dir);
   if (current?.hash === model.hash && fs.existsSync(path.join(dir, PACKAGE, '__init__.py'))) return false;
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   // Only at start: later, an old package may still be being removed in the background.
   if (atStart) removeLeftovers(dir);
   const tag = `${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
@@ -45,11 +45,11 @@ export function writeVehiclePackage(dir: string, model: PythonModel, source: str
       // rel starts with "vehicle/": the package folder is `fresh` itself. Files come parents first, so each folder is
       // made once, after its parent.
       const file = path.join(fresh, rel.slice(PACKAGE.length + 1));
-      fs.mkdirSync(path.dirname(file), { mode: 0o755 });
-      fs.writeFileSync(file, text, { mode: 0o644 });
+      fs.mkdirSync(path.dirname(file), { mode: 0o700 });
+      fs.writeFileSync(file, text, { mode: 0o600 });
     }
     const stamp: VehicleStamp = { hash: model.hash, signals: model.signals, branches: model.branches, source };
-    fs.writeFileSync(path.join(fresh, STAMP_FILE), JSON.stringify(stamp) + '\n', { mode: 0o644 });
+    fs.writeFileSync(path.join(fresh, STAMP_FILE), JSON.stringify(stamp) + '\n', { mode: 0o600 });
     handOverTree(runAs, fresh);
   } catch (e) {
     fs.rmSync(fresh, { recursive: true, force: true });
