@@ -19,7 +19,7 @@ t.test('the environment of deployed apps, ad-hoc runs and compiled runs', async 
   const agent = await startAgent({ config: { kuksa: { serve: true, address: '127.0.0.1:0' } }, env: { PYTHONPATH: inherited } });
   t.teardown(() => agent.stop());
   const mqttPort = (await agent.waitLog((l) => l.msg === 'mqtt broker listening')).port as number;
-  const grpcPort = (await agent.waitLog((l) => l.msg === 'kuksa.val v1+v2 server listening')).port as number;
+  const grpcPort = (await agent.waitLog((l) => l.msg === 'databroker gRPC server listening')).port as number;
   const pkgs = path.join(agent.dataDir, 'python-packages');
   const want = { SDV_MIDDLEWARE_TYPE: 'native', SDV_VEHICLEDATABROKER_ADDRESS: `grpc://127.0.0.1:${grpcPort}`, SDV_MQTT_ADDRESS: `mqtt://127.0.0.1:${mqttPort}`, PYTHONPATH: `${pkgs}:${inherited}` };
   const c = await ApiClient.connect(agent.apiUrl);
