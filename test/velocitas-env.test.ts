@@ -134,3 +134,17 @@ t.test('the sdv-runtime image: the SDK and its sdv link on the inherited PYTHONP
   t.notOk((info.python as Record<string, unknown>).sdvNote, 'no collision reported');
   t.same(info.notices, []);
 });
+
+t.test('packages.dir at the image\'s python-packages: its sdv link to the SDK stays, no collision, sdv imports', async (t) => {
+  const image = tmpDir('sdv-image-pkgs-');
+  fs.symlinkSync(path.join(VELOCITAS_SDK, 'velocitas_sdk'), path.join(image, 'sdv'));
+  const box = await velocitasBox(t, { sdk: false, config: { packages: { dir: image } }, env: { PYTHONPATH: VELOCITAS_SDK } });
+  const c = await ApiClient.connect(box.agent.apiUrl);
+  t.teardown(() => c.close());
+  const info = await probedInfo(c);
+  t.match(info.python, { velocitasSdk: { importable: true }, sdvAlias: false, packagesDir: image });
+  t.ok(fs.lstatSync(path.join(image, 'sdv')).isSymbolicLink(), 'the image\'s link is left as it is');
+  t.same(info.notices, []);
+  const app = await deployPython(c, 'image-app', 'from sdv.vehicle_app import VehicleApp\nfrom vehicle import vehicle\nprint("OK", vehicle.Speed.get_path(), flush=True)\n');
+  t.equal(await app.waitLine(/^OK /, 30_000), 'OK Vehicle.Speed');
+});

@@ -126,7 +126,11 @@ export class PythonEnvironment {
   private applyAliasRule(): void {
     const p = this.probe;
     const sdkThere = p?.velocitasSdk?.importable === true;
-    const here = aliasState(this.dir);
+    let here = aliasState(this.dir);
+    // The SDK's folder linked as sdv in this folder (packages.dir pointed at the sdv-runtime image's python-packages)
+    // is the SDK under its old name: the image's, left as it is, and no collision.
+    if (here === 'foreign' && sdkThere && p?.velocitasSdk?.path && sameFolder(`${this.dir}/sdv`, p.velocitasSdk.path)) here = 'absent';
+    if (here === 'absent' && fs.existsSync(`${this.dir}/sdv`)) { this.sdvNote = null; return; }
     // The SDK's own folder linked as sdv (the sdv-runtime image) is no collision; the agent's alias, first on the path,
     // then serves instead of it, without importing every module twice.
     const elsewhere = p?.sdvElsewhere && !p.sdvElsewhere.isVelocitasSdk ? p.sdvElsewhere.path : null;
@@ -200,4 +204,8 @@ export function servedModel(hub: SignalHub, config: Config): { model: VssModel; 
     if (config.kuksa.vss) return { model: VssModel.load(config.kuksa.vss), source: 'kuksa.vss' };
   } catch { /* an unreadable file: no package rather than a wrong one */ }
   return null;
+}
+
+function sameFolder(a: string, b: string): boolean {
+  try { return fs.realpathSync(a) === fs.realpathSync(b); } catch { return false; }
 }
