@@ -60,6 +60,18 @@ export const SCHEMA = {
     echoActuators: bool(true),
     modelGenerator: str(''),
   },
+  mqtt: {
+    /** embedded: the agent's own broker on address; external: apps are told address, nothing is started; off: neither. */
+    mode: oneOf('embedded', ['embedded', 'external', 'off']),
+    address: str('127.0.0.1:1883', { pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, hint: 'host:port' }),
+    maxClients: int(100, 1, 10_000),
+    maxPacketBytes: int(1024 * 1024, 1024, 256 * 1024 * 1024),
+    maxQueuedBytes: int(1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+    maxRetained: int(1000, 0, 1_000_000),
+    maxRetainedBytes: int(8 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+    maxSubscriptions: int(100, 1, 100_000),
+    maxTopicLength: int(1024, 16, 65_535),
+  },
   signals: { batchWindowMs: int(50, 1, 60_000), subscriberTtlS: int(60, 1, 86_400) },
   apps: {
     python: str('python3'),
@@ -226,8 +238,10 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     try { new URL(km.url); } catch { ok = false; }
     if (!ok) throw new ConfigError(`kitManager.url: not a valid URL (a port from 1 to ${PORT_MAX}?), got ${maskUrl(km.url)}`);
   }
-  const kuksaPort = Number(raw.kuksa.address.slice(raw.kuksa.address.lastIndexOf(':') + 1));
-  if (kuksaPort > PORT_MAX) throw new ConfigError(`kuksa.address: expected a port from 0 to ${PORT_MAX}, got ${kuksaPort}`);
+  for (const [key, address] of [['kuksa.address', raw.kuksa.address], ['mqtt.address', raw.mqtt.address]] as const) {
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    if (port > PORT_MAX) throw new ConfigError(`${key}: expected a port from 0 to ${PORT_MAX}, got ${port}`);
+  }
   if (raw.api.port !== 0 && raw.api.port === raw.health.port && raw.api.host === raw.health.host) throw new ConfigError(`health.port: must differ from api.port (${raw.api.port})`);
   if (raw.kuksa.tls.enabled === false && (raw.kuksa.tls.certFile || raw.kuksa.tls.keyFile || raw.kuksa.tls.caFile)) {
     throw new ConfigError('kuksa.tls.enabled: expected true when kuksa.tls.caFile, certFile or keyFile is set');

@@ -165,7 +165,7 @@ t.test('a port already in use is a runtime failure: exit 1', async (t) => {
   await new Promise((r) => srv.once('listening', r));
   const port = (srv.address() as { port: number }).port;
   const dir = tmpDir();
-  const r = cli([], { SDV_AGENT_API_PORT: String(port), SDV_AGENT_HEALTH_PORT: '0', SDV_AGENT_RUNTIME_DATA_DIR: dir, SDV_AGENT_KUKSA_SERVE: 'false' });
+  const r = cli([], { SDV_AGENT_API_PORT: String(port), SDV_AGENT_HEALTH_PORT: '0', SDV_AGENT_RUNTIME_DATA_DIR: dir, SDV_AGENT_KUKSA_SERVE: 'false', SDV_AGENT_MQTT_ADDRESS: '127.0.0.1:0' });
   srv.close();
   t.equal(r.code, 1);
   t.match(r.out, /EADDRINUSE/);

@@ -26,7 +26,8 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import { GroupProcess } from './process';
 import { asUser, handOver, letPass, type RunAs } from './run-as';
-import { appEnv } from './spawn-spec';
+import { appEnv, serviceAddresses } from './spawn-spec';
+import { ImportHint, type HintSource } from './import-hint';
 import { removeUserTree } from './user-files';
 
 export const MAX_RUNS = 16;
@@ -59,9 +60,14 @@ export class AdhocRuns {
   private readonly live = new Map<string, Live>(); // owner → run
   private readonly root: string;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config)) {
     this.root = path.join(config.runtime.dataDir, 'runs');
   }
+
+  private importHints: HintSource | null = null;
+
+  /** Where a python run's failed import finds the agent's extra output line (the python environment part). */
+  setImportHints(source: HintSource): void { this.importHints = source; }
 
   async start(opts: AdhocStart): Promise<AdhocRun> {
     // Everything up to the first await happens at once: the owner's previous run and, past the bound, the oldest runs
@@ -137,13 +143,20 @@ export class AdhocRuns {
       }, COALESCE_MS);
     };
 
+    const hint = opts.kind === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
+    const withHint = (c: string) => {
+      output(c);
+      const line = hint?.feed(c);
+      if (line) output(`${line}\n`);
+    };
     let run: AdhocRun | null = null;
     const proc = new GroupProcess({
       file, args, cwd: folder, ...asUser(this.runAs),
-      env: { ...appEnv(this.config, folder, this.runAs), ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
+      env: { ...appEnv(this.config, folder, this.runAs, {}, this.addresses), ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
     }, {
-      onStdout: output,
-      onStderr: output,
+      // Without a stderr FIFO an ad-hoc run's traceback comes through the pty, so both streams are watched.
+      onStdout: withHint,
+      onStderr: withHint,
       onExit: ({ exitCode }) => {
         flush();
         const l = this.live.get(opts.owner);

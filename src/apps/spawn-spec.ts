@@ -6,15 +6,49 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config } from '../config';
 import { inheritedEnv } from '../child-env';
+import { pythonPackagesDir } from '../packages/folder';
 import { unavailable } from '../commands/errors';
 import type { SpawnSpec } from './process';
 import { asUser, letPass, type RunAs } from './run-as';
 import type { AppRecord } from './store';
 
-/** The environment of every user program; `own` (an app's config.env) may override all but the SDV names. */
-export function appEnv(config: Config, folder: string, runAs: RunAs | null, own: Record<string, string> = {}): Record<string, string> {
-  const [host, port] = splitHostPort(config.kuksa.address);
-  const pyPath = config.packages.dir;
+/** Where user programs find the agent's services, read when a program starts (ports chosen at listen time included). */
+export interface ServiceAddresses {
+  /** host:port of the databroker (the embedded store's gRPC server, or the external databroker). */
+  databroker(): string;
+  /** host:port of the MQTT broker, or null with mqtt.mode off. */
+  mqtt(): string | null;
+}
+
+/** The ports the agent's own servers actually listen on (0 or absent: not listening; the configured port is used). */
+export interface ServedPorts { kuksa?: () => number; mqtt?: () => number }
+
+export function serviceAddresses(config: Config, served: ServedPorts = {}): ServiceAddresses {
+  return {
+    databroker: () => reachable(config.kuksa.address, config.kuksa.mode === 'embedded' ? served.kuksa?.() : 0),
+    mqtt: () => (config.mqtt.mode === 'off' ? null : reachable(config.mqtt.address, config.mqtt.mode === 'embedded' ? served.mqtt?.() : 0)),
+  };
+}
+
+/** A listen address as a client dials it: the port actually bound, and loopback for "every interface". */
+function reachable(address: string, port = 0): string {
+  let [host, configured] = splitHostPort(address);
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '::') host = '::1';
+  const p = port > 0 ? String(port) : configured;
+  return host.includes(':') ? `[${host}]:${p}` : `${host}:${p}`;
+}
+
+/**
+ * The environment of every user program (deployed apps, Kit-Manager ad-hoc runs, compiled programs); `own` (an app's
+ * config.env) may override all but the SDV names. PYTHONPATH is the agent's python-packages folder, then the app's
+ * own, then the one the agent inherited (the sdv-runtime image keeps the SDK there).
+ */
+export function appEnv(config: Config, folder: string, runAs: RunAs | null, own: Record<string, string> = {}, addresses = serviceAddresses(config)): Record<string, string> {
+  const databroker = addresses.databroker();
+  const [host, port] = splitHostPort(databroker);
+  const mqtt = addresses.mqtt();
+  const pythonPath = [pythonPackagesDir(config), own.PYTHONPATH, process.env.PYTHONPATH].filter((p) => p).join(':');
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     LANG: 'C.UTF-8',
@@ -24,18 +58,19 @@ export function appEnv(config: Config, folder: string, runAs: RunAs | null, own:
     TERM: 'dumb',
     ...own,
     PYTHONUNBUFFERED: '1',
-    PYTHONPATH: own.PYTHONPATH ? `${pyPath}:${own.PYTHONPATH}` : pyPath,
+    PYTHONPATH: pythonPath,
     SDV_MIDDLEWARE_TYPE: 'native',
-    SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${config.kuksa.address}`,
+    SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${databroker}`,
+    ...(mqtt ? { SDV_MQTT_ADDRESS: `mqtt://${mqtt}` } : {}),
     KUKSA_DATA_BROKER_ADDRESS: host,
     KUKSA_DATA_BROKER_PORT: port,
   };
 }
 
 /** A deployed app's process; throws when it cannot be started (missing executable, no docker). */
-export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, runAs: RunAs | null, fifoDir = folder): SpawnSpec {
+export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, runAs: RunAs | null, fifoDir = folder, addresses = serviceAddresses(config)): SpawnSpec {
   const { apps } = config;
-  const env = { ...appEnv(config, folder, runAs, rec.config.env), SDV_APP_ID: rec.id };
+  const env = { ...appEnv(config, folder, runAs, rec.config.env, addresses), SDV_APP_ID: rec.id };
   let file: string;
   let args: string[];
   switch (rec.type) {

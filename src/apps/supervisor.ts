@@ -18,7 +18,8 @@ import type { Frame } from '../commands/types';
 import { AppConsole } from './console';
 import { GroupProcess, isLeftoverOf, type ExitInfo } from './process';
 import { letPass, type RunAs } from './run-as';
-import { appSpawnSpec, onPath } from './spawn-spec';
+import { appSpawnSpec, onPath, serviceAddresses } from './spawn-spec';
+import { ImportHint, type HintSource } from './import-hint';
 import { AppStore, STATUSES, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
 import { UsageSampler, type Usage } from './usage';
 import { makeAppFolders, writeAppCode } from './app-folders';
@@ -69,11 +70,12 @@ export class AppSupervisor {
   readonly store: AppStore;
   private readonly apps = new Map<string, Instance>();
   private readonly hooks = new Map<string, ServiceHook>();
+  private importHints: HintSource | null = null;
   readonly usage: UsageSampler;
   private readonly trees: ProcessTrees;
   private closing = false;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config)) {
     this.store = new AppStore(config.runtime.dataDir);
     this.trees = new ProcessTrees(config.runtime.dataDir, log, config.apps.processTree as 'auto' | 'cgroup' | 'proc');
     this.usage = new UsageSampler(() => {
@@ -150,6 +152,9 @@ export class AppSupervisor {
   storageError: string | null = null;
 
   setServiceHook(type: AppType, hook: ServiceHook): void { this.hooks.set(type, hook); }
+
+  /** Where a python app's failed import finds the agent's extra console line (the python environment part). */
+  setImportHints(source: HintSource): void { this.importHints = source; }
 
   // ---- queries -------------------------------------------------------------------------------------------------
 
@@ -404,10 +409,15 @@ export class AppSupervisor {
         await hook.start(rec, inst.console);
         inst.serviceRunning = true;
       } else {
-        const spec = appSpawnSpec(rec, this.store.folder(rec.id), this.config, this.runAs, this.store.agentFolder(rec.id));
+        const spec = appSpawnSpec(rec, this.store.folder(rec.id), this.config, this.runAs, this.store.agentFolder(rec.id), this.addresses);
+        const hint = rec.type === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
         const started = this.trees.spawn(rec.id, marksOf(rec.id, spec.stderrFifo), () => new GroupProcess(spec, {
           onStdout: (c) => inst.console.write('stdout', c),
-          onStderr: (c) => inst.console.write('stderr', c),
+          onStderr: (c) => {
+            inst.console.write('stderr', c);
+            const line = hint?.feed(c);
+            if (line) inst.console.note('stderr', line);
+          },
           onExit: (info) => this.exited(inst, info),
         }));
         inst.proc = started.proc;

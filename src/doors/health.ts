@@ -17,10 +17,13 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
   const kmDown = status.kitManager.configured && !status.kitManager.connected;
   const kuksaDown = !status.kuksa.connected;
   const storageError = parts.apps?.storageError ?? null;
+  const mqtt = parts.mqtt?.status();
+  // An MQTT broker the apps are told about and that is not there (external: once a dial has failed).
+  const mqttDown = !!mqtt && mqtt.mode !== 'off' && mqtt.up === false;
   // A server the config asks for that could not bind (kuksa.serve on a port in use) is a box that does not serve.
   const kuksaServeError = status.kuksa.serveError ?? null;
   return {
-    status: kmDown || kuksaDown || storageError || kuksaServeError ? 'degraded' : 'healthy',
+    status: kmDown || kuksaDown || storageError || mqttDown || kuksaServeError ? 'degraded' : 'healthy',
     runtimeId: runtime.runtimeId,
     kitManagerConnected: status.kitManager.connected,
     timestamp: new Date().toISOString(),
@@ -31,6 +34,8 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
     kitManagerDroppedReplies: status.kitManager.droppedReplies,
     kuksaConnected: status.kuksa.connected,
     kuksaMode: status.kuksa.mode,
+    mqttMode: parts.config.mqtt.mode,
+    mqttUp: mqtt?.up ?? false,
     apps: appCounts(),
     storageError,
     kuksaServeError,

@@ -12,6 +12,7 @@ import type { Logger } from '../log';
 import type { Requirement } from './requirement';
 import { asUser, letPass, type RunAs } from '../apps/run-as';
 import { handOverTree } from '../apps/user-files';
+import { pythonPackagesDir } from './folder';
 
 /** The last this-many bytes of pip's output are kept for the final reply; older text is dropped with a marker. */
 export const MAX_KEPT_OUTPUT = 64 * 1024;
@@ -28,7 +29,7 @@ export class PackageInstaller {
   private running: ChildProcess | null = null;
 
   constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null) {
-    this.dir = config.packages.dir;
+    this.dir = pythonPackagesDir(config);
   }
 
   get busy(): boolean { return this.running !== null; }

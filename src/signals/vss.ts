@@ -25,7 +25,11 @@ export interface SignalMeta {
   readonly max?: number;
   readonly allowed?: readonly (string | number)[];
   readonly description?: string;
+  readonly comment?: string;
 }
+
+/** What a branch says about itself (for the generated Python model's docstrings). */
+export interface BranchMeta { readonly description?: string; readonly comment?: string }
 
 export class VssError extends Error { override name = 'VssError'; }
 
@@ -44,12 +48,19 @@ export class VssModel {
   private readonly ranges: ReadonlyMap<string, Range>;
   private readonly ids: ReadonlyArray<SignalMeta | undefined>;
 
-  private constructor(readonly leaves: ReadonlyMap<string, SignalMeta>, private readonly branches: ReadonlySet<string>) {
+  private constructor(
+    readonly leaves: ReadonlyMap<string, SignalMeta>,
+    private readonly branches: ReadonlySet<string>,
+    private readonly texts: ReadonlyMap<string, BranchMeta> = new Map(),
+  ) {
     ({ order: this.order, ranges: this.ranges } = treeOrder(leaves));
     const ids: Array<SignalMeta | undefined> = [];
     for (const m of this.order) ids[m.id] = m;
     this.ids = ids;
   }
+
+  /** What a branch's description and comment say (empty for a branch that has neither). */
+  branchMeta(path: string): BranchMeta { return this.texts.get(path) ?? {}; }
 
   get size(): number { return this.leaves.size; }
 
@@ -63,12 +74,18 @@ export class VssModel {
     if (!isObj(tree) || Object.keys(tree).length === 0) throw new VssError('vehicle model: expected an object of root branches (e.g. {"Vehicle": {...}})');
     const leaves = new Map<string, SignalMeta>();
     const branches = new Set<string>();
+    const branchTexts = new Map<string, BranchMeta>();
+    const texts = (node: Record<string, unknown>) => ({
+      ...(typeof node.description === 'string' ? { description: node.description } : {}),
+      ...(typeof node.comment === 'string' ? { comment: node.comment } : {}),
+    });
     const walk = (node: unknown, path: string, depth: number): void => {
       if (depth > VSS_LIMITS.maxDepth) throw new VssError(`${path}: tree deeper than ${VSS_LIMITS.maxDepth} levels`);
       if (!isObj(node)) throw new VssError(`${path}: expected an object node`);
       const type = node.type;
       if (type === 'branch') {
         branches.add(path);
+        branchTexts.set(path, texts(node));
         const children = node.children ?? {};
         if (!isObj(children)) throw new VssError(`${path}.children: expected an object`);
         for (const [name, child] of Object.entries(children)) {
@@ -101,7 +118,7 @@ export class VssModel {
         ...(num('min') !== undefined ? { min: num('min') } : {}),
         ...(num('max') !== undefined ? { max: num('max') } : {}),
         ...(allowed !== undefined ? { allowed: allowed as (string | number)[] } : {}),
-        ...(typeof node.description === 'string' ? { description: node.description } : {}),
+        ...texts(node),
       };
       leaves.set(path, meta);
     };
@@ -110,7 +127,7 @@ export class VssModel {
       walk(root, name, 1);
     }
     if (leaves.size === 0) throw new VssError('vehicle model: no sensor, actuator or attribute leaves');
-    return new VssModel(leaves, branches);
+    return new VssModel(leaves, branches, branchTexts);
   }
 
   static load(file: string): VssModel {

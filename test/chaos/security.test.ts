@@ -237,7 +237,7 @@ t.test('credentials in a Kit-Manager URL are masked in --print-config, config er
 
 t.test('impossible ports are refused by --check-config', async (t) => {
   const run = (env: Record<string, string>) => spawnSync(process.execPath, [AGENT_JS, '--check-config'], { env: { ...process.env, SDV_AGENT_CONFIG: '', ...env }, encoding: 'utf8', timeout: 20_000 });
-  for (const [k, v] of [['SDV_AGENT_KUKSA_ADDRESS', '127.0.0.1:65555'], ['SDV_AGENT_KUKSA_ADDRESS', '[::1]:99999'], ['SDV_AGENT_API_PORT', '70000'], ['SDV_AGENT_KIT_MANAGER_URL', 'http://127.0.0.1:65536']] as const) {
+  for (const [k, v] of [['SDV_AGENT_KUKSA_ADDRESS', '127.0.0.1:65555'], ['SDV_AGENT_KUKSA_ADDRESS', '[::1]:99999'], ['SDV_AGENT_API_PORT', '70000'], ['SDV_AGENT_MQTT_ADDRESS', '127.0.0.1:70000'], ['SDV_AGENT_KIT_MANAGER_URL', 'http://127.0.0.1:65536']] as const) {
     summary.data.faultsInjected++;
     const r = run({ [k]: v });
     t.equal(r.status, 2, `${k}=${v} refused: ${r.stderr.trim()}`);
