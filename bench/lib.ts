@@ -61,7 +61,7 @@ export interface Spawned { proc: ChildProcess; healthUrl: string; exited: Promis
 export async function spawnAgent(argv: string[], config: Record<string, unknown> = {}): Promise<Spawned> {
   const dir = tmpDir('sdv-bench-');
   const healthPort = await freePort();
-  const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: 0 }, health: { port: healthPort }, log: { level: 'warn' }, ...config };
+  const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: 0 }, health: { port: healthPort }, mqtt: { address: '127.0.0.1:0' }, log: { level: 'warn' }, ...config };
   const file = path.join(dir, 'config.yaml');
   fs.writeFileSync(file, stringify(cfg));
   const run = path.join(dir, 'run');

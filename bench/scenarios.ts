@@ -10,6 +10,7 @@ import { toWire, type SignalValue } from '../src/signals/values';
 import { VssModel } from '../src/signals/vss';
 import { reconnect } from './reconnect';
 import { velocitas } from './velocitas';
+import { mqttScenario, modelScenario } from './app-environment';
 import { BINARY, Skip, cpuMeter, quantile, round, rssMB, sleep, spawnAgent, unavailable, waitHealthy } from './lib';
 
 export type Metrics = Record<string, number | string>;
@@ -454,4 +455,4 @@ const scale: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect];
+export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect, mqttScenario, modelScenario];

@@ -1,6 +1,6 @@
 // Wiring: builds the parts in order, opens the doors last, and stops everything in reverse.
 import * as path from 'node:path';
-import type { Config } from './config';
+import { maskUrl, type Config } from './config';
 import { ensurePrivateDir } from './fsutil';
 import { loadRuntimeId } from './identity';
 import type { Logger } from './log';
@@ -17,6 +17,9 @@ import { SignalHub } from './signals/hub';
 import { mockAppHook } from './signals/mock-app';
 import { KitLink } from './doors/kit-link';
 import { KitWsLink } from './doors/kit-ws-link';
+import { serviceAddresses } from './apps/spawn-spec';
+import { MqttService } from './mqtt/service';
+import { PythonEnvironment } from './packages/python-env';
 
 export interface RunningAgent {
   readonly parts: Parts;
@@ -41,7 +44,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     const runAs = resolveRunAs(config.apps.runAs, log);
     letPass(runAs, config.runtime.dataDir);
     const status: StatusBoard = {
-      kitManager: { configured: config.kitManager.url !== '', connected: false, url: config.kitManager.url, droppedReplies: 0 },
+      kitManager: { configured: config.kitManager.url !== '', connected: false, url: maskUrl(config.kitManager.url), droppedReplies: 0 },
       kuksa: { mode: config.kuksa.mode, connected: config.kuksa.mode === 'embedded', address: config.kuksa.address, api: config.kuksa.api },
     };
     const parts: Parts = {
@@ -54,21 +57,36 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     log.info({ runtimeId, kitId: config.runtime.kitId, version: VERSION, dataDir: path.resolve(config.runtime.dataDir) }, 'starting');
 
     // 2. parts (apps restored, signals started) — each area adds itself here
-    const apps = new AppSupervisor(config, log, parts.runtime.notices, runAs);
+    // Addresses user programs get: the ports the agent's servers actually bound (port 0 in tests), read at each spawn.
+    const addresses = serviceAddresses(config, { kuksa: () => parts.signals?.grpcPort ?? 0, mqtt: () => parts.mqtt?.port ?? 0 });
+    const apps = new AppSupervisor(config, log, parts.runtime.notices, runAs, addresses);
     parts.apps = apps;
     const signals = new SignalHub({ config, log, status, notices: parts.runtime.notices });
     parts.signals = signals;
     stops.push(() => signals.stop());
     await signals.start();
+    // MQTT and the Python vehicle environment before apps are restored: a Velocitas app connects to MQTT on import
+    // and imports the generated model (and sdv). The interpreter probe runs later, in the background.
+    const mqtt = new MqttService(config, log, parts.runtime.notices);
+    parts.mqtt = mqtt;
+    stops.push(() => mqtt.stop());
+    await mqtt.start();
+    const python = new PythonEnvironment(config, log, parts.runtime.notices, runAs, addresses);
+    parts.python = python;
+    stops.push(() => python.stop());
+    python.syncModel(signals);
+    python.start();
+    apps.setImportHints((m) => python.hint(m));
     // Apps are restored once signals run: a restored mock-service app needs the hub, other apps find the databroker up.
     apps.setServiceHook('mock-service', mockAppHook(signals));
     apps.start();
     // Pushed only once started: a supervisor that never loaded the registry must not save it (it would be empty).
     stops.push(() => apps.shutdown());
-    const adhoc = new AdhocRuns(config, log, runAs);
+    const adhoc = new AdhocRuns(config, log, runAs, addresses);
+    adhoc.setImportHints((m) => python.hint(m));
     parts.adhoc = adhoc;
     stops.push(() => adhoc.stopAll());
-    removeStaleBuilds(config);
+    void removeStaleBuilds(config, runAs);
     const packages = new PackageInstaller(config, log, runAs);
     parts.packages = packages;
     stops.push(() => packages.stop());

@@ -62,6 +62,18 @@ export const SCHEMA = {
     /** Embedded server: a subscription stream whose client takes nothing of it for this long while updates wait is ended. */
     streamStallMs: int(30_000, 100, 3_600_000),
   },
+  mqtt: {
+    /** embedded: the agent's own broker on address; external: apps are told address, nothing is started; off: neither. */
+    mode: oneOf('embedded', ['embedded', 'external', 'off']),
+    address: str('127.0.0.1:1883', { pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, hint: 'host:port' }),
+    maxClients: int(100, 1, 10_000),
+    maxPacketBytes: int(1024 * 1024, 1024, 256 * 1024 * 1024),
+    maxQueuedBytes: int(1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+    maxRetained: int(1000, 0, 1_000_000),
+    maxRetainedBytes: int(8 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+    maxSubscriptions: int(100, 1, 100_000),
+    maxTopicLength: int(1024, 16, 65_535),
+  },
   signals: { batchWindowMs: int(50, 1, 60_000), subscriberTtlS: int(60, 1, 86_400) },
   apps: {
     python: str('python3'),
@@ -73,6 +85,8 @@ export const SCHEMA = {
     maxCodeBytes: int(5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     runAs: str('', { pattern: /^([a-z_][a-z0-9_-]*\$?|\d+)?$/, hint: 'a user name or uid' }),
     adhocMaxS: int(180, 0, 7 * 86_400),
+    /** How an app's whole process tree is found at stop: a cgroup where the agent may make one, else /proc. */
+    processTree: oneOf('auto', ['auto', 'cgroup', 'proc']),
     docker: str('docker'),
     /** Where run_bin_app finds the binaries the operator placed on the box; empty = dataDir/bin. */
     binDir: str(''),
@@ -220,7 +234,16 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
   // Cross-key checks: rejected before anything starts, like pino's conflicting options.
   const km = raw.kitManager;
   if (km.reconnect.minMs > km.reconnect.maxMs) throw new ConfigError(`kitManager.reconnect.minMs: expected at most kitManager.reconnect.maxMs (${km.reconnect.maxMs}), got ${km.reconnect.minMs}`);
-  if (km.protocol === 'ws' && km.url && /^https?:/.test(km.url)) throw new ConfigError(`kitManager.url: protocol ws expects a ws:// or wss:// URL, got ${km.url}`);
+  if (km.protocol === 'ws' && km.url && /^https?:/.test(km.url)) throw new ConfigError(`kitManager.url: protocol ws expects a ws:// or wss:// URL, got ${maskUrl(km.url)}`);
+  if (km.url) {
+    let ok = true;
+    try { new URL(km.url); } catch { ok = false; }
+    if (!ok) throw new ConfigError(`kitManager.url: not a valid URL (a port from 1 to ${PORT_MAX}?), got ${maskUrl(km.url)}`);
+  }
+  for (const [key, address] of [['kuksa.address', raw.kuksa.address], ['mqtt.address', raw.mqtt.address]] as const) {
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    if (port > PORT_MAX) throw new ConfigError(`${key}: expected a port from 0 to ${PORT_MAX}, got ${port}`);
+  }
   if (raw.api.port !== 0 && raw.api.port === raw.health.port && raw.api.host === raw.health.host) throw new ConfigError(`health.port: must differ from api.port (${raw.api.port})`);
   if (raw.kuksa.tls.enabled === false && (raw.kuksa.tls.certFile || raw.kuksa.tls.keyFile || raw.kuksa.tls.caFile)) {
     throw new ConfigError('kuksa.tls.enabled: expected true when kuksa.tls.caFile, certFile or keyFile is set');
@@ -234,12 +257,17 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** A URL with its user and password (`https://user:pass@host`) masked: `https://***@host`. Anything else unchanged. */
+export function maskUrl<T>(value: T): T {
+  return (typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/i, '$1***@') : value) as T;
+}
+
 /** The effective config with every secret masked: for --print-config and logs. */
 export function maskedConfig(config: Config): unknown {
   const walk = (schema: Branch, value: Record<string, unknown>): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const [key, node] of Object.entries(schema)) {
-      if (isLeaf(node)) out[key] = node.kind === 'string' && node.secret && value[key] ? '***' : value[key];
+      if (isLeaf(node)) out[key] = node.kind === 'string' && node.secret && value[key] ? '***' : maskUrl(value[key]);
       else out[key] = walk(node, value[key] as Record<string, unknown>);
     }
     return out;

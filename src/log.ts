@@ -7,6 +7,7 @@
 // Anywhere else (a terminal, a container's log, the tests) the lines are plain JSON.
 import * as fs from 'node:fs';
 import pino from 'pino';
+import { maskUrl } from './config';
 
 export type Logger = pino.Logger;
 
@@ -49,7 +50,11 @@ export function createLogger(level: string): Logger {
     };
     stream = journal;
   }
-  return pino({ level, base: { name: 'sdv-agent' }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: ['*.token', '*.*.token', 'token', 'authorization'], censor: '***' } }, stream);
+  return pino({ level, base: { name: 'sdv-agent' }, timestamp: pino.stdTimeFunctions.isoTime, redact: {
+    // A url field keeps its host but loses the user and password it may carry (kitManager.url user:pass@…).
+    paths: ['*.token', '*.*.token', 'token', 'authorization', 'url', '*.url'],
+    censor: (value: unknown, at: string[]) => (at[at.length - 1] === 'url' ? maskUrl(value) : '***'),
+  } }, stream);
 }
 
 /** Flush what is buffered before the process exits. */

@@ -5,7 +5,7 @@ import type { Logger } from './log';
 /** Connection flags the health endpoint and get_runtime_info read; each part sets its own. */
 export interface StatusBoard {
   kitManager: { configured: boolean; connected: boolean; url: string; droppedReplies: number; lastLoss?: { reason: string; at: string } | null };
-  kuksa: { mode: string; connected: boolean; address: string; api: string };
+  kuksa: { mode: string; connected: boolean; address: string; api: string; serveError?: string | null };
 }
 
 export interface RuntimeState {
@@ -33,4 +33,6 @@ export interface Parts {
   /** Traced python runs by owner, for set_vars_value (issue 6); created on first use. */ traces?: import('./apps/tracer').TraceRegistry;
   /** The playground's file folder (read-file / write-file, runtime.filesDir); created on first use. */ files?: import('./files/box-files').BoxFiles;
   /** Console subscriptions to apps not deployed yet; created on first use. */ pendingConsoles?: import('./commands/console-pending').PendingConsoles;
+  /** The MQTT broker apps are given (embedded, external or off); set in agent.ts step 2. */ mqtt?: import('./mqtt/service').MqttService;
+  /** The Python vehicle environment: vehicle model package, sdv alias, SDK probe; set in agent.ts step 2. */ python?: import('./packages/python-env').PythonEnvironment;
 }

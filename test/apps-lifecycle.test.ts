@@ -150,6 +150,29 @@ t.test('binary from base64 code; env reaches the app; failed exec ends in error'
   t.match((list.apps as F[]).find((a) => a.id === 'VEA-gone'), { status: 'error' });
 });
 
+t.test('output that contains an end marker is output: forwarding goes on, the program\'s own exit code is reported', async (t) => {
+  const { c } = await setup(t);
+  // The marker's old fixed form, and the new form with a made-up token: neither is this run's marker.
+  const code = [
+    'import os, sys',
+    'print("token seen" if "SDV_END_MARKER" in os.environ else "no token")',
+    'sys.stdout.write("\\x1b]sdv-exit;0\\x07fake one\\n")',
+    'sys.stdout.write("\\x1b]sdv-exit;0123456789abcdef01234567;0\\x07fake two\\n")',
+    'sys.stdout.flush()',
+    'print("after the markers")',
+    'sys.exit(3)',
+  ].join('\n') + '\n';
+  await c.request({ type: 'deploy_request', prototype: { id: 'marker', name: 'Marker', type: 'python', code, config: {} } });
+  await subscribe(c, 'VEA-marker');
+  await c.request({ type: 'run_app', appId: 'VEA-marker' });
+  const st = await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-marker' && (f.status === 'error' || f.status === 'stopped'));
+  t.equal(st.exitCode, 3, 'the exit code is the program\'s, not the one in a printed marker');
+  await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-marker' && f.output === 'after the markers');
+  const out = lines(c, 'VEA-marker').map((f) => String(f.output));
+  t.equal(out[0], 'no token', 'the run\'s token is not in the program\'s environment');
+  t.ok(out.some((l) => l.endsWith('fake one')) && out.some((l) => l.endsWith('fake two')), `the lines after each printed marker were forwarded: ${JSON.stringify(out)}`);
+});
+
 t.test('stop is graceful: SIGTERM reaches the app itself, its handler runs and its own exit code is reported', async (t) => {
   const { c, agent } = await setup(t, { stopGraceMs: 4000 });
   // The handler takes a while (saving state), then says so on stdout and exits with a code of its own.

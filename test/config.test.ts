@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { ConfigError, envName, leafPaths, loadConfig, maskedConfig } from '../src/config';
+import { ConfigError, envName, leafPaths, loadConfig, maskedConfig, maskUrl } from '../src/config';
 import { AGENT_JS, ROOT, tmpDir } from './helpers/agent';
 
 function writeYaml(text: string): string {
@@ -101,6 +101,20 @@ t.test('secrets are masked', async (t) => {
   t.match(m, /"token":"\*\*\*"/);
 });
 
+t.test('credentials in URLs are masked; impossible ports refused', async (t) => {
+  t.equal(maskUrl('https://user:pa55@kit.example:3090/x?y=1'), 'https://***@kit.example:3090/x?y=1');
+  t.equal(maskUrl('wss://token@kit.example'), 'wss://***@kit.example');
+  t.equal(maskUrl('http://kit.example/a@b'), 'http://kit.example/a@b', 'an @ in the path is not a user');
+  t.equal(maskUrl(42), 42);
+  const c = loadConfig(null, { SDV_AGENT_KIT_MANAGER_URL: 'http://u:secretpw@127.0.0.1:3090' }).config;
+  t.notMatch(JSON.stringify(maskedConfig(c)), /secretpw|"u:/);
+  t.throws(() => loadConfig(null, { SDV_AGENT_KUKSA_ADDRESS: '127.0.0.1:65555' }), /kuksa\.address: expected a port from 0 to 65535, got 65555/);
+  const bad = (() => { try { loadConfig(null, { SDV_AGENT_KIT_MANAGER_URL: 'http://u:secretpw@127.0.0.1:65536' }); return ''; } catch (e) { return (e as Error).message; } })();
+  t.match(bad, /kitManager\.url: not a valid URL/, 'a URL whose port cannot be is refused');
+  t.notMatch(bad, /secretpw/, 'and the error does not show its password');
+  t.equal(loadConfig(null, { SDV_AGENT_KUKSA_ADDRESS: '127.0.0.1:65535' }).config.kuksa.address, '127.0.0.1:65535');
+});
+
 t.test('config.example.yaml documents every key with its default', async (t) => {
   const text = fs.readFileSync(path.join(ROOT, 'config.example.yaml'), 'utf8');
   const example = parse(text);
@@ -151,7 +165,7 @@ t.test('a port already in use is a runtime failure: exit 1', async (t) => {
   await new Promise((r) => srv.once('listening', r));
   const port = (srv.address() as { port: number }).port;
   const dir = tmpDir();
-  const r = cli([], { SDV_AGENT_API_PORT: String(port), SDV_AGENT_HEALTH_PORT: '0', SDV_AGENT_RUNTIME_DATA_DIR: dir, SDV_AGENT_KUKSA_SERVE: 'false' });
+  const r = cli([], { SDV_AGENT_API_PORT: String(port), SDV_AGENT_HEALTH_PORT: '0', SDV_AGENT_RUNTIME_DATA_DIR: dir, SDV_AGENT_KUKSA_SERVE: 'false', SDV_AGENT_MQTT_ADDRESS: '127.0.0.1:0' });
   srv.close();
   t.equal(r.code, 1);
   t.match(r.out, /EADDRINUSE/);

@@ -35,6 +35,8 @@ t.test('refuses injection attempts, options, URLs, paths and markers', async (t)
     'numpy; python_version<"3.8"', "numpy'", 'numpy"', 'num py', 'numpy\n--index-url',
     'numpy==', 'numpy==1.0,', 'numpy=1.0', 'numpy==1.*.0', 'numpy>=1.*', 'numpy[', 'numpy[a;b]', '-numpy', 'numpy-',
     'x'.repeat(300), '', '\u0000',
+    // archive file names: pip would read them as files of its working folder
+    'name-1.0-py3-none-any.whl', 'pkg-1.0.tar.gz', 'pkg.zip', 'PKG.TGZ', 'pkg.tar.bz2', 'pkg-1.0.egg', 'pkg.whl==1.0',
   ];
   for (const s of bad) {
     t.throws(() => parseRequirement(s), RequirementError, JSON.stringify(s));

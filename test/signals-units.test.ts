@@ -22,6 +22,38 @@ t.test('vss: default model, wildcards, validation', async (t) => {
   t.throws(() => VssModel.parse([]), /expected an object/);
 });
 
+t.test('vss: the indexes answer as a scan of every leaf would', async (t) => {
+  const m = VssModel.loadDefault();
+  const all = m.all().map((x) => x.path);
+  // What expand meant before the indexes: a prefix filter or a regular expression over every leaf, in model order.
+  const reference = (p: string): string[] | null => {
+    if (all.includes(p)) return [p];
+    const isBranch = all.some((k) => k.startsWith(p + '.'));
+    let prefix: string | null = null;
+    if (isBranch) prefix = p;
+    else if (p.endsWith('.**') && !p.slice(0, -3).includes('*')) prefix = p.slice(0, -3);
+    else if (p.endsWith('.*') && !p.slice(0, -2).includes('*')) prefix = p.slice(0, -2);
+    let out: string[] = [];
+    if (prefix !== null) out = all.filter((k) => k.startsWith(prefix + '.'));
+    else if (p.includes('*')) {
+      const re = new RegExp('^' + p.split('.').map((seg, i, arr) => seg === '**' ? '.*' : seg === '*' ? (i === arr.length - 1 ? '.+' : '[^.]+') : seg.replace(/[^A-Za-z0-9_]/g, (c) => (c === '*' ? '[^.]*' : '\\' + c))).join('\\.') + '$');
+      out = all.filter((k) => re.test(k));
+    }
+    return out.length ? out : null;
+  };
+  const patterns = ['Vehicle', 'Vehicle.*', 'Vehicle.**', '*', '**', '*.Speed', 'Vehicle.Speed', 'Vehicle.Speed.*', 'Vehicle.Cabin', 'Vehicle.Cabin.**',
+    'Vehicle.Cabin.Door.*.DriverSide.IsOpen', 'Vehicle.**.IsOpen', 'Vehicle.Cabin.*', 'Vehicle.Cabin.*.*', 'Vehicle.Body.Lights.Is*', 'Vehicle.Nope.**',
+    'Vehicle.Cabin.Door.Row1.*', 'Vehicle.*.Door', 'Nope', 'Vehicle.', 'Vehicle..*', 'Vehicle.Cab*.**'];
+  for (const p of patterns) t.same(m.expand(p), reference(p), p);
+  for (const x of m.all()) if (m.byId(x.id) !== x) { t.fail(`byId(${x.id})`); break; }
+  t.equal(m.byId(0), undefined);
+  t.equal(m.byId(m.size + 1), undefined);
+  t.equal(m.byId(1.5), undefined);
+  t.equal(m.scanSize('Vehicle.Speed'), 1, 'an exact path looks at one leaf');
+  t.equal(m.scanSize('Vehicle.**'), m.size, 'Vehicle.** looks at all');
+  t.equal(m.scanSize('Vehicle.Cabin.*.IsOpen'), m.expand('Vehicle.Cabin.**')!.length, 'a wildcard looks at its literal prefix\'s range');
+});
+
 t.test('values: conversion and wire form', async (t) => {
   t.equal(coerce({ dataType: 'boolean' }, 'True'), true);
   t.equal(coerce({ dataType: 'boolean' }, '0'), false);

@@ -17,6 +17,8 @@
 //   runs.list(): Array<{ runId, appName, request_from, from (epoch s), door }>  — for lsOfRunner: one per live run.
 //   runs.stopAll(): Promise<void>  — agent shutdown.
 // Bounds: one run per owner, at most MAX_RUNS runs at once (the oldest is stopped to make room); output is not kept.
+// The slot is taken synchronously when start() is called, before anything is awaited, so parallel starts cannot
+// overshoot the bound: a start whose slot was given to a newer one before its process began is refused.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,7 +26,9 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import { GroupProcess } from './process';
 import { asUser, handOver, letPass, type RunAs } from './run-as';
-import { appEnv } from './spawn-spec';
+import { appEnv, serviceAddresses } from './spawn-spec';
+import { ImportHint, type HintSource } from './import-hint';
+import { removeUserTree } from './user-files';
 
 export const MAX_RUNS = 16;
 const COALESCE_MS = 20;
@@ -49,23 +53,45 @@ export interface AdhocStart {
 
 export interface AdhocRun { readonly id: string; readonly owner: string; readonly name: string; readonly pid: number; readonly folder: string }
 
-interface Live { run: AdhocRun; proc: GroupProcess; from: string; startedAt: number; capTimer: NodeJS.Timeout | null }
+/** proc is null while the slot is taken and the process not started yet. */
+interface Live { run: AdhocRun | null; proc: GroupProcess | null; from: string; startedAt: number; capTimer: NodeJS.Timeout | null }
 
 export class AdhocRuns {
   private readonly live = new Map<string, Live>(); // owner → run
   private readonly root: string;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config)) {
     this.root = path.join(config.runtime.dataDir, 'runs');
   }
 
+  private importHints: HintSource | null = null;
+
+  /** Where a python run's failed import finds the agent's extra output line (the python environment part). */
+  setImportHints(source: HintSource): void { this.importHints = source; }
+
   async start(opts: AdhocStart): Promise<AdhocRun> {
-    await this.stopOwner(opts.owner);
-    if (this.live.size >= MAX_RUNS) {
+    // Everything up to the first await happens at once: the owner's previous run and, past the bound, the oldest runs
+    // leave the map, and this start's slot enters it.
+    const stopping = [this.stopOwner(opts.owner)];
+    while (this.live.size >= MAX_RUNS) {
       const oldest = this.live.keys().next().value as string;
       this.log.warn({ owner: oldest }, `more than ${MAX_RUNS} ad-hoc runs; stopping the oldest`);
-      await this.stopOwner(oldest);
+      stopping.push(this.stopOwner(oldest));
     }
+    const slot: Live = { run: null, proc: null, from: opts.from ?? 'kit', startedAt: Date.now(), capTimer: null };
+    this.live.set(opts.owner, slot);
+    try { await Promise.all(stopping); } catch { /* stopped anyway */ }
+    // One turn of the event loop before the spawn: starts arriving in a burst take their slots first, so a run that a
+    // later one of the same burst replaces is never spawned at all.
+    await new Promise((r) => setImmediate(r));
+    if (this.live.get(opts.owner) !== slot) throw new Error('a newer run took this run\'s place before it started');
+    try { return this.spawn(opts, slot); } catch (e) {
+      if (this.live.get(opts.owner) === slot) this.live.delete(opts.owner);
+      throw e;
+    }
+  }
+
+  private spawn(opts: AdhocStart, slot: Live): AdhocRun {
     const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
     const folder = path.join(this.root, id);
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
@@ -117,23 +143,34 @@ export class AdhocRuns {
       }, COALESCE_MS);
     };
 
-    let run: AdhocRun;
+    const hint = opts.kind === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
+    const withHint = (c: string) => {
+      output(c);
+      const line = hint?.feed(c);
+      if (line) output(`${line}\n`);
+    };
+    let run: AdhocRun | null = null;
     const proc = new GroupProcess({
       file, args, cwd: folder, ...asUser(this.runAs),
-      env: { ...appEnv(this.config, folder, this.runAs), ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
+      env: { ...appEnv(this.config, folder, this.runAs, {}, this.addresses), ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
     }, {
-      onStdout: output,
-      onStderr: output,
+      // Without a stderr FIFO an ad-hoc run's traceback comes through the pty, so both streams are watched.
+      onStdout: withHint,
+      onStderr: withHint,
       onExit: ({ exitCode }) => {
         flush();
         const l = this.live.get(opts.owner);
-        if (l && l.run === run) { if (l.capTimer) clearTimeout(l.capTimer); this.live.delete(opts.owner); }
-        fs.rm(folder, { recursive: true, force: true }, () => {});
+        if (l && l.run === run && run) { if (l.capTimer) clearTimeout(l.capTimer); this.live.delete(opts.owner); }
+        void removeUserTree(this.runAs, folder);
         opts.onExit(exitCode);
       },
     });
-    run = { id, owner: opts.owner, name: opts.name, pid: proc.pid, folder };
-    const live: Live = { run, proc, from: opts.from ?? 'kit', startedAt: Date.now(), capTimer: null };
+    const started: AdhocRun = { id, owner: opts.owner, name: opts.name, pid: proc.pid, folder };
+    run = started;
+    const live = slot;
+    live.run = started;
+    live.proc = proc;
+    live.startedAt = Date.now();
     const maxS = this.config.apps.adhocMaxS;
     if (maxS > 0) {
       live.capTimer = setTimeout(() => {
@@ -142,9 +179,8 @@ export class AdhocRuns {
         proc.signalGroup('SIGKILL');
       }, maxS * 1000);
     }
-    this.live.set(opts.owner, live);
     this.log.info({ owner: opts.owner, name: opts.name, pid: proc.pid, kind: opts.kind }, 'ad-hoc run started');
-    return run;
+    return started;
   }
 
   async stopOwner(ownerId: string): Promise<boolean> {
@@ -152,18 +188,18 @@ export class AdhocRuns {
     if (!l) return false;
     this.live.delete(ownerId);
     if (l.capTimer) clearTimeout(l.capTimer);
-    await l.proc.stop(this.config.apps.stopGraceMs);
+    await l.proc?.stop(this.config.apps.stopGraceMs);
     return true;
   }
 
   async stopRun(runId: string): Promise<boolean> {
-    for (const l of this.live.values()) if (l.run.id === runId) return this.stopOwner(l.run.owner);
+    for (const [owner, l] of this.live) if (l.run?.id === runId) return this.stopOwner(owner);
     return false;
   }
 
   list(): Array<{ runId: string; appName: string; request_from: string; from: number; door: string }> {
     // `from` is the start time in epoch seconds, as the Python runtime reported it.
-    return [...this.live.values()].map((l) => ({ runId: l.run.id, appName: l.run.name, request_from: l.run.owner, from: Math.floor(l.startedAt / 1000), door: l.from }));
+    return [...this.live].filter(([, l]) => l.run).map(([owner, l]) => ({ runId: l.run!.id, appName: l.run!.name, request_from: owner, from: Math.floor(l.startedAt / 1000), door: l.from }));
   }
 
   async stopAll(): Promise<void> {

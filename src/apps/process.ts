@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as pty from 'node-pty';
 
 /**
@@ -13,14 +14,20 @@ import * as pty from 'node-pty';
  * Why a wrapper that waits: Linux drops what is still in the pty when the last slave fd closes, so a program that
  * prints a burst and exits would lose its tail. The wrapper keeps the slave open, prints an end marker after the
  * program's own output, and waits until the agent (having read everything up to the marker) answers with a newline.
+ * The marker carries a random token of this run (`ESC ] sdv-exit;<token>;<status> BEL`), handed to the wrapper in
+ * the environment and unset before the program starts: output that happens to contain a marker (a log of another
+ * run, a binary dump) cannot end the forwarding of this one. A program that digs the token out of its parent's
+ * /proc/<pid>/environ can end its own forwarding early; that harms only its own run.
  */
 const EXIT_MARKER = '\x1b]sdv-exit;';
+const MARKER_ENV = 'SDV_END_MARKER';
 /** Highest signal number (SIGRTMAX on Linux): a shell reports death by signal N as status 128+N. */
 const MAX_SIGNAL = 64;
 const TERM_RETRY_MS = 10;
-const WRAP_TAIL = 's=$?; printf "\\033]sdv-exit;%d\\007" "$s"; read -r _; exit "$s"';
-const WRAP_STDERR = `"$0" "$@" 2>"$SDV_STDERR_FIFO"; ${WRAP_TAIL}`;
-const WRAP_PLAIN = `"$0" "$@"; ${WRAP_TAIL}`;
+const WRAP_HEAD = `sdv_end=$${MARKER_ENV}; unset ${MARKER_ENV};`;
+const WRAP_TAIL = 's=$?; printf "\\033]sdv-exit;%s;%d\\007" "$sdv_end" "$s"; read -r _; exit "$s"';
+const WRAP_STDERR = `${WRAP_HEAD} "$0" "$@" 2>"$SDV_STDERR_FIFO"; ${WRAP_TAIL}`;
+const WRAP_PLAIN = `${WRAP_HEAD} "$0" "$@"; ${WRAP_TAIL}`;
 
 export interface SpawnSpec {
   file: string;
@@ -44,6 +51,8 @@ export interface ProcessEvents {
 export class GroupProcess {
   readonly pid: number;
   private readonly term: pty.IPty;
+  /** This run's end marker up to the status: `ESC ] sdv-exit;<token>;`. */
+  private readonly marker: string;
   private stderrSock: net.Socket | null = null;
   private exited = false;
   /** onExit has been called. */
@@ -57,6 +66,8 @@ export class GroupProcess {
     let file = spec.file;
     let args = spec.args;
     const env = { ...spec.env };
+    this.marker = `${EXIT_MARKER}${randomBytes(12).toString('hex')};`;
+    env[MARKER_ENV] = this.marker.slice(EXIT_MARKER.length, -1);
     if (spec.stderrFifo) {
       fs.rmSync(spec.stderrFifo, { force: true });
       const made = spawnSync('mkfifo', ['-m', '0600', spec.stderrFifo], { stdio: 'ignore' });
@@ -124,19 +135,19 @@ export class GroupProcess {
     if (this.ended) return;
     let text = this.held + chunk;
     this.held = '';
-    const m = text.indexOf(EXIT_MARKER);
+    const m = text.indexOf(this.marker);
     if (m >= 0) {
       const end = text.indexOf('\x07', m);
       if (end < 0) { if (m > 0) events.onStdout(text.slice(0, m)); this.held = text.slice(m); return; }
       if (m > 0) events.onStdout(text.slice(0, m));
-      const status = Number(text.slice(m + EXIT_MARKER.length, end));
+      const status = Number(text.slice(m + this.marker.length, end));
       if (Number.isInteger(status)) this.status = status;
       this.ended = true;
       try { this.term.write('\n'); } catch { /* already gone */ }
       return;
     }
     const esc = text.lastIndexOf('\x1b');
-    if (esc >= 0 && EXIT_MARKER.startsWith(text.slice(esc))) { this.held = text.slice(esc); text = text.slice(0, esc); }
+    if (esc >= 0 && this.marker.startsWith(text.slice(esc))) { this.held = text.slice(esc); text = text.slice(0, esc); }
     if (text) events.onStdout(text);
   }
 

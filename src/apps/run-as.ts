@@ -30,20 +30,15 @@ export function letPass(runAs: RunAs | null, ...dirs: string[]): void {
   if (runAs) for (const d of dirs) if ((fs.statSync(d).mode & 0o777) !== 0o711) fs.chmodSync(d, 0o711);
 }
 
-/** Gives files and folders to the app user (no-op without runAs). */
-export function handOver(runAs: RunAs | null, ...paths: string[]): void {
-  if (runAs) for (const p of paths) fs.chownSync(p, runAs.uid, runAs.gid);
-}
-
-/** handOver for a whole tree (files a root-run install left behind become the app user's too). */
-export function handOverTree(runAs: RunAs | null, root: string): void {
+/**
+ * Gives what the agent has just created to the app user (no-op without runAs): the files first, the folder last, so
+ * the app user cannot reach any of them before all are handed over, and with lchown, which never follows a link.
+ * Only for things the agent itself made in a folder the app user cannot write yet (see user-files.ts for the rest).
+ */
+export function handOver(runAs: RunAs | null, folder: string, ...files: string[]): void {
   if (!runAs) return;
-  const walk = (p: string) => {
-    const st = fs.lstatSync(p);
-    if (st.uid !== runAs.uid || st.gid !== runAs.gid) fs.lchownSync(p, runAs.uid, runAs.gid);
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(`${p}/${n}`);
-  };
-  walk(root);
+  for (const p of files) fs.lchownSync(p, runAs.uid, runAs.gid);
+  fs.lchownSync(folder, runAs.uid, runAs.gid);
 }
 
 /** spawn/pty options that make a child run as the app user. */

@@ -5,36 +5,72 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config } from '../config';
+import { inheritedEnv } from '../child-env';
+import { pythonPackagesDir } from '../packages/folder';
 import { unavailable } from '../commands/errors';
 import type { SpawnSpec } from './process';
 import { asUser, letPass, type RunAs } from './run-as';
 import type { AppRecord } from './store';
 
-/** The environment of every user program; `own` (an app's config.env) may override all but the SDV names. */
-export function appEnv(config: Config, folder: string, runAs: RunAs | null, own: Record<string, string> = {}): Record<string, string> {
-  const [host, port] = splitHostPort(config.kuksa.address);
-  const pyPath = config.packages.dir;
+/** Where user programs find the agent's services, read when a program starts (ports chosen at listen time included). */
+export interface ServiceAddresses {
+  /** host:port of the databroker (the embedded store's gRPC server, or the external databroker). */
+  databroker(): string;
+  /** host:port of the MQTT broker, or null with mqtt.mode off. */
+  mqtt(): string | null;
+}
+
+/** The ports the agent's own servers actually listen on (0 or absent: not listening; the configured port is used). */
+export interface ServedPorts { kuksa?: () => number; mqtt?: () => number }
+
+export function serviceAddresses(config: Config, served: ServedPorts = {}): ServiceAddresses {
   return {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    databroker: () => reachable(config.kuksa.address, config.kuksa.mode === 'embedded' ? served.kuksa?.() : 0),
+    mqtt: () => (config.mqtt.mode === 'off' ? null : reachable(config.mqtt.address, config.mqtt.mode === 'embedded' ? served.mqtt?.() : 0)),
+  };
+}
+
+/** A listen address as a client dials it: the port actually bound, and loopback for "every interface". */
+function reachable(address: string, port = 0): string {
+  let [host, configured] = splitHostPort(address);
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '::') host = '::1';
+  const p = port > 0 ? String(port) : configured;
+  return host.includes(':') ? `[${host}]:${p}` : `${host}:${p}`;
+}
+
+/**
+ * The environment of every user program (deployed apps, Kit-Manager ad-hoc runs, compiled programs); `own` (an app's
+ * config.env) may override all but the SDV names. PYTHONPATH is the agent's python-packages folder, then the app's
+ * own, then the one the agent inherited (the sdv-runtime image keeps the SDK there).
+ */
+export function appEnv(config: Config, folder: string, runAs: RunAs | null, own: Record<string, string> = {}, addresses = serviceAddresses(config)): Record<string, string> {
+  const databroker = addresses.databroker();
+  const [host, port] = splitHostPort(databroker);
+  const mqtt = addresses.mqtt();
+  const pythonPath = [pythonPackagesDir(config), own.PYTHONPATH, process.env.PYTHONPATH].filter((p) => p).join(':');
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    ...inheritedEnv(),
     // The agent's HOME (root's) is not the run user's: its folder is.
     HOME: runAs ? folder : process.env.HOME ?? folder,
-    LANG: process.env.LANG ?? 'C.UTF-8',
     TERM: 'dumb',
-    ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
     ...own,
     PYTHONUNBUFFERED: '1',
-    PYTHONPATH: own.PYTHONPATH ? `${pyPath}:${own.PYTHONPATH}` : pyPath,
+    PYTHONPATH: pythonPath,
     SDV_MIDDLEWARE_TYPE: 'native',
-    SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${config.kuksa.address}`,
+    SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${databroker}`,
+    ...(mqtt ? { SDV_MQTT_ADDRESS: `mqtt://${mqtt}` } : {}),
     KUKSA_DATA_BROKER_ADDRESS: host,
     KUKSA_DATA_BROKER_PORT: port,
   };
 }
 
 /** A deployed app's process; throws when it cannot be started (missing executable, no docker). */
-export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, runAs: RunAs | null): SpawnSpec {
+export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, runAs: RunAs | null, fifoDir = folder, addresses = serviceAddresses(config)): SpawnSpec {
   const { apps } = config;
-  const env = { ...appEnv(config, folder, runAs, rec.config.env), SDV_APP_ID: rec.id };
+  const env = { ...appEnv(config, folder, runAs, rec.config.env, addresses), SDV_APP_ID: rec.id };
   let file: string;
   let args: string[];
   switch (rec.type) {
@@ -57,19 +93,20 @@ export function appSpawnSpec(rec: AppRecord, folder: string, config: Config, run
     default:
       throw new Error(`type ${rec.type} has no process`);
   }
-  return { file, args, cwd: folder, env, stderrFifo: fifoPath(folder, rec.id, runAs), ...asUser(runAs) };
+  return { file, args, cwd: folder, env, stderrFifo: fifoPath(fifoDir, rec.id, runAs), ...asUser(runAs) };
 }
 
 let spareFifoDir: string | null = null;
 
 /**
- * The stderr FIFO lives in the app's folder; when that cannot be written (a read-only dataDir) it goes to a folder of
- * this agent's in the temp dir, so restored apps still start. Nothing is written through a FIFO, only passed.
+ * The stderr FIFO lives in the agent's folder of the app (one the app user cannot write: the agent creates and chowns
+ * it there, so no link can be planted in its place); when that cannot be written (a read-only dataDir) it goes to a
+ * folder of this agent's in the temp dir, so restored apps still start. Nothing is written through a FIFO, only passed.
  */
-function fifoPath(folder: string, appId: string, runAs: RunAs | null): string {
+function fifoPath(dir: string, appId: string, runAs: RunAs | null): string {
   try {
-    fs.accessSync(folder, fs.constants.W_OK);
-    return path.join(folder, '.stderr.fifo');
+    fs.accessSync(dir, fs.constants.W_OK);
+    return path.join(dir, 'stderr.fifo');
   } catch {
     spareFifoDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-agent-fifo-'));
     letPass(runAs, spareFifoDir);

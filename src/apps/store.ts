@@ -1,8 +1,13 @@
-// The app registry on disk: dataDir/apps/registry.json, written atomically on every change and read back at start.
-// App folders are dataDir/apps/<appId>/; an appId is checked before it becomes a path.
+// The app registry on disk: dataDir/apps/registry.json, written on every change and read back at start, through a
+// ReservedFile so that a full disk cannot refuse a stop or an uninstall. App folders are dataDir/apps/<appId>/ (the
+// app's: its code, cwd and HOME; with apps.runAs the app user's); the agent's own files of an app (console log, seq
+// mark, stderr FIFO) are in dataDir/consoles/<appId>/, where the app user cannot write. An appId is checked before it
+// becomes a path.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensurePrivateDir, readJsonOrQuarantine, writeFileAtomic } from '../fsutil';
+import { ensurePrivateDir, readJsonOrQuarantine, ReservedFile } from '../fsutil';
+import type { RunAs } from './run-as';
+import { removeUserTree } from './user-files';
 
 export const APP_TYPES = ['python', 'binary', 'docker', 'mock-service', 'kuksa-server'] as const;
 export type AppType = (typeof APP_TYPES)[number];
@@ -53,12 +58,17 @@ export function isSafeId(id: string): boolean {
 
 export class AppStore {
   readonly root: string;
+  /** Parent of the agent's own per-app folders. */
+  readonly agentRoot: string;
   private readonly file: string;
+  private readonly registry: ReservedFile;
 
   constructor(dataDir: string) {
     this.root = path.join(dataDir, 'apps');
+    this.agentRoot = path.join(dataDir, 'consoles');
     this.file = path.join(this.root, 'registry.json');
     ensurePrivateDir(this.root);
+    this.registry = new ReservedFile(this.file);
   }
 
   /** The app's folder; throws if the id would leave dataDir/apps. */
@@ -67,6 +77,11 @@ export class AppStore {
     const dir = path.join(this.root, appId);
     if (path.dirname(dir) !== this.root) throw new Error('app folder outside dataDir/apps');
     return dir;
+  }
+
+  /** The agent's own folder for an app (console log, seq mark, stderr FIFO): never writable by the app user. */
+  agentFolder(appId: string): string {
+    return path.join(this.agentRoot, path.basename(this.folder(appId)));
   }
 
   /** Reads the registry; a file that does not parse is moved aside and reported through `quarantined`. */
@@ -83,10 +98,12 @@ export class AppStore {
   }
 
   save(apps: Iterable<AppRecord>): void {
-    writeFileAtomic(this.file, JSON.stringify({ version: 1, apps: [...apps] }, null, 1));
+    this.registry.write(JSON.stringify({ version: 1, apps: [...apps] }, null, 1));
   }
 
-  removeFolder(appId: string): void {
-    fs.rmSync(this.folder(appId), { recursive: true, force: true });
+  /** The app's folder (removed as the app user, see user-files.ts) and the agent's folder of the app. */
+  async removeFolders(appId: string, runAs: RunAs | null): Promise<void> {
+    fs.rmSync(this.agentFolder(appId), { recursive: true, force: true });
+    await removeUserTree(runAs, this.folder(appId));
   }
 }

@@ -17,10 +17,13 @@ import { conflict, CommandError, notFound, storageFailure, unavailable } from '.
 import type { Frame } from '../commands/types';
 import { AppConsole } from './console';
 import { GroupProcess, isLeftoverOf, type ExitInfo } from './process';
-import { handOver, letPass, type RunAs } from './run-as';
-import { appSpawnSpec, onPath } from './spawn-spec';
+import { letPass, type RunAs } from './run-as';
+import { appSpawnSpec, onPath, serviceAddresses } from './spawn-spec';
+import { ImportHint, type HintSource } from './import-hint';
 import { AppStore, STATUSES, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
 import { UsageSampler, type Usage } from './usage';
+import { makeAppFolders, writeAppCode } from './app-folders';
+import { ProcessTrees, type ProcessTree } from './process-tree';
 
 export const BACKOFF_MAX_MS = 60_000;
 /** Running this long without exiting counts as stable: the crash-loop count and backoff start again. */
@@ -55,6 +58,9 @@ interface Instance {
   /** Exits in a row without a stable run. */
   failures: number;
   chain: Promise<unknown>;
+  /** Every process of the app, also those that left its group (process-tree.ts); ended when the app ends. */
+  tree: ProcessTree | null;
+  treeEnded: Promise<void>;
 }
 
 /** total, and one count per status (an installed app is not stopped, a starting one is not running). */
@@ -64,11 +70,14 @@ export class AppSupervisor {
   readonly store: AppStore;
   private readonly apps = new Map<string, Instance>();
   private readonly hooks = new Map<string, ServiceHook>();
+  private importHints: HintSource | null = null;
   readonly usage: UsageSampler;
+  private readonly trees: ProcessTrees;
   private closing = false;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config)) {
     this.store = new AppStore(config.runtime.dataDir);
+    this.trees = new ProcessTrees(config.runtime.dataDir, log, config.apps.processTree as 'auto' | 'cgroup' | 'proc');
     this.usage = new UsageSampler(() => {
       const m = new Map<string, number>();
       for (const [id, inst] of this.apps) if (inst.proc?.alive) m.set(id, inst.proc.pid);
@@ -79,12 +88,18 @@ export class AppSupervisor {
   /** Read the registry and bring back every app; the ones meant to run are started again. */
   start(): void {
     letPass(this.runAs, this.store.root);
+    try {
+      fs.mkdirSync(this.store.agentRoot, { recursive: true, mode: 0o700 });
+      letPass(this.runAs, this.store.agentRoot);
+    } catch { /* read-only dataDir: consoles are not logged, stderr FIFOs go to the temp folder */ }
     const { apps, quarantined } = this.store.load();
     if (quarantined) {
       const msg = `app registry could not be read and was moved to ${quarantined}; apps must be deployed again`;
       this.log.error({ file: quarantined }, msg);
       this.notices.push(msg);
     }
+    const swept = this.trees.sweep(apps.map((r) => ({ appId: r.id, marks: marksOf(r.id, path.join(this.store.agentFolder(r.id), 'stderr.fifo')) })));
+    if (swept) this.log.warn({ processes: swept }, 'killed app processes left over from the previous agent');
     for (const rec of apps) {
       // A process of the previous agent that survived (kill -9 of the agent, app ignoring SIGHUP) is ended first.
       if (rec.pid && isLeftoverOf(rec.pid, rec.id)) {
@@ -123,6 +138,8 @@ export class AppSupervisor {
       if (inst.serviceRunning) waits.push(this.hooks.get(inst.rec.type)!.stop(inst.rec).catch(() => {}));
     }
     await Promise.all(waits);
+    await Promise.all([...this.apps.values()].map((i) => i.treeEnded));
+    this.trees.close();
     for (const inst of this.apps.values()) {
       inst.console.close();
       inst.rec.lastSeq = inst.console.ring.lastSeq;
@@ -135,6 +152,9 @@ export class AppSupervisor {
   storageError: string | null = null;
 
   setServiceHook(type: AppType, hook: ServiceHook): void { this.hooks.set(type, hook); }
+
+  /** Where a python app's failed import finds the agent's extra console line (the python environment part). */
+  setImportHints(source: HintSource): void { this.importHints = source; }
 
   // ---- queries -------------------------------------------------------------------------------------------------
 
@@ -242,6 +262,7 @@ export class AppSupervisor {
       if (inst.rec.status !== 'running') throw conflict(`app ${appId} cannot be paused: it is ${inst.rec.status}, not running`);
       if (!inst.proc) throw conflict(`app ${appId} has no process to pause (type ${inst.rec.type})`);
       inst.proc.pause();
+      inst.tree?.signal('SIGSTOP');
       if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
       this.setStatus(inst, 'paused');
       return inst.rec;
@@ -253,6 +274,7 @@ export class AppSupervisor {
     return this.serial(inst, async () => {
       if (inst.rec.status !== 'paused') throw conflict(`app ${appId} cannot be resumed: it is ${inst.rec.status}, not paused`);
       inst.proc?.resume();
+      inst.tree?.signal('SIGCONT');
       this.setStatus(inst, 'running');
       this.armStable(inst);
       return inst.rec;
@@ -287,7 +309,7 @@ export class AppSupervisor {
       inst.console.close();
       this.apps.delete(appId);
       this.commit(`app ${appId} was stopped and removed, but the registry on disk still lists it`);
-      try { this.store.removeFolder(appId); } catch (e) { this.log.warn({ err: e, appId }, 'could not remove the app folder'); }
+      try { await this.store.removeFolders(appId, this.runAs); } catch (e) { this.log.warn({ err: e, appId }, 'could not remove the app folder'); }
       this.log.info({ appId }, 'app uninstalled');
       return inst.rec;
     });
@@ -309,16 +331,15 @@ export class AppSupervisor {
   private drop(inst: Instance): void {
     inst.console.close();
     if (this.apps.get(inst.rec.id) === inst) this.apps.delete(inst.rec.id);
-    try { this.store.removeFolder(inst.rec.id); } catch { /* read-only: an empty folder stays, and is harmless */ }
+    this.store.removeFolders(inst.rec.id, this.runAs).catch(() => { /* read-only: an empty folder stays, and is harmless */ });
   }
 
   private instance(rec: AppRecord): Instance {
-    const folder = this.store.folder(rec.id);
-    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const { own } = makeAppFolders(this.store, this.runAs, rec.id);
     const { apps } = this.config;
-    const console = new AppConsole({ appId: rec.id, lines: apps.consoleBufferLines, bytes: apps.consoleBufferBytes, logFile: path.join(folder, 'console.log'), logMaxBytes: apps.logMaxBytes });
+    const console = new AppConsole({ appId: rec.id, lines: apps.consoleBufferLines, bytes: apps.consoleBufferBytes, logFile: path.join(own, 'console.log'), logMaxBytes: apps.logMaxBytes });
     console.startAfter(rec.lastSeq ?? 0);
-    const inst: Instance = { rec, console, proc: null, stopping: false, serviceRunning: false, backoff: null, stableTimer: null, failures: 0, chain: Promise.resolve() };
+    const inst: Instance = { rec, console, proc: null, stopping: false, serviceRunning: false, backoff: null, stableTimer: null, failures: 0, chain: Promise.resolve(), tree: null, treeEnded: Promise.resolve() };
     this.apps.set(rec.id, inst);
     return inst;
   }
@@ -331,15 +352,7 @@ export class AppSupervisor {
   }
 
   private install(spec: DeploySpec): void {
-    const folder = this.store.folder(spec.appId);
-    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
-    for (const f of ['main.py', 'app.bin']) fs.rmSync(path.join(folder, f), { force: true });
-    // Private to the app's user: the agent's user, or apps.runAs (chowned below).
-    if (spec.type === 'python') fs.writeFileSync(path.join(folder, 'main.py'), spec.code ?? '', { mode: 0o600 });
-    if ((spec.type === 'binary' || spec.type === 'kuksa-server') && spec.code) {
-      fs.writeFileSync(path.join(folder, 'app.bin'), Buffer.from(spec.code, 'base64'), { mode: 0o700 });
-    }
-    handOver(this.runAs, folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n)));
+    writeAppCode(this.store, this.runAs, spec.appId, spec.type, spec.code);
   }
 
   private setStatus(inst: Instance, status: AppStatus, extra: { exitCode?: number | null; reason?: string | null } = {}): void {
@@ -396,12 +409,19 @@ export class AppSupervisor {
         await hook.start(rec, inst.console);
         inst.serviceRunning = true;
       } else {
-        const spec = appSpawnSpec(rec, this.store.folder(rec.id), this.config, this.runAs);
-        inst.proc = new GroupProcess(spec, {
+        const spec = appSpawnSpec(rec, this.store.folder(rec.id), this.config, this.runAs, this.store.agentFolder(rec.id), this.addresses);
+        const hint = rec.type === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
+        const started = this.trees.spawn(rec.id, marksOf(rec.id, spec.stderrFifo), () => new GroupProcess(spec, {
           onStdout: (c) => inst.console.write('stdout', c),
-          onStderr: (c) => inst.console.write('stderr', c),
+          onStderr: (c) => {
+            inst.console.write('stderr', c);
+            const line = hint?.feed(c);
+            if (line) inst.console.note('stderr', line);
+          },
           onExit: (info) => this.exited(inst, info),
-        });
+        }));
+        inst.proc = started.proc;
+        inst.tree = started.tree;
       }
     } catch (e) {
       inst.proc = null;
@@ -430,7 +450,10 @@ export class AppSupervisor {
     if (inst.proc) {
       inst.stopping = true;
       const proc = inst.proc;
+      // The group gets process.ts's stop (SIGTERM to the program, SIGKILL to the group); what left the group, its own.
+      inst.tree?.signalDetached('SIGTERM');
       await proc.stop(this.config.apps.stopGraceMs);
+      await inst.treeEnded;
       // exited() ran and set the status; wait for it if the exit event is still on its way.
     } else if (inst.serviceRunning) {
       await this.hooks.get(inst.rec.type)?.stop(inst.rec);
@@ -444,6 +467,8 @@ export class AppSupervisor {
 
   private exited(inst: Instance, info: ExitInfo): void {
     inst.proc = null;
+    // What the app started goes with it, also a child that left its session.
+    if (inst.tree) { inst.treeEnded = inst.tree.end(); inst.tree = null; }
     inst.console.flush();
     this.usage.update();
     if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
@@ -486,4 +511,9 @@ export class AppSupervisor {
       });
     }, delay);
   }
+}
+
+/** Environment entries only this app's processes carry (its id and its FIFO path: unique per agent and app). */
+function marksOf(appId: string, fifo: string | undefined): string[] {
+  return fifo ? [`SDV_APP_ID=${appId}`, `SDV_STDERR_FIFO=${fifo}`] : [];
 }

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resourcePath } from '../resources';
-import { handOver, type RunAs } from './run-as';
+import { letPass, type RunAs } from './run-as';
 
 export const MAX_WATCHED = 64;
 const MAX_LINE = 256 * 1024;
@@ -64,14 +64,20 @@ export class TraceChannel {
     this.server = net.createServer((s) => this.accept(s));
   }
 
-  /** With runAs, the folder and the socket are the run user's: the traced program runs as that user. */
+  /**
+   * With runAs, the socket is the run user's (the traced program runs as that user) and the folder lets it pass
+   * (0711) but stays the agent's, so nothing can be planted in it and removing it follows no link.
+   */
   static async open(watch: readonly string[], onVars: (vars: Record<string, unknown>) => void, runAs: RunAs | null = null): Promise<TraceChannel> {
     const ch = new TraceChannel(watch, onVars);
     await new Promise<void>((resolve, reject) => {
       ch.server.once('error', reject);
       ch.server.listen(ch.env.SDV_TRACE_SOCK, () => resolve());
     });
-    handOver(runAs, ch.dir, ch.env.SDV_TRACE_SOCK!);
+    if (runAs) {
+      fs.lchownSync(ch.env.SDV_TRACE_SOCK!, runAs.uid, runAs.gid);
+      letPass(runAs, ch.dir);
+    }
     return ch;
   }
 

@@ -7,8 +7,10 @@ import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BUILD_ENV, inheritedEnv } from '../child-env';
 import type { Config } from '../config';
 import { asUser, handOver, letPass, type RunAs } from '../apps/run-as';
+import { removeUserTree } from '../apps/user-files';
 
 export type Language = 'rust' | 'cpp';
 
@@ -39,7 +41,7 @@ export function compile(config: Config, lang: Language, code: string, onOutput: 
   letPass(runAs, root);
   const dir = path.join(root, crypto.randomBytes(8).toString('hex'));
   fs.mkdirSync(dir, { mode: 0o700 });
-  const cleanup = () => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } };
+  const cleanup = () => { void removeUserTree(runAs, dir); };
   const cmd = compilerCommand(config, lang, dir);
   fs.writeFileSync(path.join(dir, cmd.source), code, { mode: 0o600 });
   handOver(runAs, dir, path.join(dir, cmd.source));
@@ -59,7 +61,7 @@ export function compile(config: Config, lang: Language, code: string, onOutput: 
   return new Promise<Build>((resolve, reject) => {
     const child = spawn(cmd.file, cmd.args, {
       cwd: dir, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...asUser(runAs),
-      ...(runAs ? { env: { ...process.env, HOME: dir } } : {}),
+      env: { ...inheritedEnv(BUILD_ENV), ...(runAs ? { HOME: dir } : process.env.HOME ? { HOME: process.env.HOME } : {}) },
     });
     child.stdout.on('data', take);
     child.stderr.on('data', take);
@@ -89,7 +91,10 @@ export function compile(config: Config, lang: Language, code: string, onOutput: 
   });
 }
 
-/** At start: build folders left by a crash are removed. */
-export function removeStaleBuilds(config: Config): void {
-  try { fs.rmSync(path.join(config.runtime.dataDir, 'builds'), { recursive: true, force: true }); } catch { /* none */ }
+/** At start: build folders left by a crash are removed (each one the run user's, so removed as that user). */
+export async function removeStaleBuilds(config: Config, runAs: RunAs | null = null): Promise<void> {
+  const root = path.join(config.runtime.dataDir, 'builds');
+  let names: string[];
+  try { names = fs.readdirSync(root); } catch { return; }
+  await Promise.all(names.map((n) => removeUserTree(runAs, path.join(root, n))));
 }

@@ -30,6 +30,10 @@ const STORAGE_WHY: Record<string, string> = {
  */
 export function storageFailure(e: unknown, what: string, outcome: string): CommandError {
   const errno = (e as NodeJS.ErrnoException | null)?.code;
+  // Out of file descriptors is not a storage problem, and freeing disk space would not help.
+  if (errno === 'EMFILE' || errno === 'ENFILE') {
+    return new CommandError('LIMIT', `could not open ${what}: the agent has too many files open (${errno}); ${outcome}. Close connections to the agent (a client may be holding many sockets) or raise its open-file limit (LimitNOFILE), and retry`);
+  }
   const why = (errno && STORAGE_WHY[errno]) ?? 'the write failed';
   const todo = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'Free space in runtime.dataDir' : 'Make runtime.dataDir writable';
   return new CommandError('STORAGE', `could not write ${what}: ${why} (${errno ?? errorText(e)}); ${outcome}. ${todo} and retry`);

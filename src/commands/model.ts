@@ -94,10 +94,10 @@ function parseTree(body: Frame): unknown {
 export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
   const hub = needPart(parts, 'signals');
   const tree = parseTree(body);
-  if (!hub.embedded) return externalModel(parts, tree, 'change');
+  if (!hub.embedded) return withPythonModel(parts, await externalModel(parts, tree, 'change'));
   try {
     const r = hub.setModel(tree, true);
-    return { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped };
+    return withPythonModel(parts, { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped });
   } catch (e) {
     if (e instanceof VssError) throw badRequest(`data: ${e.message}`);
     throw e;
@@ -106,9 +106,18 @@ export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
 
 export async function revertModel(parts: Parts): Promise<Frame> {
   const hub = needPart(parts, 'signals');
-  if (!hub.embedded) return externalModel(parts, null, 'revert');
+  if (!hub.embedded) return withPythonModel(parts, await externalModel(parts, null, 'revert'));
   const r = hub.revertModel();
-  return { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped };
+  return withPythonModel(parts, { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped });
+}
+
+/** The Python `vehicle` package follows the model before the reply, so the next run imports the new one. */
+function withPythonModel(parts: Parts, reply: Frame): Frame {
+  if (!parts.python) return reply;
+  const m = parts.python.syncModel(parts.signals);
+  void parts.python.refresh();
+  const info = parts.python.info();
+  return { ...reply, pythonModel: m ? { signals: m.signals, branches: m.branches, source: m.source, ms: m.tookMs } : { signals: 0, note: info.vehicleModelNote ?? null } };
 }
 
 export const modelCommands: Record<string, Command> = {

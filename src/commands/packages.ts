@@ -30,6 +30,8 @@ export async function installPythonPackages(ctx: CommandContext, req: CommandReq
   ctx.emit({ result: 'Installing', data: `Installing packages: ${names}\n` });
   try {
     const { output } = await inst.install(reqs, (text) => ctx.emit({ result: 'Installing', data: text }));
+    // What was installed may be the SDK: the probe (and the sdv alias) are brought up to date before the reply.
+    await ctx.parts.python?.refresh();
     return { result: 'Successful', data: installedSummary(names, output, inst.dir) };
   } catch (e) {
     if (e instanceof InstallError) {

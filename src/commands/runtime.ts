@@ -23,6 +23,8 @@ export function runtimeInfo(parts: Parts): Frame {
     kitManagerConnected: status.kitManager.connected,
     kuksaConnected: status.kuksa.connected,
     kuksa: { mode: status.kuksa.mode, address: status.kuksa.address, api: status.kuksa.api },
+    mqtt: parts.mqtt?.status() ?? { mode: parts.config.mqtt.mode, up: false },
+    python: parts.python?.info() ?? null,
     notices: runtime.notices,
     // App counts and each app's cpu % / rss bytes (issue 3), when the supervisor runs.
     ...(parts.apps ? { apps: { ...parts.apps.counts(), usage: parts.apps.list().map((a) => ({ id: a.id, status: a.status, cpu: a.cpu, memory: a.memory })) } } : {}),

@@ -1,8 +1,14 @@
-// GET /health on health.host:health.port: 200 while the agent runs; status degraded when a configured peer is down
-// or the app registry cannot be written.
+// GET /health on health.host:health.port: 200 while the agent runs; status degraded when a configured peer is down,
+// a configured server could not bind, or the app registry cannot be written. The TCP side is bounded (timeouts,
+// idle sockets, connections: http-limits.ts), so a peer holding sockets open cannot take health down with it.
 import * as http from 'node:http';
 import type { Parts } from '../parts';
 import { uptimeS } from '../commands/runtime';
+import { limitConnections, SERVER_TIMEOUTS } from './http-limits';
+
+/** A health check needs one socket for a moment: a few dozen cover every checker a box has. */
+const MAX_IDLE = 32;
+const MAX_CONNECTIONS = 64;
 
 export type AppCounts = Record<string, number>;
 
@@ -11,8 +17,13 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
   const kmDown = status.kitManager.configured && !status.kitManager.connected;
   const kuksaDown = !status.kuksa.connected;
   const storageError = parts.apps?.storageError ?? null;
+  const mqtt = parts.mqtt?.status();
+  // An MQTT broker the apps are told about and that is not there (external: once a dial has failed).
+  const mqttDown = !!mqtt && mqtt.mode !== 'off' && mqtt.up === false;
+  // A server the config asks for that could not bind (kuksa.serve on a port in use) is a box that does not serve.
+  const kuksaServeError = status.kuksa.serveError ?? null;
   return {
-    status: kmDown || kuksaDown || storageError ? 'degraded' : 'healthy',
+    status: kmDown || kuksaDown || storageError || mqttDown || kuksaServeError ? 'degraded' : 'healthy',
     runtimeId: runtime.runtimeId,
     kitManagerConnected: status.kitManager.connected,
     timestamp: new Date().toISOString(),
@@ -25,8 +36,11 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
     kitManagerLastLoss: status.kitManager.lastLoss ?? null,
     kuksaConnected: status.kuksa.connected,
     kuksaMode: status.kuksa.mode,
+    mqttMode: parts.config.mqtt.mode,
+    mqttUp: mqtt?.up ?? false,
     apps: appCounts(),
     storageError,
+    kuksaServeError,
   };
 }
 
@@ -37,7 +51,7 @@ export class HealthServer {
 
   async start(): Promise<number> {
     const { host, port } = this.parts.config.health;
-    const server = http.createServer((req, res) => {
+    const server = http.createServer(SERVER_TIMEOUTS, (req, res) => {
       const url = (req.url ?? '/').split('?')[0];
       if (url !== '/health') { res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found: try GET /health"}'); return; }
       if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}'); return; }
@@ -45,13 +59,12 @@ export class HealthServer {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body);
     });
     server.on('clientError', (_e, socket) => socket.destroy());
-    server.keepAliveTimeout = 5000;
-    server.requestTimeout = 10_000;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => { server.off('error', reject); resolve(); });
     });
+    limitConnections(server, { name: 'health', maxIdle: MAX_IDLE, maxConnections: MAX_CONNECTIONS }, this.parts.log);
     const actual = (server.address() as { port: number }).port;
     this.parts.log.info({ host, port: actual }, 'health listening');
     return actual;

@@ -1,16 +1,31 @@
 // The local WebSocket API (seed 000) on api.host:api.port at api.path: accept, authenticate, enforce limits, and
 // hand each connection to a SeedSession. Close codes: 1001 going away, 1009 too big (ws), 4001 no auth in time,
 // 4002 wrong token, 1013 too many clients.
+//
+// Bounds before authentication (api.token set, no valid Authorization header on the upgrade): a socket may send at
+// most PRE_AUTH_MAX_BYTES until its auth frame is accepted, and at most api.maxClients sockets wait to authenticate
+// (a new one drops the oldest). Only authenticated clients count against api.maxClients, so idle or reconnecting
+// strangers cannot lock out the token holder. A socket that breaks a rule before authenticating gets its close code
+// and is terminated a moment later, without waiting for the peer's closing handshake; one that floods is terminated
+// at once. The TCP side (timeouts for half-sent requests, idle sockets, a cap on connections) is in http-limits.ts.
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
+import type * as net from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Parts } from '../parts';
+import { limitConnections, SERVER_TIMEOUTS } from './http-limits';
 import { SeedSession } from './seed-session';
 
 export const AUTH_TIMEOUT_MS = 5000;
 export const CLOSE_NO_AUTH = 4001;
 export const CLOSE_BAD_TOKEN = 4002;
 const CLOSE_TRY_AGAIN = 1013;
+/** Bytes an unauthenticated socket may send: an auth frame is a few hundred. */
+export const PRE_AUTH_MAX_BYTES = 4096;
+/** After a close frame to a rule breaker, its socket is gone this much later whatever the peer does. */
+const REFUSE_GRACE_MS = 1000;
+/** Sockets whose HTTP request (the upgrade) is not complete yet, or idle on the HTTP side. */
+const MAX_IDLE_HTTP = 64;
 
 /** Constant-time token comparison; the lengths leak nothing since both sides are hashed first. */
 export function tokenMatches(given: string, expected: string): boolean {
@@ -24,18 +39,29 @@ export function bearer(header: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
+/** Close with a code, then terminate: a stranger's socket is not kept for the 30 s closing handshake. */
+function refuse(ws: WebSocket, code: number, reason: string): void {
+  ws.close(code, reason);
+  setTimeout(() => ws.terminate(), REFUSE_GRACE_MS).unref();
+}
+
 export class LocalApi {
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
+  /** Every open session, authenticated or not (closed with 1001 at shutdown). */
   private readonly sessions = new Set<SeedSession>();
+  /** The ones that count against api.maxClients. */
+  private readonly authed = new Set<SeedSession>();
+  /** Waiting to authenticate, oldest first. */
+  private readonly pending = new Set<WebSocket>();
 
   constructor(private readonly parts: Parts) {}
 
-  get clientCount(): number { return this.sessions.size; }
+  get clientCount(): number { return this.authed.size; }
 
   async start(): Promise<number> {
     const { api } = this.parts.config;
-    const server = http.createServer((_req, res) => { res.writeHead(426, { 'content-type': 'text/plain' }).end(`WebSocket endpoint: ${api.path}\n`); });
+    const server = http.createServer(SERVER_TIMEOUTS, (_req, res) => { res.writeHead(426, { 'content-type': 'text/plain' }).end(`WebSocket endpoint: ${api.path}\n`); });
     const wss = new WebSocketServer({ noServer: true, maxPayload: api.maxPayloadBytes, perMessageDeflate: false });
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://x');
@@ -43,7 +69,7 @@ export class LocalApi {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket as net.Socket, head.length));
     });
     server.on('clientError', (_e, socket) => socket.destroy());
     this.server = server;
@@ -52,39 +78,56 @@ export class LocalApi {
       server.once('error', reject);
       server.listen(api.port, api.host, () => { server.off('error', reject); resolve(); });
     });
+    // Authenticated clients, as many waiting to authenticate, and the sockets still on the HTTP side.
+    // (at least as many on the HTTP side as may connect at once).
+    const maxIdle = Math.max(MAX_IDLE_HTTP, api.maxClients);
+    limitConnections(server, { name: 'local API', maxIdle, maxConnections: 2 * api.maxClients + maxIdle }, this.parts.log);
     const port = (server.address() as { port: number }).port;
     this.parts.log.info({ host: api.host, port, path: api.path, auth: api.token ? 'token' : 'none' }, 'local API listening');
     return port;
   }
 
-  private accept(ws: WebSocket, req: http.IncomingMessage): void {
+  private accept(ws: WebSocket, req: http.IncomingMessage, socket: net.Socket, headBytes: number): void {
     const { api } = this.parts.config;
-    if (this.sessions.size >= api.maxClients) {
-      ws.close(CLOSE_TRY_AGAIN, `too many clients (limit ${api.maxClients})`);
-      return;
-    }
-    const session = new SeedSession(ws, this.parts, { door: 'local', sendBufferBytes: api.sendBufferBytes });
-    this.sessions.add(session);
-    ws.on('close', () => this.sessions.delete(session));
-    ws.on('error', (e) => this.parts.log.debug({ err: e.message, client: session.id }, 'local client error'));
-
     let authed = !api.token;
-    let timer: NodeJS.Timeout | null = null;
     if (api.token) {
       const header = bearer(req.headers.authorization);
       if (header !== null) {
-        if (!tokenMatches(header, api.token)) { ws.close(CLOSE_BAD_TOKEN, 'wrong token'); return; }
+        if (!tokenMatches(header, api.token)) { refuse(ws, CLOSE_BAD_TOKEN, 'wrong token'); return; }
         authed = true;
-      } else {
-        timer = setTimeout(() => ws.close(CLOSE_NO_AUTH, 'no auth frame within 5 s'), AUTH_TIMEOUT_MS);
-        ws.on('close', () => { if (timer) clearTimeout(timer); });
       }
+    }
+    if (authed && this.authed.size >= api.maxClients) { ws.close(CLOSE_TRY_AGAIN, `too many clients (limit ${api.maxClients})`); return; }
+    const session = new SeedSession(ws, this.parts, { door: 'local', sendBufferBytes: api.sendBufferBytes });
+    this.sessions.add(session);
+    if (authed) this.authed.add(session);
+    ws.on('close', () => { this.sessions.delete(session); this.authed.delete(session); this.pending.delete(ws); });
+    ws.on('error', (e) => this.parts.log.debug({ err: e.message, client: session.id }, 'local client error'));
+
+    let stopGuard = () => {};
+    if (!authed) {
+      // Waiting to authenticate: bounded in number (the oldest makes room), in time and in bytes.
+      this.pending.add(ws);
+      if (this.pending.size > api.maxClients) {
+        const oldest = this.pending.values().next().value as WebSocket;
+        this.pending.delete(oldest);
+        oldest.terminate();
+      }
+      const timer = setTimeout(() => refuse(ws, CLOSE_NO_AUTH, 'no auth frame within 5 s'), AUTH_TIMEOUT_MS);
+      let received = headBytes;
+      const guard = (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > PRE_AUTH_MAX_BYTES) { stopGuard(); ws.terminate(); }
+      };
+      socket.on('data', guard);
+      stopGuard = () => { clearTimeout(timer); socket.off('data', guard); this.pending.delete(ws); };
+      ws.on('close', stopGuard);
     }
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) {
         if (authed) session.sendError(null, 'BAD_REQUEST', 'binary frames are not accepted: send JSON text frames');
-        else ws.close(CLOSE_NO_AUTH, 'expected an auth frame');
+        else refuse(ws, CLOSE_NO_AUTH, 'expected an auth frame');
         return;
       }
       const text = data.toString();
@@ -92,10 +135,12 @@ export class LocalApi {
         let token: unknown;
         let id: unknown = null;
         try { const f = JSON.parse(text); if (f && f.type === 'auth') { token = f.token; id = f.id ?? null; } } catch { /* not JSON */ }
-        if (typeof token !== 'string') { ws.close(CLOSE_NO_AUTH, 'expected {"type":"auth","token":…} first'); return; }
-        if (!tokenMatches(token, api.token)) { ws.close(CLOSE_BAD_TOKEN, 'wrong token'); return; }
+        if (typeof token !== 'string') { refuse(ws, CLOSE_NO_AUTH, 'expected {"type":"auth","token":…} first'); return; }
+        if (!tokenMatches(token, api.token)) { refuse(ws, CLOSE_BAD_TOKEN, 'wrong token'); return; }
+        stopGuard();
+        if (this.authed.size >= api.maxClients) { ws.close(CLOSE_TRY_AGAIN, `too many clients (limit ${api.maxClients})`); return; }
         authed = true;
-        if (timer) clearTimeout(timer);
+        this.authed.add(session);
         session.send({ type: 'auth-response', id: typeof id === 'string' || typeof id === 'number' ? id : null, authenticated: true, clientId: session.id, timestamp: new Date().toISOString() });
         return;
       }

@@ -6,10 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { inheritedEnv, NETWORK_ENV } from '../child-env';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Requirement } from './requirement';
-import { asUser, handOverTree, type RunAs } from '../apps/run-as';
+import { asUser, letPass, type RunAs } from '../apps/run-as';
+import { handOverTree } from '../apps/user-files';
+import { pythonPackagesDir } from './folder';
 
 /** The last this-many bytes of pip's output are kept for the final reply; older text is dropped with a marker. */
 export const MAX_KEPT_OUTPUT = 64 * 1024;
@@ -26,7 +29,7 @@ export class PackageInstaller {
   private running: ChildProcess | null = null;
 
   constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null) {
-    this.dir = config.packages.dir;
+    this.dir = pythonPackagesDir(config);
   }
 
   get busy(): boolean { return this.running !== null; }
@@ -65,6 +68,10 @@ export class PackageInstaller {
     try { handOverTree(this.runAs, this.dir); } catch (e) {
       return Promise.reject(new InstallError('failed', `cannot hand ${this.dir} to apps.runAs ${this.runAs?.name}: ${(e as Error).message}`));
     }
+    let cwd: string;
+    try { cwd = this.emptyCwd(); } catch (e) {
+      return Promise.reject(new InstallError('failed', `cannot prepare pip's working folder: ${(e as Error).message}`));
+    }
     const python = this.config.apps.python;
     const args = this.pipArgs(reqs);
     this.log.info({ python, packages: reqs.map((r) => r.text) }, 'installing python packages');
@@ -72,12 +79,13 @@ export class PackageInstaller {
     try {
       child = spawn(python, args, {
         shell: false,
+        cwd,
         detached: true, // own process group: a timeout kills pip and any build it started
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
-          ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1',
+          ...inheritedEnv(NETWORK_ENV), PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1',
           // The run user has no home of its own here: no cache, and HOME where it may write.
-          ...(this.runAs ? { HOME: this.dir, PIP_NO_CACHE_DIR: '1' } : {}),
+          ...(this.runAs ? { HOME: this.dir, PIP_NO_CACHE_DIR: '1' } : process.env.HOME ? { HOME: process.env.HOME } : {}),
         },
         ...asUser(this.runAs),
       });
@@ -118,6 +126,18 @@ export class PackageInstaller {
         }
       });
     });
+  }
+
+  /**
+   * pip reads a requirement that names an existing file or folder of its working folder as that path: it runs in an
+   * empty folder of the agent's, where no one else can put anything (the run user may only pass through it).
+   */
+  private emptyCwd(): string {
+    const dir = path.join(this.config.runtime.dataDir, 'pip-cwd');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { mode: 0o700 });
+    letPass(this.runAs, dir);
+    return dir;
   }
 
   /** Agent shutdown: a running install is killed. */

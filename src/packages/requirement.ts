@@ -1,9 +1,10 @@
 // Python requirement specifiers, checked before anything reaches pip.
 // Accepted: a subset of PEP 508 — a project name, optional extras and optional version constraints, e.g.
 // `numpy`, `pandas==1.3.0`, `requests[socks]>=2.25,<3`, `kuksa-client~=0.4`. Refused: everything else — pip options
-// (`--index-url`), URLs and VCS links (`git+https://…`, `name @ url`), paths (`./pkg`, `/tmp/x.whl`), environment
-// markers (`; python_version…`) and any shell character. pip is then given the specifier rebuilt from the parsed
-// parts, never the client's text, so what pip sees is exactly what was validated.
+// (`--index-url`), URLs and VCS links (`git+https://…`, `name @ url`), paths (`./pkg`, `/tmp/x.whl`), archive file
+// names (`x-1.0-py3-none-any.whl`), environment markers (`; python_version…`) and any shell character. pip is then
+// given the specifier rebuilt from the parsed parts, never the client's text, so what pip sees is exactly what was
+// validated.
 
 export interface Requirement {
   /** The project name as written (pip normalises case and separators itself). */
@@ -33,7 +34,12 @@ const OPERATORS = ['===', '~=', '==', '!=', '<=', '>=', '<', '>'] as const;
 // Version text: PEP 440 characters plus `*` for prefix matching (`==1.0.*`), `+` for local versions, `!` for epochs.
 const VERSION = /^[A-Za-z0-9](?:[A-Za-z0-9.*+!_-]*[A-Za-z0-9*])?$/;
 
+// pip reads a requirement that ends like an archive (`name-1.0-py3-none-any.whl`, `pkg.tar.gz`) as a file name in its
+// working folder, not as a project on the index.
+const ARCHIVE = /\.(whl|zip|tar|tgz|tbz|txz|tlz|tar\.gz|tar\.bz2|tar\.xz|tar\.lz|tar\.lzma|egg)$/i;
+
 function refuseReason(text: string): string | null {
+  if (ARCHIVE.test(text.replace(/[[,<>=!~].*$/, ''))) return 'archive file names (.whl, .tar.gz, .zip …) are not accepted, only package names from the index';
   if (text.startsWith('-')) return 'pip options are not accepted, only package names with optional [extras] and version constraints';
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^[a-z]+\+[a-z]+:/i.test(text)) return 'URLs are not accepted, only package names from the index';
   if (text.includes('@')) return 'direct references (name @ url) are not accepted';

@@ -6,7 +6,11 @@ import type { Client } from '../commands/types';
 import type { SignalUpdate } from './broker';
 import type { SignalValue } from './values';
 
-export const BATCH_LIMITS = { maxSubscribers: 1024, maxPathsPerSubscriber: 20_000 } as const;
+/**
+ * maxSubscribers for the whole agent; one client (a local connection, one Kit-Manager frontend) may hold at most
+ * maxPerClient of them with at most maxPathsPerClient signals in all, so one client cannot take every subscription.
+ */
+export const BATCH_LIMITS = { maxSubscribers: 1024, maxPathsPerSubscriber: 20_000, maxPerClient: 64, maxPathsPerClient: 20_000 } as const;
 
 export interface Subscriber {
   readonly id: string;
@@ -26,6 +30,8 @@ export interface Subscriber {
 
 export class Batcher {
   private subs = new Map<string, Subscriber>();
+  /** Per client: its subscriptions and their signals in all. */
+  private perClient = new Map<Client, { subs: number; paths: number }>();
   private byPath = new Map<string, Set<Subscriber>>();
   /** The latest value of every signal someone subscribes to (undefined = not heard yet). */
   private latest = new Map<string, SignalValue | null>();
@@ -44,8 +50,12 @@ export class Batcher {
   add(sub: Omit<Subscriber, 'dirty' | 'disposeClose' | 'since'>): Subscriber {
     if (this.subs.size >= BATCH_LIMITS.maxSubscribers) throw new RangeError(`more than ${BATCH_LIMITS.maxSubscribers} subscriptions`);
     if (sub.paths.size > BATCH_LIMITS.maxPathsPerSubscriber) throw new RangeError(`more than ${BATCH_LIMITS.maxPathsPerSubscriber} signals in one subscription`);
+    const mine = this.perClient.get(sub.client) ?? { subs: 0, paths: 0 };
+    if (mine.subs >= BATCH_LIMITS.maxPerClient) throw new RangeError(`more than ${BATCH_LIMITS.maxPerClient} subscriptions on one connection: unsubscribe one first`);
+    if (mine.paths + sub.paths.size > BATCH_LIMITS.maxPathsPerClient) throw new RangeError(`more than ${BATCH_LIMITS.maxPathsPerClient} signals subscribed on one connection: unsubscribe some first`);
     const full: Subscriber = { ...sub, since: this.now(), dirty: new Set(sub.paths), disposeClose: sub.client.onClose(() => this.remove(sub.id)) };
     this.subs.set(full.id, full);
+    this.perClient.set(sub.client, { subs: mine.subs + 1, paths: mine.paths + sub.paths.size });
     let grew = false;
     for (const p of full.paths) {
       let set = this.byPath.get(p);
@@ -62,6 +72,12 @@ export class Batcher {
     if (!sub) return false;
     this.subs.delete(id);
     sub.disposeClose();
+    const mine = this.perClient.get(sub.client);
+    if (mine) {
+      mine.subs--;
+      mine.paths -= sub.paths.size;
+      if (mine.subs <= 0) this.perClient.delete(sub.client);
+    }
     let shrank = false;
     for (const p of sub.paths) {
       const set = this.byPath.get(p);
@@ -93,6 +109,8 @@ export class Batcher {
       const lost = [...s.paths].filter((p) => gone.has(p));
       if (!lost.length) continue;
       for (const p of lost) { (s.paths as Set<string>).delete(p); s.dirty.delete(p); }
+      const mine = this.perClient.get(s.client);
+      if (mine) mine.paths -= lost.length;
       hit.push({ id: s.id, paths: lost });
     }
     for (const p of gone) { if (this.byPath.delete(p)) this.unionDirty = true; this.latest.delete(p); }

@@ -35,6 +35,14 @@ import * as grpc from '@grpc/grpc-js';
 /** Upstream re-subscription waits this long after the union of wanted signals last changed. */
 export const RESUBSCRIBE_DEBOUNCE_MS = 30;
 export const MAX_APIS_PER_REQUEST = 20_000;
+/**
+ * One request's patterns (after de-duplication) may name at most this many signals in all, counted per pattern; and,
+ * on the embedded store, make the model look at most MAX_SCANNED_PER_REQUEST leaves. Past either bound the request is
+ * refused (LIMIT) before the work; below them the work yields to the event loop every EXPAND_SLICE_MS.
+ */
+export const MAX_EXPANDED_PER_REQUEST = 200_000;
+export const MAX_SCANNED_PER_REQUEST = 5_000_000;
+const EXPAND_SLICE_MS = 10;
 
 export interface SignalsDeps { config: Config; log: Logger; status: StatusBoard; notices?: string[] }
 
@@ -86,6 +94,7 @@ export class SignalHub {
           // The box stays useful without the gRPC door: the local API and the Kit-Manager still get signals.
           this.server = null;
           const text = `databroker gRPC server not started on ${k.address}: ${(e as Error).message}`;
+          this.deps.status.kuksa.serveError = text;
           this.log.error(text);
           this.deps.notices?.push(text);
         }
@@ -177,14 +186,26 @@ export class SignalHub {
   /** Expands patterns with the backend's metadata; unknown patterns are reported, not fatal. */
   async expand(apis: string[]): Promise<{ paths: string[]; unknown: string[] }> {
     const b = this.backend();
+    const unique = [...new Set(apis)];
+    const vss = this.store?.vss;
+    if (vss) {
+      let scan = 0;
+      for (const api of unique) scan += vss.scanSize(api);
+      if (scan > MAX_SCANNED_PER_REQUEST) throw new RangeError(`these ${unique.length} patterns would look at ${scan} signals of the model (more than ${MAX_SCANNED_PER_REQUEST}): ask for fewer or narrower patterns`);
+    }
     const paths = new Set<string>();
     const unknown: string[] = [];
-    for (const api of apis) {
+    let named = 0;
+    let slice = performance.now();
+    for (const api of unique) {
+      if (performance.now() - slice > EXPAND_SLICE_MS) { await new Promise((r) => setImmediate(r)); slice = performance.now(); }
       let found: string[] = [];
       try { found = (await b.listMetadata(api)).map((m) => m.path); } catch (e) {
         if ((e as grpc.ServiceError).code !== grpc.status.NOT_FOUND && !(e as Error).message.includes('no such signal') && !(e as Error).message.includes('matches no signal')) throw e;
       }
       if (found.length === 0) unknown.push(api);
+      named += found.length;
+      if (named > MAX_EXPANDED_PER_REQUEST) throw new RangeError(`these patterns name more than ${MAX_EXPANDED_PER_REQUEST} signals: ask for fewer or narrower patterns`);
       for (const p of found) paths.add(p);
     }
     return { paths: [...paths], unknown };

@@ -2,6 +2,10 @@
 // streaming its output lines. The command line is split on whitespace and spawned without a shell; the client's model
 // never reaches the argument vector: the generator reads the model file named by SDV_VSS_FILE.
 import { spawn } from 'node:child_process';
+import { inheritedEnv } from '../child-env';
+
+/** A generator is often a Python tool: it keeps the agent's HOME and Python settings (and nothing secret). */
+const GENERATOR_ENV = ['HOME', 'PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV'];
 
 export const GENERATOR_LIMITS = { timeoutMs: 300_000, maxLines: 2000, maxLineBytes: 4096 } as const;
 
@@ -11,7 +15,7 @@ export async function runModelGenerator(command: string, vssFile: string, cwd: s
   return new Promise((resolve) => {
     let lines = 0;
     let truncated = false;
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, SDV_VSS_FILE: vssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...inheritedEnv(GENERATOR_ENV), SDV_VSS_FILE: vssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), GENERATOR_LIMITS.timeoutMs);
     for (const stream of ['stdout', 'stderr'] as const) {
       let buf = '';

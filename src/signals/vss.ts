@@ -1,5 +1,9 @@
 // The vehicle model: a VSS tree in the COVESA JSON export form, validated once, flattened to leaves, with the
 // wildcard expansion KUKSA uses (`A.B.*` and `A.**` mean every leaf under A.B / A; an exact leaf path is itself).
+// Indexed for models of up to VSS_LIMITS.maxLeaves: the leaves are kept in tree order, so the leaves under a branch
+// are one contiguous range of that order (a branch → range map answers `A.B`, `A.B.*`, `A.B.**` in time proportional
+// to what they name), ids map to leaves without a search, and a pattern with wildcards inside is matched only
+// against the range of its literal prefix.
 import * as fs from 'node:fs';
 import { resourcePath } from '../resources';
 
@@ -21,7 +25,11 @@ export interface SignalMeta {
   readonly max?: number;
   readonly allowed?: readonly (string | number)[];
   readonly description?: string;
+  readonly comment?: string;
 }
+
+/** What a branch says about itself (for the generated Python model's docstrings). */
+export interface BranchMeta { readonly description?: string; readonly comment?: string }
 
 export class VssError extends Error { override name = 'VssError'; }
 
@@ -30,24 +38,54 @@ export const VSS_LIMITS = { maxLeaves: 100_000, maxDepth: 32, maxNameLength: 128
 
 const NAME = /^[A-Za-z0-9_]+$/;
 
+/** The leaves under one branch: order[start] … order[end - 1]. */
+interface Range { readonly start: number; readonly end: number }
+
 export class VssModel {
-  private constructor(readonly leaves: ReadonlyMap<string, SignalMeta>, private readonly branches: ReadonlySet<string>) {}
+  /** Every leaf in tree order. */
+  private readonly order: readonly SignalMeta[];
+  /** Branch path → its range of `order` (a branch without leaves has none). */
+  private readonly ranges: ReadonlyMap<string, Range>;
+  private readonly ids: ReadonlyArray<SignalMeta | undefined>;
+
+  private constructor(
+    readonly leaves: ReadonlyMap<string, SignalMeta>,
+    private readonly branches: ReadonlySet<string>,
+    private readonly texts: ReadonlyMap<string, BranchMeta> = new Map(),
+  ) {
+    ({ order: this.order, ranges: this.ranges } = treeOrder(leaves));
+    const ids: Array<SignalMeta | undefined> = [];
+    for (const m of this.order) ids[m.id] = m;
+    this.ids = ids;
+  }
+
+  /** What a branch's description and comment say (empty for a branch that has neither). */
+  branchMeta(path: string): BranchMeta { return this.texts.get(path) ?? {}; }
 
   get size(): number { return this.leaves.size; }
 
   get(path: string): SignalMeta | undefined { return this.leaves.get(path); }
+
+  /** The leaf with this id (v2 signal ids), without a search. */
+  byId(id: number): SignalMeta | undefined { return Number.isInteger(id) && id >= 1 ? this.ids[id] : undefined; }
 
   /** Parses and validates a tree; the error names the offending node path. */
   static parse(tree: unknown): VssModel {
     if (!isObj(tree) || Object.keys(tree).length === 0) throw new VssError('vehicle model: expected an object of root branches (e.g. {"Vehicle": {...}})');
     const leaves = new Map<string, SignalMeta>();
     const branches = new Set<string>();
+    const branchTexts = new Map<string, BranchMeta>();
+    const texts = (node: Record<string, unknown>) => ({
+      ...(typeof node.description === 'string' ? { description: node.description } : {}),
+      ...(typeof node.comment === 'string' ? { comment: node.comment } : {}),
+    });
     const walk = (node: unknown, path: string, depth: number): void => {
       if (depth > VSS_LIMITS.maxDepth) throw new VssError(`${path}: tree deeper than ${VSS_LIMITS.maxDepth} levels`);
       if (!isObj(node)) throw new VssError(`${path}: expected an object node`);
       const type = node.type;
       if (type === 'branch') {
         branches.add(path);
+        branchTexts.set(path, texts(node));
         const children = node.children ?? {};
         if (!isObj(children)) throw new VssError(`${path}.children: expected an object`);
         for (const [name, child] of Object.entries(children)) {
@@ -80,7 +118,7 @@ export class VssModel {
         ...(num('min') !== undefined ? { min: num('min') } : {}),
         ...(num('max') !== undefined ? { max: num('max') } : {}),
         ...(allowed !== undefined ? { allowed: allowed as (string | number)[] } : {}),
-        ...(typeof node.description === 'string' ? { description: node.description } : {}),
+        ...texts(node),
       };
       leaves.set(path, meta);
     };
@@ -89,7 +127,7 @@ export class VssModel {
       walk(root, name, 1);
     }
     if (leaves.size === 0) throw new VssError('vehicle model: no sensor, actuator or attribute leaves');
-    return new VssModel(leaves, branches);
+    return new VssModel(leaves, branches, branchTexts);
   }
 
   static load(file: string): VssModel {
@@ -113,15 +151,40 @@ export class VssModel {
     if (this.branches.has(pattern)) prefix = pattern;
     else if (pattern.endsWith('.**') && !pattern.slice(0, -3).includes('*')) prefix = pattern.slice(0, -3);
     else if (pattern.endsWith('.*') && !pattern.slice(0, -2).includes('*')) prefix = pattern.slice(0, -2);
-    let out: string[];
+    let out: string[] = [];
     if (prefix !== null) {
-      const p = prefix + '.';
-      out = [...this.leaves.keys()].filter((k) => k.startsWith(p));
+      const r = this.ranges.get(prefix);
+      if (r) out = this.paths(r);
     } else if (pattern.includes('*')) {
-      const re = wildcardRegExp(pattern);
-      out = [...this.leaves.keys()].filter((k) => re.test(k));
-    } else out = [];
+      // Only the leaves under the literal part before the first wildcard can match.
+      const range = this.scanRange(pattern);
+      if (range) {
+        const re = wildcardRegExp(pattern);
+        for (let i = range.start; i < range.end; i++) { const p = this.order[i]!.path; if (re.test(p)) out.push(p); }
+      }
+    }
     return out.length ? out : null;
+  }
+
+  /** How many leaves a pattern's expansion looks at (its literal prefix's range; 1 for an exact path). */
+  scanSize(pattern: string): number {
+    if (this.leaves.has(pattern)) return 1;
+    const r = this.scanRange(pattern);
+    return r ? r.end - r.start : 0;
+  }
+
+  /** The range of the segments before the first wildcard (all leaves when the pattern starts with one). */
+  private scanRange(pattern: string): Range | undefined {
+    const segs = pattern.split('.');
+    const first = segs.findIndex((x) => x.includes('*'));
+    const lit = (first < 0 ? segs : segs.slice(0, first)).join('.');
+    return lit === '' ? { start: 0, end: this.order.length } : this.ranges.get(lit);
+  }
+
+  private paths(r: Range): string[] {
+    const out = new Array<string>(r.end - r.start);
+    for (let i = r.start; i < r.end; i++) out[i - r.start] = this.order[i]!.path;
+    return out;
   }
 
   /**
@@ -153,8 +216,36 @@ export class VssModel {
     return new VssModel(leaves, branches);
   }
 
-  /** The tree back in export form, for ListMetadata-style listings and persistence. */
-  all(): SignalMeta[] { return [...this.leaves.values()]; }
+  /** Every leaf in tree order (the model's own array: callers must not change it). */
+  all(): readonly SignalMeta[] { return this.order; }
+}
+
+/**
+ * The leaves in tree order and each branch's range of it. Siblings keep the order they were first seen in, so a model
+ * from parse() keeps its file's order, and leaves added later (withLeaves) join their branch.
+ */
+function treeOrder(leaves: ReadonlyMap<string, SignalMeta>): { order: SignalMeta[]; ranges: Map<string, Range> } {
+  interface Node { readonly kids: Map<string, Node>; leaf: SignalMeta | null }
+  const root: Node = { kids: new Map(), leaf: null };
+  for (const m of leaves.values()) {
+    let n = root;
+    for (const seg of m.path.split('.')) {
+      let k = n.kids.get(seg);
+      if (!k) n.kids.set(seg, (k = { kids: new Map(), leaf: null }));
+      n = k;
+    }
+    n.leaf = m;
+  }
+  const order: SignalMeta[] = [];
+  const ranges = new Map<string, Range>();
+  const walk = (n: Node, path: string): void => {
+    if (n.leaf) { order.push(n.leaf); return; }
+    const start = order.length;
+    for (const [seg, k] of n.kids) walk(k, path ? `${path}.${seg}` : seg);
+    if (path) ranges.set(path, { start, end: order.length });
+  };
+  walk(root, '');
+  return { order, ranges };
 }
 
 function wildcardRegExp(pattern: string): RegExp {

@@ -2,13 +2,14 @@
 // stops and uninstalls driven through the local API (10 kills short, 100 full). After every kill the registry parses,
 // every operation acknowledged before the kill is present after the restart, the apps meant to run are running, and
 // no app runs twice. Then a dataDir that turns read-only mid-run: the failing write is reported to the requester and
-// the previous state stays intact, and the agent also starts on it; and a dataDir that fills up.
+// the previous state stays intact, and the agent also starts on it; and an app that fills dataDir: stop, run and
+// uninstall are still acknowledged and kept (the registry needs no new space to be rewritten), a deploy is refused.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiClient, startAgent, tmpDir, type AgentHandle } from '../helpers/agent';
-import { Summary, req, caughtCrashes, count, served, makeRng, seedFor, sleep, until } from './lib';
+import { Summary, attack, req, caughtCrashes, count, served, makeRng, seedFor, sleep, until } from './lib';
 import { SAFE_ENV } from './safe-env';
 
 const SECTION = 'crash-consistency';
@@ -275,41 +276,91 @@ t.test('dataDir turns read-only mid-run', async (t) => {
   summary.data.crashes += caughtCrashes(agent).length;
 });
 
-t.test('dataDir full', async (t) => {
+/** An app that fills its own folder until the disk is full, and keeps taking every byte that comes free. */
+const FILLER_CODE = [
+  'import time',
+  'f = open("fill.bin", "wb", buffering=0)',
+  'chunk = b"z" * 65536',
+  'said = False',
+  'while True:',
+  '    try:',
+  '        f.write(chunk)',
+  '    except OSError:',
+  '        if not said: print("FULL", flush=True); said = True',
+  '        time.sleep(0.02)',
+].join('\n');
+
+t.test('dataDir full: an app fills it, and the controller is not locked out', async (t) => {
   if (!readOnlyTools().mount) { summary.skip('full dataDir', 'needs root with mount'); return; }
   const dataDir = path.join(tmpDir('sdv-chaos-full-'), 'data');
   fs.mkdirSync(dataDir, { mode: 0o700 });
   if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', dataDir]).status !== 0) { summary.skip('full dataDir', 'tmpfs mount refused'); return; }
   t.teardown(() => { killLeftovers(dataDir); spawnSync('umount', ['-l', dataDir]); });
-  const agent = await startAgent({ dataDir, env: SAFE_ENV });
+  let agent = await startAgent({ dataDir, env: SAFE_ENV });
   t.teardown(() => agent.stop());
-  const c = await ApiClient.connect(agent.apiUrl);
+  let c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   await c.request({ type: 'deploy_request', prototype: { id: 'full-a', name: 'A', type: 'python', code: APP_CODE(1), config: {} } }, 30_000);
   t.equal((await c.request({ type: 'run_app', appId: 'VEA-full-a' }, 30_000)).status, 'running', 'an app runs before the disk fills');
+  const regFile = path.join(dataDir, 'apps', 'registry.json');
+  const onDisk = (id: string) => (JSON.parse(fs.readFileSync(regFile, 'utf8')).apps as Array<Record<string, unknown>>).find((a) => a.id === id);
 
-  // fill the disk to the last byte
+  // the attacker: an app that fills dataDir through its own folder and keeps grabbing freed bytes; then the last bytes
+  await c.request({ type: 'deploy_request', prototype: { id: 'full-b', name: 'Filler', type: 'python', code: FILLER_CODE, config: {} } }, 30_000);
+  await req(c, { type: 'console_subscribe', appId: 'VEA-full-b' });
+  await c.request({ type: 'run_app', appId: 'VEA-full-b' }, 30_000);
+  await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-full-b' && f.output === 'FULL', 30_000);
   const filler = path.join(dataDir, 'filler');
-  const fd = fs.openSync(filler, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 0x5a);
-  try { for (;;) fs.writeSync(fd, chunk); } catch (e) { t.equal((e as NodeJS.ErrnoException).code, 'ENOSPC', 'the disk is full'); }
-  try { for (;;) fs.writeSync(fd, chunk, 0, 1); } catch { /* the last bytes */ }
-  fs.closeSync(fd);
-  summary.data.faultsInjected++;
+  const topUp = () => {
+    const fd = fs.openSync(filler, 'a');
+    try { for (;;) fs.writeSync(fd, Buffer.alloc(4096, 0x5a)); } catch { /* full */ }
+    try { for (;;) fs.writeSync(fd, Buffer.alloc(1, 0x5a)); } catch (e) { t.equal((e as NodeJS.ErrnoException).code, 'ENOSPC', 'the disk is full to the last byte'); }
+    fs.closeSync(fd);
+  };
+  topUp();
 
-  const stop = await req(c, { type: 'stop_app', appId: 'VEA-full-a' }, 15_000).catch(() => null);
-  t.match(stop, { type: 'error', code: 'STORAGE' }, 'a stop that cannot be saved is refused with STORAGE');
-  t.match(String(stop?.error), /disk is full.*Free space in runtime\.dataDir/, `and says the disk is full, and what to do: ${String(stop?.error)}`);
-  t.equal((await listApps(c)).get('VEA-full-a'), 'running', 'the app keeps running');
-  const health = await (await fetch(agent.healthUrl)).json() as Record<string, unknown>;
-  t.equal(health.status, 'degraded', '/health says degraded');
+  await attack(t, summary, 'an app fills dataDir: stop, run and uninstall still acknowledged', agent, async () => {
+    const stop = await req(c, { type: 'stop_app', appId: 'VEA-full-a' }, 15_000).catch(() => null);
+    t.match(stop, { type: 'stop_app-response', status: 'stopped' }, `stop_app on a full disk is acknowledged (${String(stop?.error ?? stop?.type)})`);
+    t.equal(onDisk('VEA-full-a')?.desired, 'stopped', 'and on disk');
+    const run = await req(c, { type: 'run_app', appId: 'VEA-full-a' }, 15_000).catch(() => null);
+    t.match(run, { status: 'running' }, 'run_app on a full disk is acknowledged');
+    t.equal(onDisk('VEA-full-a')?.desired, 'running', 'and on disk');
+    const stopB = await req(c, { type: 'stop_app', appId: 'VEA-full-b' }, 15_000).catch(() => null);
+    t.match(stopB, { type: 'stop_app-response', status: 'stopped' }, 'the filling app itself can be stopped');
+    const stopA = await req(c, { type: 'stop_app', appId: 'VEA-full-a' }, 15_000).catch(() => null);
+    t.match(stopA, { status: 'stopped' }, 'and the other one again');
+    // a new deploy needs room for its code: refused, saying why and what to do
+    const dep = await req(c, { type: 'deploy_request', prototype: { id: 'full-c', name: 'C', type: 'python', code: 'x = 1\n'.repeat(1000), config: {} } }, 15_000).catch(() => null);
+    t.match(dep, { type: 'error', code: 'STORAGE' }, 'a deploy whose code does not fit is refused with STORAGE');
+    t.match(String(dep?.error), /disk is full.*Free space in runtime\.dataDir/, `and says so: ${String(dep?.error)}`);
+    return stop?.status === 'stopped' && run?.status === 'running' && stopB?.status === 'stopped' && stopA?.status === 'stopped' && dep?.code === 'STORAGE';
+  }, { probe: c });
 
-  // space again: the same stop is acknowledged, and /health recovers
-  fs.rmSync(filler);
-  t.match(await c.request({ type: 'stop_app', appId: 'VEA-full-a' }, 15_000), { type: 'stop_app-response', status: 'stopped' }, 'with space again the stop is acknowledged');
+  // kill -9 while the disk is still full: what was acknowledged is what comes back, and the filler can be uninstalled
+  agent.proc.kill('SIGKILL');
+  await until(() => agent.proc.exitCode !== null || agent.proc.signalCode !== null, 10_000);
+  c.close();
+  killLeftovers(dataDir);
+  topUp();
+  agent = await startAgent({ dataDir, env: SAFE_ENV });
+  c = await ApiClient.connect(agent.apiUrl);
+  await attack(t, summary, 'restarted on the full dataDir: acknowledged stops held, uninstall acknowledged', agent, async () => {
+    const listed = await listApps(c);
+    t.equal(listed.get('VEA-full-a'), 'stopped', 'after a kill -9 on the full disk the acknowledged stop holds');
+    t.equal(listed.get('VEA-full-b'), 'stopped', 'and the filler stays stopped');
+    const un = await req(c, { type: 'uninstall_app', appId: 'VEA-full-b' }, 15_000).catch(() => null);
+    t.match(un, { status: 'uninstalled' }, 'uninstall of the filler on a full disk is acknowledged (and frees its space)');
+    t.equal(onDisk('VEA-full-b'), undefined, 'and it is gone from the registry on disk');
+    const lost = (listed.get('VEA-full-a') === 'stopped' ? 0 : 1) + (listed.get('VEA-full-b') === 'stopped' ? 0 : 1);
+    summary.data.stateLost += lost;
+    return lost === 0 && un?.status === 'uninstalled';
+  }, { probe: c });
+
+  // space again: a deploy works, and /health has no storage error
+  fs.rmSync(filler, { force: true });
+  t.match(await c.request({ type: 'deploy_request', prototype: { id: 'full-c', name: 'C', type: 'python', code: APP_CODE(2), config: {} } }, 15_000), { type: 'deploy_request-response' }, 'with space again a deploy is acknowledged');
   const after = await (await fetch(agent.healthUrl)).json() as Record<string, unknown>;
-  t.equal(after.storageError, null, 'storageError clears after a successful write');
-  const crashes = caughtCrashes(agent).length;
-  summary.data.crashes += crashes;
-  if (crashes === 0 && stop?.code === 'STORAGE') summary.data.faultsSurvived++;
+  t.equal(after.storageError, null, 'no storage error');
+  summary.data.crashes += caughtCrashes(agent).length;
 });

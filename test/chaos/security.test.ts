@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import WebSocket from 'ws';
 import { AGENT_JS, ApiClient, startAgent, tmpDir, type AgentHandle } from '../helpers/agent';
-import { Summary, req, caughtCrashes, exited, served, seedFor, until } from './lib';
+import { Summary, attack, req, caughtCrashes, exited, served, seedFor, until } from './lib';
 import { SAFE_ENV } from './safe-env';
+import { StandInKitManager } from '../helpers/kit-manager';
 
 const SECTION = 'security';
 const summary = new Summary(SECTION, seedFor(SECTION));
@@ -208,4 +209,55 @@ t.test('with root and apps.runAs, an app runs as that user', { skip: process.get
   // A known weakness of the apps area (reported): the app user cannot reach its folder inside the 0700 dataDir.
   t.ok(asNobody, 'the app runs as nobody (uid 65534)');
   await c.request({ type: 'stop_app', appId }, 30_000);
+});
+
+t.test('credentials in a Kit-Manager URL are masked in --print-config, config errors and the log', async (t) => {
+  const pass = `pw-${crypto.randomBytes(8).toString('hex')}`;
+  const user = `user-${crypto.randomBytes(4).toString('hex')}`;
+  const km = await StandInKitManager.start();
+  t.teardown(() => km.close());
+  const url = `http://${user}:${pass}@127.0.0.1:${km.port}`;
+  const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [AGENT_JS, ...args], { env: { ...process.env, SDV_AGENT_CONFIG: '', ...env }, encoding: 'utf8', timeout: 20_000 });
+  const printed = run(['--print-config'], { SDV_AGENT_KIT_MANAGER_URL: url });
+  const refused = run(['--check-config'], { SDV_AGENT_KIT_MANAGER_URL: `ws://${user}:${pass}@127.0.0.1:99999/`, SDV_AGENT_KIT_MANAGER_PROTOCOL: 'ws' });
+  const agent = await startAgent({ env: SAFE_ENV, config: { kitManager: { url }, log: { level: 'trace' } } });
+  t.teardown(() => agent.stop());
+  await agent.waitLog((l) => l.msg === 'kit-manager registered', 20_000);
+  const texts = { 'print-config': printed.stdout + printed.stderr, 'config error': refused.stdout + refused.stderr, log: JSON.stringify(agent.logs) + agent.stderr.join('') };
+  for (const [where, text] of Object.entries(texts)) {
+    summary.data.faultsInjected++;
+    const clean = !text.includes(pass) && !text.includes(user);
+    t.ok(clean, `${where}: neither the user nor the password of the URL`);
+    if (clean) summary.data.faultsSurvived++;
+    else summary.finding(`URL credentials shown in ${where}`);
+  }
+  t.match(printed.stdout, new RegExp(`url: http://\\*\\*\\*@127\\.0\\.0\\.1:${km.port}`), '--print-config shows the URL with its credentials masked');
+  t.equal(refused.status, 2, `a Kit-Manager URL with an impossible port is refused (${refused.stderr.trim()})`);
+});
+
+t.test('impossible ports are refused by --check-config', async (t) => {
+  const run = (env: Record<string, string>) => spawnSync(process.execPath, [AGENT_JS, '--check-config'], { env: { ...process.env, SDV_AGENT_CONFIG: '', ...env }, encoding: 'utf8', timeout: 20_000 });
+  for (const [k, v] of [['SDV_AGENT_KUKSA_ADDRESS', '127.0.0.1:65555'], ['SDV_AGENT_KUKSA_ADDRESS', '[::1]:99999'], ['SDV_AGENT_API_PORT', '70000'], ['SDV_AGENT_MQTT_ADDRESS', '127.0.0.1:70000'], ['SDV_AGENT_KIT_MANAGER_URL', 'http://127.0.0.1:65536']] as const) {
+    summary.data.faultsInjected++;
+    const r = run({ [k]: v });
+    t.equal(r.status, 2, `${k}=${v} refused: ${r.stderr.trim()}`);
+    if (r.status === 2) summary.data.faultsSurvived++;
+    else summary.finding(`--check-config accepted ${k}=${v}`);
+  }
+  t.equal(run({ SDV_AGENT_KUKSA_ADDRESS: '127.0.0.1:65535' }).status, 0, 'the highest real port is fine');
+});
+
+t.test('/health is degraded when a configured server could not bind', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as net.AddressInfo).port;
+  const agent = await startAgent({ env: SAFE_ENV, config: { kuksa: { serve: true, address: `127.0.0.1:${port}` } } });
+  t.teardown(() => agent.stop());
+  await attack(t, summary, 'kuksa.address on a port already in use', agent, async () => {
+    const h = await (await fetch(agent.healthUrl)).json() as Record<string, unknown>;
+    t.equal(h.status, 'degraded', '/health says degraded');
+    t.match(String(h.kuksaServeError), new RegExp(`not started on 127\\.0\\.0\\.1:${port}`), `and why: ${String(h.kuksaServeError)}`);
+    return h.status === 'degraded';
+  });
 });

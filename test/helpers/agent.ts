@@ -58,6 +58,8 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> 
     api: { port: 0 },
     health: { port: 0 },
     kuksa: { serve: false },
+    // The embedded MQTT broker on a free port: tests never take 1883 (a box's own broker may be there).
+    mqtt: { address: '127.0.0.1:0' },
     log: { level: 'info' },
   };
   const config = deepMerge(base, opts.config ?? {});

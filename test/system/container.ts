@@ -149,6 +149,10 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/bin/python3'))) {
     t.ok(broker, 'the databroker runs as the agent\'s kuksa-server app');
     t.ok(await eventually('kuksa connected', () => c.call({ type: 'get_runtime_info' }).kuksaConnected === true, 30_000), 'the agent is connected to it');
     t.ok(await eventually('services', () => /mosquitto -c/.test(c.processes()) && /mockprovider\.py/.test(c.processes()), 30_000), `mosquitto and the mock provider run:\n${c.processes()}`);
+    // The image's mosquitto owns 1883: the drop-in gives apps its address instead of starting a second broker.
+    const mqttUp = await eventually('mqtt up', () => (c.call({ type: 'get_runtime_info' }).mqtt as { up?: boolean } | undefined)?.up === true, 30_000);
+    t.ok(mqttUp, 'the agent sees the image\'s mosquitto (mqtt.mode external)');
+    t.match(c.call({ type: 'get_runtime_info' }).mqtt, { mode: 'external', address: '127.0.0.1:1883' }, 'no embedded broker beside mosquitto');
     t.match(c.logs(), /mock: 2 datapoints[\s\S]*mock provider is now running/, 'the mock datapoints were created before the provider started');
 
     // external-mode generate_vehicle_model: the databroker app restarts with the new model

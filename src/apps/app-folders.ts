@@ -1,0 +1,33 @@
+// The two folders of a deployed app, and the code written into the first:
+//   dataDir/apps/<appId>/      the app's: code, cwd, HOME; with apps.runAs the app user's, who may put anything in it
+//   dataDir/consoles/<appId>/  the agent's: console log, seq mark, stderr FIFO; the app user may pass through (0711)
+//                              to open its FIFO by name, never list or write it
+// The first sits in dataDir/apps, which only the agent may change, so the folder itself can be chowned safely; what
+// is inside may be the app user's doing (a redeploy) and is never chowned or followed: code is written as new files.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { letPass, type RunAs } from './run-as';
+import type { AppStore } from './store';
+import { writeUserFile } from './user-files';
+
+/** Makes both folders (the agent's best effort: a read-only dataDir has none, and consoles are then not logged). */
+export function makeAppFolders(store: AppStore, runAs: RunAs | null, appId: string): { folder: string; own: string } {
+  const folder = store.folder(appId);
+  fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const own = store.agentFolder(appId);
+  try {
+    fs.mkdirSync(own, { recursive: true, mode: 0o700 });
+    letPass(runAs, own);
+  } catch { /* read-only dataDir */ }
+  return { folder, own };
+}
+
+/** The code of a deploy: main.py (python) or app.bin (binary, kuksa-server), private to the app's user. */
+export function writeAppCode(store: AppStore, runAs: RunAs | null, appId: string, type: string, code: string | undefined): void {
+  const folder = store.folder(appId);
+  fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  if (runAs && fs.lstatSync(folder).uid !== runAs.uid) fs.lchownSync(folder, runAs.uid, runAs.gid);
+  for (const f of ['main.py', 'app.bin']) fs.rmSync(path.join(folder, f), { force: true });
+  if (type === 'python') writeUserFile(runAs, path.join(folder, 'main.py'), code ?? '', 0o600);
+  if ((type === 'binary' || type === 'kuksa-server') && code) writeUserFile(runAs, path.join(folder, 'app.bin'), Buffer.from(code, 'base64'), 0o700);
+}
