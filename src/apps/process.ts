@@ -20,11 +20,12 @@ import * as pty from 'node-pty';
  * /proc/<pid>/environ can end its own forwarding early; that harms only its own run.
  */
 const EXIT_MARKER = '\x1b]sdv-exit;';
+/** The variable that hands the token to the wrapper (WRAP_HEAD reads and unsets it). */
 const MARKER_ENV = 'SDV_END_MARKER';
 /** Highest signal number (SIGRTMAX on Linux): a shell reports death by signal N as status 128+N. */
 const MAX_SIGNAL = 64;
 const TERM_RETRY_MS = 10;
-const WRAP_HEAD = `sdv_end=$${MARKER_ENV}; unset ${MARKER_ENV};`;
+const WRAP_HEAD = 'sdv_end=$SDV_END_MARKER; unset SDV_END_MARKER;';
 const WRAP_TAIL = 's=$?; printf "\\033]sdv-exit;%s;%d\\007" "$sdv_end" "$s"; read -r _; exit "$s"';
 const WRAP_STDERR = `${WRAP_HEAD} "$0" "$@" 2>"$SDV_STDERR_FIFO"; ${WRAP_TAIL}`;
 const WRAP_PLAIN = `${WRAP_HEAD} "$0" "$@"; ${WRAP_TAIL}`;
