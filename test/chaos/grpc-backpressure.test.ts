@@ -25,6 +25,12 @@ t.teardown(() => summary.write(t));
 const STALL_MS = 2000;
 /** What the agent may grow by while an attack runs (held updates, in-flight messages, gRPC's own buffers). */
 const RSS_BOUND = 64 * MB;
+/**
+ * The publish flood's bound. Its requests are parsed before flow control stops the client, and how much of that garbage
+ * is still in the heap at the peak depends on when V8 collects: 25–81 MB on this box, more under load. Without the
+ * bound the same short flood grew the agent by 348 MB and kept growing.
+ */
+const FLOOD_RSS_BOUND = 160 * MB;
 const FLOOD_MS = count(8000, 60_000);
 const MARKER = 777.5;
 
@@ -195,12 +201,12 @@ t.test('v2 providers that stop reading', async (t) => {
     const grew = peak.stop() - rss0;
     summary.data.figures['publish flood, replies unread: requests the agent took'] = sent;
     summary.data.figures['publish flood, replies unread: agent RSS growth, peak (MB)'] = +(grew / MB).toFixed(1);
-    t.ok(grew < RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${RSS_BOUND / MB} MB; ${sent} requests taken)`);
+    t.ok(grew < FLOOD_RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${FLOOD_RSS_BOUND / MB} MB; ${sent} requests taken)`);
     const ok = await call(writer.v2, 'GetValue', { signal_id: { path: 'Vehicle.Speed' } }).then(() => true, () => false);
     t.ok(ok, 'other clients are still served');
     s.cancel();
     prov.v2.close();
-    return grew < RSS_BOUND && ok;
+    return grew < FLOOD_RSS_BOUND && ok;
   });
   writer.v2.close();
   summary.data.crashes += caughtCrashes(up.agent).length;
