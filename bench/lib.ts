@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { ROOT, tmpDir } from '../test/helpers/agent';
 
-export const BINARY = path.join(ROOT, 'dist', `sdv-agent-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
+/** The single binary the scenarios measure: dist/sdv-agent-linux-<arch>, or BENCH_BINARY (an A/B against another build). */
+export const BINARY = process.env.BENCH_BINARY || path.join(ROOT, 'dist', `sdv-agent-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
 export const CLK_TCK = 100; // USER_HZ on Linux: /proc/<pid>/stat times are in 1/100 s
 
 /** Thrown by a scenario when the feature it measures is not in this build: reported as "skipped: <reason>". */
@@ -26,6 +27,28 @@ export function cpuSeconds(pid: number): number {
 export function rssMB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** A process's memory from /proc/<pid>/smaps_rollup, in MB: resident, proportional, anonymous and file-backed. */
+export interface MemoryFigures { rss: number; pss: number; anon: number; file: number }
+export function smapsMB(pid: number): MemoryFigures {
+  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kB = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  const rss = kB('Rss') / 1024;
+  const anon = kB('Anonymous') / 1024;
+  return { rss, pss: kB('Pss') / 1024, anon, file: rss - anon };
+}
+
+/**
+ * The official Node of the binary's version that scripts/build-binary.sh unpacked into .cache/node (the same-version
+ * baseline of the binary), or null when the binary was not built here.
+ */
+export function binaryNode(): { node: string; version: string } | null {
+  const dir = path.join(ROOT, '.cache', 'node');
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+  const found = fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => d.startsWith(`${arch}-`)).sort().pop() : undefined;
+  const node = found ? path.join(dir, found, 'package', 'bin', 'node') : '';
+  return found && fs.existsSync(node) ? { node, version: found.slice(arch.length + 1) } : null;
 }
 
 /** Agent CPU over a window, as % of one core. */

@@ -1,9 +1,9 @@
 // The benchmark scenarios of issue 7. Each returns flat numeric metrics (and notes); bench/run.ts repeats them and
 // aggregates. A scenario throws Skip when the part it measures is not in this build.
 import * as fs from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import WebSocket from 'ws';
-import { AGENT_JS, ApiClient, startAgent, type AgentHandle } from '../test/helpers/agent';
+import { AGENT_JS, ApiClient, ROOT, startAgent, type AgentHandle } from '../test/helpers/agent';
 import { FULL_VSS, rawClients, startDownstream, startUpstream } from '../test/helpers/signals';
 import { Frontend, StandInKitManager } from '../test/helpers/kit-manager';
 import { toWire, type SignalValue } from '../src/signals/values';
@@ -11,12 +11,14 @@ import { VssModel } from '../src/signals/vss';
 import { reconnect } from './reconnect';
 import { velocitas } from './velocitas';
 import { mqttScenario, modelScenario } from './app-environment';
-import { BINARY, Skip, cpuMeter, quantile, round, rssMB, sleep, spawnAgent, unavailable, waitHealthy } from './lib';
+import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy } from './lib';
 
 export type Metrics = Record<string, number | string>;
 export interface Scenario { name: string; runs: number; warmup: boolean; about: string; run(): Promise<Metrics> }
 
 const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+/** BENCH_AGENT_NODE_OPTIONS: V8/Node flags for the agents the console and scale scenarios start (an A/B of a flag). */
+const AGENT_ENV: Record<string, string> = process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {};
 const MB = (v: number) => round(v, 1);
 
 /** Requests and turns an "unknown type"/"not available" error into a Skip; other errors are failures. */
@@ -49,30 +51,83 @@ async function deploy(c: ApiClient, id: string, code: string): Promise<string> {
 }
 
 // ---------------------------------------------------------------------------------------------- footprint
+/**
+ * The "dependency floor": a bare node of the same version that loads the runtime dependencies the design card names
+ * (grpc-js with proto-loader, ws, pino, yaml, mqtt-packet, pidusage) and listens as the agent does (an HTTP/2 server
+ * for gRPC, HTTP servers for the API and /health, a TCP server for MQTT), and does nothing else. node-pty is left out:
+ * its addon is built for one Node ABI (0.4 MB of heap when loaded).
+ */
+const FLOOR_JS = `
+for (const m of ['@grpc/grpc-js', '@grpc/proto-loader', 'ws', 'pino', 'yaml', 'mqtt-packet', 'pidusage']) require(m);
+require('http2').createServer().listen(0, '127.0.0.1');
+require('http').createServer().listen(0, '127.0.0.1');
+require('http').createServer().listen(0, '127.0.0.1');
+require('net').createServer().listen(0, '127.0.0.1');
+setInterval(() => {}, 1e9);`;
+
+const EMBEDDED = { kuksa: { mode: 'embedded', serve: true, address: '127.0.0.1:0' } };
+
+/** Memory figures of one process as metrics `<prefix>RssMB` …, rounded to 0.1 MB. */
+function memoryMetrics(prefix: string, pid: number): Metrics {
+  const f = smapsMB(pid);
+  return { [`${prefix}RssMB`]: MB(f.rss), [`${prefix}PssMB`]: MB(f.pss), [`${prefix}AnonMB`]: MB(f.anon), [`${prefix}FileMB`]: MB(f.file) };
+}
+
+/** The V8 heap of a running agent, from get_runtime_info on its local API. */
+async function heapMetrics(prefix: string, apiPort: number): Promise<Metrics> {
+  const c = await ApiClient.connect(`ws://127.0.0.1:${apiPort}/runtime`);
+  try {
+    const info = await c.request({ type: 'get_runtime_info' });
+    const mem = info.memory as Record<string, number> | undefined;
+    if (!mem) return { [`${prefix}Heap`]: 'not reported by this build' };
+    const mb = (b: number) => MB(b / 1048576);
+    return { [`${prefix}HeapUsedMB`]: mb(mem.heapUsedBytes!), [`${prefix}HeapTotalMB`]: mb(mem.heapTotalBytes!), [`${prefix}ExternalMB`]: mb(mem.externalBytes!) };
+  } finally { c.close(); }
+}
+
+/** One runtime's idle figures: the agent beside a bare node and the dependency floor of the same Node. */
+async function idleFootprint(prefix: string, node: string, agentArgv: string[], idleS: number): Promise<Metrics> {
+  // An executable just written (the binary by the build, a node unpacked or copied) sits in the page cache in large
+  // folios, and the kernel maps whole folios around each fault: the same binary showed 66 MB file-backed fresh from
+  // the build and 50 MB once read back from disk. Evicting the executables' cached pages first (fadvise DONTNEED
+  // through dd) measures each as a box runs it after boot.
+  for (const exe of new Set([node, agentArgv[0]!])) spawnSync('dd', [`if=${exe}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
+  const bare = spawn(node, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
+  const floor = spawn(node, ['-e', FLOOR_JS], { stdio: 'ignore', cwd: ROOT });
+  const apiPort = await freePort();
+  const agent = await spawnAgent(agentArgv, { ...EMBEDDED, api: { port: apiPort } });
+  try {
+    await waitHealthy(agent, 60_000);
+    await sleep(idleS * 1000);
+    if (floor.exitCode !== null) throw new Error(`the dependency floor exited (${floor.exitCode}): are node_modules installed?`);
+    const m: Metrics = {
+      ...memoryMetrics(prefix, agent.proc.pid!), ...await heapMetrics(prefix, apiPort),
+      ...memoryMetrics(`${prefix}Bare`, bare.pid!), ...memoryMetrics(`${prefix}Floor`, floor.pid!),
+    };
+    const n = (k: string) => m[`${prefix}${k}`] as number;
+    m[`${prefix}RssRatio`] = round(n('RssMB') / n('BareRssMB'), 2);
+    m[`${prefix}AnonOverBareMB`] = MB(n('AnonMB') - n('BareAnonMB'));
+    m[`${prefix}RssOverFloorMB`] = MB(n('RssMB') - n('FloorRssMB'));
+    m[`${prefix}FloorRatio`] = round(n('FloorRssMB') / n('BareRssMB'), 2);
+    return m;
+  } finally {
+    bare.kill();
+    floor.kill();
+    await agent.stop();
+  }
+}
+
 const footprint: Scenario = {
   name: 'footprint', runs: 1, warmup: false,
-  about: 'idle RSS after BENCH_IDLE_S (30) s: standalone agent serving embedded kuksa.val, the binary, a bare node',
+  about: 'idle memory after BENCH_IDLE_S (30) s of the standalone agent serving embedded kuksa.val (js on this Node, the binary on its own Node): RSS, PSS, anonymous, file-backed, V8 heap; beside a bare node and the dependency floor of the same Node version',
   async run() {
     const idleS = envNum('BENCH_IDLE_S', 30);
-    const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
-    const agent = await spawnAgent([process.execPath, AGENT_JS], { kuksa: { mode: 'embedded', serve: true, address: '127.0.0.1:0' } });
-    const bin = fs.existsSync(BINARY) ? await spawnAgent([BINARY], { kuksa: { mode: 'embedded', serve: true, address: '127.0.0.1:0' } }) : null;
-    try {
-      await waitHealthy(agent);
-      if (bin) await waitHealthy(bin, 60_000);
-      await sleep(idleS * 1000);
-      const m: Metrics = { idleS, nodeBareMB: MB(rssMB(bare.pid!)), agentMB: MB(rssMB(agent.proc.pid!)) };
-      m.agentRatio = round((m.agentMB as number) / (m.nodeBareMB as number), 2);
-      if (bin) {
-        m.binaryMB = MB(rssMB(bin.proc.pid!));
-        m.binaryRatio = round((m.binaryMB as number) / (m.nodeBareMB as number), 2);
-      } else m.binary = `skipped: ${BINARY} missing (scripts/build-binary.sh)`;
-      return m;
-    } finally {
-      bare.kill();
-      await agent.stop();
-      await bin?.stop();
-    }
+    const m: Metrics = { idleS, jsNode: process.version, ...await idleFootprint('js', process.execPath, [process.execPath, AGENT_JS], idleS) };
+    const own = binaryNode();
+    if (!fs.existsSync(BINARY)) m.binary = `skipped: ${BINARY} missing (scripts/build-binary.sh)`;
+    else if (!own) m.binary = 'skipped: no Node of the binary\'s version in .cache/node (scripts/build-binary.sh unpacks it)';
+    else Object.assign(m, { binaryNode: `v${own.version}` }, await idleFootprint('binary', own.node, [BINARY], idleS));
+    return m;
   },
 };
 
@@ -88,7 +143,7 @@ async function timeToHealth(argv: string[]): Promise<number> {
 
 const startup: Scenario = {
   name: 'startup', runs: 3, warmup: true,
-  about: 'spawn → first /health 200 (agent js, binary) beside spawn → exit of `node -e 0`',
+  about: 'spawn → first /health 200 (agent js, binary) beside spawn → exit of `node -e 0` (this Node, and the binary\'s own Node version)',
   async run() {
     const t0 = performance.now();
     await new Promise((r) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('exit', r));
@@ -98,6 +153,14 @@ const startup: Scenario = {
     if (fs.existsSync(BINARY)) {
       m.binaryMs = round(await timeToHealth([BINARY]));
       m.binaryRatio = round((m.binaryMs as number) / (m.nodeExitMs as number), 2);
+      // The binary beside `node -e 0` of its own Node version, the baseline it is judged by.
+      const own = binaryNode();
+      if (own) {
+        const t1 = performance.now();
+        await new Promise((r) => spawn(own.node, ['-e', '0'], { stdio: 'ignore' }).once('exit', r));
+        m.binaryNodeExitMs = round(performance.now() - t1);
+        m.binaryOwnRatio = round((m.binaryMs as number) / (m.binaryNodeExitMs as number), 2);
+      }
     } else m.binary = `skipped: ${BINARY} missing`;
     return m;
   },
@@ -140,7 +203,7 @@ const consoleScenario: Scenario = {
   name: 'console', runs: 1, warmup: false,
   about: 'python output to one local-API subscriber: as fast as possible (200 000 lines) and 100-byte lines at 10 000/s (5 s); then a subscriber that never reads (200 000 lines): RSS growth',
   async run() {
-    const agent = await startAgent({ config: {} }).catch(() => startAgent());
+    const agent = await startAgent({ config: {}, env: AGENT_ENV }).catch(() => startAgent({ env: AGENT_ENV }));
     const c = await ApiClient.connect(agent.apiUrl);
     try {
       const N = 200_000;

@@ -55,7 +55,10 @@ await build({
   platform: 'node',
   target: 'node24',
   format: 'cjs',
-  minify: false,
+  // As scripts/build.mjs (see there why): whitespace and comments out, identifiers kept, ASCII.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  charset: 'ascii',
   legalComments: 'none',
   define: { __SDV_AGENT_VERSION__: JSON.stringify(pkg.version) },
   plugins: [redirectPtyNative],

@@ -37,8 +37,14 @@ await build({
   target: 'node20',
   format: 'cjs',
   sourcemap: false,
-  minify: false,
   legalComments: 'none',
+  // Whitespace and comments out, identifiers kept (stack traces still name every function). The source stays in the
+  // heap as one string for the process's life: one-byte (ASCII) and without comments it is 1.4 MB instead of 4.2 MB
+  // (a single non-Latin-1 character in a comment made V8 keep all of it two-byte). No keepNames: it wraps every
+  // closure in a __name() call, and the hot paths that make closures per message (MQTT QoS 1) paid 80 % more CPU.
+  charset: 'ascii',
+  minifyWhitespace: true,
+  minifySyntax: true,
   // node-pty is a native addon; the single binary loads it from its assets (scripts/build-binary.sh).
   external: ['node-pty'],
   define: { __SDV_AGENT_VERSION__: JSON.stringify(pkg.version) },

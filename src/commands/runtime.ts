@@ -20,6 +20,7 @@ export function runtimeInfo(parts: Parts): Frame {
     node: process.version,
     pid: process.pid,
     rssBytes: process.memoryUsage.rss(),
+    memory: memory(),
     kitManagerConnected: status.kitManager.connected,
     kuksaConnected: status.kuksa.connected,
     kuksa: { mode: status.kuksa.mode, address: status.kuksa.address, api: status.kuksa.api },
@@ -29,6 +30,12 @@ export function runtimeInfo(parts: Parts): Frame {
     // App counts and each app's cpu % / rss bytes (issue 3), when the supervisor runs.
     ...(parts.apps ? { apps: { ...parts.apps.counts(), usage: parts.apps.list().map((a) => ({ id: a.id, status: a.status, cpu: a.cpu, memory: a.memory })) } } : {}),
   };
+}
+
+/** The V8 heap and what it holds outside (Buffers), beside rssBytes: where the agent's own memory is. */
+function memory(): Frame {
+  const m = process.memoryUsage();
+  return { heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
 }
 
 export const runtimeCommands: Record<string, Command> = {

@@ -6,7 +6,7 @@
 // Bounds (MqttLimits): clients, packet size, bytes queued per client, retained count and bytes, subscriptions per
 // client, topic length; persistent sessions of clients that are away are kept up to maxClients (oldest dropped first).
 import * as net from 'node:net';
-import * as mqtt from 'mqtt-packet';
+import { mqtt } from './codec';
 import type { Logger } from '../log';
 import { Connection, type BrokerSide } from './connection';
 import { FIXED_LIMITS, type MqttLimits } from './limits';

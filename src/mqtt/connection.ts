@@ -3,7 +3,7 @@
 // packet of MQTT 3.1.1 handed to the broker. A protocol violation closes the connection (spec 4.8); every close that is
 // not a DISCONNECT publishes the client's will.
 import type * as net from 'node:net';
-import * as mqtt from 'mqtt-packet';
+import { mqtt } from './codec';
 import { FIXED_LIMITS, PacketSizeGuard, type MqttLimits } from './limits';
 import type { Outlet, Session } from './session';
 import { topicNameError } from './topics';

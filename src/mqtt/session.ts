@@ -4,7 +4,7 @@
 // flight with DUP when it comes back (spec 4.4). Everything waiting for one client is bounded by mqtt.maxQueuedBytes:
 // above it QoS 0 messages are dropped, and QoS 1 messages too once the queue is full; the drops are counted for the
 // broker's log line.
-import * as mqtt from 'mqtt-packet';
+import { mqtt } from './codec';
 import { FIXED_LIMITS } from './limits';
 
 /** The part of a connection a session writes to. */
