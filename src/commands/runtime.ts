@@ -10,6 +10,7 @@ export function uptimeS(parts: Parts): number {
 /** The agent's own fields, shared by get_runtime_info, health and the Kit-Manager's get-runtime-info. */
 export function runtimeInfo(parts: Parts): Frame {
   const { runtime, status } = parts;
+  const mem = process.memoryUsage();
   return {
     runtimeId: runtime.runtimeId,
     kitId: runtime.kitId,
@@ -19,8 +20,9 @@ export function runtimeInfo(parts: Parts): Frame {
     uptimeS: uptimeS(parts),
     node: process.version,
     pid: process.pid,
-    rssBytes: process.memoryUsage.rss(),
-    memory: memory(),
+    rssBytes: mem.rss,
+    // The V8 heap and what it holds outside (Buffers), beside rssBytes: where the agent's own memory is.
+    memory: { heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers },
     kitManagerConnected: status.kitManager.connected,
     kuksaConnected: status.kuksa.connected,
     kuksa: { mode: status.kuksa.mode, address: status.kuksa.address, api: status.kuksa.api },
@@ -30,12 +32,6 @@ export function runtimeInfo(parts: Parts): Frame {
     // App counts and each app's cpu % / rss bytes (issue 3), when the supervisor runs.
     ...(parts.apps ? { apps: { ...parts.apps.counts(), usage: parts.apps.list().map((a) => ({ id: a.id, status: a.status, cpu: a.cpu, memory: a.memory })) } } : {}),
   };
-}
-
-/** The V8 heap and what it holds outside (Buffers), beside rssBytes: where the agent's own memory is. */
-function memory(): Frame {
-  const m = process.memoryUsage();
-  return { heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
 }
 
 export const runtimeCommands: Record<string, Command> = {
