@@ -241,7 +241,7 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     if (!ok) throw new ConfigError(`kitManager.url: not a valid URL (a port from 1 to ${PORT_MAX}?), got ${maskUrl(km.url)}`);
   }
   for (const [key, address] of [['kuksa.address', raw.kuksa.address], ['mqtt.address', raw.mqtt.address]] as const) {
-    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    const [, port] = splitHostPort(address);
     if (port > PORT_MAX) throw new ConfigError(`${key}: expected a port from 0 to ${PORT_MAX}, got ${port}`);
   }
   if (raw.api.port !== 0 && raw.api.port === raw.health.port && raw.api.host === raw.health.host) throw new ConfigError(`health.port: must differ from api.port (${raw.api.port})`);
@@ -286,4 +286,10 @@ export function leafPaths(): Array<{ path: string; env: string; def: unknown; se
   };
   walk(SCHEMA, '');
   return out;
+}
+
+/** A `host:port` of the config (kuksa.address, mqtt.address): the host without IPv6 brackets, and the port. */
+export function splitHostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), Number(address.slice(i + 1))];
 }

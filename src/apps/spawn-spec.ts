@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Config } from '../config';
+import { splitHostPort, type Config } from '../config';
 import { inheritedEnv } from '../child-env';
 import { pythonPackagesDir } from '../packages/folder';
 import { unavailable } from '../commands/errors';
@@ -35,7 +35,7 @@ function reachable(address: string, port = 0): string {
   let [host, configured] = splitHostPort(address);
   if (host === '0.0.0.0') host = '127.0.0.1';
   if (host === '::') host = '::1';
-  const p = port > 0 ? String(port) : configured;
+  const p = port > 0 ? port : configured;
   return host.includes(':') ? `[${host}]:${p}` : `${host}:${p}`;
 }
 
@@ -63,7 +63,7 @@ export function appEnv(config: Config, folder: string, runAs: RunAs | null, own:
     SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${databroker}`,
     ...(mqtt ? { SDV_MQTT_ADDRESS: `mqtt://${mqtt}` } : {}),
     KUKSA_DATA_BROKER_ADDRESS: host,
-    KUKSA_DATA_BROKER_PORT: port,
+    KUKSA_DATA_BROKER_PORT: String(port),
   };
 }
 
@@ -112,11 +112,6 @@ function fifoPath(dir: string, appId: string, runAs: RunAs | null): string {
     letPass(runAs, spareFifoDir);
     return path.join(spareFifoDir, `${appId}.stderr.fifo`);
   }
-}
-
-function splitHostPort(address: string): [string, string] {
-  const i = address.lastIndexOf(':');
-  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
 }
 
 /** True when `cmd` is an executable path, or found on PATH. */

@@ -2,7 +2,7 @@
 // passes mqtt.address to apps and checks now and then that something listens there; off does neither. A broker that
 // cannot listen (the port is taken) leaves the agent running, with a notice and MQTT reported down.
 import * as net from 'node:net';
-import type { Config } from '../config';
+import { splitHostPort, type Config } from '../config';
 import type { Logger } from '../log';
 import { MqttBroker, type MqttStats } from './broker';
 import { limitsFrom } from './limits';
@@ -36,7 +36,7 @@ export class MqttService {
 
   async start(): Promise<void> {
     const { mode, address } = this.config.mqtt;
-    const [host, port] = splitAddress(address);
+    const [host, port] = splitHostPort(address);
     if (mode === 'embedded') {
       const broker = new MqttBroker(limitsFrom(this.config), this.log);
       try {
@@ -72,11 +72,6 @@ export class MqttService {
     if (this.timer) clearInterval(this.timer);
     await this.broker?.stop();
   }
-}
-
-function splitAddress(address: string): [string, number] {
-  const i = address.lastIndexOf(':');
-  return [address.slice(0, i).replace(/^\[|\]$/g, ''), Number(address.slice(i + 1))];
 }
 
 /** true when a TCP connection to host:port opens within 2 s. */
