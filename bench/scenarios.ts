@@ -141,13 +141,18 @@ async function timeToHealth(argv: string[]): Promise<number> {
   } finally { await s.stop(); }
 }
 
+/** spawn → exit of `node -e 0`: the start-up of a bare node. */
+async function timeToExit(node: string): Promise<number> {
+  const t0 = performance.now();
+  await new Promise((r) => spawn(node, ['-e', '0'], { stdio: 'ignore' }).once('exit', r));
+  return performance.now() - t0;
+}
+
 const startup: Scenario = {
   name: 'startup', runs: 3, warmup: true,
   about: 'spawn → first /health 200 (agent js, binary) beside spawn → exit of `node -e 0` (this Node, and the binary\'s own Node version)',
   async run() {
-    const t0 = performance.now();
-    await new Promise((r) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('exit', r));
-    const m: Metrics = { nodeExitMs: round(performance.now() - t0) };
+    const m: Metrics = { nodeExitMs: round(await timeToExit(process.execPath)) };
     m.agentMs = round(await timeToHealth([process.execPath, AGENT_JS]));
     m.agentRatio = round((m.agentMs as number) / (m.nodeExitMs as number), 2);
     if (fs.existsSync(BINARY)) {
@@ -156,9 +161,7 @@ const startup: Scenario = {
       // The binary beside `node -e 0` of its own Node version, the baseline it is judged by.
       const own = binaryNode();
       if (own) {
-        const t1 = performance.now();
-        await new Promise((r) => spawn(own.node, ['-e', '0'], { stdio: 'ignore' }).once('exit', r));
-        m.binaryNodeExitMs = round(performance.now() - t1);
+        m.binaryNodeExitMs = round(await timeToExit(own.node));
         m.binaryOwnRatio = round((m.binaryMs as number) / (m.binaryNodeExitMs as number), 2);
       }
     } else m.binary = `skipped: ${BINARY} missing`;
