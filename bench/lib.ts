@@ -81,8 +81,10 @@ export function freePort(): Promise<number> {
 export interface Spawned { proc: ChildProcess; healthUrl: string; exited: Promise<void>; stop(): Promise<void> }
 
 /** Starts an agent executable (node + dist/sdv-agent.js, or the binary) on a known health port, without waiting. */
-export async function spawnAgent(argv: string[], config: Record<string, unknown> = {}): Promise<Spawned> {
-  const dir = tmpDir('sdv-bench-');
+export async function spawnAgent(argv: string[], config: Record<string, unknown> = {}, keepDir?: string): Promise<Spawned> {
+  // keepDir: start in that folder (a restart: the agent finds its data from before) and leave it for the caller.
+  const dir = keepDir ?? tmpDir('sdv-bench-');
+  fs.rmSync(path.join(dir, 'run'), { recursive: true, force: true });
   const healthPort = await freePort();
   const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: 0 }, health: { port: healthPort }, mqtt: { address: '127.0.0.1:0' }, log: { level: 'warn' }, ...config };
   const file = path.join(dir, 'config.yaml');
@@ -98,7 +100,7 @@ export async function spawnAgent(argv: string[], config: Record<string, unknown>
       const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!keepDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -47,6 +47,8 @@ export interface StartOptions {
   waitReady?: boolean;
   /** Another bundle than AGENT_JS (a benchmark's baseline build). */
   bundle?: string;
+  /** An executable started instead of node + bundle (the single binary, in benchmarks). */
+  executable?: string;
 }
 
 /** Starts an agent with ports 0, a private dataDir and kuksa.serve off unless the test asks. */
@@ -65,7 +67,8 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> 
   const config = deepMerge(base, opts.config ?? {});
   const configFile = path.join(dir, 'config.yaml');
   fs.writeFileSync(configFile, stringify(config));
-  const proc = spawn(process.execPath, [opts.bundle ?? AGENT_JS, '--config', configFile], {
+  const argv = opts.executable ? [opts.executable] : [process.execPath, opts.bundle ?? AGENT_JS];
+  const proc = spawn(argv[0]!, [...argv.slice(1), '--config', configFile], {
     env: { ...process.env, SDV_AGENT_CONFIG: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
