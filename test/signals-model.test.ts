@@ -1,10 +1,13 @@
 // generate_vehicle_model swaps the embedded store atomically: subscriptions whose signals survive keep flowing, the
-// others are reported; a bad tree is refused naming the path; revert goes back to the default model.
+// others are reported; a bad tree is refused naming the path; revert goes back to the default model;
+// kuksa.modelGenerator runs after the change whichever door it came through.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { ApiClient, startAgent, restartOnSameData } from './helpers/agent';
+import { StandInKitManager } from './helpers/kit-manager';
+import { Playground } from './helpers/playground';
 
 t.test('generate and revert keep surviving subscriptions', async (t) => {
   const a = await startAgent({ config: { signals: { batchWindowMs: 20 } } });
@@ -61,4 +64,28 @@ t.test('kuksa.modelGenerator runs after generate, its output streamed', async (t
   const lines = c.frames.filter((f) => f.requestId === 'g1' && typeof f.line === 'string').map((f) => f.line);
   t.same(lines, ['roots Vehicle', 'done'], 'generator output streamed');
   t.match(final.generator, { exitCode: 0 });
+});
+
+t.test('kuksa.modelGenerator runs after a Kit-Manager generate and revert too; its lines and failures in the log', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-gen-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const script = path.join(dir, 'gen.js');
+  // Fails when the model has no Speed (the revert's built-in model has one; a second tree has not).
+  fs.writeFileSync(script, "const m = JSON.parse(require('fs').readFileSync(process.env.SDV_VSS_FILE, 'utf8'));\nconst kids = Object.keys(m.Vehicle.children);\nconsole.log('generated', kids.length, 'branches and leaves');\nprocess.exit(kids.includes('Speed') ? 0 : 3);\n");
+  const km = await StandInKitManager.start();
+  t.teardown(() => km.close());
+  const a = await startAgent({ config: { runtime: { name: 'Gen' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, kuksa: { modelGenerator: `${process.execPath} ${script}` } } });
+  t.teardown(() => a.stop());
+  const p = await Playground.open(km.url, { assets: [{ type: 'CLOUD_RUNTIME', name: 'Runtime-Gen' }] });
+  t.teardown(() => p.close());
+  await p.selected('RunTime-Gen');
+
+  p.buildVehicleModel(JSON.stringify({ Vehicle: { type: 'branch', description: 'v', children: { Speed: { type: 'sensor', datatype: 'float', description: 's' } } } }));
+  t.match(await p.logShows(/Successful\r\n/), /^generated 1 branches and leaves\r\nSuccessful\r\n$/, 'the generator ran, its line before the outcome');
+  p.log = '';
+  p.buildVehicleModel(JSON.stringify({ Vehicle: { type: 'branch', description: 'v', children: { Other: { type: 'sensor', datatype: 'float', description: 'o' } } } }));
+  t.match(await p.logShows(/Successful.*\r\n/), /^generated 1 branches and leaves\r\nSuccessful; kuksa\.modelGenerator failed: exit code 3\r\n$/, 'a failing generator is said');
+  p.log = '';
+  p.revertToDefaultVehicleModel();
+  t.match(await p.logShows(/Successful\r\n/), /^generated \d+ branches and leaves\r\nSuccessful\r\n$/, 'revert runs it too');
 });

@@ -7,7 +7,7 @@
 // isDone false: the one place it prints text sent by the box).
 import { badRequest } from './errors';
 import { legacyListMock, legacySetMock } from './mock';
-import { generateModel, revertModel } from './model';
+import { generateModel, revertModel, withGenerator } from './model';
 import { needPart } from './part';
 import { legacySubscribeApis, legacyUnsubscribeApis, legacyWriteSignals } from './signals';
 import type { Command, Handler } from './types';
@@ -55,6 +55,19 @@ async function writeSignals(ctx: Parameters<Handler>[0], body: Parameters<Handle
   return errors ? { ...r, error: Object.values(errors).slice(0, 5).join('; ') } : r;
 }
 
+/**
+ * generate/revert_vehicle_model as the local API runs them, kuksa.modelGenerator included: its lines go to the
+ * output log (run_python_app, isDone false), and a failed generator is said in the result the log shows.
+ */
+function modelCommand(change: Handler): Command {
+  return legacy(async (ctx, req) => {
+    const reply = await withGenerator(ctx, (await change(ctx, req)) ?? {}, (_stream, line) => ctx.emit({ cmd: LOG_CMD, isDone: false, result: `${line}\r\n`, code: 0 }));
+    const g = reply.generator as { exitCode: number | null; error?: string } | undefined;
+    if (!g || (g.exitCode === 0 && !g.error)) return reply;
+    return { ...reply, result: `${String(reply.result)}; kuksa.modelGenerator failed: ${g.error ?? `exit code ${g.exitCode ?? 'none (killed)'}`}` };
+  });
+}
+
 export const legacySignalCommands: Record<string, Command> = {
   subscribe_apis: logged((ctx, req) => legacySubscribeApis(ctx.parts, ctx.client, req.body)),
   unsubscribe_apis: legacy((ctx) => legacyUnsubscribeApis(ctx.parts, ctx.client)),
@@ -62,6 +75,6 @@ export const legacySignalCommands: Record<string, Command> = {
   reset_signals_value: logged(resetSignals),
   list_mock_signal: legacy((ctx) => legacyListMock(ctx.parts)),
   set_mock_signals: logged((ctx, req) => legacySetMock(ctx.parts, req.body)),
-  generate_vehicle_model: legacy((ctx, req) => generateModel(ctx.parts, req.body)),
-  revert_vehicle_model: legacy((ctx) => revertModel(ctx.parts)),
+  generate_vehicle_model: modelCommand((ctx, req) => generateModel(ctx.parts, req.body)),
+  revert_vehicle_model: modelCommand((ctx) => revertModel(ctx.parts)),
 };

@@ -12,13 +12,18 @@ import { resourcePath } from '../resources';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** Runs kuksa.modelGenerator when configured, streaming its lines to the requester; adds its outcome to the reply. */
-async function withGenerator(ctx: CommandContext, reply: Frame): Promise<Frame> {
+type GeneratorLine = (stream: 'stdout' | 'stderr', line: string) => void;
+
+/**
+ * Runs kuksa.modelGenerator when configured, streaming its lines to the requester (as `{stream, line}` frames unless
+ * the door says otherwise); adds its outcome to the reply. Both doors' model commands come through here.
+ */
+export async function withGenerator(ctx: CommandContext, reply: Frame, onLine?: GeneratorLine): Promise<Frame> {
   const cmd = ctx.parts.config.kuksa.modelGenerator;
   if (!cmd) return reply;
   const hub = needPart(ctx.parts, 'signals');
   const file = fs.existsSync(hub.modelFile) ? hub.modelFile : ctx.parts.config.kuksa.vss || resourcePath('resources/default-vss.json');
-  const r = await runModelGenerator(cmd, file, ctx.parts.config.runtime.dataDir, (stream, line) => ctx.emit({ stream, line }));
+  const r = await runModelGenerator(cmd, file, ctx.parts.config.runtime.dataDir, onLine ?? ((stream, line) => ctx.emit({ stream, line })));
   return { ...reply, generator: r };
 }
 
