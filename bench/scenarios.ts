@@ -367,7 +367,10 @@ const signals: Scenario = {
         const all = subs.flatMap((s) => s.delays);
         m[`sub${n}.agentCpuPct`] = round(d.cpuPct);
         m[`sub${n}.upstreamCpuPct`] = round(u.cpuPct);
-        m[`sub${n}.agentRssMB`] = MB(rssMB(down.proc.pid!));
+        // Where the memory is after the load (issue 16), for the serving agent and the embedded one feeding it
+        // (sub<n>.agentRssMB, …AnonMB, …FileMB, …HeapUsedMB; sub<n>.upstreamRssMB …).
+        Object.assign(m, memoryMetrics(`sub${n}.agent`, down.proc.pid!), await heapMetrics(`sub${n}.agent`, down.apiPort));
+        Object.assign(m, memoryMetrics(`sub${n}.upstream`, up.agent.proc.pid!));
         m[`sub${n}.framesPerSPerSub`] = round(subs.reduce((a, s) => a + s.frames, 0) / n / d.wallS);
         m[`sub${n}.delayMedianMs`] = round(quantile(all, 0.5));
         m[`sub${n}.delayP99Ms`] = round(quantile(all, 0.99));
@@ -420,7 +423,7 @@ const signals: Scenario = {
 // ---------------------------------------------------------------------------------------------- command latency
 const latency: Scenario = {
   name: 'latency', runs: 1, warmup: false,
-  about: 'run_app request → first output line (local API), and Kit-Manager run_python_app → first result reply (stand-in Kit-Manager); 50 runs each',
+  about: 'run_app request → its reply and → first output line (local API), and Kit-Manager run_python_app → first result reply (stand-in Kit-Manager); 50 runs each',
   async run() {
     const runs = envNum('BENCH_LATENCY_RUNS', 50);
     const km = await StandInKitManager.start();
@@ -431,10 +434,12 @@ const latency: Scenario = {
       const appId = await deploy(c, 'benchhello', 'print("hello", flush=True)\n');
       await need(c, { type: 'console_subscribe', appId });
       const local: number[] = [];
+      const replies: number[] = [];
       for (let i = 0; i <= runs; i++) { // run 0 is the warm-up
         const before = c.frames.length;
         const t0 = performance.now();
         await need(c, { type: 'run_app', appId });
+        if (i > 0) replies.push(performance.now() - t0);
         await c.waitFor((f) => c.frames.indexOf(f) >= before && f.type === 'console_output' && f.appId === appId && f.stream === 'stdout' && !String(f.output).startsWith('[sdv-agent]'));
         if (i > 0) local.push(performance.now() - t0);
         await waitStopped(c, appId);
@@ -442,6 +447,9 @@ const latency: Scenario = {
       m['runApp.firstLineMedianMs'] = round(quantile(local, 0.5));
       m['runApp.firstLineP99Ms'] = round(quantile(local, 0.99));
       m['runApp.firstLineMaxMs'] = round(Math.max(...local));
+      // The reply alone: what the registry's writes on the request path cost (the process is started by then).
+      m['runApp.replyMedianMs'] = round(quantile(replies, 0.5));
+      m['runApp.replyP99Ms'] = round(quantile(replies, 0.99));
 
       const fe = await Frontend.connect(km.url);
       try {

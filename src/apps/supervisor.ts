@@ -1,5 +1,5 @@
 // The app supervisor: one explicit state machine per app (statuses of seed 000), restart policy with capped
-// exponential backoff, pause/resume, and the registry kept on disk after every change.
+// exponential backoff, pause/resume, and the registry kept on disk (desired state written ahead, status soon after).
 //
 //   installing → installed ─run→ starting → running ⇄ paused
 //   running/paused/starting ─stop→ stopped            ─exit 0→ stopped   ─exit ≠ 0→ error (policy never)
@@ -9,6 +9,9 @@
 // Commands on one app are serialised (a per-app promise chain), so a stop and a run never interleave.
 // A command that changes what should run writes the registry first (write-ahead): when dataDir refuses the write
 // (read-only, full), the command is refused with STORAGE and nothing is done, so what is acknowledged is on disk.
+// Status, pid and exit code are not written ahead: they follow within STATUS_SAVE_MS, one write for every change in
+// that time, off the request path (the next start recomputes status from the desired state and the processes it finds).
+// installing and uninstalling are the exceptions: a start after a crash in the middle of either must know it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
@@ -28,6 +31,8 @@ import { ProcessTrees, type ProcessTree } from './process-tree';
 export const BACKOFF_MAX_MS = 60_000;
 /** Running this long without exiting counts as stable: the crash-loop count and backoff start again. */
 export const STABLE_MS = 60_000;
+/** How long a status change waits to be written with the others that come meanwhile. */
+const STATUS_SAVE_MS = 1000;
 
 export interface DeploySpec {
   prototypeId: string;
@@ -74,6 +79,8 @@ export class AppSupervisor {
   readonly usage: UsageSampler;
   private readonly trees: ProcessTrees;
   private closing = false;
+  /** A status write waiting (saveSoon). */
+  private saveTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config)) {
     this.store = new AppStore(config.runtime.dataDir);
@@ -145,7 +152,7 @@ export class AppSupervisor {
       inst.rec.lastSeq = inst.console.ring.lastSeq;
     }
     this.usage.stop();
-    try { this.save(); } catch (e) { this.log.error({ err: e }, 'could not save the app registry'); }
+    this.saveOrLog();
   }
 
   /** The last failed write of the registry, until a write succeeds: /health shows it and says degraded. */
@@ -369,11 +376,27 @@ export class AppSupervisor {
     inst.console.broadcast(frame);
     this.log.info({ appId: rec.id, status, exitCode: rec.exitCode, reason: rec.reason ?? undefined }, 'app status');
     if (!this.closing && this.apps.get(rec.id) === inst) {
-      try { this.save(); } catch (e) { this.log.error({ err: e }, 'could not save the app registry'); }
+      if (status === 'installing' || status === 'uninstalling') this.saveOrLog();
+      else this.saveSoon();
     }
   }
 
+  private saveOrLog(): void {
+    try { this.save(); } catch (e) { this.log.error({ err: e }, 'could not save the app registry'); }
+  }
+
+  /** One registry write for the status changes of the next STATUS_SAVE_MS (any write in between takes them too). */
+  private saveSoon(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      if (!this.closing) this.saveOrLog();
+    }, STATUS_SAVE_MS);
+    this.saveTimer.unref();
+  }
+
   private save(): void {
+    if (this.saveTimer) { clearTimeout(this.saveTimer); this.saveTimer = null; }
     try {
       this.store.save([...this.apps.values()].map((i) => i.rec));
       this.storageError = null;
