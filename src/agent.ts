@@ -4,7 +4,8 @@ import { maskUrl, type Config } from './config';
 import { ensurePrivateDir } from './fsutil';
 import { loadRuntimeId } from './identity';
 import type { Logger } from './log';
-import type { Parts, StatusBoard } from './parts';
+import type { Parts } from './parts';
+import type { StatusBoard } from './core/status';
 import { VERSION } from './version';
 import { LocalApi } from './doors/local-api';
 import { HealthServer, type AppCounts } from './doors/health';
@@ -20,6 +21,9 @@ import { KitWsLink } from './doors/kit-ws-link';
 import { serviceAddresses } from './apps/spawn-spec';
 import { MqttService } from './mqtt/service';
 import { PythonEnvironment } from './packages/python-env';
+import { TraceRegistry } from './apps/tracer';
+import { PendingConsoles } from './apps/pending-consoles';
+import { BoxFiles } from './files/box-files';
 
 export interface RunningAgent {
   readonly parts: Parts;
@@ -47,32 +51,23 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       kitManager: { configured: config.kitManager.url !== '', connected: false, url: maskUrl(config.kitManager.url), droppedReplies: 0 },
       kuksa: { mode: config.kuksa.mode, connected: config.kuksa.mode === 'embedded', address: config.kuksa.address, api: config.kuksa.api },
     };
-    const parts: Parts = {
-      config,
-      log,
-      status,
-      runAs,
-      runtime: { runtimeId, kitId: config.runtime.kitId, name: config.runtime.name, version: VERSION, startedAt: Date.now(), notices: [] },
-    };
+    const runtime = { runtimeId, kitId: config.runtime.kitId, name: config.runtime.name, version: VERSION, startedAt: Date.now(), notices: [] as string[] };
+    const notices = runtime.notices;
     log.info({ runtimeId, kitId: config.runtime.kitId, version: VERSION, dataDir: path.resolve(config.runtime.dataDir) }, 'starting');
 
-    // 2. parts (apps restored, signals started) — each area adds itself here
+    // 2. parts (apps restored, signals started)
     // Addresses user programs get: the ports the agent's servers actually bound (port 0 in tests), read at each spawn.
-    const addresses = serviceAddresses(config, { kuksa: () => parts.signals?.grpcPort ?? 0, mqtt: () => parts.mqtt?.port ?? 0 });
-    const apps = new AppSupervisor(config, log, parts.runtime.notices, runAs, addresses);
-    parts.apps = apps;
-    const signals = new SignalHub({ config, log, status, notices: parts.runtime.notices });
-    parts.signals = signals;
+    const addresses = serviceAddresses(config, { kuksa: () => signals.grpcPort ?? 0, mqtt: () => mqtt.port ?? 0 });
+    const apps = new AppSupervisor(config, log, notices, runAs, addresses);
+    const signals = new SignalHub({ config, log, status, notices });
     stops.push(() => signals.stop());
     await signals.start();
     // MQTT and the Python vehicle environment before apps are restored: a Velocitas app connects to MQTT on import
     // and imports the generated model (and sdv). The interpreter probe runs later, in the background.
-    const mqtt = new MqttService(config, log, parts.runtime.notices);
-    parts.mqtt = mqtt;
+    const mqtt = new MqttService(config, log, notices);
     stops.push(() => mqtt.stop());
     await mqtt.start();
-    const python = new PythonEnvironment(config, log, parts.runtime.notices, runAs, addresses);
-    parts.python = python;
+    const python = new PythonEnvironment(config, log, notices, runAs, addresses);
     stops.push(() => python.stop());
     python.syncModel(signals);
     python.start();
@@ -84,13 +79,17 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     stops.push(() => apps.shutdown());
     const adhoc = new AdhocRuns(config, log, runAs, addresses);
     adhoc.setImportHints((m) => python.hint(m));
-    parts.adhoc = adhoc;
     stops.push(() => adhoc.stopAll());
     void removeStaleBuilds(config, runAs);
     const packages = new PackageInstaller(config, log, runAs);
-    parts.packages = packages;
     stops.push(() => packages.stop());
-    stops.push(() => parts.traces?.closeAll());
+    const traces = new TraceRegistry();
+    stops.push(() => traces.closeAll());
+    const parts: Parts = {
+      config, log, status, runAs, runtime,
+      apps, pendingConsoles: new PendingConsoles(), adhoc, traces, signals, mqtt, python, packages,
+      files: new BoxFiles(config.runtime.filesDir, config.api.maxPayloadBytes),
+    };
 
     // 3. doors
     const appCounts = (): AppCounts => ({ ...apps.counts() });

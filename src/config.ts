@@ -20,7 +20,7 @@ const oneOf = (def: string, values: readonly string[]): Extract<Leaf, { kind: 'e
 const PORT_MAX = 65535;
 const HOUR_MS = 3_600_000;
 
-/** The schema. Keep config.example.yaml and the README in step with it. */
+/** The schema. Keep config.example.yaml (checked by test/config.test.ts) and the README's config table in step with it. */
 export const SCHEMA = {
   runtime: {
     name: str('MyRuntime', { max: 64, pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, ".", "_" or "-"' }),
@@ -275,7 +275,7 @@ export function maskedConfig(config: Config): unknown {
   return walk(SCHEMA, config as unknown as Record<string, unknown>);
 }
 
-/** Every leaf with its default and environment name, in schema order: the README and example are checked against it. */
+/** Every leaf with its default and environment name, in schema order: config.example.yaml is checked against it. */
 export function leafPaths(): Array<{ path: string; env: string; def: unknown; secret: boolean }> {
   const out: Array<{ path: string; env: string; def: unknown; secret: boolean }> = [];
   const walk = (schema: Branch, prefix: string) => {

@@ -10,7 +10,7 @@
 // child, not the main PID (systemd-notify claims its parent's PID only when it runs as root), so the unit needs
 // NotifyAccess=all (systemd/sdv-agent.service) — which is why the agent removes NOTIFY_SOCKET from the environment
 // its apps inherit; an app that opens /run/systemd/notify by name can still send messages for the unit, as the
-// README's systemd section says — and each message is one short spawn: a few per minute for the watchdog. What would
+// docs/operations.md, "systemd", says — and each message is one short spawn: a few per minute for the watchdog. What would
 // allow NotifyAccess=main: a socket connected by someone else and written with fs.write (systemd 253's OpenFile=
 // can hand one over; Debian 12 has 252).
 //

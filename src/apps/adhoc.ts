@@ -47,7 +47,7 @@ export interface AdhocStart {
   args?: string[];
   onOutput(text: string): void;
   onExit(code: number | null): void;
-  /** python only: run main.py under the variable tracer (issue 6, src/apps/tracer.ts): its script and environment. */
+  /** python only: run main.py under the variable tracer (src/apps/tracer.ts): its script and environment. */
   tracer?: { script: string; env: Record<string, string> };
 }
 

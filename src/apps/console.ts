@@ -6,7 +6,7 @@
 // congested nothing is sent; when the ring has moved past its cursor it is told how many lines it lost
 // (console_dropped) and continues with the oldest line still held.
 import * as fs from 'node:fs';
-import type { Client, Frame } from '../commands/types';
+import type { Client, Frame } from '../core/frame';
 
 export type Stream = 'stdout' | 'stderr';
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { splitHostPort, type Config } from '../config';
 import { inheritedEnv } from '../child-env';
 import { pythonPackagesDir } from '../packages/folder';
-import { unavailable } from '../commands/errors';
+import { unavailable } from '../core/errors';
 import type { SpawnSpec } from './process';
 import { asUser, letPass, type RunAs } from './run-as';
 import type { AppRecord } from './store';

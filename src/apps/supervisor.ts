@@ -12,12 +12,16 @@
 // Status, pid and exit code are not written ahead: they follow within STATUS_SAVE_MS, one write for every change in
 // that time, off the request path (the next start recomputes status from the desired state and the processes it finds).
 // installing and uninstalling are the exceptions: a start after a crash in the middle of either must know it.
+//
+// Over 400 lines on purpose: the transitions above, the per-app chain and the write-ahead are one state machine over
+// the private Instance; the parts that stand alone are already their own files (process, console, store, folders,
+// process trees, usage, spawn specs).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
-import { conflict, CommandError, notFound, storageFailure, unavailable } from '../commands/errors';
-import type { Frame } from '../commands/types';
+import { conflict, CommandError, notFound, storageFailure, unavailable } from '../core/errors';
+import type { Frame } from '../core/frame';
 import { AppConsole } from './console';
 import { GroupProcess, isLeftoverOf, type ExitInfo } from './process';
 import { letPass, type RunAs } from './run-as';

@@ -3,11 +3,10 @@
 import type { DeploySpec } from '../apps/supervisor';
 import { APP_TYPES, isSafeId, type AppConfig, type AppRecord, type AppType, type RestartPolicy } from '../apps/store';
 import type { Parts } from '../parts';
-import { badRequest, CommandError } from './errors';
-import { deployApp, pendingConsoles } from './console-pending';
-import { needPart } from './part';
+import { badRequest, CommandError } from '../core/errors';
 import { mockAppSettings } from '../signals/mock-app';
-import type { Command, CommandContext, CommandRequest, Frame } from './types';
+import type { Frame } from '../core/frame';
+import type { Command, CommandContext, CommandRequest } from './types';
 import { int, isPlainObject, obj, str, strList, typeName } from './validate';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -119,7 +118,7 @@ const reply = (rec: AppRecord): Frame => ({ appId: rec.id, status: rec.status, .
 const lifecycle = (op: 'run' | 'stop' | 'pause' | 'resume' | 'uninstall'): Command => ({
   style: 'seed',
   handler: async (ctx: CommandContext, req: CommandRequest) => {
-    const rec = await needPart(ctx.parts, 'apps')[op](appIdOf(req.body));
+    const rec = await ctx.parts.apps[op](appIdOf(req.body));
     return op === 'uninstall' ? { appId: rec.id, status: 'uninstalled' } : reply(rec);
   },
 });
@@ -144,7 +143,7 @@ export const appCommands: Record<string, Command> = {
   list_deployed_apps: {
     style: 'seed',
     handler: (ctx) => {
-      const sup = needPart(ctx.parts, 'apps');
+      const sup = ctx.parts.apps;
       const apps = sup.list();
       // `applications` is the same list under the name some local clients read.
       return { apps, applications: apps, ...sup.counts() };
@@ -156,10 +155,10 @@ export const appCommands: Record<string, Command> = {
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
       const since = req.body.since === undefined || req.body.since === null ? undefined : int(req.body, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
-      const sup = needPart(ctx.parts, 'apps');
+      const sup = ctx.parts.apps;
       if (!sup.has(appId)) {
-        // Not deployed yet: held until it is, then delivered from its first line (console-pending.ts).
-        pendingConsoles(ctx.parts).add(appId, ctx.client);
+        // Not deployed yet: held until it is, then delivered from its first line (apps/pending-consoles.ts).
+        ctx.parts.pendingConsoles.add(appId, ctx.client);
         return { clientId: ctx.client.id, appId, status: 'not_deployed', lastSeq: 0 };
       }
       const console = sup.console(appId);
@@ -173,8 +172,8 @@ export const appCommands: Record<string, Command> = {
     style: 'seed',
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
-      const sup = needPart(ctx.parts, 'apps');
-      if (!sup.has(appId)) return { appId, status: 'not_deployed', unsubscribed: pendingConsoles(ctx.parts).remove(appId, ctx.client.id) };
+      const sup = ctx.parts.apps;
+      if (!sup.has(appId)) return { appId, status: 'not_deployed', unsubscribed: ctx.parts.pendingConsoles.remove(appId, ctx.client.id) };
       const was = sup.console(appId).unsubscribe(ctx.client.id);
       return { appId, status: sup.get(appId).status, unsubscribed: was };
     },
@@ -184,9 +183,24 @@ export const appCommands: Record<string, Command> = {
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
       const n = int(req.body, 'lines', { min: 1, max: 1_000_000, def: 100 });
-      const sup = needPart(ctx.parts, 'apps');
+      const sup = ctx.parts.apps;
       const lines = sup.console(appId).ring.tail(n).map((l) => ({ seq: l.seq, stream: l.stream, output: l.text, timestamp: new Date(l.ts).toISOString() }));
       return { appId, status: sup.get(appId).status, lines };
     },
   },
 };
+
+/** Deploys, then hands the app's console to the clients that subscribed before it existed, from its first line. */
+export async function deployApp(parts: Parts, spec: DeploySpec): Promise<AppRecord> {
+  const rec = await parts.apps.deploy(spec);
+  const waiting = parts.pendingConsoles.take(spec.appId);
+  if (waiting.length) {
+    const console = parts.apps.console(spec.appId);
+    for (const client of waiting) {
+      if (client.closed) continue;
+      const replay = console.subscribe(client, 0);
+      console.startDelivery(client.id, replay);
+    }
+  }
+  return rec;
+}

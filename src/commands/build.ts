@@ -5,16 +5,16 @@
 // output only under run_python_app, run_rust_app and run_bin_app: a C++ program is a compiled binary, so the Kit-Manager
 // door sends C++ replies as run_bin_app (with requestCmd run_cpp_app).
 import { compile, ToolchainMissing, type Language } from '../build/compile';
-import { CommandError, isStorageError, storageFailure, unavailable } from './errors';
-import { needPart } from './part';
+import { CommandError, isStorageError, storageFailure, unavailable } from '../core/errors';
 import { joinUsedApis, runStreamer } from './legacy-runs';
-import type { Command, CommandContext, CommandRequest, Frame } from './types';
+import type { Frame } from '../core/frame';
+import type { Command, CommandContext, CommandRequest } from './types';
 import { obj, str } from './validate';
 
 const MAX_RUN_NAME = 128;
 
 export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Language): Promise<Frame> {
-  const adhoc = needPart(ctx.parts, 'adhoc');
+  const adhoc = ctx.parts.adhoc;
   const data = obj(req.body, 'data')!;
   const code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
   const name = str(data, 'name', { optional: true, max: MAX_RUN_NAME }) ?? (lang === 'rust' ? 'rust-app' : 'cpp-app');

@@ -1,8 +1,9 @@
 // One request through the table: validation of the envelope, the handler call, and errors turned into replies.
 // Shared by every door; the door passes how its replies are wrapped.
-import { CommandError, errorCode, errorText, type ErrorCode } from './errors';
+import { CommandError, errorCode, errorText, type ErrorCode } from '../core/errors';
 import { resolveCommand } from './table';
-import type { Client, Command, CommandContext, CommandRequest, Frame } from './types';
+import type { Client, Frame } from '../core/frame';
+import type { Command, CommandContext, CommandRequest } from './types';
 import type { Parts } from '../parts';
 import { isPlainObject } from './validate';
 

@@ -4,13 +4,10 @@
 // (`content: "Error: <reason>"`), besides `error`. The files live in runtime.filesDir (src/files/box-files.ts).
 import { BoxFiles, FileRefused } from '../files/box-files';
 import type { Parts } from '../parts';
-import { badRequest, CommandError, isStorageError, storageFailure } from './errors';
-import type { Command, CommandRequest, Frame } from './types';
+import { badRequest, CommandError, isStorageError, storageFailure } from '../core/errors';
+import type { Frame } from '../core/frame';
+import type { Command, CommandRequest } from './types';
 import { isPlainObject, typeName } from './validate';
-
-function boxFiles(parts: Parts): BoxFiles {
-  return ((parts as { files?: BoxFiles }).files ??= new BoxFiles(parts.config.runtime.filesDir, parts.config.api.maxPayloadBytes));
-}
 
 /** The path a request names: `data` as a string (read-file) or `data.path`. */
 function pathOf(req: CommandRequest): string {
@@ -49,7 +46,7 @@ export const legacyFileCommands: Record<string, Command> = {
     handler: (ctx, req) => {
       const p = pathOf(req);
       try {
-        const r = boxFiles(ctx.parts).read(p);
+        const r = ctx.parts.files.read(p);
         return { result: 'Successful', data: { path: r.path, content: r.content }, bytes: r.bytes };
       } catch (e) { return refused(e, `file ${p.slice(0, 200)}`); }
     },
@@ -62,7 +59,7 @@ export const legacyFileCommands: Record<string, Command> = {
       const content = isPlainObject(req.body.data) ? req.body.data.content : undefined;
       if (typeof content !== 'string') throw badRequest(`data.content: expected the file's text, got ${typeName(content)}`);
       try {
-        const r = boxFiles(ctx.parts).write(p, content);
+        const r = ctx.parts.files.write(p, content);
         return { result: 'Successful', data: { path: r.path, bytes: r.bytes } };
       } catch (e) { return refused(e, `file ${p.slice(0, 200)}`); }
     },

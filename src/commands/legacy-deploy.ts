@@ -4,11 +4,10 @@
 // first seconds: what it prints then is shown, and a crash is reported as a crash, never as "deployed and running".
 import * as crypto from 'node:crypto';
 import type { AppSupervisor } from '../apps/supervisor';
-import { parseDeploy } from './apps';
-import { deployApp } from './console-pending';
-import { badRequest } from './errors';
-import { needPart } from './part';
-import type { Client, Command, Frame, Handler } from './types';
+import { deployApp, parseDeploy } from './apps';
+import { badRequest } from '../core/errors';
+import type { Client, Frame } from '../core/frame';
+import type { Command, Handler } from './types';
 import { obj } from './validate';
 
 /** How long deploy_n_run watches a started app before it says "running". */
@@ -71,7 +70,7 @@ function watchApp(sup: AppSupervisor, appId: string, ms: number, onLine: (text: 
 
 export function deployHandler(andRun: boolean): Handler {
   return async (ctx, req) => {
-    const apps = needPart(ctx.parts, 'apps');
+    const apps = ctx.parts.apps;
     const b = req.body;
     const proto = obj(b, 'prototype')!;
     const converted = b.disable_code_convert !== true && typeof b.convertedCode === 'string' && b.convertedCode.length > 0;

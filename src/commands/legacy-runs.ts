@@ -5,9 +5,9 @@
 // the stream frames carry `requestId` and the final `{isDone: true, code}` carries the request's `id`.
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { badRequest, CommandError, isStorageError, notFound, storageFailure } from './errors';
-import { needPart } from './part';
-import type { Command, CommandContext, Frame, Handler } from './types';
+import { badRequest, CommandError, isStorageError, notFound, storageFailure } from '../core/errors';
+import type { Frame } from '../core/frame';
+import type { Command, CommandContext, Handler } from './types';
 import { isPlainObject, obj, str, typeName } from './validate';
 import { traceForRun, type RunTrace } from './vars';
 
@@ -65,7 +65,7 @@ export async function joinUsedApis(ctx: CommandContext, used: unknown): Promise<
 
 function runHandler(kind: 'python' | 'binary'): Handler {
   return async (ctx, req) => {
-    const adhoc = needPart(ctx.parts, 'adhoc');
+    const adhoc = ctx.parts.adhoc;
     let name: string;
     let code: string | undefined;
     let path: string | undefined;
@@ -114,7 +114,7 @@ function runHandler(kind: 'python' | 'binary'): Handler {
 
 /** What a client is told when it has no run to stop: the runs on the box, and how to stop one of them. */
 function nothingToStop(ctx: CommandContext): CommandError {
-  const runs = needPart(ctx.parts, 'adhoc').list();
+  const runs = ctx.parts.adhoc.list();
   const kit = ctx.parts.runtime.kitId;
   if (runs.length === 0) return notFound(`nothing to stop: no run on ${kit}`);
   const shown = runs.slice(0, 5).map((r) => `"${r.appName}" (runId ${r.runId}, started ${new Date(r.from * 1000).toISOString()})`).join(', ');
@@ -127,7 +127,7 @@ function nothingToStop(ctx: CommandContext): CommandError {
  * whoever started it. Nothing to stop is NOT_FOUND, shown in the run log with the runs that are there.
  */
 const stopHandler: Handler = async (ctx, req) => {
-  const adhoc = needPart(ctx.parts, 'adhoc');
+  const adhoc = ctx.parts.adhoc;
   const data = req.body.data;
   const runId = isPlainObject(data) ? str(data, 'runId', { optional: true, max: 64 }) : undefined;
   if (runId !== undefined) {

@@ -5,10 +5,9 @@
 // The frontend shows no reply of these commands but the model's, so a failure (a write the signal refused, a mock
 // signal that does not exist, a subscription to nothing) is also a line in its output log (run_python_app,
 // isDone false: the one place it prints text sent by the box).
-import { badRequest } from './errors';
+import { badRequest } from '../core/errors';
 import { legacyListMock, legacySetMock } from './mock';
 import { generateModel, revertModel, withGenerator } from './model';
-import { needPart } from './part';
 import { legacySubscribeApis, legacyUnsubscribeApis, legacyWriteSignals } from './signals';
 import type { Command, Handler } from './types';
 import { isPlainObject, strList, typeName } from './validate';
@@ -21,7 +20,7 @@ const MAX_PATH = 512;
  * a list of paths, or an object whose keys are paths), or every signal of the list when none is named.
  */
 const resetSignals: Handler = async (ctx, req) => {
-  const hub = needPart(ctx.parts, 'signals');
+  const hub = ctx.parts.signals;
   const d = req.body.data;
   let names: string[] | null = null;
   if (Array.isArray(d)) names = strList(req.body, 'data', { maxItems: MAX_PATHS, maxLen: MAX_PATH });

@@ -7,7 +7,8 @@ import { legacyRunCommands } from './legacy-runs';
 import { legacySignalCommands } from './legacy-signals';
 import { legacyFileCommands } from './files';
 import { runtimeInfo } from './runtime';
-import type { Command, Frame, Handler } from './types';
+import type { Frame } from '../core/frame';
+import type { Command, Handler } from './types';
 import type { Parts } from '../parts';
 
 // ---- runtime state ------------------------------------------------------------------------------------------------
@@ -21,9 +22,9 @@ export interface RuntimeStateData extends Frame {
 
 /** The Python runtime's lsOfRunner / lsOfApiSubscriber shape (times in epoch seconds), from the parts running. */
 export function runtimeState(parts: Parts): RuntimeStateData {
-  const lsOfRunner: RuntimeStateData['lsOfRunner'] = (parts.adhoc?.list() ?? []).map((r) => ({ runId: r.runId, appName: r.appName, request_from: r.request_from, from: r.from }));
+  const lsOfRunner: RuntimeStateData['lsOfRunner'] = parts.adhoc.list().map((r) => ({ runId: r.runId, appName: r.appName, request_from: r.request_from, from: r.from }));
   const lsOfApiSubscriber: RuntimeStateData['lsOfApiSubscriber'] = {};
-  for (const s of parts.signals?.subscribers() ?? []) lsOfApiSubscriber[s.clientId] = { apis: s.apis, from: Math.floor(s.since / 1000) };
+  for (const s of parts.signals.subscribers()) lsOfApiSubscriber[s.clientId] = { apis: s.apis, from: Math.floor(s.since / 1000) };
   return { noOfRunner: lsOfRunner.length, noOfApiSubscriber: Object.keys(lsOfApiSubscriber).length, lsOfRunner, lsOfApiSubscriber };
 }
 

@@ -1,9 +1,9 @@
 // Mock provider commands (seed 000): mock_service_start/stop/configure/status; legacy list_mock_signal / set_mock_signals.
 import type { Parts } from '../parts';
 import { MOCK_LIMITS, MOCK_MODES, type MockEntry, type MockMode } from '../signals/mock';
-import { badRequest, unavailable } from './errors';
-import { needPart } from './part';
-import type { Command, Frame } from './types';
+import { badRequest, unavailable } from '../core/errors';
+import type { Frame } from '../core/frame';
+import type { Command } from './types';
 import { int, strList, typeName, isPlainObject } from './validate';
 
 function modeOf(body: Frame, optional: boolean): MockMode | undefined {
@@ -25,7 +25,7 @@ export function mockListOf(body: Frame): MockEntry[] {
   });
 }
 
-export function legacyListMock(parts: Parts): Frame { return { data: needPart(parts, 'signals').mock.list() }; }
+export function legacyListMock(parts: Parts): Frame { return { data: parts.signals.mock.list() }; }
 
 /** A backend that cannot be asked (external databroker down) is UNAVAILABLE, saying nothing was changed. */
 async function reachable<T>(fn: () => Promise<T>): Promise<T> {
@@ -40,7 +40,7 @@ async function reachable<T>(fn: () => Promise<T>): Promise<T> {
  * `data` is the list as now stored (what list_mock_signal shows); `unknown` and `errors` say what did not take.
  */
 export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> {
-  const { list, unknown, errors } = await reachable(() => needPart(parts, 'signals').mock.setList(mockListOf(body)));
+  const { list, unknown, errors } = await reachable(() => parts.signals.mock.setList(mockListOf(body)));
   const failed = Object.keys(errors);
   if (unknown.length === 0 && failed.length === 0) return { result: 'Successful', data: list };
   const why = [
@@ -53,13 +53,13 @@ export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> {
 export const mockCommands: Record<string, Command> = {
   mock_service_start: {
     style: 'seed',
-    handler: async (ctx, req) => { const m = needPart(ctx.parts, 'signals').mock; await m.start(modeOf(req.body, true) ?? 'echo-all'); return m.status(); },
+    handler: async (ctx, req) => { const m = ctx.parts.signals.mock; await m.start(modeOf(req.body, true) ?? 'echo-all'); return m.status(); },
   },
-  mock_service_stop: { style: 'seed', handler: async (ctx) => { const m = needPart(ctx.parts, 'signals').mock; await m.off(); return m.status(); } },
+  mock_service_stop: { style: 'seed', handler: async (ctx) => { const m = ctx.parts.signals.mock; await m.off(); return m.status(); } },
   mock_service_configure: {
     style: 'seed',
     handler: async (ctx, req) => {
-      const m = needPart(ctx.parts, 'signals').mock;
+      const m = ctx.parts.signals.mock;
       const signals = req.body.signals === undefined ? undefined : strList(req.body, 'signals', { maxItems: MOCK_LIMITS.maxSignals, maxLen: 512 });
       const rateMs = req.body.rateMs === undefined ? undefined : int(req.body, 'rateMs', { min: MOCK_LIMITS.minRateMs, max: MOCK_LIMITS.maxRateMs });
       if (Array.isArray(req.body.data)) await m.setList(mockListOf(req.body));
@@ -67,7 +67,7 @@ export const mockCommands: Record<string, Command> = {
       return m.status();
     },
   },
-  mock_service_status: { style: 'seed', handler: (ctx) => needPart(ctx.parts, 'signals').mock.status() },
+  mock_service_status: { style: 'seed', handler: (ctx) => ctx.parts.signals.mock.status() },
   list_mock_signal: { style: 'legacy', handler: (ctx) => legacyListMock(ctx.parts) },
   set_mock_signals: { style: 'legacy', handler: (ctx, req) => legacySetMock(ctx.parts, req.body) },
 };

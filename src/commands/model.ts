@@ -4,9 +4,9 @@
 import type { Parts } from '../parts';
 import { VssError, VssModel } from '../signals/vss';
 import { writeFileAtomic } from '../fsutil';
-import { badRequest, conflict, errorText } from './errors';
-import { needPart } from './part';
-import type { Command, CommandContext, Frame } from './types';
+import { badRequest, conflict, errorText } from '../core/errors';
+import type { Frame } from '../core/frame';
+import type { Command, CommandContext } from './types';
 import { runModelGenerator } from '../signals/model-generator';
 import { resourcePath } from '../resources';
 import * as fs from 'node:fs';
@@ -21,7 +21,7 @@ type GeneratorLine = (stream: 'stdout' | 'stderr', line: string) => void;
 export async function withGenerator(ctx: CommandContext, reply: Frame, onLine?: GeneratorLine): Promise<Frame> {
   const cmd = ctx.parts.config.kuksa.modelGenerator;
   if (!cmd) return reply;
-  const hub = needPart(ctx.parts, 'signals');
+  const hub = ctx.parts.signals;
   const file = fs.existsSync(hub.modelFile) ? hub.modelFile : ctx.parts.config.kuksa.vss || resourcePath('resources/default-vss.json');
   const r = await runModelGenerator(cmd, file, ctx.parts.config.runtime.dataDir, onLine ?? ((stream, line) => ctx.emit({ stream, line })));
   return { ...reply, generator: r };
@@ -29,7 +29,7 @@ export async function withGenerator(ctx: CommandContext, reply: Frame, onLine?: 
 
 /** The databroker apps the agent supervises (type kuksa-server); external mode can only change the model through them. */
 function kuksaServers(parts: Parts, verb: string): string[] {
-  const ids = (parts.apps?.list() ?? []).filter((a) => a.type === 'kuksa-server').map((a) => a.id as string);
+  const ids = (parts.apps.list() ?? []).filter((a) => a.type === 'kuksa-server').map((a) => a.id as string);
   if (!ids.length) {
     throw conflict(`kuksa.mode is external and no kuksa-server app is deployed: the vehicle model lives in the databroker at ${parts.config.kuksa.address}, which the agent does not run; ${verb} it there (restart it with --vss <file>), or deploy the databroker as a kuksa-server app`);
   }
@@ -67,7 +67,7 @@ async function restartKuksaServers(parts: Parts, ids: string[], file: string): P
 
 /** External mode: the model goes to dataDir and into every kuksa-server app's --vss; live ones restart. */
 async function externalModel(parts: Parts, tree: unknown | null, verb: string): Promise<Frame> {
-  const hub = needPart(parts, 'signals');
+  const hub = parts.signals;
   const ids = kuksaServers(parts, verb);
   let file: string;
   let leaves: number;
@@ -97,7 +97,7 @@ function parseTree(body: Frame): unknown {
 }
 
 export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
-  const hub = needPart(parts, 'signals');
+  const hub = parts.signals;
   const tree = parseTree(body);
   if (!hub.embedded) return withPythonModel(parts, await externalModel(parts, tree, 'change'));
   try {
@@ -110,7 +110,7 @@ export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
 }
 
 export async function revertModel(parts: Parts): Promise<Frame> {
-  const hub = needPart(parts, 'signals');
+  const hub = parts.signals;
   if (!hub.embedded) return withPythonModel(parts, await externalModel(parts, null, 'revert'));
   const r = hub.revertModel();
   return withPythonModel(parts, { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped });
@@ -118,7 +118,6 @@ export async function revertModel(parts: Parts): Promise<Frame> {
 
 /** The Python `vehicle` package follows the model before the reply, so the next run imports the new one. */
 function withPythonModel(parts: Parts, reply: Frame): Frame {
-  if (!parts.python) return reply;
   const m = parts.python.syncModel(parts.signals);
   void parts.python.refresh();
   const info = parts.python.info();

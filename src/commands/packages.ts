@@ -7,11 +7,11 @@
 // the local API); on the Kit-Manager link its reason is in `data` too (KitShape errorFields).
 import { InstallError, type PackageInstaller } from '../packages/installer';
 import { parseRequirements, RequirementError } from '../packages/requirement';
-import { CommandError, badRequest, conflict } from './errors';
-import { needPart } from './part';
-import type { Command, CommandContext, CommandRequest, Frame } from './types';
+import { CommandError, badRequest, conflict } from '../core/errors';
+import type { Frame } from '../core/frame';
+import type { Command, CommandContext, CommandRequest } from './types';
 
-const installer = (ctx: CommandContext): PackageInstaller => needPart(ctx.parts, 'packages');
+const installer = (ctx: CommandContext): PackageInstaller => ctx.parts.packages;
 
 export function listPythonPackages(ctx: CommandContext): Frame {
   const text = installer(ctx).list();
@@ -31,7 +31,7 @@ export async function installPythonPackages(ctx: CommandContext, req: CommandReq
   try {
     const { output } = await inst.install(reqs, (text) => ctx.emit({ result: 'Installing', data: text }));
     // What was installed may be the SDK: the probe (and the sdv alias) are brought up to date before the reply.
-    await ctx.parts.python?.refresh();
+    await ctx.parts.python.refresh();
     return { result: 'Successful', data: installedSummary(names, output, inst.dir) };
   } catch (e) {
     if (e instanceof InstallError) {

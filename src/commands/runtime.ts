@@ -1,7 +1,8 @@
 // Commands about the agent itself: ping, get_runtime_info.
 import { CAPABILITIES } from '../capabilities';
 import type { Parts } from '../parts';
-import type { Command, Frame } from './types';
+import type { Frame } from '../core/frame';
+import type { Command } from './types';
 
 export function uptimeS(parts: Parts): number {
   return Math.floor((Date.now() - parts.runtime.startedAt) / 1000);
@@ -26,11 +27,11 @@ export function runtimeInfo(parts: Parts): Frame {
     kitManagerConnected: status.kitManager.connected,
     kuksaConnected: status.kuksa.connected,
     kuksa: { mode: status.kuksa.mode, address: status.kuksa.address, api: status.kuksa.api },
-    mqtt: parts.mqtt?.status() ?? { mode: parts.config.mqtt.mode, up: false },
-    python: parts.python?.info() ?? null,
+    mqtt: parts.mqtt.status(),
+    python: parts.python.info(),
     notices: runtime.notices,
-    // App counts and each app's cpu % / rss bytes (issue 3), when the supervisor runs.
-    ...(parts.apps ? { apps: { ...parts.apps.counts(), usage: parts.apps.list().map((a) => ({ id: a.id, status: a.status, cpu: a.cpu, memory: a.memory })) } } : {}),
+    // App counts and each app's cpu % / rss bytes.
+    apps: { ...parts.apps.counts(), usage: parts.apps.list().map((a) => ({ id: a.id, status: a.status, cpu: a.cpu, memory: a.memory })) },
   };
 }
 

@@ -2,9 +2,9 @@
 // Also plain functions a Kit-Manager adapter calls for the legacy `cmd` reply shapes (see the bottom).
 import type { Parts } from '../parts';
 import { MAX_APIS_PER_REQUEST } from '../signals/hub';
-import { badRequest, CommandError, notFound, unavailable } from './errors';
-import { needPart } from './part';
-import type { Client, Command, Frame } from './types';
+import { badRequest, CommandError, notFound, unavailable } from '../core/errors';
+import type { Client, Frame } from '../core/frame';
+import type { Command } from './types';
 import { isPlainObject, strList, typeName } from './validate';
 
 const MAX_PATH_LEN = 512;
@@ -37,13 +37,13 @@ function dataOf(body: Frame): Record<string, unknown> {
 
 /** Subscribes a client; the reply names the subscription id that apis-value frames carry. */
 export async function subscribeApis(parts: Parts, client: Client, apis: string[], opts: { fullSet?: boolean; ttlS?: number; id?: string } = {}) {
-  const r = await guarded(() => needPart(parts, 'signals').subscribe(client, apis, opts));
+  const r = await guarded(() => parts.signals.subscribe(client, apis, opts));
   if (r.paths.length === 0) throw notFound(`apis: no signal matches ${apis.slice(0, 5).join(', ')}`);
   return r;
 }
 
 export async function writeSignals(parts: Parts, data: Record<string, unknown>) {
-  const outcomes = await guarded(() => needPart(parts, 'signals').write(data));
+  const outcomes = await guarded(() => parts.signals.write(data));
   const errors: Record<string, string> = {};
   for (const [p, o] of Object.entries(outcomes)) if (!o.ok) errors[p] = o.error;
   const failed = Object.keys(errors);
@@ -66,7 +66,7 @@ export const signalCommands: Record<string, Command> = {
   unsubscribe_apis: {
     style: 'seed',
     handler: (ctx, req) => {
-      const hub = needPart(ctx.parts, 'signals');
+      const hub = ctx.parts.signals;
       const sid = req.body.subscriptionId;
       if (sid !== undefined) {
         if (typeof sid !== 'string') throw badRequest(`subscriptionId: expected a string, got ${typeName(sid)}`);
@@ -80,7 +80,7 @@ export const signalCommands: Record<string, Command> = {
   get_signals_value: {
     style: 'seed',
     handler: async (ctx, req) => {
-      const r = await guarded(() => needPart(ctx.parts, 'signals').getValues(apisOf(req.body)));
+      const r = await guarded(() => ctx.parts.signals.getValues(apisOf(req.body)));
       return { result: r.result, ...(Object.keys(r.errors).length ? { errors: r.errors } : {}) };
     },
   },
@@ -101,7 +101,7 @@ export async function legacySubscribeApis(parts: Parts, client: Client, body: Fr
   return { result: 'Successful' };
 }
 export function legacyUnsubscribeApis(parts: Parts, client: Client): Frame {
-  needPart(parts, 'signals').unsubscribe(`kit-${client.id}`);
+  parts.signals.unsubscribe(`kit-${client.id}`);
   return { result: 'Successful' };
 }
 export async function legacyWriteSignals(parts: Parts, body: Frame): Promise<Frame> {

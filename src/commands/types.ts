@@ -1,28 +1,7 @@
 // The contract between doors and commands. A door turns its bytes into a CommandRequest, calls the handler from
 // the table, and puts the handler's replies into its own envelope. Handlers never see a socket.
 import type { Parts } from '../parts';
-
-/** A JSON object frame. */
-export type Frame = Record<string, unknown>;
-
-/**
- * Someone who can receive pushed events (console lines, status changes, signal batches): one local API connection,
- * one Kit-Manager frontend client (request_from), one outbound ws controller. Parts hold Clients, never sockets.
- */
-export interface Client {
-  /** Stable for the client's lifetime; for a Kit-Manager client, its request_from. */
-  readonly id: string;
-  /** Which door it came through: local, kit (Socket.IO), kit-ws. Informational only (lsOfRunner.from). */
-  readonly door: string;
-  /** Deliver one event. Seed-000 frames; the door translates them for its peer. Never throws. */
-  send(frame: Frame): void;
-  /** True while the transport under this client is above its soft send-buffer limit: producers should hold back. */
-  congested(): boolean;
-  /** True once the client is gone; sends are then dropped. */
-  readonly closed: boolean;
-  /** Run fn when the client goes away. Returns a disposer. */
-  onClose(fn: () => void): () => void;
-}
+import type { Client, Frame } from '../core/frame';
 
 export interface CommandRequest {
   /** The canonical command name (after the table mapped legacy names). */

@@ -1,6 +1,6 @@
 // Field checks shared by every handler: one line of error text naming the field and what it should be.
-import { badRequest } from './errors';
-import type { Frame } from './types';
+import { badRequest } from '../core/errors';
+import type { Frame } from '../core/frame';
 
 export function isPlainObject(v: unknown): v is Frame {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;

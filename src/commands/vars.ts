@@ -3,8 +3,9 @@
 // data:{name:value}} replies on that run's stream. set_vars_value {data:{name:value}} applies to the running traced
 // program of the same client (Kit-Manager request_from or local connection).
 import { MAX_WATCHED, splitWatchVars, TraceChannel, TraceRegistry, tracerScript } from '../apps/tracer';
-import { badRequest, notFound } from './errors';
-import type { Command, CommandContext, Frame } from './types';
+import { badRequest, notFound } from '../core/errors';
+import type { Frame } from '../core/frame';
+import type { Command, CommandContext } from './types';
 import { obj } from './validate';
 
 export interface RunTrace {
@@ -14,11 +15,6 @@ export interface RunTrace {
   readonly warning?: string;
   /** Call when the run has ended (or failed to start). */
   end(): void;
-}
-
-function registry(ctx: CommandContext): TraceRegistry {
-  const parts = ctx.parts as { traces?: TraceRegistry };
-  return (parts.traces ??= new TraceRegistry());
 }
 
 /** Names that are not python variables are skipped with one warning: watch_vars is free text in the playground. */
@@ -32,8 +28,8 @@ export async function traceForRun(ctx: CommandContext, data: Frame): Promise<Run
   if (names.length === 0) return { ...(warning ? { warning } : {}), end() {} };
   const ch = await TraceChannel.open(names, (vars) => ctx.emit({ cmd: 'trace_vars', data: vars }), ctx.parts.runAs);
   const owner = ctx.client.id;
-  registry(ctx).add(owner, ch);
-  return { tracer: { script: tracerScript(), env: ch.env }, ...(warning ? { warning } : {}), end: () => registry(ctx).remove(owner, ch) };
+  ctx.parts.traces.add(owner, ch);
+  return { tracer: { script: tracerScript(), env: ch.env }, ...(warning ? { warning } : {}), end: () => ctx.parts.traces.remove(owner, ch) };
 }
 
 export const varsCommands: Record<string, Command> = {
@@ -41,7 +37,7 @@ export const varsCommands: Record<string, Command> = {
     style: 'legacy',
     handler: (ctx, req) => {
       const values = obj(req.body, 'data')!;
-      const ch = registry(ctx).get(ctx.client.id);
+      const ch = ctx.parts.traces.get(ctx.client.id);
       if (!ch) throw notFound('set_vars_value: no program with watched variables (watch_vars) is running for this client');
       const sent = ch.set(values);
       if (sent.length === 0) throw badRequest(`set_vars_value: none of ${Object.keys(values).slice(0, 10).join(', ') || '(nothing)'} is watched; watched: ${ch.watch.join(', ')}`);

@@ -16,8 +16,8 @@ export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<str
   const { status, runtime } = parts;
   const kmDown = status.kitManager.configured && !status.kitManager.connected;
   const kuksaDown = !status.kuksa.connected;
-  const storageError = parts.apps?.storageError ?? null;
-  const mqtt = parts.mqtt?.status();
+  const storageError = parts.apps.storageError ?? null;
+  const mqtt = parts.mqtt.status();
   // An MQTT broker the apps are told about and that is not there (external: once a dial has failed).
   const mqttDown = !!mqtt && mqtt.mode !== 'off' && mqtt.up === false;
   // A server the config asks for that could not bind (kuksa.serve on a port in use) is a box that does not serve.

@@ -2,8 +2,9 @@
 // command is answered as the Python runtime did ({cmd, …}), a seed-000 `type` request exactly as the local API would;
 // both travel as messageToKit-kitReply events with request_from and kit_id.
 import type { Envelope } from '../commands/dispatch';
-import type { ErrorCode } from '../commands/errors';
-import type { Client, Command, Frame } from '../commands/types';
+import type { ErrorCode } from '../core/errors';
+import type { Client, Frame } from '../core/frame';
+import type { Command } from '../commands/types';
 import { interimFrame } from './seed-session';
 
 /** What a client needs of the link: emit an event while registered, and say when the socket is backed up. */

@@ -2,9 +2,9 @@
 // used closed first), the commands they send run through the one table with a bounded number at once, the error
 // replies to requests that never reached it, and the runtime-state report pushed when runners or subscribers change.
 import { dispatch } from '../commands/dispatch';
-import type { ErrorCode } from '../commands/errors';
+import type { ErrorCode } from '../core/errors';
 import { runtimeState } from '../commands/legacy';
-import type { Frame } from '../commands/types';
+import type { Frame } from '../core/frame';
 import { isPlainObject } from '../commands/validate';
 import type { Parts } from '../parts';
 import { cmdEnvelope, errorReply, KitClient, typeEnvelope, type KitReplies } from './kit-client';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import WebSocket, { type RawData } from 'ws';
 import { CAPABILITIES } from '../capabilities';
-import type { Frame } from '../commands/types';
+import type { Frame } from '../core/frame';
 import type { Parts } from '../parts';
 import { Redialer, systemClock, type LinkClock } from './backoff';
 import type { KitReplies } from './kit-client';

@@ -3,7 +3,7 @@
 import * as crypto from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { dispatch, type Envelope } from '../commands/dispatch';
-import type { Client, Frame } from '../commands/types';
+import type { Client, Frame } from '../core/frame';
 import type { Parts } from '../parts';
 
 export interface SeedSessionOptions {

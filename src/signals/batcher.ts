@@ -2,7 +2,7 @@
 // per signal (the latest value wins); each subscriber remembers only WHICH of its signals changed, so its memory is
 // bounded by its own signal list however slow it is: a congested client skips windows and later gets newer values,
 // never a queue. Knows nothing about brokers or doors: the hub feeds it and gives it Clients.
-import type { Client } from '../commands/types';
+import type { Client } from '../core/frame';
 import type { SignalUpdate } from './broker';
 import type { SignalValue } from './values';
 

@@ -16,10 +16,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import type { Config } from '../config';
-import type { Client } from '../commands/types';
+import type { Client } from '../core/frame';
 import { readJsonOrQuarantine, writeFileAtomic } from '../fsutil';
 import type { Logger } from '../log';
-import type { StatusBoard } from '../parts';
+import type { StatusBoard } from '../core/status';
 import { Batcher } from './batcher';
 import type { Broker, WriteOutcome } from './broker';
 import { EmbeddedBroker, SignalStore } from './embedded';
@@ -64,7 +64,7 @@ export class SignalHub {
   constructor(private readonly deps: SignalsDeps) {
     this.log = deps.log.child({ part: 'signals' });
     this.batcher = new Batcher(deps.config.signals.batchWindowMs, () => this.scheduleResubscribe());
-    this.mock = new MockProvider(this, path.join(deps.config.runtime.dataDir, 'mock-signals.json'), this.log);
+    this.mock = new MockProvider(() => this.backend(), path.join(deps.config.runtime.dataDir, 'mock-signals.json'), this.log);
   }
 
   get modelFile(): string { return path.join(this.deps.config.runtime.dataDir, 'vehicle-model.json'); }

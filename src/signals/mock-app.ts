@@ -5,7 +5,7 @@
 import type { AppConsole } from '../apps/console';
 import type { AppRecord } from '../apps/store';
 import type { ServiceHook } from '../apps/supervisor';
-import { badRequest } from '../commands/errors';
+import { badRequest } from '../core/errors';
 import type { SignalHub } from './hub';
 import { MOCK_LIMITS, MOCK_MODES, type MockMode } from './mock';
 

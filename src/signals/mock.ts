@@ -10,7 +10,7 @@
 
 import { writeFileAtomic, readJsonOrQuarantine } from '../fsutil';
 import type { Logger } from '../log';
-import type { SignalHub } from './hub';
+import type { Broker } from './broker';
 import type { SignalMeta } from './vss';
 
 export const MOCK_MODES = ['echo-all', 'echo-specific', 'random', 'static', 'off'] as const;
@@ -28,7 +28,7 @@ export class MockProvider {
   private claimed: string[] = [];
   private generation = 0;
 
-  constructor(private readonly hub: SignalHub, private readonly file: string, private readonly log: Logger) {}
+  constructor(private readonly backend: () => Broker, private readonly file: string, private readonly log: Logger) {}
 
   async restore(): Promise<void> {
     const { value, quarantined } = readJsonOrQuarantine(this.file);
@@ -103,7 +103,7 @@ export class MockProvider {
           this.log.warn({ limit: MOCK_LIMITS.maxListEntries }, 'mock list full; usedAPIs not added');
           break;
         }
-        const current = (await this.hub.backend().getValues([p]))[p];
+        const current = (await this.backend().getValues([p]))[p];
         const entry = { signal: p, value: current === null || current === undefined ? '0' : typeof current === 'string' ? current : JSON.stringify(current) };
         added.push(entry);
         if (current === null || current === undefined) fresh.push(entry);
@@ -125,7 +125,7 @@ export class MockProvider {
 
   /** True when `path` is one leaf of the model; false when the model has no such signal; rejects when unreachable. */
   private async isLeaf(path: string): Promise<boolean> {
-    try { return (await this.hub.backend().listMetadata(path)).some((m) => m.path === path); } catch (e) {
+    try { return (await this.backend().listMetadata(path)).some((m) => m.path === path); } catch (e) {
       const err = e as { code?: number; message?: string };
       if (err.code === 5 || /no such signal|matches no signal/.test(err.message ?? '')) return false;
       throw e;
@@ -135,7 +135,7 @@ export class MockProvider {
   /** Publishes list values as current values; the per-signal errors (a value the type cannot hold…). */
   private async publishEntries(entries: MockEntry[]): Promise<Record<string, string>> {
     if (entries.length === 0) return {};
-    const r = await this.hub.backend().publish(Object.fromEntries(entries.map((e) => [e.signal, e.value])));
+    const r = await this.backend().publish(Object.fromEntries(entries.map((e) => [e.signal, e.value])));
     const errors: Record<string, string> = {};
     for (const [p, o] of Object.entries(r)) if (!o.ok) errors[p] = o.error;
     return errors;
@@ -148,7 +148,7 @@ export class MockProvider {
   }
 
   private async metas(patterns: string[]): Promise<SignalMeta[]> {
-    const b = this.hub.backend();
+    const b = this.backend();
     const out = new Map<string, SignalMeta>();
     for (const p of patterns) { try { for (const m of await b.listMetadata(p)) out.set(m.path, m); } catch { /* unknown: skipped */ } }
     return [...out.values()];
@@ -162,7 +162,7 @@ export class MockProvider {
     const mode = this.state.mode;
     if (mode === 'off') return;
     let b;
-    try { b = this.hub.backend(); } catch (e) { this.lastError = (e as Error).message; return; }
+    try { b = this.backend(); } catch (e) { this.lastError = (e as Error).message; return; }
     try {
       if (mode === 'echo-all' || mode === 'echo-specific') {
         const metas = await this.metas(mode === 'echo-all' ? ['Vehicle.**'] : this.state.signals);

@@ -1,6 +1,6 @@
 // A Client of the command layer that keeps what it is sent in memory, for unit tests of the parts that push frames
 // (console, batcher). `congested` is set by the test to play a slow reader; close() runs the close hooks.
-import type { Client, Frame } from '../../src/commands/types';
+import type { Client, Frame } from '../../src/core/frame';
 
 export class MemoryClient implements Client {
   readonly frames: Frame[] = [];

@@ -1,12 +1,8 @@
 // Console subscriptions to an app that is not deployed yet (a client that subscribes first, then deploys): held here,
 // bounded, and handed to the app's console when it is deployed, replaying from its first line. Every deploy goes
-// through deployApp so that no door's deploy misses them.
-import type { AppRecord } from '../apps/store';
-import type { DeploySpec } from '../apps/supervisor';
-import type { Parts } from '../parts';
-import { CommandError } from './errors';
-import { needPart } from './part';
-import type { Client } from './types';
+// through deployApp (commands/apps.ts) so that no door's deploy misses them.
+import { CommandError } from '../core/errors';
+import type { Client } from '../core/frame';
 
 /** Waiting subscriptions in all; one client may hold at most PER_CLIENT of them. */
 export const MAX_PENDING = 1024;
@@ -54,25 +50,4 @@ export class PendingConsoles {
     this.count -= subs.size;
     return [...subs.values()].map((w) => { w.dispose(); return w.client; });
   }
-}
-
-export function pendingConsoles(parts: Parts): PendingConsoles {
-  const p = parts as { pendingConsoles?: PendingConsoles };
-  return (p.pendingConsoles ??= new PendingConsoles());
-}
-
-/** Deploys, then hands the app's console to the clients that subscribed before it existed, from its first line. */
-export async function deployApp(parts: Parts, spec: DeploySpec): Promise<AppRecord> {
-  const sup = needPart(parts, 'apps');
-  const rec = await sup.deploy(spec);
-  const waiting = pendingConsoles(parts).take(spec.appId);
-  if (waiting.length) {
-    const console = sup.console(spec.appId);
-    for (const client of waiting) {
-      if (client.closed) continue;
-      const replay = console.subscribe(client, 0);
-      console.startDelivery(client.id, replay);
-    }
-  }
-  return rec;
 }
