@@ -74,5 +74,5 @@ t.test('the installed unit verifies', { skip: spawnSync('systemd-analyze', ['--v
   const sec = spawnSync('systemd-analyze', ['security', '--offline=yes', unit], { encoding: 'utf8' });
   const m = /Overall exposure level for sdv-agent.service: ([\d.]+)/.exec(sec.stdout + sec.stderr);
   t.ok(m, 'exposure figure reported');
-  t.ok(m && Number(m[1]) <= 2.5, `exposure ${m?.[1]} stays low (README states the figure)`);
+  t.ok(m && Number(m[1]) <= 2.5, `exposure ${m?.[1]} stays low (docs/operations.md states the figure)`);
 });

@@ -11,6 +11,31 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 /** The bundle under test; SDV_AGENT_TEST_BUNDLE points the tests at another one (e.g. main's, to see a test fail there). */
 export const AGENT_JS = process.env.SDV_AGENT_TEST_BUNDLE || path.join(ROOT, 'dist', 'sdv-agent.js');
 
+/**
+ * A test of the default bundle must not exercise code older than src/: the first start refuses a bundle older than
+ * any file under src/ or proto/ (npm test builds first; a single `npx tap test/…` after an edit needs `npm run build`).
+ */
+let freshChecked = false;
+function refuseStaleBundle(): void {
+  if (freshChecked || process.env.SDV_AGENT_TEST_BUNDLE) return;
+  const newest = (dir: string): { at: number; file: string } => {
+    let best = { at: 0, file: '' };
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      const n = e.isDirectory() ? newest(p) : { at: fs.statSync(p).mtimeMs, file: p };
+      if (n.at > best.at) best = n;
+    }
+    return best;
+  };
+  if (!fs.existsSync(AGENT_JS)) throw new Error(`${AGENT_JS} is missing: run npm run build (npm test builds it first)`);
+  const built = fs.statSync(AGENT_JS).mtimeMs;
+  for (const dir of ['src', 'proto']) {
+    const n = newest(path.join(ROOT, dir));
+    if (n.at > built) throw new Error(`${path.relative(ROOT, AGENT_JS)} is older than ${path.relative(ROOT, n.file)}: run npm run build (npm test builds it first), or set SDV_AGENT_TEST_BUNDLE to test another build`);
+  }
+  freshChecked = true;
+}
+
 export interface AgentHandle {
   proc: ChildProcess;
   dataDir: string;
@@ -53,6 +78,7 @@ export interface StartOptions {
 
 /** Starts an agent with ports 0, a private dataDir and kuksa.serve off unless the test asks. */
 export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> {
+  if (!opts.executable && !opts.bundle) refuseStaleBundle();
   const dir = tmpDir();
   const dataDir = opts.dataDir ?? path.join(dir, 'data');
   const base = {

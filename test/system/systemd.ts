@@ -138,7 +138,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       t.same(res.writable, [], 'no folder or file under /run (/run/lock included) is writable');
     });
 
-    t.test('what an app can do with sd_notify is what the README says', async (t) => {
+    t.test('what an app can do with sd_notify is what docs/operations.md says', async (t) => {
       box.call({ type: 'deploy_request', prototype: { id: 'status', type: 'binary', code: b64(STATUS_APP), config: { autoStart: true } } });
       await box.output('VEA-status', 'NOTIFY-SENT');
       t.equal(state().StatusText, 'set-by-an-app', 'an app can set the unit\'s status text');

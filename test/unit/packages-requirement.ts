@@ -1,6 +1,6 @@
 // Requirement specifiers: real ones pass and are rebuilt canonically; injection attempts are refused with their text named.
 import t from 'tap';
-import { parseRequirement, parseRequirements, RequirementError, MAX_REQUIREMENTS } from '../src/packages/requirement';
+import { parseRequirement, parseRequirements, RequirementError, MAX_REQUIREMENTS } from '../../src/packages/requirement';
 
 t.test('accepts real specifiers', async (t) => {
   const cases: Array<[string, string, string[], string[]]> = [

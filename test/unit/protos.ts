@@ -8,9 +8,9 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
-import { kuksaServices } from '../src/signals/protos';
-import descriptors from '../src/signals/proto-descriptors.json';
-import { ROOT } from './helpers/agent';
+import { kuksaServices } from '../../src/signals/protos';
+import descriptors from '../../src/signals/proto-descriptors.json';
+import { ROOT } from '../helpers/agent';
 
 const FILES = ['kuksa/val/v1/val.proto', 'kuksa/val/v2/val.proto', 'sdv/databroker/v1/broker.proto', 'sdv/databroker/v1/collector.proto'];
 const OPTIONS = { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true, includeDirs: [path.join(ROOT, 'proto')] };

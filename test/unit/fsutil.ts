@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ReservedFile } from '../src/fsutil';
+import { ReservedFile } from '../../src/fsutil';
 
 t.test('ReservedFile: JSON padded to a capacity, a spare of the same size beside it, old leftovers taken back', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reserved-'));

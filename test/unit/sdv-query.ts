@@ -1,9 +1,9 @@
 // The sdv.databroker.v1 query language (src/signals/sdv-query.ts, a pure module): the strings the Velocitas SDK's
 // query builder emits, the operators, what is refused and why, and the bounds.
 import t from 'tap';
-import { compileQuery, QUERY_LIMITS, QueryError, runQuery } from '../src/signals/sdv-query';
-import type { SignalValue } from '../src/signals/values';
-import type { VssDataType } from '../src/signals/vss';
+import { compileQuery, QUERY_LIMITS, QueryError, runQuery } from '../../src/signals/sdv-query';
+import type { SignalValue } from '../../src/signals/values';
+import type { VssDataType } from '../../src/signals/vss';
 
 const TYPES: Record<string, VssDataType> = {
   'Vehicle.Speed': 'float', 'Vehicle.Body.Lights.Beam.Low.IsOn': 'boolean', 'Vehicle.Cabin.Seat.Row1.DriverSide.Position': 'uint16',

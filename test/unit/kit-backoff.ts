@@ -1,6 +1,6 @@
 // Reconnect delays: random in [minMs, window], the window doubling from 2·minMs to maxMs, reset by the Redialer.
 import t from 'tap';
-import { Backoff } from '../src/doors/backoff';
+import { Backoff } from '../../src/doors/backoff';
 
 t.test('the window grows from 2·minMs to maxMs and stays capped', async (t) => {
   const top = new Backoff(500, 4000, () => 0.999999);

@@ -1,9 +1,9 @@
 // The broker's pure pieces: topic validation, filter matching (the `$` rule), the subscription tree (same answers as
 // the matcher, pruned on removal), the retained store's bounds, and the packet-size guard across chunk boundaries.
 import t from 'tap';
-import { PacketSizeGuard } from '../src/mqtt/limits';
-import { RetainedStore } from '../src/mqtt/retained';
-import { SubscriptionTree, topicFilterError, topicMatches, topicNameError } from '../src/mqtt/topics';
+import { PacketSizeGuard } from '../../src/mqtt/limits';
+import { RetainedStore } from '../../src/mqtt/retained';
+import { SubscriptionTree, topicFilterError, topicMatches, topicNameError } from '../../src/mqtt/topics';
 
 t.test('validation', async (t) => {
   t.equal(topicNameError('a/b', 64), null);

@@ -1,10 +1,10 @@
 // Pure modules of the signals area: VSS validation and wildcard expansion, value conversion, and the batcher's
 // bounds (congested client, full-set frames, leases).
 import t from 'tap';
-import { Batcher } from '../src/signals/batcher';
-import { coerce, fromWire, toWire } from '../src/signals/values';
-import { VssModel } from '../src/signals/vss';
-import { MemoryClient } from './helpers/memory-client';
+import { Batcher } from '../../src/signals/batcher';
+import { coerce, fromWire, toWire } from '../../src/signals/values';
+import { VssModel } from '../../src/signals/vss';
+import { MemoryClient } from '../helpers/memory-client';
 
 t.test('vss: default model, wildcards, validation', async (t) => {
   const m = VssModel.loadDefault();

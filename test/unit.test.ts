@@ -1,0 +1,14 @@
+// The unit tier (`npm run test:unit`): the pure and in-process modules, in one process so that the tier costs one
+// start of the TypeScript loader instead of one per file. Each file under test/unit/ tests one module (its first line
+// says which); the end-to-end tier (the real agent over real sockets) is the rest of test/, chaos under test/chaos/.
+import './unit/core-errors';
+import './unit/child-env';
+import './unit/fsutil';
+import './unit/kit-backoff';
+import './unit/kit-wire';
+import './unit/mqtt-units';
+import './unit/packages-requirement';
+import './unit/protos';
+import './unit/sdv-query';
+import './unit/signals-units';
+import './unit/no-shell';
