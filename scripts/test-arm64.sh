@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the arm64 single binary on this x64 machine and proves it runs: under qemu-aarch64-static it starts from an
 # empty directory with no node on PATH, answers /health, and runs a shell app and a python app deployed through the
-# local API (scripts/ci-binary-smoke.sh --arch arm64 does the checks). Too slow for every CI run? See README for the
+# local API (scripts/ci-binary-smoke.sh --arch arm64 does the checks). Too slow for every CI run? See docs/operations.md for the
 # measured time; it is a separate script for that reason.
 #
 #   scripts/test-arm64.sh [--no-build]
