@@ -21,7 +21,7 @@ export function syslogPriority(level: number): number {
 }
 
 /** True when fd 1 is the stream $JOURNAL_STREAM ("<dev>:<ino>") names. */
-export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
   const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
   if (!m) return false;
   try {

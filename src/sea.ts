@@ -39,7 +39,7 @@ function seaApi(): SeaApi | null {
   } catch { return null; }
 }
 
-export function isSea(): boolean { return seaApi() !== null; }
+function isSea(): boolean { return seaApi() !== null; }
 
 function sha256(buf: Uint8Array): string { return crypto.createHash('sha256').update(buf).digest('hex'); }
 

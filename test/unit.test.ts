@@ -4,11 +4,12 @@
 import './unit/core-errors';
 import './unit/child-env';
 import './unit/fsutil';
-import './unit/kit-backoff';
+import './unit/core-backoff';
 import './unit/kit-wire';
 import './unit/mqtt-units';
 import './unit/packages-requirement';
 import './unit/protos';
 import './unit/sdv-query';
+import './unit/signal-failure';
 import './unit/signals-units';
 import './unit/no-shell';

@@ -272,6 +272,6 @@ function readSeqMark(file: string): number {
   } catch { return 0; }
 }
 
-export function outputFrame(appId: string, line: ConsoleLine): Frame {
+function outputFrame(appId: string, line: ConsoleLine): Frame {
   return { type: 'console_output', executionId: appId, appId, stream: line.stream, output: line.text, seq: line.seq, timestamp: new Date(line.ts).toISOString() };
 }

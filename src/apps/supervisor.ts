@@ -3,7 +3,8 @@
 //
 //   installing → installed ─run→ starting → running ⇄ paused
 //   running/paused/starting ─stop→ stopped            ─exit 0→ stopped   ─exit ≠ 0→ error (policy never)
-//   exit (policy on-failure/always) → starting (after backoff 1 s … 60 s) → running; too many in a row → error
+//   exit (policy on-failure/always) → starting (after a jittered backoff from restartDelayMs up to 60 s) → running;
+//   too many in a row → error
 //   any ─uninstall→ uninstalling → gone
 //
 // Commands on one app are serialised (a per-app promise chain), so a stop and a run never interleave.
@@ -20,6 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
+import { backoffDelay } from '../core/backoff';
 import { conflict, CommandError, notFound, storageFailure, unavailable } from '../core/errors';
 import type { Frame } from '../core/frame';
 import { AppConsole } from './console';
@@ -525,7 +527,7 @@ export class AppSupervisor {
       this.setStatus(inst, 'error', { exitCode, reason });
       return;
     }
-    const delay = Math.min(rec.config.restartDelayMs * 2 ** (inst.failures - 1), BACKOFF_MAX_MS);
+    const delay = backoffDelay(inst.failures - 1, rec.config.restartDelayMs, BACKOFF_MAX_MS);
     rec.restarts++;
     const reason = `${how}; restarting in ${delay} ms (policy ${policy}, attempt ${inst.failures} of ${rec.config.maxRestarts})`;
     inst.console.note('stderr', `[sdv-agent] ${reason}`);

@@ -26,7 +26,7 @@ export interface Build {
 export class ToolchainMissing extends Error { override name = 'ToolchainMissing'; }
 
 /** The argument vector for one compiler run; file names are ours, never the client's. */
-export function compilerCommand(config: Config, lang: Language, dir: string): { file: string; args: string[]; source: string; what: string } {
+function compilerCommand(config: Config, lang: Language, dir: string): { file: string; args: string[]; source: string; what: string } {
   const exe = path.join(dir, 'app');
   if (lang === 'rust') {
     return { file: config.build.rustc, args: ['--edition', '2021', '-o', exe, path.join(dir, 'main.rs')], source: 'main.rs', what: `Rust compiler "${config.build.rustc}" (build.rustc)` };

@@ -14,7 +14,7 @@ const MAX_ENV = 100;
 const MAX_ARGS = 256;
 
 /** Refuses what could leave dataDir/apps; other characters outside [A-Za-z0-9._-] become '-'. */
-export function sanitiseId(raw: string, key: string): string {
+function sanitiseId(raw: string, key: string): string {
   if (raw.includes('\0')) throw badRequest(`${key}: must not contain NUL`);
   if (raw.includes('/') || raw.includes('\\') || raw.includes('..')) throw badRequest(`${key}: must not contain '/', '\\' or '..'`);
   const id = raw.replace(/[^A-Za-z0-9._-]/g, '-');
@@ -116,7 +116,6 @@ export function parseDeploy(parts: Parts, body: Frame): DeploySpec {
 const reply = (rec: AppRecord): Frame => ({ appId: rec.id, status: rec.status, ...(rec.exitCode !== null ? { exitCode: rec.exitCode } : {}) });
 
 const lifecycle = (op: 'run' | 'stop' | 'pause' | 'resume' | 'uninstall'): Command => ({
-  style: 'seed',
   handler: async (ctx: CommandContext, req: CommandRequest) => {
     const rec = await ctx.parts.apps[op](appIdOf(req.body));
     return op === 'uninstall' ? { appId: rec.id, status: 'uninstalled' } : reply(rec);
@@ -125,7 +124,6 @@ const lifecycle = (op: 'run' | 'stop' | 'pause' | 'resume' | 'uninstall'): Comma
 
 export const appCommands: Record<string, Command> = {
   deploy_request: {
-    style: 'seed',
     handler: async (ctx, req) => {
       const spec = parseDeploy(ctx.parts, req.body);
       // Progress for the requester itself (console subscribers get app_status pushes): installing, then the reply.
@@ -141,7 +139,6 @@ export const appCommands: Record<string, Command> = {
   resume_app: lifecycle('resume'),
   uninstall_app: lifecycle('uninstall'),
   list_deployed_apps: {
-    style: 'seed',
     handler: (ctx) => {
       const sup = ctx.parts.apps;
       const apps = sup.list();
@@ -150,7 +147,6 @@ export const appCommands: Record<string, Command> = {
     },
   },
   console_subscribe: {
-    style: 'seed',
     responseType: 'console_subscribed',
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
@@ -169,7 +165,6 @@ export const appCommands: Record<string, Command> = {
     },
   },
   console_unsubscribe: {
-    style: 'seed',
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
       const sup = ctx.parts.apps;
@@ -179,7 +174,6 @@ export const appCommands: Record<string, Command> = {
     },
   },
   app_output: {
-    style: 'seed',
     handler: (ctx, req) => {
       const appId = appIdOf(req.body);
       const n = int(req.body, 'lines', { min: 1, max: 1_000_000, def: 100 });

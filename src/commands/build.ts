@@ -1,19 +1,19 @@
 // run_rust_app / run_cpp_app {data: {code, name}}: compile (output streamed), then run the program as an ad-hoc run
-// exactly like run_python_app. Replies (style 'legacy'): {isDone:false, result:"<text>\r\n", code:0} while the
+// exactly like run_python_app. Replies: {isDone:false, result:"<text>\r\n", code:0} while the
 // compiler and then the program print, then the reply {isDone:true, code:<exit code>, result:""}. A failed build ends
 // with isDone:true and the compiler's non-zero code; a missing toolchain is one error naming it. The frontend shows run
 // output only under run_python_app, run_rust_app and run_bin_app: a C++ program is a compiled binary, so the Kit-Manager
 // door sends C++ replies as run_bin_app (with requestCmd run_cpp_app).
 import { compile, ToolchainMissing, type Language } from '../build/compile';
 import { CommandError, isStorageError, storageFailure, unavailable } from '../core/errors';
-import { joinUsedApis, runStreamer } from './legacy-runs';
+import { joinUsedApis, runStreamer } from './kit-runs';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
 import { obj, str } from './validate';
 
 const MAX_RUN_NAME = 128;
 
-export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Language): Promise<Frame> {
+async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Language): Promise<Frame> {
   const adhoc = ctx.parts.adhoc;
   const data = obj(req.body, 'data')!;
   const code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
@@ -49,6 +49,6 @@ export async function runCompiled(ctx: CommandContext, req: CommandRequest, lang
 }
 
 export const buildCommands: Record<string, Command> = {
-  run_rust_app: { style: 'legacy', handler: (ctx, req) => runCompiled(ctx, req, 'rust'), kit: { errorLine: 'run_rust_app' } },
-  run_cpp_app: { style: 'legacy', handler: (ctx, req) => runCompiled(ctx, req, 'cpp'), kit: { cmd: 'run_bin_app', errorLine: 'run_bin_app' } },
+  run_rust_app: { handler: (ctx, req) => runCompiled(ctx, req, 'rust'), kit: { errorLine: 'run_rust_app' } },
+  run_cpp_app: { handler: (ctx, req) => runCompiled(ctx, req, 'cpp'), kit: { cmd: 'run_bin_app', errorLine: 'run_bin_app' } },
 };

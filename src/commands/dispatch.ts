@@ -53,7 +53,7 @@ export async function dispatch(parts: Parts, client: Client, frame: unknown, nam
     emit: (f) => envelope.progress(req, found.command, f),
   };
   try {
-    const body = await found.command.handler(ctx, req);
+    const body = await found.handler(ctx, req);
     if (body !== undefined) envelope.done(req, found.command, body);
   } catch (e) {
     if (!(e instanceof CommandError)) parts.log.error({ err: e, command: found.name }, 'command failed unexpectedly');

@@ -39,9 +39,8 @@ function echoedPath(req: CommandRequest): string {
 const readErrorFields = (req: CommandRequest, message: string): Frame => ({ data: { path: echoedPath(req), content: `Error: ${message}`, error: message } });
 const writeErrorFields = (req: CommandRequest, message: string): Frame => ({ data: { path: echoedPath(req), error: message } });
 
-export const legacyFileCommands: Record<string, Command> = {
+export const kitFileCommands: Record<string, Command> = {
   'read-file': {
-    style: 'legacy',
     kit: { errorFields: readErrorFields },
     handler: (ctx, req) => {
       const p = pathOf(req);
@@ -52,7 +51,6 @@ export const legacyFileCommands: Record<string, Command> = {
     },
   },
   'write-file': {
-    style: 'legacy',
     kit: { errorFields: writeErrorFields },
     handler: (ctx, req) => {
       const p = pathOf(req);

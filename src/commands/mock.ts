@@ -2,6 +2,7 @@
 import type { Parts } from '../parts';
 import { MOCK_LIMITS, MOCK_MODES, type MockEntry, type MockMode } from '../signals/mock';
 import { badRequest, unavailable } from '../core/errors';
+import { signalFailure } from '../signals/failure';
 import type { Frame } from '../core/frame';
 import type { Command } from './types';
 import { int, strList, typeName, isPlainObject } from './validate';
@@ -14,7 +15,7 @@ function modeOf(body: Frame, optional: boolean): MockMode | undefined {
 }
 
 /** Validates a legacy mock list [{signal, value}]; values are kept as strings like the Python runtime. */
-export function mockListOf(body: Frame): MockEntry[] {
+function mockListOf(body: Frame): MockEntry[] {
   const data = body.data;
   if (!Array.isArray(data)) throw badRequest(`data: expected an array of {signal, value}, got ${typeName(data)}`);
   if (data.length > MOCK_LIMITS.maxListEntries) throw badRequest(`data: more than ${MOCK_LIMITS.maxListEntries} entries`);
@@ -25,12 +26,13 @@ export function mockListOf(body: Frame): MockEntry[] {
   });
 }
 
-export function legacyListMock(parts: Parts): Frame { return { data: parts.signals.mock.list() }; }
+export function listMock(parts: Parts): Frame { return { data: parts.signals.mock.list() }; }
 
 /** A backend that cannot be asked (external databroker down) is UNAVAILABLE, saying nothing was changed. */
 async function reachable<T>(fn: () => Promise<T>): Promise<T> {
   try { return await fn(); } catch (e) {
-    if ((e as { unavailable?: boolean; code?: number }).unavailable || (e as { code?: number }).code === 14) throw unavailable(`${(e as Error).message}; the mock list was not changed`);
+    const f = signalFailure(e);
+    if (f?.kind === 'unavailable') throw unavailable(`${f.message}; the mock list was not changed`);
     throw e;
   }
 }
@@ -39,7 +41,7 @@ async function reachable<T>(fn: () => Promise<T>): Promise<T> {
  * set_mock_signals: stores the entries whose signal exists, refuses and names the others, and makes the values live.
  * `data` is the list as now stored (what list_mock_signal shows); `unknown` and `errors` say what did not take.
  */
-export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> {
+export async function setMockList(parts: Parts, body: Frame): Promise<Frame> {
   const { list, unknown, errors } = await reachable(() => parts.signals.mock.setList(mockListOf(body)));
   const failed = Object.keys(errors);
   if (unknown.length === 0 && failed.length === 0) return { result: 'Successful', data: list };
@@ -52,12 +54,10 @@ export async function legacySetMock(parts: Parts, body: Frame): Promise<Frame> {
 
 export const mockCommands: Record<string, Command> = {
   mock_service_start: {
-    style: 'seed',
     handler: async (ctx, req) => { const m = ctx.parts.signals.mock; await m.start(modeOf(req.body, true) ?? 'echo-all'); return m.status(); },
   },
-  mock_service_stop: { style: 'seed', handler: async (ctx) => { const m = ctx.parts.signals.mock; await m.off(); return m.status(); } },
+  mock_service_stop: { handler: async (ctx) => { const m = ctx.parts.signals.mock; await m.off(); return m.status(); } },
   mock_service_configure: {
-    style: 'seed',
     handler: async (ctx, req) => {
       const m = ctx.parts.signals.mock;
       const signals = req.body.signals === undefined ? undefined : strList(req.body, 'signals', { maxItems: MOCK_LIMITS.maxSignals, maxLen: 512 });
@@ -67,7 +67,7 @@ export const mockCommands: Record<string, Command> = {
       return m.status();
     },
   },
-  mock_service_status: { style: 'seed', handler: (ctx) => ctx.parts.signals.mock.status() },
-  list_mock_signal: { style: 'legacy', handler: (ctx) => legacyListMock(ctx.parts) },
-  set_mock_signals: { style: 'legacy', handler: (ctx, req) => legacySetMock(ctx.parts, req.body) },
+  mock_service_status: { handler: (ctx) => ctx.parts.signals.mock.status() },
+  list_mock_signal: { handler: (ctx) => listMock(ctx.parts) },
+  set_mock_signals: { handler: (ctx, req) => setMockList(ctx.parts, req.body) },
 };

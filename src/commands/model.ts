@@ -125,6 +125,6 @@ function withPythonModel(parts: Parts, reply: Frame): Frame {
 }
 
 export const modelCommands: Record<string, Command> = {
-  generate_vehicle_model: { style: 'seed', handler: async (ctx, req) => withGenerator(ctx, await generateModel(ctx.parts, req.body)) },
-  revert_vehicle_model: { style: 'seed', handler: async (ctx) => withGenerator(ctx, await revertModel(ctx.parts)) },
+  generate_vehicle_model: { handler: async (ctx, req) => withGenerator(ctx, await generateModel(ctx.parts, req.body)) },
+  revert_vehicle_model: { handler: async (ctx) => withGenerator(ctx, await revertModel(ctx.parts)) },
 };

@@ -1,5 +1,5 @@
 // Python packages: list_python_packages, install_python_packages. The same handler serves the Kit-Manager `cmd` and
-// the local API `type` (style 'legacy': over the local API the body arrives as `<name>-response` with the id).
+// the local API `type` (over the local API the body arrives as `<name>-response` with the id).
 // Shapes (shared/kit-manager-protocol.md): install → {result:"Installing", data:"Installing packages: …\n"}, then
 // more {result:"Installing", data:"<pip text>"} while pip runs (each line once), then {result:"Successful" | "<error>",
 // data:"<summary>"}: the frontend shows `data` only, never `result`, so the summary says what was installed, or why
@@ -13,12 +13,12 @@ import type { Command, CommandContext, CommandRequest } from './types';
 
 const installer = (ctx: CommandContext): PackageInstaller => ctx.parts.packages;
 
-export function listPythonPackages(ctx: CommandContext): Frame {
+function listPythonPackages(ctx: CommandContext): Frame {
   const text = installer(ctx).list();
   return { kit_id: ctx.parts.runtime.kitId, data: text };
 }
 
-export async function installPythonPackages(ctx: CommandContext, req: CommandRequest): Promise<Frame> {
+async function installPythonPackages(ctx: CommandContext, req: CommandRequest): Promise<Frame> {
   const inst = installer(ctx);
   let reqs;
   try { reqs = parseRequirements(req.body.data); } catch (e) {
@@ -59,9 +59,9 @@ function whatToDo(e: InstallError): string {
 }
 
 export const packageCommands: Record<string, Command> = {
-  list_python_packages: { style: 'legacy', handler: (ctx) => listPythonPackages(ctx) },
+  list_python_packages: { handler: (ctx) => listPythonPackages(ctx) },
   install_python_packages: {
-    style: 'legacy', handler: (ctx, req) => installPythonPackages(ctx, req),
+    handler: (ctx, req) => installPythonPackages(ctx, req),
     // The frontend shows only `data` of these replies.
     kit: { errorFields: (_req, message) => ({ data: `Error: ${message}\n` }) },
   },

@@ -36,7 +36,7 @@ export function runtimeInfo(parts: Parts): Frame {
 }
 
 export const runtimeCommands: Record<string, Command> = {
-  ping: { style: 'seed', responseType: 'pong', handler: () => ({}) },
+  ping: { responseType: 'pong', handler: () => ({}) },
   // Both at the top level (the seed's clients) and under `result` (clients that read the reply's result object).
-  get_runtime_info: { style: 'seed', handler: (ctx) => { const info = runtimeInfo(ctx.parts); return { ...info, result: info }; } },
+  get_runtime_info: { handler: (ctx) => { const info = runtimeInfo(ctx.parts); return { ...info, result: info }; } },
 };

@@ -1,23 +1,24 @@
 // Vehicle signal commands (seed 000): subscribe_apis, unsubscribe_apis, get_signals_value, write_signals_value.
-// Also plain functions a Kit-Manager adapter calls for the legacy `cmd` reply shapes (see the bottom).
+// Also the Kit-Manager forms of three of them, in the frontend's reply shapes (see the bottom).
 import type { Parts } from '../parts';
 import { MAX_APIS_PER_REQUEST } from '../signals/hub';
-import { badRequest, CommandError, notFound, unavailable } from '../core/errors';
+import { badRequest, CommandError, notFound, unavailable, type ErrorCode, type SignalFailure } from '../core/errors';
+import { signalFailure } from '../signals/failure';
 import type { Client, Frame } from '../core/frame';
 import type { Command } from './types';
 import { isPlainObject, strList, typeName } from './validate';
 
 const MAX_PATH_LEN = 512;
 
-/** Backend errors become command errors with their text (an unreachable databroker is UNAVAILABLE). */
+const FAILURE_CODES: Record<SignalFailure, ErrorCode> = { unavailable: 'UNAVAILABLE', 'not-found': 'NOT_FOUND', invalid: 'BAD_REQUEST', limit: 'LIMIT' };
+
+/** Signal failures become command errors with their text; anything else is a bug and goes on to dispatch (INTERNAL). */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   try { return await fn(); } catch (e) {
     if (e instanceof CommandError) throw e;
-    const err = e as { unavailable?: boolean; code?: number; details?: string; message?: string };
-    if (err.unavailable || err.code === 14) throw unavailable(err.details || err.message || 'databroker unavailable');
-    if (err.code === 5) throw notFound(err.details || err.message || 'not found');
-    if (err instanceof RangeError) throw new CommandError('LIMIT', err.message);
-    throw badRequest(err.details || err.message || String(e));
+    const f = signalFailure(e);
+    if (!f) throw e;
+    throw new CommandError(FAILURE_CODES[f.kind], f.message);
   }
 }
 
@@ -36,7 +37,7 @@ function dataOf(body: Frame): Record<string, unknown> {
 }
 
 /** Subscribes a client; the reply names the subscription id that apis-value frames carry. */
-export async function subscribeApis(parts: Parts, client: Client, apis: string[], opts: { fullSet?: boolean; ttlS?: number; id?: string } = {}) {
+async function subscribeApis(parts: Parts, client: Client, apis: string[], opts: { fullSet?: boolean; ttlS?: number; id?: string } = {}) {
   const r = await guarded(() => parts.signals.subscribe(client, apis, opts));
   if (r.paths.length === 0) throw notFound(`apis: no signal matches ${apis.slice(0, 5).join(', ')}`);
   return r;
@@ -57,14 +58,12 @@ export async function writeSignals(parts: Parts, data: Record<string, unknown>) 
 
 export const signalCommands: Record<string, Command> = {
   subscribe_apis: {
-    style: 'seed',
     handler: async (ctx, req) => {
       const r = await subscribeApis(ctx.parts, ctx.client, apisOf(req.body));
       return { subscriptionId: r.id, apis: r.paths, ...(r.unknown.length ? { unknown: r.unknown } : {}) };
     },
   },
   unsubscribe_apis: {
-    style: 'seed',
     handler: (ctx, req) => {
       const hub = ctx.parts.signals;
       const sid = req.body.subscriptionId;
@@ -78,14 +77,12 @@ export const signalCommands: Record<string, Command> = {
     },
   },
   get_signals_value: {
-    style: 'seed',
     handler: async (ctx, req) => {
       const r = await guarded(() => ctx.parts.signals.getValues(apisOf(req.body)));
       return { result: r.result, ...(Object.keys(r.errors).length ? { errors: r.errors } : {}) };
     },
   },
   write_signals_value: {
-    style: 'seed',
     handler: async (ctx, req) => {
       const r = await writeSignals(ctx.parts, dataOf(req.body));
       return { result: Object.fromEntries(Object.entries(r.outcomes).map(([p, o]) => [p, o.ok ? 'ok' : o.error])), ...(r.ok ? {} : { errors: r.errors }) };
@@ -96,15 +93,15 @@ export const signalCommands: Record<string, Command> = {
 // ---- Legacy Kit-Manager shapes (kit-manager-protocol.md), for the Kit-Manager adapter to call -----------------------
 
 /** `subscribe_apis {apis}` from a frontend client: full-set frames, lease of signals.subscriberTtlS, one per client. */
-export async function legacySubscribeApis(parts: Parts, client: Client, body: Frame): Promise<Frame> {
+export async function kitSubscribeApis(parts: Parts, client: Client, body: Frame): Promise<Frame> {
   await subscribeApis(parts, client, apisOf(body), { fullSet: true, ttlS: parts.config.signals.subscriberTtlS, id: `kit-${client.id}` });
   return { result: 'Successful' };
 }
-export function legacyUnsubscribeApis(parts: Parts, client: Client): Frame {
+export function kitUnsubscribeApis(parts: Parts, client: Client): Frame {
   parts.signals.unsubscribe(`kit-${client.id}`);
   return { result: 'Successful' };
 }
-export async function legacyWriteSignals(parts: Parts, body: Frame): Promise<Frame> {
+export async function kitWriteSignals(parts: Parts, body: Frame): Promise<Frame> {
   const r = await writeSignals(parts, dataOf(body));
   return r.ok ? { result: 'Successful' } : { result: 'Failed', errors: r.errors };
 }

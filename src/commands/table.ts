@@ -1,26 +1,21 @@
-// Command name → handler, for every door. Legacy Kit-Manager `cmd` names and seed-000 `type` names meet here, once.
+// Every command once, for every door. The areas define the commands; the Kit-Manager's `cmd` forms (the Autowrx
+// frontend's and the Python runtime's names and reply shapes, commands/kit-*.ts) join them here: a name both define
+// is one command whose Kit-Manager form is its `kit.handler`, a name only the Kit-Manager sends (run_python_app…) is
+// a command like any other, and a local client may ask it by `type` too.
 import { runtimeCommands } from './runtime';
 import { appCommands } from './apps';
 import { signalCommands } from './signals';
 import { mockCommands } from './mock';
 import { modelCommands } from './model';
-import { legacyCommands } from './legacy';
+import { kitCommands } from './kit-commands';
 import { packageCommands } from './packages';
 import { buildCommands } from './build';
 import { varsCommands } from './vars';
-import type { Command } from './types';
+import type { Command, Handler } from './types';
 
 const AREAS: Array<Record<string, Command>> = [
-  runtimeCommands,
-  // areas of later issues are added here, one line each
-  appCommands,
-  signalCommands, mockCommands, modelCommands,
-  packageCommands, buildCommands, varsCommands,
+  runtimeCommands, appCommands, signalCommands, mockCommands, modelCommands, packageCommands, buildCommands, varsCommands,
 ];
-
-/** Wire names that differ from the canonical name. */
-const ALIASES: Record<string, string> = {
-};
 
 const TABLE = new Map<string, Command>();
 for (const area of AREAS) {
@@ -29,26 +24,19 @@ for (const area of AREAS) {
     TABLE.set(name, command);
   }
 }
-
-/**
- * Kit-Manager `cmd` names (style 'legacy'): looked up first for a `cmd`, never for a `type`. A `cmd` without a legacy
- * entry falls through to the areas (run_rust_app, install_python_packages… reply in the legacy shapes themselves).
- */
-const LEGACY = new Map<string, Command>(Object.entries(legacyCommands));
-
-export function resolveCommand(wireName: string, nameKey: 'type' | 'cmd' = 'type'): { name: string; command: Command } | null {
-  if (nameKey === 'cmd' && LEGACY.has(wireName)) {
-    return { name: wireName, command: LEGACY.get(wireName)! };
-  }
-  const name = Object.prototype.hasOwnProperty.call(ALIASES, wireName) ? ALIASES[wireName]! : wireName;
+for (const [name, form] of Object.entries(kitCommands)) {
   const command = TABLE.get(name);
-  if (command) return { name, command };
-  // A Kit-Manager-only command (run_python_app, stop_python_app, deploy_n_run, get-runtime-info…) asked by `type`:
-  // the same handler, its replies in the local envelope (`<type>-response` with the id).
-  const legacyCommand = LEGACY.get(wireName);
-  return legacyCommand ? { name: wireName, command: legacyCommand } : null;
+  TABLE.set(name, command ? { ...command, kit: { ...form.kit, handler: form.handler } } : form);
 }
 
+/** The command a wire name asks for, and the handler its door runs (`cmd`: the Kit-Manager form where there is one). */
+export function resolveCommand(wireName: string, nameKey: 'type' | 'cmd' = 'type'): { name: string; command: Command; handler: Handler } | null {
+  const command = TABLE.get(wireName);
+  if (!command) return null;
+  return { name: wireName, command, handler: (nameKey === 'cmd' ? command.kit?.handler : undefined) ?? command.handler };
+}
+
+/** Every command name, once (the table test runs each through both doors). */
 export function commandNames(): string[] {
   return [...TABLE.keys()].sort();
 }

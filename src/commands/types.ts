@@ -4,7 +4,7 @@ import type { Parts } from '../parts';
 import type { Client, Frame } from '../core/frame';
 
 export interface CommandRequest {
-  /** The canonical command name (after the table mapped legacy names). */
+  /** The command's name in the table. */
   readonly name: string;
   /** The name the peer used (`type` or `cmd`), echoed in replies. */
   readonly wireName: string;
@@ -28,13 +28,6 @@ export interface CommandContext {
 export type Handler = (ctx: CommandContext, req: CommandRequest) => Promise<Frame | undefined> | Frame | undefined;
 
 /**
- * How the reply travels. `seed`: the local API shape `{type: "<name>-response", id, ...body}`.
- * `legacy`: the Kit-Manager `cmd` shape `{cmd, request_from, kit_id, ...body}`; over the local API the same body
- * is sent as `<name>-response` with the id.
- */
-export type ReplyStyle = 'seed' | 'legacy';
-
-/**
  * How the Kit-Manager frontend shows a command's replies, where that differs from the default (`cmd` = the request's,
  * the reason of a failure in `result`/`error`). The Kit-Manager door reads it; the local API ignores it.
  */
@@ -48,13 +41,23 @@ export interface KitShape {
   readonly errorLine?: string;
   /** Fields added to an error reply where the frontend's view reads them (install: `data`; read-file: `data.content`). */
   readonly errorFields?: (req: CommandRequest, message: string) => Frame;
+  /**
+   * What a Kit-Manager frontend means by the command, where that is more than another reply shape: subscribe_apis is
+   * a lease of full-set frames per frontend, deploy_request takes the frontend's prototype form and answers in its
+   * words. A `cmd` request runs this; a `type` request (either door) runs the command's handler.
+   */
+  readonly handler?: Handler;
 }
 
+/**
+ * One command, whichever door it comes through. The doors' dialects shape its replies: the local API (and a `type`
+ * request through the Kit-Manager) as `{type: responseType ?? "<name>-response", id, ...body}`, a Kit-Manager `cmd` as
+ * `{cmd, request_from, kit_id, ...body}` with the KitShape's differences.
+ */
 export interface Command {
   readonly handler: Handler;
-  readonly style: ReplyStyle;
-  /** Response type for the seed style; defaults to `<name>-response`. */
+  /** The local reply's type; defaults to `<name>-response`. */
   readonly responseType?: string;
-  /** Reply shapes of the Kit-Manager door (see KitShape). */
+  /** The Kit-Manager dialect of this command (see KitShape). */
   readonly kit?: KitShape;
 }

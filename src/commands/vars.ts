@@ -1,4 +1,4 @@
-// Watched variables (run_python_app data.watch_vars; set_vars_value). run_python_app's handler (legacy.ts) calls
+// Watched variables (run_python_app data.watch_vars; set_vars_value). run_python_app's handler (kit-runs.ts) calls
 // traceForRun to get the tracer option for the ad-hoc run; changes reach the requester as {cmd:"trace_vars",
 // data:{name:value}} replies on that run's stream. set_vars_value {data:{name:value}} applies to the running traced
 // program of the same client (Kit-Manager request_from or local connection).
@@ -34,7 +34,6 @@ export async function traceForRun(ctx: CommandContext, data: Frame): Promise<Run
 
 export const varsCommands: Record<string, Command> = {
   set_vars_value: {
-    style: 'legacy',
     handler: (ctx, req) => {
       const values = obj(req.body, 'data')!;
       const ch = ctx.parts.traces.get(ctx.client.id);

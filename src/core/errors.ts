@@ -54,3 +54,15 @@ export function errorText(e: unknown): string {
 export function errorCode(e: unknown): ErrorCode {
   return e instanceof CommandError ? e.code : 'INTERNAL';
 }
+
+/** What a vehicle-signal backend's failure means to the request that met it. */
+export type SignalFailure = 'unavailable' | 'not-found' | 'invalid' | 'limit';
+
+/**
+ * A failure of the signals part with its meaning. The signals area makes these where it recognises a failure
+ * (signals/failure.ts maps a databroker's gRPC status, once); commands turn the kind into their error code.
+ */
+export class SignalError extends Error {
+  override name = 'SignalError';
+  constructor(readonly kind: SignalFailure, message: string) { super(message); }
+}

@@ -1,4 +1,4 @@
-// Reconnect delays for the outbound links, and the Redialer both links (Socket.IO and ws) use to dial again. The
+// The Redialer both links (Socket.IO and ws) use to dial again. The
 // policy: back within seconds of the Kit-Manager's return, whatever the length of the outage, while a fleet that lost
 // the same Kit-Manager spreads its returns.
 //   - every delay is random (full jitter) in [minMs, window], the window doubling per failed attempt from 2·minMs up to
@@ -6,40 +6,10 @@
 //   - every registration starts the window again, so a Kit-Manager that restarts twice in a row finds the boxes as
 //     quick the second time as the first;
 //   - the cap stays low while the Kit-Manager is unreachable: after any outage the next dial is at most maxMs away.
-// The random source and clock are injectable so tests can pin them and compress time.
-
-export interface LinkClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  /** In [0, 1). */
-  random(): number;
-}
-
-export const systemClock: LinkClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => { const t = setTimeout(fn, ms); t.unref?.(); return t; },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  random: () => Math.random(),
-};
-
-export class Backoff {
-  private attempt = 0;
-
-  constructor(private readonly minMs: number, private readonly maxMs: number, private readonly random: () => number = Math.random) {}
-
-  /** The next delay: uniform in [minMs, min(maxMs, minMs·2^(attempt+1))]. */
-  next(): number {
-    // 2^31 already exceeds any maxMs the config allows; stop doubling so the number stays finite.
-    const window = Math.max(this.minMs, Math.min(this.maxMs, this.minMs * 2 ** Math.min(this.attempt + 1, 31)));
-    this.attempt++;
-    return Math.round(this.minMs + this.random() * (window - this.minMs));
-  }
-
-  reset(): void { this.attempt = 0; }
-
-  get attempts(): number { return this.attempt; }
-}
+// The delays are core/backoff.ts's; the random source and clock (core/clock.ts) are injectable so tests can pin them and
+// compress time.
+import { Backoff } from '../core/backoff';
+import type { Clock } from '../core/clock';
 
 /** Dials, and after every loss dials again after the next backoff delay; never after stop(). */
 export class Redialer {
@@ -47,7 +17,7 @@ export class Redialer {
   private timer: unknown = null;
   private isStopped = true;
 
-  constructor(private readonly clock: LinkClock, reconnect: { minMs: number; maxMs: number }, private readonly dial: () => void) {
+  constructor(private readonly clock: Clock, reconnect: { minMs: number; maxMs: number }, private readonly dial: () => void) {
     this.backoff = new Backoff(reconnect.minMs, reconnect.maxMs, () => clock.random());
   }
 

@@ -12,7 +12,7 @@ const MAX_CONNECTIONS = 64;
 
 export type AppCounts = Record<string, number>;
 
-export function healthBody(parts: Parts, appCounts: () => AppCounts): Record<string, unknown> {
+function healthBody(parts: Parts, appCounts: () => AppCounts): Record<string, unknown> {
   const { status, runtime } = parts;
   const kmDown = status.kitManager.configured && !status.kitManager.connected;
   const kuksaDown = !status.kuksa.connected;

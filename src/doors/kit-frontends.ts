@@ -3,7 +3,7 @@
 // replies to requests that never reached it, and the runtime-state report pushed when runners or subscribers change.
 import { dispatch } from '../commands/dispatch';
 import type { ErrorCode } from '../core/errors';
-import { runtimeState } from '../commands/legacy';
+import { runtimeState } from '../commands/kit-commands';
 import type { Frame } from '../core/frame';
 import { isPlainObject } from '../commands/validate';
 import type { Parts } from '../parts';

@@ -9,7 +9,8 @@ import WebSocket, { type RawData } from 'ws';
 import { CAPABILITIES } from '../capabilities';
 import type { Frame } from '../core/frame';
 import type { Parts } from '../parts';
-import { Redialer, systemClock, type LinkClock } from './backoff';
+import { Redialer } from './backoff';
+import { systemClock, type Clock } from '../core/clock';
 import type { KitReplies } from './kit-client';
 import { KitFrontends } from './kit-frontends';
 import { decodeEio, encodeAck, encodeConnect, encodeEvent, encodePong, engineUrl, type SioPacket } from './socketio-wire';
@@ -40,7 +41,7 @@ class Subscriptions {
 
 export class KitLink implements KitReplies {
   readonly kitId: string;
-  private readonly clock: LinkClock;
+  private readonly clock: Clock;
   private readonly redial: Redialer;
   private readonly url: string;
   private readonly headers: Record<string, string> = {};
@@ -56,7 +57,7 @@ export class KitLink implements KitReplies {
   /** Times the link came up (registered); for logs and tests. */
   connects = 0;
 
-  constructor(private readonly parts: Parts, opts: { clock?: LinkClock } = {}) {
+  constructor(private readonly parts: Parts, opts: { clock?: Clock } = {}) {
     const km = parts.config.kitManager;
     this.clock = opts.clock ?? systemClock;
     this.kitId = parts.runtime.kitId;

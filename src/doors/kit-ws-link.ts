@@ -4,14 +4,15 @@
 import * as fs from 'node:fs';
 import WebSocket, { type RawData } from 'ws';
 import type { Parts } from '../parts';
-import { Redialer, systemClock, type LinkClock } from './backoff';
+import { Redialer } from './backoff';
+import { systemClock, type Clock } from '../core/clock';
 import { SeedSession } from './seed-session';
 
 /** We ping the controller this often; a connection with no pong by the next ping is dead. */
 const PING_EVERY_MS = 25_000;
 
 export class KitWsLink {
-  private readonly clock: LinkClock;
+  private readonly clock: Clock;
   private readonly redial: Redialer;
   private readonly headers: Record<string, string>;
   private readonly ca: Buffer | undefined;
@@ -22,7 +23,7 @@ export class KitWsLink {
   private lostWhy: string | null = null;
   connects = 0;
 
-  constructor(private readonly parts: Parts, opts: { clock?: LinkClock } = {}) {
+  constructor(private readonly parts: Parts, opts: { clock?: Clock } = {}) {
     const km = parts.config.kitManager;
     this.clock = opts.clock ?? systemClock;
     this.redial = new Redialer(this.clock, km.reconnect, () => this.connect());

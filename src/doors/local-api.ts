@@ -28,7 +28,7 @@ const REFUSE_GRACE_MS = 1000;
 const MAX_IDLE_HTTP = 64;
 
 /** Constant-time token comparison; the lengths leak nothing since both sides are hashed first. */
-export function tokenMatches(given: string, expected: string): boolean {
+function tokenMatches(given: string, expected: string): boolean {
   const a = crypto.createHash('sha256').update(given).digest();
   const b = crypto.createHash('sha256').update(expected).digest();
   return crypto.timingSafeEqual(a, b);

@@ -156,8 +156,6 @@ function checkNsp(nsp: string): string | null {
 }
 
 export const encodePong = (data = ''): string => `3${data}`;
-export const encodePing = (data = ''): string => `2${data}`;
-export const encodeEioClose = (): string => '1';
 
 /** Join a namespace, optionally with auth data (`40{"token":…}`). */
 export function encodeConnect(auth?: Record<string, unknown> | null, nsp = '/'): Result<string> {

@@ -149,7 +149,7 @@ function killGroup(child: ChildProcess): void {
 }
 
 /** One plain sentence for the usual causes; pip's own text follows in the reply's data. */
-export function explainFailure(output: string, python: string, code: number | null): string {
+function explainFailure(output: string, python: string, code: number | null): string {
   if (/No module named pip/.test(output)) return `pip is not installed for ${python}`;
   if (/NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|Name or service not known|Network is unreachable|ConnectTimeoutError|ProxyError|SSLError/.test(output)) {
     return 'the package index could not be reached (no network, proxy or DNS problem)';

@@ -196,7 +196,7 @@ export class PythonEnvironment {
 }
 
 /** The model whose Python package apps should see, and where it came from; null when the agent does not know it. */
-export function servedModel(hub: SignalHub, config: Config): { model: VssModel; source: string } | null {
+function servedModel(hub: SignalHub, config: Config): { model: VssModel; source: string } | null {
   const generated = fs.existsSync(hub.modelFile);
   if (hub.store) return { model: hub.store.vss, source: generated ? 'generate_vehicle_model' : config.kuksa.vss ? 'kuksa.vss' : 'built-in' };
   try {

@@ -3,6 +3,7 @@
 // bounded by its own signal list however slow it is: a congested client skips windows and later gets newer values,
 // never a queue. Knows nothing about brokers or doors: the hub feeds it and gives it Clients.
 import type { Client } from '../core/frame';
+import { SignalError } from '../core/errors';
 import type { SignalUpdate } from './broker';
 import type { SignalValue } from './values';
 
@@ -48,11 +49,11 @@ export class Batcher {
   value(path: string): SignalValue | null | undefined { return this.latest.get(path); }
 
   add(sub: Omit<Subscriber, 'dirty' | 'disposeClose' | 'since'>): Subscriber {
-    if (this.subs.size >= BATCH_LIMITS.maxSubscribers) throw new RangeError(`more than ${BATCH_LIMITS.maxSubscribers} subscriptions`);
-    if (sub.paths.size > BATCH_LIMITS.maxPathsPerSubscriber) throw new RangeError(`more than ${BATCH_LIMITS.maxPathsPerSubscriber} signals in one subscription`);
+    if (this.subs.size >= BATCH_LIMITS.maxSubscribers) throw new SignalError('limit', `more than ${BATCH_LIMITS.maxSubscribers} subscriptions`);
+    if (sub.paths.size > BATCH_LIMITS.maxPathsPerSubscriber) throw new SignalError('limit', `more than ${BATCH_LIMITS.maxPathsPerSubscriber} signals in one subscription`);
     const mine = this.perClient.get(sub.client) ?? { subs: 0, paths: 0 };
-    if (mine.subs >= BATCH_LIMITS.maxPerClient) throw new RangeError(`more than ${BATCH_LIMITS.maxPerClient} subscriptions on one connection: unsubscribe one first`);
-    if (mine.paths + sub.paths.size > BATCH_LIMITS.maxPathsPerClient) throw new RangeError(`more than ${BATCH_LIMITS.maxPathsPerClient} signals subscribed on one connection: unsubscribe some first`);
+    if (mine.subs >= BATCH_LIMITS.maxPerClient) throw new SignalError('limit', `more than ${BATCH_LIMITS.maxPerClient} subscriptions on one connection: unsubscribe one first`);
+    if (mine.paths + sub.paths.size > BATCH_LIMITS.maxPathsPerClient) throw new SignalError('limit', `more than ${BATCH_LIMITS.maxPathsPerClient} signals subscribed on one connection: unsubscribe some first`);
     const full: Subscriber = { ...sub, since: this.now(), dirty: new Set(sub.paths), disposeClose: sub.client.onClose(() => this.remove(sub.id)) };
     this.subs.set(full.id, full);
     this.perClient.set(sub.client, { subs: mine.subs + 1, paths: mine.paths + sub.paths.size });

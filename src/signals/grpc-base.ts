@@ -20,7 +20,7 @@ type ServerStream = grpc.ServerWritableStream<Obj, Obj> | grpc.ServerDuplexStrea
  * the status, then ends the stream); `call.destroy(err)` tears the stream down without sending one, and the client
  * waits for its deadline.
  */
-export function endWithStatus(call: ServerStream, err: grpc.ServiceError): void {
+function endWithStatus(call: ServerStream, err: grpc.ServiceError): void {
   call.emit('error', err);
 }
 

@@ -9,7 +9,7 @@ import { valueBytes } from './grpc-outbox';
 import { DATA_TYPE_ENUM, ENTRY_TYPE_ENUM, fromWireChecked, toWire, wireNow, type SignalValue } from './values';
 import type { ScalarType, SignalMeta, VssDataType } from './vss';
 
-export function outcomeStatus(o: Exclude<WriteOutcome, { ok: true }>): grpc.status {
+function outcomeStatus(o: Exclude<WriteOutcome, { ok: true }>): grpc.status {
   return o.code === 'NOT_FOUND' ? S.NOT_FOUND : o.code === 'UNAVAILABLE' ? S.UNAVAILABLE : S.INVALID_ARGUMENT;
 }
 

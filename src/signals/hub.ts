@@ -20,11 +20,14 @@ import type { Client } from '../core/frame';
 import { readJsonOrQuarantine, writeFileAtomic } from '../fsutil';
 import type { Logger } from '../log';
 import type { StatusBoard } from '../core/status';
+import { SignalError } from '../core/errors';
+import { backoffDelay } from '../core/backoff';
+import { grpcText, isNotFound } from './failure';
 import { Batcher } from './batcher';
 import type { Broker, WriteOutcome } from './broker';
 import { EmbeddedBroker, SignalStore } from './embedded';
 import { KuksaGrpcServer } from './grpc-server';
-import { grpcText, type ClientOptions } from './kuksa-client';
+import type { ClientOptions } from './kuksa-client';
 import { KuksaV1Client } from './kuksa-v1';
 import { KuksaV2Client } from './kuksa-v2';
 import { MockProvider } from './mock';
@@ -131,8 +134,7 @@ export class SignalHub {
         await probe.stop().catch(() => {});
         this.log.warn({ err: grpcText(e) }, 'kuksa databroker API detection failed, retrying');
       }
-      const cap = Math.min(10_000, 250 * 2 ** Math.min(attempt++, 10));
-      await new Promise((r) => setTimeout(r, cap / 2 + Math.random() * cap / 2));
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt++, 125, 10_000)));
     }
   }
 
@@ -153,7 +155,7 @@ export class SignalHub {
 
   /** The backend, or a clear error while an external databroker has not been reached yet. */
   backend(): Broker {
-    if (!this.broker) throw Object.assign(new Error(`kuksa databroker at ${this.deps.config.kuksa.address} not reachable yet`), { unavailable: true });
+    if (!this.broker) throw new SignalError('unavailable', `kuksa databroker at ${this.deps.config.kuksa.address} not reachable yet`);
     return this.broker;
   }
 
@@ -191,7 +193,7 @@ export class SignalHub {
     if (vss) {
       let scan = 0;
       for (const api of unique) scan += vss.scanSize(api);
-      if (scan > MAX_SCANNED_PER_REQUEST) throw new RangeError(`these ${unique.length} patterns would look at ${scan} signals of the model (more than ${MAX_SCANNED_PER_REQUEST}): ask for fewer or narrower patterns`);
+      if (scan > MAX_SCANNED_PER_REQUEST) throw new SignalError('limit', `these ${unique.length} patterns would look at ${scan} signals of the model (more than ${MAX_SCANNED_PER_REQUEST}): ask for fewer or narrower patterns`);
     }
     const paths = new Set<string>();
     const unknown: string[] = [];
@@ -201,11 +203,11 @@ export class SignalHub {
       if (performance.now() - slice > EXPAND_SLICE_MS) { await new Promise((r) => setImmediate(r)); slice = performance.now(); }
       let found: string[] = [];
       try { found = (await b.listMetadata(api)).map((m) => m.path); } catch (e) {
-        if ((e as grpc.ServiceError).code !== grpc.status.NOT_FOUND && !(e as Error).message.includes('no such signal') && !(e as Error).message.includes('matches no signal')) throw e;
+        if (!isNotFound(e)) throw e;
       }
       if (found.length === 0) unknown.push(api);
       named += found.length;
-      if (named > MAX_EXPANDED_PER_REQUEST) throw new RangeError(`these patterns name more than ${MAX_EXPANDED_PER_REQUEST} signals: ask for fewer or narrower patterns`);
+      if (named > MAX_EXPANDED_PER_REQUEST) throw new SignalError('limit', `these patterns name more than ${MAX_EXPANDED_PER_REQUEST} signals: ask for fewer or narrower patterns`);
       for (const p of found) paths.add(p);
     }
     return { paths: [...paths], unknown };

@@ -10,10 +10,13 @@ import { unknownPath } from './broker';
 import { coerce, ValueError, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
 import { kuksaServices } from './protos';
+import { Backoff } from '../core/backoff';
+import { grpcText, isNotFound } from './failure';
 
 export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export const RECONNECT = { minMs: 250, maxMs: 10_000 } as const;
+/** Reconnect delays (core/backoff.ts): the first retry after 125–250 ms, then windows doubling up to 10 s. */
+const RECONNECT = { minMs: 125, maxMs: 10_000 } as const;
 /** Metadata cache bound: well above the 910 leaves of VSS 4.0; past it the cache is cleared and refilled on demand. */
 export const META_CACHE_MAX = 50_000;
 const CALL_TIMEOUT_MS = 10_000;
@@ -39,7 +42,7 @@ export abstract class KuksaClient implements Broker {
   private durables = new Set<Durable>();
   private listeners = new Set<(c: boolean) => void>();
   private _connected = false;
-  private attempt = 0;
+  private readonly backoff = new Backoff(RECONNECT.minMs, RECONNECT.maxMs);
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** The channel of this API generation; GetServerInfo is the same call in both. */
@@ -112,7 +115,7 @@ export abstract class KuksaClient implements Broker {
     if (this.stopped) return;
     try {
       await this.serverInfo();
-      this.attempt = 0;
+      this.backoff.reset();
       // A databroker that came back may have been restarted with another model (--vss): forget the old metadata.
       this.meta.clear();
       this.setConnected(true);
@@ -127,9 +130,7 @@ export abstract class KuksaClient implements Broker {
 
   private schedule(): void {
     if (this.stopped || this.timer) return;
-    const cap = Math.min(RECONNECT.maxMs, RECONNECT.minMs * 2 ** Math.min(this.attempt++, 16));
-    const wait = cap / 2 + Math.random() * (cap / 2);
-    this.timer = setTimeout(() => { this.timer = null; void this.connect(); }, wait);
+    this.timer = setTimeout(() => { this.timer = null; void this.connect(); }, this.backoff.next());
   }
 
   /** A call or stream saw the server go away. */
@@ -161,7 +162,7 @@ export abstract class KuksaClient implements Broker {
     const out = new Map<string, SignalMeta | null>();
     for (const p of paths) {
       if (!this.meta.has(p)) {
-        try { await this.listMetadata(p); } catch (e) { if ((e as grpc.ServiceError).code !== grpc.status.NOT_FOUND) throw e; }
+        try { await this.listMetadata(p); } catch (e) { if (!isNotFound(e)) throw e; }
       }
       out.set(p, this.meta.get(p) ?? null);
     }
@@ -203,7 +204,4 @@ export abstract class KuksaClient implements Broker {
 }
 
 /** The text of a gRPC error without the numeric prefix grpc-js adds. */
-export function grpcText(e: unknown): string {
-  const err = e as grpc.ServiceError;
-  return err?.details || (err as Error)?.message || String(e);
-}
+

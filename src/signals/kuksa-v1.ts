@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { SignalUpdate, WriteOutcome } from './broker';
 import { KuksaClient, type ClientOptions, type Obj } from './kuksa-client';
+import { SignalError } from '../core/errors';
 import { DATA_TYPE_FROM_ENUM, ENTRY_TYPE_FROM_ENUM, fromWire, toWire, wireNow, ValueError, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
 
@@ -21,7 +22,7 @@ export class KuksaV1Client extends KuksaClient {
   protected async rawList(pattern: string): Promise<SignalMeta[]> {
     const r = await this.unary<Obj>(this.client, 'Get', { entries: [{ path: pattern, view: 'VIEW_METADATA', fields: ['FIELD_METADATA'] }] });
     const errText = KuksaV1Client.errorText(r);
-    if (errText && !(r.entries ?? []).length) throw Object.assign(new ValueError(errText), { code: grpc.status.NOT_FOUND });
+    if (errText && !(r.entries ?? []).length) throw new SignalError('not-found', errText);
     return ((r.entries ?? []) as Obj[]).map((e) => {
       const m = (e.metadata ?? {}) as Obj;
       const vr = m.value_restriction ?? {};

@@ -2,7 +2,8 @@
 // Actuate for actuators, ListMetadata for wildcards and the metadata cache, OpenProviderStream for the mock provider.
 import * as grpc from '@grpc/grpc-js';
 import type { SignalUpdate, WriteOutcome } from './broker';
-import { grpcText, KuksaClient, type ClientOptions, type Obj } from './kuksa-client';
+import { KuksaClient, type ClientOptions, type Obj } from './kuksa-client';
+import { grpcText } from './failure';
 import { DATA_TYPE_FROM_ENUM, ENTRY_TYPE_FROM_ENUM, fromWire, toWire, wireNow, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
 

@@ -11,6 +11,7 @@
 import { writeFileAtomic, readJsonOrQuarantine } from '../fsutil';
 import type { Logger } from '../log';
 import type { Broker } from './broker';
+import { isNotFound } from './failure';
 import type { SignalMeta } from './vss';
 
 export const MOCK_MODES = ['echo-all', 'echo-specific', 'random', 'static', 'off'] as const;
@@ -126,8 +127,7 @@ export class MockProvider {
   /** True when `path` is one leaf of the model; false when the model has no such signal; rejects when unreachable. */
   private async isLeaf(path: string): Promise<boolean> {
     try { return (await this.backend().listMetadata(path)).some((m) => m.path === path); } catch (e) {
-      const err = e as { code?: number; message?: string };
-      if (err.code === 5 || /no such signal|matches no signal/.test(err.message ?? '')) return false;
+      if (isNotFound(e)) return false;
       throw e;
     }
   }

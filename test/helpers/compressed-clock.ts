@@ -1,12 +1,12 @@
-// A LinkClock whose time can run faster than the wall clock, for outages of minutes in seconds: while the speed is
+// A Clock whose time can run faster than the wall clock, for outages of minutes in seconds: while the speed is
 // 100, a 10-minute outage takes 6 s, and every timer the link set fires at its (virtual) due time. Changing the speed
 // reschedules the pending timers for what is left of them, so a reconnect delay that spans the return of the
 // Kit-Manager is neither cut short nor stretched. Sockets stay real: only the link's own timers are compressed.
-import type { LinkClock } from '../../src/doors/backoff';
+import type { Clock } from '../../src/core/clock';
 
 interface Timer { due: number; ms: number; fn: () => void; real: NodeJS.Timeout | null }
 
-export class CompressedClock implements LinkClock {
+export class CompressedClock implements Clock {
   private speed = 1;
   private baseVirtual = Date.now();
   private baseReal = Date.now();

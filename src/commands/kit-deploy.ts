@@ -68,7 +68,7 @@ function watchApp(sup: AppSupervisor, appId: string, ms: number, onLine: (text: 
   };
 }
 
-export function deployHandler(andRun: boolean): Handler {
+function deployHandler(andRun: boolean): Handler {
   return async (ctx, req) => {
     const apps = ctx.parts.apps;
     const b = req.body;
@@ -106,7 +106,7 @@ export function deployHandler(andRun: boolean): Handler {
   };
 }
 
-export const legacyDeployCommands: Record<string, Command> = {
-  deploy_request: { style: 'legacy', handler: deployHandler(false) },
-  deploy_n_run: { style: 'legacy', handler: deployHandler(true) },
+export const kitDeployCommands: Record<string, Command> = {
+  deploy_request: { handler: deployHandler(false) },
+  deploy_n_run: { handler: deployHandler(true) },
 };

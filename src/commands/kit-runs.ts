@@ -139,9 +139,9 @@ const stopHandler: Handler = async (ctx, req) => {
   throw nothingToStop(ctx);
 };
 
-export const legacyRunCommands: Record<string, Command> = {
-  run_python_app: { style: 'legacy', handler: runHandler('python'), kit: { errorLine: 'run_python_app' } },
-  run_bin_app: { style: 'legacy', handler: runHandler('binary'), kit: { errorLine: 'run_bin_app' } },
+export const kitRunCommands: Record<string, Command> = {
+  run_python_app: { handler: runHandler('python'), kit: { errorLine: 'run_python_app' } },
+  run_bin_app: { handler: runHandler('binary'), kit: { errorLine: 'run_bin_app' } },
   // The frontend shows no stop reply; a stop that stopped nothing says so where it shows run output.
-  stop_python_app: { style: 'legacy', handler: stopHandler, kit: { errorLine: 'run_python_app' } },
+  stop_python_app: { handler: stopHandler, kit: { errorLine: 'run_python_app' } },
 };

@@ -1,11 +1,11 @@
-// The Kit-Manager's `cmd` commands (the Autowrx frontend and the Python runtime's names and reply shapes, see
-// shared/kit-manager-protocol.md). Transport-free like every handler: replies go out through ctx.emit and the return
-// value, and the door adds cmd, request_from and kit_id. Where the part doing the real work is not built yet, the
-// command answers with an honest UNAVAILABLE error instead of pretending.
-import { legacyDeployCommands } from './legacy-deploy';
-import { legacyRunCommands } from './legacy-runs';
-import { legacySignalCommands } from './legacy-signals';
-import { legacyFileCommands } from './files';
+// The Kit-Manager dialect's commands (the Autowrx frontend's and the Python runtime's names and reply shapes, see
+// shared/kit-manager-protocol.md): the commands only a Kit-Manager sends, and the Kit-Manager forms of commands the
+// areas define (table.ts joins them into the one table). Transport-free like every handler: replies go out through
+// ctx.emit and the return value, and the door adds cmd, request_from and kit_id.
+import { kitDeployCommands } from './kit-deploy';
+import { kitRunCommands } from './kit-runs';
+import { kitSignalCommands } from './kit-signals';
+import { kitFileCommands } from './files';
 import { runtimeInfo } from './runtime';
 import type { Frame } from '../core/frame';
 import type { Command, Handler } from './types';
@@ -30,16 +30,16 @@ export function runtimeState(parts: Parts): RuntimeStateData {
 
 // ---- the table ----------------------------------------------------------------------------------------------------
 
-const legacy = (handler: Handler): Command => ({ style: 'legacy', handler });
+const command = (handler: Handler): Command => ({ handler });
 
-export const legacyCommands: Record<string, Command> = {
-  ...legacyRunCommands,
-  ...legacyDeployCommands,
-  ...legacySignalCommands,
-  ...legacyFileCommands,
-  'get-runtime-info': legacy((ctx) => ({ data: stateReport(ctx.parts) })),
+export const kitCommands: Record<string, Command> = {
+  ...kitRunCommands,
+  ...kitDeployCommands,
+  ...kitSignalCommands,
+  ...kitFileCommands,
+  'get-runtime-info': command((ctx) => ({ data: stateReport(ctx.parts) })),
   // A local client's request for the same report: at the top level and under `result`, like get_runtime_info.
-  report_runtime_state: legacy((ctx) => { const data = stateReport(ctx.parts); return { ...data, result: data }; }),
+  report_runtime_state: command((ctx) => { const data = stateReport(ctx.parts); return { ...data, result: data }; }),
 };
 
 /** The agent's runtime info with the runners and subscribers: what get-runtime-info answers. */

@@ -6,9 +6,9 @@
 // signal that does not exist, a subscription to nothing) is also a line in its output log (run_python_app,
 // isDone false: the one place it prints text sent by the box).
 import { badRequest } from '../core/errors';
-import { legacyListMock, legacySetMock } from './mock';
+import { listMock, setMockList } from './mock';
 import { generateModel, revertModel, withGenerator } from './model';
-import { legacySubscribeApis, legacyUnsubscribeApis, legacyWriteSignals } from './signals';
+import { kitSubscribeApis, kitUnsubscribeApis, kitWriteSignals } from './signals';
 import type { Command, Handler } from './types';
 import { isPlainObject, strList, typeName } from './validate';
 
@@ -30,12 +30,12 @@ const resetSignals: Handler = async (ctx, req) => {
   const data: Record<string, unknown> = {};
   for (const e of hub.mock.list()) if (!wanted || wanted.has(e.signal)) data[e.signal] = e.value;
   if (Object.keys(data).length === 0) return { result: 'Successful' };
-  return legacyWriteSignals(ctx.parts, { data });
+  return kitWriteSignals(ctx.parts, { data });
 };
 
-const legacy = (handler: Handler): Command => ({ style: 'legacy', handler });
+const command = (handler: Handler): Command => ({ handler });
 /** A command whose failure the user should read in the output log (thrown errors: KitShape errorLine). */
-const logged = (handler: Handler): Command => ({ style: 'legacy', handler: shownFailures(handler), kit: { errorLine: LOG_CMD } });
+const logged = (handler: Handler): Command => ({ handler: shownFailures(handler), kit: { errorLine: LOG_CMD } });
 const LOG_CMD = 'run_python_app';
 
 /** A reply that says some of it failed (`error`) also becomes a log line, before the reply itself. */
@@ -49,7 +49,7 @@ function shownFailures(handler: Handler): Handler {
 
 /** write_signals_value's reply, with the refused paths said in one line too. */
 async function writeSignals(ctx: Parameters<Handler>[0], body: Parameters<Handler>[1]['body']) {
-  const r = await legacyWriteSignals(ctx.parts, body);
+  const r = await kitWriteSignals(ctx.parts, body);
   const errors = r.errors as Record<string, string> | undefined;
   return errors ? { ...r, error: Object.values(errors).slice(0, 5).join('; ') } : r;
 }
@@ -59,7 +59,7 @@ async function writeSignals(ctx: Parameters<Handler>[0], body: Parameters<Handle
  * output log (run_python_app, isDone false), and a failed generator is said in the result the log shows.
  */
 function modelCommand(change: Handler): Command {
-  return legacy(async (ctx, req) => {
+  return command(async (ctx, req) => {
     const reply = await withGenerator(ctx, (await change(ctx, req)) ?? {}, (_stream, line) => ctx.emit({ cmd: LOG_CMD, isDone: false, result: `${line}\r\n`, code: 0 }));
     const g = reply.generator as { exitCode: number | null; error?: string } | undefined;
     if (!g || (g.exitCode === 0 && !g.error)) return reply;
@@ -67,13 +67,13 @@ function modelCommand(change: Handler): Command {
   });
 }
 
-export const legacySignalCommands: Record<string, Command> = {
-  subscribe_apis: logged((ctx, req) => legacySubscribeApis(ctx.parts, ctx.client, req.body)),
-  unsubscribe_apis: legacy((ctx) => legacyUnsubscribeApis(ctx.parts, ctx.client)),
+export const kitSignalCommands: Record<string, Command> = {
+  subscribe_apis: logged((ctx, req) => kitSubscribeApis(ctx.parts, ctx.client, req.body)),
+  unsubscribe_apis: command((ctx) => kitUnsubscribeApis(ctx.parts, ctx.client)),
   write_signals_value: logged((ctx, req) => writeSignals(ctx, req.body)),
   reset_signals_value: logged(resetSignals),
-  list_mock_signal: legacy((ctx) => legacyListMock(ctx.parts)),
-  set_mock_signals: logged((ctx, req) => legacySetMock(ctx.parts, req.body)),
+  list_mock_signal: command((ctx) => listMock(ctx.parts)),
+  set_mock_signals: logged((ctx, req) => setMockList(ctx.parts, req.body)),
   generate_vehicle_model: modelCommand((ctx, req) => generateModel(ctx.parts, req.body)),
   revert_vehicle_model: modelCommand((ctx) => revertModel(ctx.parts)),
 };

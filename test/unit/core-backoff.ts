@@ -1,6 +1,7 @@
-// Reconnect delays: random in [minMs, window], the window doubling from 2·minMs to maxMs, reset by the Redialer.
+// src/core/backoff.ts, the one backoff (links, databroker clients, restart policy): random in [minMs, window], the
+// window doubling from 2·minMs to maxMs, reset by the Redialer.
 import t from 'tap';
-import { Backoff } from '../../src/doors/backoff';
+import { Backoff, backoffDelay } from '../../src/core/backoff';
 
 t.test('the window grows from 2·minMs to maxMs and stays capped', async (t) => {
   const top = new Backoff(500, 4000, () => 0.999999);
@@ -30,4 +31,10 @@ t.test('reset starts again from the first window; huge attempt counts stay finit
   b.reset();
   t.equal(b.attempts, 0);
   t.equal(b.next(), 20);
+});
+
+t.test('backoffDelay is the same delay without the state: what the restart policy and the API probe use', async (t) => {
+  t.same([0, 1, 2, 3, 10].map((a) => backoffDelay(a, 1000, 60_000, () => 0.999999)), [2000, 4000, 8000, 16000, 60000]);
+  t.same([0, 5].map((a) => backoffDelay(a, 1000, 60_000, () => 0)), [1000, 1000], 'never below the configured delay');
+  t.equal(backoffDelay(1e6, 100, 5000, () => 0.5), 2550, 'any attempt count stays finite and capped');
 });
