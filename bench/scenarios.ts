@@ -54,11 +54,11 @@ async function deploy(c: ApiClient, id: string, code: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------- footprint
 /**
  * The "dependency floor": a bare node of the same version that loads the runtime dependencies the design card names
- * (grpc-js with protobufjs, ws, pino, yaml, mqtt-packet, pidusage) and listens as the agent does (an HTTP/2 server
+ * (grpc-js with proto-loader, ws, pino, yaml, mqtt-packet, pidusage) and listens as the agent does (an HTTP/2 server
  * for gRPC, HTTP servers for the API and /health, a TCP server for MQTT), and does nothing else. node-pty is left out:
  * its addon is built for one Node ABI (0.4 MB of heap when loaded).
  */
-const FLOOR_MODULES = ['@grpc/grpc-js', 'protobufjs', 'ws', 'pino', 'yaml', 'mqtt-packet', 'pidusage'];
+const FLOOR_MODULES = ['@grpc/grpc-js', '@grpc/proto-loader', 'ws', 'pino', 'yaml', 'mqtt-packet', 'pidusage'];
 const FLOOR_LISTEN = `require('http2').createServer().listen(0, '127.0.0.1');
 require('http').createServer().listen(0, '127.0.0.1');
 require('http').createServer().listen(0, '127.0.0.1');

@@ -21,13 +21,11 @@ function newest(dir) {
 }
 
 if (process.argv.includes('--if-stale') && fs.existsSync(out)) {
-  const src = Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'proto')), fs.statSync(path.join(root, 'package.json')).mtimeMs);
+  const src = Math.max(newest(path.join(root, 'src')), fs.statSync(path.join(root, 'package.json')).mtimeMs);
   if (fs.statSync(out).mtimeMs >= src) process.exit(0);
 }
 
 const t0 = Date.now();
-// The protos as JSON the bundle embeds (src/signals/protos.ts says why); rewritten only when proto/ changed.
-execFileSync(process.execPath, [path.join(root, 'scripts', 'gen-protos.mjs')], { stdio: 'inherit' });
 if (!process.argv.includes('--no-check')) {
   execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', root], { stdio: 'inherit' });
 }

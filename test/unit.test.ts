@@ -8,7 +8,6 @@ import './unit/core-backoff';
 import './unit/kit-wire';
 import './unit/mqtt-units';
 import './unit/packages-requirement';
-import './unit/protos';
 import './unit/sdv-query';
 import './unit/signal-failure';
 import './unit/signals-units';
