@@ -65,7 +65,7 @@ t.test('packages and files through the playground', async (t) => {
     t.same(hw.readFiles[0], { path: CONFIG_PATH, content: mapping }, 'what the editor receives');
   });
 
-  t.test('paths outside the folder, links out, NUL and big files are refused with the reason', async (t) => {
+  t.test('paths outside the folder, links out, NUL, names too long and big files are refused with the reason', async (t) => {
     const hw = await open(t, km, { isDeployMode: true, targetPrefix: ['Kit-', 'PilotCar-'], forceKitId: KIT, assets: [{ type: 'HARDWARE_KIT', name: KIT }] });
     fs.mkdirSync(files, { recursive: true });
     fs.symlinkSync('/etc', path.join(files, 'etc-link'));
@@ -80,6 +80,8 @@ t.test('packages and files through the playground', async (t) => {
       ['/etc/passwd', /no file \/etc\/passwd in the box's file folder yet \(runtime\.filesDir\): write it first/],
       ['/big.json', new RegExp(`has ${MAX + 1} bytes, more than the ${MAX}`)],
       ['/', /names the folder itself/],
+      // 64 emoji are 64 × 4 bytes: over Linux's 255-byte name limit (was ENAMETOOLONG, answered as an internal error).
+      [`/${'\u{1F697}'.repeat(64)}.json`, /a file or folder name longer than 255 bytes/],
     ];
     for (const [p, re] of cases) {
       const n = hw.readFiles.length;

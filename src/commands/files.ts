@@ -26,6 +26,7 @@ function refused(e: unknown, what: string): never {
   if (isStorageError(e)) throw storageFailure(e, what, 'the file was not changed');
   const errno = (e as NodeJS.ErrnoException).code;
   if (errno === 'ENOTDIR' || errno === 'EISDIR') throw badRequest(`${what}: a part of the path is a file, not a folder`);
+  if (errno === 'ENAMETOOLONG') throw badRequest(`${what}: the path is longer than the file system allows`);
   if (errno === 'EACCES' || errno === 'EPERM') throw new CommandError('FORBIDDEN', `${what}: the agent may not access it (${errno})`);
   throw e;
 }

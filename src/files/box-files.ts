@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { ensurePrivateDir, writeFileAtomic } from '../fsutil';
 
 export const MAX_PATH = 1024;
+/** NAME_MAX of Linux file systems. */
+const MAX_NAME_BYTES = 255;
 
 export class FileRefused extends Error {
   override name = 'FileRefused';
@@ -30,6 +32,9 @@ export class BoxFiles {
     const parts = clientPath.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.includes('..')) throw new FileRefused('outside', `${JSON.stringify(clientPath.slice(0, 200))} climbs out of the box's file folder with ".."`);
     if (parts.length === 0) throw new FileRefused('bad-path', `${JSON.stringify(clientPath.slice(0, 200))} names the folder itself, not a file`);
+    // Linux refuses a name over 255 bytes (ENAMETOOLONG); say so before asking it (a few emoji reach that in 64 characters).
+    const long = parts.find((n) => Buffer.byteLength(n) > MAX_NAME_BYTES);
+    if (long) throw new FileRefused('bad-path', `${JSON.stringify(long.slice(0, 60))}…: a file or folder name longer than ${MAX_NAME_BYTES} bytes`);
     return path.join(this.root, ...parts);
   }
 
