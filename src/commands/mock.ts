@@ -1,4 +1,5 @@
-// Mock provider commands (seed 000): mock_service_start/stop/configure/status; legacy list_mock_signal / set_mock_signals.
+// Mock provider commands (seed 000): mock_service_start/stop/configure/status; the Python runtime's mock list
+// (list_mock_signal / set_mock_signals), which the playground's mock tab reads and writes.
 import type { Parts } from '../parts';
 import { MOCK_LIMITS, MOCK_MODES, type MockEntry, type MockMode } from '../signals/mock';
 import { badRequest, unavailable } from '../core/errors';
@@ -14,7 +15,7 @@ function modeOf(body: Frame, optional: boolean): MockMode | undefined {
   return m as MockMode;
 }
 
-/** Validates a legacy mock list [{signal, value}]; values are kept as strings like the Python runtime. */
+/** Validates a mock list [{signal, value}]; values are kept as strings like the Python runtime. */
 function mockListOf(body: Frame): MockEntry[] {
   const data = body.data;
   if (!Array.isArray(data)) throw badRequest(`data: expected an array of {signal, value}, got ${typeName(data)}`);
