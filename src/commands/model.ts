@@ -29,7 +29,7 @@ export async function withGenerator(ctx: CommandContext, reply: Frame, onLine?: 
 
 /** The databroker apps the agent supervises (type kuksa-server); external mode can only change the model through them. */
 function kuksaServers(parts: Parts, verb: string): string[] {
-  const ids = (parts.apps.list() ?? []).filter((a) => a.type === 'kuksa-server').map((a) => a.id as string);
+  const ids = parts.apps.list().filter((a) => a.type === 'kuksa-server').map((a) => a.id as string);
   if (!ids.length) {
     throw conflict(`kuksa.mode is external and no kuksa-server app is deployed: the vehicle model lives in the databroker at ${parts.config.kuksa.address}, which the agent does not run; ${verb} it there (restart it with --vss <file>), or deploy the databroker as a kuksa-server app`);
   }

@@ -7,7 +7,7 @@ import { ValueError } from './values';
 
 const S = grpc.status;
 
-/** A gRPC error's own text (the server's details), or any error's message. */
+/** A gRPC error's own text (the server's details, without the numeric prefix grpc-js adds), or any error's message. */
 export function grpcText(e: unknown): string {
   const err = e as grpc.ServiceError;
   return err?.details || (err as Error)?.message || String(e);

@@ -203,5 +203,3 @@ export abstract class KuksaClient implements Broker {
   }
 }
 
-/** The text of a gRPC error without the numeric prefix grpc-js adds. */
-
