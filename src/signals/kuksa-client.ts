@@ -202,4 +202,3 @@ export abstract class KuksaClient implements Broker {
     return this.durable((onEnd) => this.openProvider(paths, onTarget, onEnd));
   }
 }
-
