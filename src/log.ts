@@ -34,6 +34,12 @@ const PREFIXES = [2, 3, 4, 6, 7].reduce<Record<number, string>>((o, p) => { o[p]
 
 const LOG_BUFFER_BYTES = 16 * 1024 * 1024;
 
+/** How long the last lines may take to reach stdout at exit; past it they are given up (stdout may be gone). */
+const CLOSE_GRACE_MS = 1000;
+
+type Destination = ReturnType<typeof pino.destination>;
+const destinations = new WeakMap<Logger, Destination>();
+
 export function createLogger(level: string): Logger {
   // Lines stdout does not take in time wait in memory up to LOG_BUFFER_BYTES; past it they are dropped, so a slow
   // reader of stdout (a stalled journal, a test harness) and a burst of log lines cannot grow the agent without bound.
@@ -50,14 +56,29 @@ export function createLogger(level: string): Logger {
     };
     stream = journal;
   }
-  return pino({ level, base: { name: 'sdv-agent' }, timestamp: pino.stdTimeFunctions.isoTime, redact: {
+  const log = pino({ level, base: { name: 'sdv-agent' }, timestamp: pino.stdTimeFunctions.isoTime, redact: {
     // A url field keeps its host but loses the user and password it may carry (kitManager.url user:pass@…).
     paths: ['*.token', '*.*.token', 'token', 'authorization', 'url', '*.url'],
     censor: (value: unknown, at: string[]) => (at[at.length - 1] === 'url' ? maskUrl(value) : '***'),
   } }, stream);
+  destinations.set(log, dest);
+  return log;
 }
 
-/** Flush what is buffered before the process exits. */
-export function flushLogger(log: Logger): void {
-  try { log.flush(); } catch { /* stdout already gone */ }
+/**
+ * Lets the last lines reach stdout, for at most CLOSE_GRACE_MS, then lets go of stdout; call it before the process
+ * exits. Left to itself, pino flushes at exit with sonic-boom's flushSync, which retries a write to a stdout whose
+ * reader is gone (EPIPE) for ever: the agent would log "stopped" and never exit.
+ */
+export async function closeLogger(log: Logger): Promise<void> {
+  const dest = destinations.get(log);
+  if (!dest) return;
+  let closed = false;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, CLOSE_GRACE_MS);
+    dest.once('close', () => { closed = true; clearTimeout(timer); resolve(); });
+    try { dest.end(); } catch { clearTimeout(timer); resolve(); }
+  });
+  // Past the grace: what is still unsent is dropped, and the exit-time flushSync is off (fd 1 itself stays open).
+  if (!closed) { try { dest.destroy(); } catch { /* already gone */ } }
 }

@@ -1,7 +1,8 @@
 // sdv-agent CLI: parse arguments, load and validate the config, start the agent, stop cleanly on SIGTERM/SIGINT.
 // Exit codes: 0 success, 2 bad usage or bad config, 1 runtime failure.
-import { ConfigError, loadConfig, maskedConfig } from './config';
-import { createLogger, flushLogger, type Logger } from './log';
+import { ConfigError, envName, loadConfig, maskedConfig } from './config';
+import { ListenError } from './core/errors';
+import { closeLogger, createLogger, type Logger } from './log';
 import { startAgent, type RunningAgent } from './agent';
 import { VERSION } from './version';
 import { createSystemdNotifier } from './systemd';
@@ -42,40 +43,47 @@ function parseArgs(argv: string[]): Args {
 
 class UsageError extends Error {}
 
-async function main(): Promise<number> {
+/** How the process ends: its exit code, and the logger whose last lines must reach stdout first. */
+interface Outcome { code: number; log?: Logger }
+
+async function main(): Promise<Outcome> {
   // What ps, top and systemd show: otherwise "node" for the bundle and "MainThread" for the single binary.
   process.title = 'sdv-agent';
   let args: Args;
   try { args = parseArgs(process.argv.slice(2)); } catch (e) {
     process.stderr.write(`sdv-agent: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+    return { code: 2 };
   }
-  if (args.help) { process.stdout.write(USAGE); return 0; }
-  if (args.version) { process.stdout.write(`${VERSION}\n`); return 0; }
+  if (args.help) { process.stdout.write(USAGE); return { code: 0 }; }
+  if (args.version) { process.stdout.write(`${VERSION}\n`); return { code: 0 }; }
 
   let config;
   try {
     config = loadConfig(args.config ?? process.env.SDV_AGENT_CONFIG ?? null).config;
   } catch (e) {
-    if (e instanceof ConfigError) { process.stderr.write(`sdv-agent: invalid config: ${e.message}\n`); return 2; }
+    if (e instanceof ConfigError) { process.stderr.write(`sdv-agent: invalid config: ${e.message}\n`); return { code: 2 }; }
     throw e;
   }
-  if (args.print) { process.stdout.write(toYaml(maskedConfig(config))); return 0; }
-  if (args.check) { process.stdout.write('config OK\n'); return 0; }
+  if (args.print) { process.stdout.write(toYaml(maskedConfig(config))); return { code: 0 }; }
+  if (args.check) { process.stdout.write('config OK\n'); return { code: 0 }; }
 
   const log = createLogger(config.log.level);
   let agent: RunningAgent;
   try {
     agent = await startAgent(config, log);
   } catch (e) {
-    log.fatal({ err: e }, 'start failed');
-    flushLogger(log);
-    return 1;
+    if (e instanceof ListenError) {
+      // One line that says what to change; a stack trace would only hide it.
+      log.fatal({ key: e.key, address: e.address, code: e.errno }, `start failed: ${e.message}; ${e.errno === 'EADDRINUSE' ? 'stop what listens there, or ' : ''}set ${e.key} (${envName(e.key)})`);
+    } else {
+      log.fatal({ err: e }, 'start failed');
+    }
+    return { code: 1, log };
   }
   // startAgent resolves once the local API and health listen and the parts (app registry) are restored.
   const systemd = createSystemdNotifier(log);
   systemd.ready(`serving: local API port ${agent.apiPort}, health port ${agent.healthPort}`);
-  return await new Promise<number>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -91,6 +99,7 @@ async function main(): Promise<number> {
     process.on('uncaughtException', (e) => { logCrash(log, e); });
     process.on('unhandledRejection', (e) => { logCrash(log, e); });
   });
+  return { code, log };
 }
 
 /** A bug in one handler must not take every app down with it: log loudly and keep serving. */
@@ -99,6 +108,11 @@ function logCrash(log: Logger, e: unknown): void {
 }
 
 main().then(
-  (code) => { process.exitCode = code; setImmediate(() => process.exit(code)); },
+  async ({ code, log }) => {
+    process.exitCode = code;
+    // Bounded: a stdout whose reader is gone must not keep the process from exiting (systemctl stop would wait).
+    if (log) await closeLogger(log);
+    process.exit(code);
+  },
   (e) => { process.stderr.write(`sdv-agent: ${(e as Error)?.stack ?? e}\n`); process.exit(1); },
 );

@@ -55,6 +55,26 @@ export function errorCode(e: unknown): ErrorCode {
   return e instanceof CommandError ? e.code : 'INTERNAL';
 }
 
+/**
+ * A door could not listen where the config says. `key` is the config key that sets the address, so the one line the
+ * start ends with can say what to change; the errno (EADDRINUSE, EACCES, EADDRNOTAVAIL) says why.
+ */
+export class ListenError extends Error {
+  override name = 'ListenError';
+  constructor(readonly key: string, readonly address: string, readonly errno: string | undefined, why: string) {
+    super(`${key}: cannot listen on ${address}: ${why}`);
+  }
+
+  static from(key: string, address: string, e: unknown): ListenError {
+    const errno = (e as NodeJS.ErrnoException | null)?.code;
+    const why = errno === 'EADDRINUSE' ? 'the address is in use (another process listens there)'
+      : errno === 'EACCES' ? 'not permitted (a port below 1024 needs root or CAP_NET_BIND_SERVICE)'
+        : errno === 'EADDRNOTAVAIL' ? 'no interface of this box has that address'
+          : errorText(e);
+    return new ListenError(key, address, errno, why);
+  }
+}
+
 /** What a vehicle-signal backend's failure means to the request that met it. */
 export type SignalFailure = 'unavailable' | 'not-found' | 'invalid' | 'limit';
 

@@ -4,6 +4,7 @@
 import * as http from 'node:http';
 import type { Parts } from '../parts';
 import { uptimeS } from '../commands/runtime';
+import { ListenError } from '../core/errors';
 import { limitConnections, SERVER_TIMEOUTS } from './http-limits';
 
 /** A health check needs one socket for a moment: a few dozen cover every checker a box has. */
@@ -61,8 +62,9 @@ export class HealthServer {
     server.on('clientError', (_e, socket) => socket.destroy());
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve(); });
+      const failed = (e: Error) => reject(ListenError.from('health.port', `${host}:${port}`, e));
+      server.once('error', failed);
+      server.listen(port, host, () => { server.off('error', failed); resolve(); });
     });
     limitConnections(server, { name: 'health', maxIdle: MAX_IDLE, maxConnections: MAX_CONNECTIONS }, this.parts.log);
     const actual = (server.address() as { port: number }).port;

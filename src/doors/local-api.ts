@@ -13,6 +13,7 @@ import * as http from 'node:http';
 import type * as net from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Parts } from '../parts';
+import { ListenError } from '../core/errors';
 import { limitConnections, SERVER_TIMEOUTS } from './http-limits';
 import { SeedSession } from './seed-session';
 
@@ -75,8 +76,9 @@ export class LocalApi {
     this.server = server;
     this.wss = wss;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(api.port, api.host, () => { server.off('error', reject); resolve(); });
+      const failed = (e: Error) => reject(ListenError.from('api.port', `${api.host}:${api.port}`, e));
+      server.once('error', failed);
+      server.listen(api.port, api.host, () => { server.off('error', failed); resolve(); });
     });
     // Authenticated clients, as many waiting to authenticate, and the sockets still on the HTTP side.
     // (at least as many on the HTTP side as may connect at once).
