@@ -5,8 +5,9 @@
 
 Sends the request (an "id" is added when it has none) and prints its replies, one JSON object per line: the interim
 frames (progress, streamed output: they carry the request's id as "requestId") and then the reply itself (the frame
-with the request's "id"), where it stops. Exit status: 0 for a reply, 1 for an error frame, 2 for bad usage, 3 when
-the agent cannot be reached or does not answer in time.
+with the request's "id"), where it stops. Exit status: 0 for a reply, 1 for an error (an error frame, or a reply that
+carries an "error", as a failed install does), 2 for bad usage, 3 when the agent cannot be reached or does not answer
+in time.
 
 Standard library only (a container's python3 is enough): a minimal WebSocket client, text frames, no extensions.
 Used by container/sdv-runtime/start_services.sh and by the systemd and container checks.
@@ -154,7 +155,7 @@ def main(argv):
                 continue
             print(json.dumps(frame), flush=True)
             if frame.get("id") == req["id"]:
-                return 1 if frame.get("type") == "error" else 0
+                return 1 if frame.get("type") == "error" or frame.get("error") else 0
     except (OSError, ApiError, ValueError) as e:
         print("sdv-api: %s: %s" % (url, e if str(e) else type(e).__name__), file=sys.stderr)
         return 3

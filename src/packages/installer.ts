@@ -16,6 +16,8 @@ import { pythonPackagesDir } from './folder';
 
 /** The last this-many bytes of pip's output are kept for the final reply; older text is dropped with a marker. */
 export const MAX_KEPT_OUTPUT = 64 * 1024;
+/** pip's last lines that go into the log line of a failed install (the reply carries the whole kept output). */
+const LOGGED_LINES = 5;
 
 export class InstallError extends Error {
   override name = 'InstallError';
@@ -84,6 +86,8 @@ export class PackageInstaller {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
           ...inheritedEnv(NETWORK_ENV), PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1',
+          // pip's "running as root" warning is noise in a page: the agent installs into its own --target folder.
+          PIP_ROOT_USER_ACTION: 'ignore',
           // The run user has no home of its own here: no cache, and HOME where it may write.
           ...(this.runAs ? { HOME: this.dir, PIP_NO_CACHE_DIR: '1' } : process.env.HOME ? { HOME: process.env.HOME } : {}),
         },
@@ -113,16 +117,22 @@ export class PackageInstaller {
         clearTimeout(timer);
         this.running = null;
         const output = (dropped ? '[… earlier output dropped]\n' : '') + kept;
+        const packages = reqs.map((r) => r.text);
+        // A failure is logged as well as answered: the one who asked may be gone, the box's operator reads the log.
+        const failed = (e: InstallError) => {
+          this.log.warn({ packages, exitCode: code, reason: e.message, lastLines: lastLines(output, LOGGED_LINES) }, 'python packages not installed');
+          reject(e);
+        };
         if (spawnError) {
-          reject(new InstallError('unavailable', spawnError.code === 'ENOENT'
+          failed(new InstallError('unavailable', spawnError.code === 'ENOENT'
             ? `python interpreter "${python}" not found (set apps.python)` : `cannot start ${python}: ${spawnError.message}`));
         } else if (timedOut) {
-          reject(new InstallError('timeout', `the install took longer than ${limitS} s (packages.installTimeoutS) and was stopped`, output));
+          failed(new InstallError('timeout', `the install took longer than ${limitS} s (packages.installTimeoutS) and was stopped`, output));
         } else if (code === 0) {
-          this.log.info({ packages: reqs.map((r) => r.text) }, 'python packages installed');
+          this.log.info({ packages }, 'python packages installed');
           resolve({ output });
         } else {
-          reject(new InstallError('failed', explainFailure(output, python, code), output));
+          failed(new InstallError('failed', explainFailure(output, python, code), output));
         }
       });
     });
@@ -142,6 +152,10 @@ export class PackageInstaller {
 
   /** Agent shutdown: a running install is killed. */
   stop(): void { if (this.running) killGroup(this.running); }
+}
+
+function lastLines(output: string, n: number): string[] {
+  return output.split(/\r?\n/).map((l) => l.trimEnd()).filter(Boolean).slice(-n).map((l) => l.slice(0, 300));
 }
 
 function killGroup(child: ChildProcess): void {
