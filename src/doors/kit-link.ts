@@ -53,6 +53,10 @@ export class KitLink implements KitReplies {
   private conn = new Subscriptions();
   private stateTimer: unknown = null;
   private deadTimer: unknown = null;
+  /** Why the last attempt that never registered failed: said at warn once, and again only when the reason changes. */
+  private lastFailure: string | null = null;
+  /** The socket's own error of the current attempt (a TLS or DNS failure), which says more than its close code. */
+  private socketError: string | null = null;
   private readonly frontends: KitFrontends;
   /** Times the link came up (registered); for logs and tests. */
   connects = 0;
@@ -109,6 +113,7 @@ export class KitLink implements KitReplies {
       return;
     }
     this.ws = ws;
+    this.socketError = null;
     // Stays after cleanup: a socket being torn down may still report an error, and an unheard one would crash us.
     ws.on('error', () => {});
     const conn = this.conn;
@@ -121,7 +126,7 @@ export class KitLink implements KitReplies {
       if (isBinary) { this.parts.log.debug('kit-manager sent a binary frame; ignored'); return; }
       this.onFrame(ws, data.toString());
     });
-    conn.on(ws, 'error', (e: Error) => this.parts.log.debug({ err: e.message }, 'kit-manager socket error'));
+    conn.on(ws, 'error', (e: Error) => { this.socketError = e.message; this.parts.log.debug({ err: e.message }, 'kit-manager socket error'); });
     conn.on(ws, 'unexpected-response', (_req: unknown, res: { statusCode?: number }) => {
       this.parts.log.warn({ status: res.statusCode }, 'kit-manager refused the WebSocket upgrade');
       this.fail(ws, `HTTP ${res.statusCode}`);
@@ -154,8 +159,16 @@ export class KitLink implements KitReplies {
   }
 
   private lost(why: string): void {
-    const wasRegistered = this.lose(why);
-    if (!wasRegistered) this.parts.log.debug({ why }, 'kit-manager connect attempt failed');
+    const reason = this.socketError ?? why;
+    const wasRegistered = this.lose(reason);
+    if (wasRegistered) this.lastFailure = null;
+    else {
+      // A Kit-Manager the box never reaches (a wrong URL, an untrusted certificate) must show in the log without a
+      // line per retry: once, and again when the reason changes.
+      const level = reason === this.lastFailure ? 'debug' : 'warn';
+      this.parts.log[level]({ why: reason, url: this.parts.config.kitManager.url }, 'kit-manager connect attempt failed; retrying');
+      this.lastFailure = reason;
+    }
     this.retry();
   }
 
@@ -281,6 +294,7 @@ export class KitLink implements KitReplies {
     this.connects++;
     this.parts.status.kitManager.connected = true;
     this.frontends.forgetReportedState();
+    this.lastFailure = null;
     this.parts.log.info({ kitId: runtime.kitId, url: this.parts.config.kitManager.url, connects: this.connects }, 'kit-manager registered');
     this.scheduleStateReport();
   }
