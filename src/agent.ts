@@ -18,7 +18,7 @@ import { SignalHub } from './signals/hub';
 import { mockAppHook } from './signals/mock-app';
 import { KitLink } from './doors/kit-link';
 import { KitWsLink } from './doors/kit-ws-link';
-import { serviceAddresses } from './apps/spawn-spec';
+import { removeSpareFifoDir, serviceAddresses } from './apps/spawn-spec';
 import { MqttService } from './mqtt/service';
 import { PythonEnvironment } from './packages/python-env';
 import { TraceRegistry } from './apps/tracer';
@@ -75,6 +75,8 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     // Apps are restored once signals run: a restored mock-service app needs the hub, other apps find the databroker up.
     apps.setServiceHook('mock-service', mockAppHook(signals));
     apps.start();
+    // After the apps have stopped (stops run in reverse): the temp-dir FIFOs of a read-only dataDir go too.
+    stops.push(() => removeSpareFifoDir());
     // Pushed only once started: a supervisor that never loaded the registry must not save it (it would be empty).
     stops.push(() => apps.shutdown());
     const adhoc = new AdhocRuns(config, log, runAs, addresses);

@@ -114,6 +114,13 @@ function fifoPath(dir: string, appId: string, runAs: RunAs | null): string {
   }
 }
 
+/** At shutdown, once no app runs: the temp-dir folder of FIFOs, if one was made, goes with the agent. */
+export function removeSpareFifoDir(): void {
+  if (!spareFifoDir) return;
+  try { fs.rmSync(spareFifoDir, { recursive: true, force: true }); } catch { /* the temp dir's own cleaning takes it */ }
+  spareFifoDir = null;
+}
+
 /** True when `cmd` is an executable path, or found on PATH. */
 export function onPath(cmd: string): boolean {
   const isExec = (p: string) => { try { fs.accessSync(p, fs.constants.X_OK); return fs.statSync(p).isFile(); } catch { return false; } };

@@ -82,6 +82,8 @@ export class AppSupervisor {
   private readonly apps = new Map<string, Instance>();
   private readonly hooks = new Map<string, ServiceHook>();
   private importHints: HintSource | null = null;
+  /** The temp-dir FIFO folder already named in the log (see appSpawnSpec). */
+  private spareFifoDirSaid: string | null = null;
   readonly usage: UsageSampler;
   private readonly trees: ProcessTrees;
   private closing = false;
@@ -439,6 +441,12 @@ export class AppSupervisor {
         inst.serviceRunning = true;
       } else {
         const spec = appSpawnSpec(rec, this.store.folder(rec.id), this.config, this.runAs, this.store.agentFolder(rec.id), this.addresses);
+        const fifoDir = spec.stderrFifo ? path.dirname(spec.stderrFifo) : null;
+        if (fifoDir && fifoDir !== this.store.agentFolder(rec.id) && fifoDir !== this.spareFifoDirSaid) {
+          // Where the FIFOs went when dataDir cannot be written: an operator (and a cleanup after a crash) can find it.
+          this.spareFifoDirSaid = fifoDir;
+          this.log.warn({ dir: fifoDir }, 'the apps folder is not writable: stderr FIFOs are made in the temp dir');
+        }
         const hint = rec.type === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
         const started = this.trees.spawn(rec.id, marksOf(rec.id, spec.stderrFifo), () => new GroupProcess(spec, {
           onStdout: (c) => inst.console.write('stdout', c),
