@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Generates resources/default-vss.json, the built-in vehicle model: a curated subset of VSS 4.0 covering the
-// signals playground demos use. Run by hand from a checkout next to shared/: node scripts/gen-default-vss.mjs [vss.json]
+// signals playground demos use. Run by hand: node scripts/gen-default-vss.mjs [vss.json] (default: the VSS 4.0 release
+// kept in resources/vss/).
 // The agent never reads the release file at run time; the generated subset is committed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const src = process.argv[2] ?? path.join(root, '..', 'shared', 'vss', 'vss_release_4.0.json');
+const src = process.argv[2] ?? path.join(root, 'resources', 'vss', 'vss_release_4.0.json');
 const full = JSON.parse(fs.readFileSync(src, 'utf8'));
 
 /** Exact leaf paths, or a branch prefix ending in "." to take every leaf under it. */

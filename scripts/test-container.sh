@@ -9,5 +9,6 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/lib/system-checks.sh"
 need_root test-container
+bash "$root/scripts/test-peers.sh" >&2   # the Velocitas SDK the sdv-runtime stand-in image carries
 apt_need podman:podman runc:runc
 run_checks container test/system/container.ts
