@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ApiClient, startAgent, tmpDir } from '../test/helpers/agent';
 import { PEER_PYTHON } from '../test/helpers/peers';
 import { FULL_VSS } from '../test/helpers/signals';
-import { Skip, cpuMeter, quantile, round, sleep } from './lib';
+import { Skip, cpuMeter, quantile, round, sleep, runScope } from './lib';
 import type { Metrics, Scenario } from './scenarios';
 
 const MESSAGES = Number(process.env.BENCH_MQTT_MESSAGES ?? 30_000);
@@ -24,7 +24,7 @@ async function freePort(): Promise<number> {
 /** Subscriber and publisher as two processes (two paho clients, no shared GIL); resolves with what the subscriber saw. */
 async function pahoPair(port: number, qos: 0 | 1, n: number): Promise<{ received: number; seconds: number }> {
   if (!fs.existsSync(PEER_PYTHON)) throw new Skip('the peer venv is missing: run scripts/test-peers.sh');
-  const dir = tmpDir('sdv-bench-mqtt-');
+  const dir = tmpDir(runScope, 'sdv-bench-mqtt-');
   const sub = path.join(dir, 'sub.py');
   fs.writeFileSync(sub, `import sys, time, json, paho.mqtt.client as mqtt
 n, qos = int(sys.argv[2]), int(sys.argv[3])
@@ -110,13 +110,13 @@ export const mqttScenario: Scenario = {
     const mosquittoBin = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((f) => fs.existsSync(f));
     if (!mosquittoBin) throw new Skip('mosquitto is missing: run scripts/test-peers.sh');
     const out: Metrics = {};
-    const agent = await startAgent();
+    const agent = await startAgent(runScope);
     try {
       const info = await (await ApiClient.connect(agent.apiUrl)).request({ type: 'get_runtime_info' });
       const port = Number(String((info.mqtt as { address: string }).address).split(':').pop());
       await measure('agent', agent.proc.pid!, port, out);
     } finally { await agent.stop(); }
-    const dir = tmpDir('sdv-bench-mosquitto-');
+    const dir = tmpDir(runScope, 'sdv-bench-mosquitto-');
     const port = await freePort();
     fs.writeFileSync(path.join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
     const m = spawn(mosquittoBin, ['-c', path.join(dir, 'm.conf')], { stdio: 'ignore' });
@@ -140,7 +140,7 @@ export const modelScenario: Scenario = {
   name: 'vehicle-model', runs: 1, warmup: false,
   about: 'generate_vehicle_model with VSS 4.0 (910 leaves) → reply, which includes writing the Python vehicle package (its share: pythonModel.ms); alternated with revert_vehicle_model (the built-in 120 leaves)',
   async run() {
-    const agent = await startAgent();
+    const agent = await startAgent(runScope);
     const c = await ApiClient.connect(agent.apiUrl);
     const vss = fs.readFileSync(FULL_VSS, 'utf8');
     const gen: number[] = [];

@@ -3,6 +3,7 @@
 //  2. agent RSS before and after 100 000 lines with a subscriber that never reads.
 import WebSocket from 'ws';
 import { ApiClient, sleep, startAgent } from '../test/helpers/agent';
+import { runScope } from './lib';
 
 const N = 200_000;
 
@@ -16,7 +17,7 @@ async function waitStopped(c: ApiClient, appId: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const agent = await startAgent();
+  const agent = await startAgent(runScope);
   try {
     // 1. throughput to one subscriber
     const c = await ApiClient.connect(agent.apiUrl);

@@ -7,6 +7,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { ROOT, tmpDir } from '../test/helpers/agent';
+import { Cleanup } from '../test/helpers/scope';
+
+/** What one run of a scenario started (agents, peers, temp folders): bench/run.ts ends it after every run. */
+export const runScope = new Cleanup();
 
 /** The single binary the scenarios measure: dist/sdv-agent-linux-<arch>, or BENCH_BINARY (an A/B against another build). */
 export const BINARY = process.env.BENCH_BINARY || path.join(ROOT, 'dist', `sdv-agent-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
@@ -83,7 +87,7 @@ export interface Spawned { proc: ChildProcess; healthUrl: string; exited: Promis
 /** Starts an agent executable (node + dist/sdv-agent.js, or the binary) on a known health port, without waiting. */
 export async function spawnAgent(argv: string[], config: Record<string, unknown> = {}, keepDir?: string): Promise<Spawned> {
   // keepDir: start in that folder (a restart: the agent finds its data from before) and leave it for the caller.
-  const dir = keepDir ?? tmpDir('sdv-bench-');
+  const dir = keepDir ?? tmpDir(runScope, 'sdv-bench-');
   fs.rmSync(path.join(dir, 'run'), { recursive: true, force: true });
   const healthPort = await freePort();
   const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: 0 }, health: { port: healthPort }, mqtt: { address: '127.0.0.1:0' }, log: { level: 'warn' }, ...config };

@@ -15,7 +15,7 @@ import type { Parts } from '../src/parts';
 import { startAgent, type AgentHandle } from '../test/helpers/agent';
 import { CompressedClock } from '../test/helpers/compressed-clock';
 import { StandInKitManager } from '../test/helpers/kit-manager';
-import { quantile, round, sleep } from './lib';
+import { quantile, round, sleep, runScope } from './lib';
 import type { Metrics, Scenario } from './scenarios';
 
 const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -80,7 +80,7 @@ async function singleAgents(m: Metrics): Promise<void> {
   let km = await StandInKitManager.start();
   const agents: AgentHandle[] = [];
   try {
-    const one = await startAgent({ config: { runtime: { name: 'Single' }, kitManager: { url: km.url } } });
+    const one = await startAgent(runScope, { config: { runtime: { name: 'Single' }, kitManager: { url: km.url } } });
     agents.push(one);
     await km.waitRegistration();
     const short: number[] = [];
@@ -95,9 +95,9 @@ async function singleAgents(m: Metrics): Promise<void> {
     const baseline = process.env.BENCH_BASELINE_BUNDLE;
     const ids = Array.from({ length: n }, (_, i) => `RunTime-Long${i}`);
     for (let i = 0; i < n; i++) {
-      agents.push(await startAgent({ config: { runtime: { name: `Long${i}` }, kitManager: { url: km.url } } }));
+      agents.push(await startAgent(runScope, { config: { runtime: { name: `Long${i}` }, kitManager: { url: km.url } } }));
       // An older build names its kit Runtime-<name>: give it the kit id the measure looks for.
-      if (baseline) agents.push(await startAgent({ bundle: baseline, config: { runtime: { name: `Base${i}`, kitId: `RunTime-Base${i}` }, kitManager: { url: km.url } } }));
+      if (baseline) agents.push(await startAgent(runScope, { bundle: baseline, config: { runtime: { name: `Base${i}`, kitId: `RunTime-Base${i}` }, kitManager: { url: km.url } } }));
     }
     const baseIds = baseline ? Array.from({ length: n }, (_, i) => `RunTime-Base${i}`) : [];
     await returns(km, [...ids, ...baseIds], Date.now(), 15_000);

@@ -2,7 +2,7 @@
 // median [min..max] per metric and writes bench/out/latest.json. A scenario whose part is missing reports "skipped".
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Skip, machine, round } from './lib';
+import { Skip, machine, round, runScope } from './lib';
 import { SCENARIOS, type Metrics } from './scenarios';
 
 interface Aggregate { median: number; min: number; max: number; runs: number }
@@ -37,8 +37,8 @@ async function main(): Promise<void> {
     let status: Result['status'] = 'ok';
     let reason: string | undefined;
     try {
-      if (s.warmup) await s.run();
-      for (let i = 0; i < (runsOverride ?? s.runs); i++) runs.push(await s.run());
+      if (s.warmup) { try { await s.run(); } finally { await runScope.run(); } }
+      for (let i = 0; i < (runsOverride ?? s.runs); i++) { try { runs.push(await s.run()); } finally { await runScope.run(); } }
     } catch (e) {
       status = e instanceof Skip ? 'skipped' : 'failed';
       reason = e instanceof Error ? e.message : String(e);

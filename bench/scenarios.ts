@@ -12,7 +12,7 @@ import { VssModel } from '../src/signals/vss';
 import { reconnect } from './reconnect';
 import { velocitas } from './velocitas';
 import { mqttScenario, modelScenario } from './app-environment';
-import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy } from './lib';
+import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
 
 export type Metrics = Record<string, number | string>;
 export interface Scenario { name: string; runs: number; warmup: boolean; about: string; run(): Promise<Metrics> }
@@ -134,7 +134,7 @@ const footprint: Scenario = {
 // ---------------------------------------------------------------------------------------------- startup
 /** spawn → /health 200 of a first start (a fresh dataDir: the Python vehicle package is written) and of a restart. */
 async function timeToHealth(argv: string[]): Promise<{ first: number; restart: number }> {
-  const dir = tmpDir('sdv-bench-start-');
+  const dir = tmpDir(runScope, 'sdv-bench-start-');
   try {
     const once = async () => {
       const t0 = performance.now();
@@ -163,7 +163,7 @@ let floorBundle: string | null = null;
 async function startupFloor(): Promise<string> {
   if (floorBundle) return floorBundle;
   const { build } = await import('esbuild');
-  const dir = tmpDir('sdv-bench-floor-');
+  const dir = tmpDir(runScope, 'sdv-bench-floor-');
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'floor.js');
   const requires = FLOOR_MODULES.map((m) => `require(${JSON.stringify(m)});`).join('\n');
@@ -240,7 +240,7 @@ const consoleScenario: Scenario = {
   name: 'console', runs: 1, warmup: false,
   about: 'python output to one local-API subscriber: as fast as possible (200 000 lines) and 100-byte lines at 10 000/s (5 s); then a subscriber that never reads (200 000 lines): RSS growth',
   async run() {
-    const agent = await startAgent({ config: {}, env: AGENT_ENV }).catch(() => startAgent({ env: AGENT_ENV }));
+    const agent = await startAgent(runScope, { config: {}, env: AGENT_ENV }).catch(() => startAgent(runScope, { env: AGENT_ENV }));
     const c = await ApiClient.connect(agent.apiUrl);
     try {
       const N = 200_000;
@@ -348,8 +348,8 @@ const signals: Scenario = {
     const batchWindowMs = 50;
     const model = VssModel.load(FULL_VSS);
     const leaves = model.all().filter((m) => m.path !== 'Vehicle.Speed');
-    const up = await startUpstream({ kuksa: { vss: FULL_VSS } });
-    const down = await startDownstream(up.port, 'v2', { vss: FULL_VSS }, { signals: { batchWindowMs } }).catch(() => startDownstream(up.port, 'v2', {}, { signals: { batchWindowMs } }));
+    const up = await startUpstream(runScope, { kuksa: { vss: FULL_VSS } });
+    const down = await startDownstream(runScope, up.port, 'v2', { vss: FULL_VSS }, { signals: { batchWindowMs } }).catch(() => startDownstream(runScope, up.port, 'v2', {}, { signals: { batchWindowMs } }));
     const pub = publisher(up.port, leaves);
     const m: Metrics = { signals: leaves.length + 1, hz: 100, batchWindowMs };
     try {
@@ -427,7 +427,7 @@ const latency: Scenario = {
   async run() {
     const runs = envNum('BENCH_LATENCY_RUNS', 50);
     const km = await StandInKitManager.start();
-    const agent = await startAgent({ config: { runtime: { name: 'BenchKit' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } }).catch(() => startAgent({ config: { runtime: { name: 'BenchKit' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } }));
+    const agent = await startAgent(runScope, { config: { runtime: { name: 'BenchKit' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } }).catch(() => startAgent(runScope, { config: { runtime: { name: 'BenchKit' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } }));
     const c = await ApiClient.connect(agent.apiUrl);
     const m: Metrics = { runs };
     try {
@@ -497,7 +497,7 @@ async function scaleRun(executable?: string): Promise<Metrics> {
   const CON = 20;
   const SIG = 100;
   const opts = { executable, env: AGENT_ENV, config: { api: { maxClients: 200 }, apps: { maxApps: 60 } } };
-  const up = await startUpstream(opts).catch(() => startUpstream(opts));
+  const up = await startUpstream(runScope, opts).catch(() => startUpstream(runScope, opts));
   const agent = up.agent;
   const c = await ApiClient.connect(agent.apiUrl);
   const clients: ApiClient[] = [];

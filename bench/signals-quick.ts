@@ -7,6 +7,7 @@ import { ApiClient } from '../test/helpers/agent';
 import { FULL_VSS, rawClients, startUpstream } from '../test/helpers/signals';
 import { toWire, type SignalValue } from '../src/signals/values';
 import { VssModel } from '../src/signals/vss';
+import { runScope } from './lib';
 
 const seconds = Number(process.argv[2] ?? 10);
 const windowMs = Number(process.argv[3] ?? 50);
@@ -28,9 +29,9 @@ function valueFor(m: ReturnType<VssModel['all']>[number], tick: number): SignalV
 async function main(): Promise<void> {
   const model = VssModel.load(FULL_VSS);
   const leaves = model.all().filter((m) => m.path !== 'Vehicle.Speed');
-  const up = await startUpstream({ kuksa: { vss: FULL_VSS }, config: { log: { level: 'warn' }, signals: { batchWindowMs: windowMs } } }).catch(async () => {
+  const up = await startUpstream(runScope, { kuksa: { vss: FULL_VSS }, config: { log: { level: 'warn' }, signals: { batchWindowMs: windowMs } } }).catch(async () => {
     // the ready line is logged at info; fall back to the default level
-    return startUpstream({ kuksa: { vss: FULL_VSS }, config: { signals: { batchWindowMs: windowMs } } });
+    return startUpstream(runScope, { kuksa: { vss: FULL_VSS }, config: { signals: { batchWindowMs: windowMs } } });
   });
   const raw = rawClients(up.port);
   const c = await ApiClient.connect(up.agent.apiUrl);

@@ -8,7 +8,7 @@ import { ApiClient } from '../test/helpers/agent';
 import { startMosquitto } from '../test/helpers/mosquitto';
 import { rawClients, startUpstream } from '../test/helpers/signals';
 import { runVelocitasApp } from '../test/helpers/velocitas';
-import { cpuMeter, quantile, round, sleep } from './lib';
+import { cpuMeter, quantile, round, sleep, runScope } from './lib';
 import type { Metrics, Scenario } from './scenarios';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -80,12 +80,12 @@ export const velocitas: Scenario = {
   about: 'sdv.databroker.v1 GetDatapoints of 10 signals (calls/s, 8 in flight) beside kuksa.val v2 GetValues; local write → Velocitas SDK subscribe callback delay beside raw sdv and v2 Subscribe',
   async run() {
     const windowS = Number(process.env.BENCH_SIGNALS_S ?? 8);
-    const mqtt = await startMosquitto();
-    const up = await startUpstream();
+    const mqtt = await startMosquitto(runScope);
+    const up = await startUpstream(runScope);
     const raw = rawClients(up.port);
     const api = await ApiClient.connect(up.agent.apiUrl);
     const streams: grpc.ClientReadableStream<Obj>[] = [];
-    const app = runVelocitasApp(APP, { grpcPort: up.port, mqttUrl: mqtt.url, leaves: { 'Vehicle.Speed': 'float' } });
+    const app = runVelocitasApp(runScope, APP, { grpcPort: up.port, mqttUrl: mqtt.url, leaves: { 'Vehicle.Speed': 'float' } });
     const m: Metrics = { signals: TEN.length, inFlight: IN_FLIGHT, windowS };
     try {
       const values: Record<string, unknown> = { 'Vehicle.Speed': 0, 'Vehicle.Body.Lights.Beam.Low.IsOn': true };
@@ -117,7 +117,7 @@ export const velocitas: Scenario = {
       }
       m['getDatapoints10.ratioToV2'] = round((m['getDatapoints10.callsPerS'] as number) / (m['v2GetValues10.callsPerS'] as number), 2);
       // what an app gets: the SDK's own client (grpc C core) calling GetDatapoints, 8 in flight
-      const reader = runVelocitasApp(SDK_READER(windowS), { grpcPort: up.port, mqttUrl: mqtt.url, leaves: { 'Vehicle.Speed': 'float' } });
+      const reader = runVelocitasApp(runScope, SDK_READER(windowS), { grpcPort: up.port, mqttUrl: mqtt.url, leaves: { 'Vehicle.Speed': 'float' } });
       m['sdkGetDatapoints10.callsPerS'] = Math.round(Number((await reader.waitOut(/^N /, (windowS + 30) * 1000)).slice(2)));
 
       // (2) write → callback: one Velocitas app, one raw sdv and one raw v2 subscriber on the same writes

@@ -2,13 +2,12 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiClient, getJson, sleep, startAgent, type AgentHandle } from './helpers/agent';
+import { ApiClient, eventually, getJson, sleep, startAgent, type AgentHandle } from './helpers/agent';
 
 type F = Record<string, unknown>;
 
 async function setup(t: { teardown(fn: () => unknown): void }, config: F = {}): Promise<{ agent: AgentHandle; c: ApiClient }> {
-  const agent = await startAgent({ config: { apps: { stopGraceMs: 1000, ...config } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { apps: { stopGraceMs: 1000, ...config } } });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   return { agent, c };
@@ -76,15 +75,17 @@ t.test('pause halts output, resume continues; stop kills a grandchild; impossibl
   t.ok(alive(grandchild), 'grandchild runs');
   await c.waitFor((f) => f.type === 'console_output' && f.output === 'tick 5');
   t.match(await c.request({ type: 'pause_app', appId: 'VEA-ticker' }), { status: 'paused' });
-  await sleep(300);
-  const n1 = lines(c, 'VEA-ticker').length;
+  // Lines printed just before the pause may still be on their way: wait until the output has settled, then see that
+  // it stays settled (a running ticker prints every 50 ms and never settles).
+  let n1 = -1;
+  await eventually('the output settles', async () => { const n = lines(c, 'VEA-ticker').length; const settled = n === n1; n1 = n; return settled; }, { stepMs: 300 });
   await sleep(700);
   t.equal(lines(c, 'VEA-ticker').length, n1, 'no output while paused');
   t.match(await c.request({ type: 'resume_app', appId: 'VEA-ticker' }), { status: 'running' });
   await c.waitFor(() => lines(c, 'VEA-ticker').length >= n1 + 3);
   t.pass('output continues after resume');
   t.match(await c.request({ type: 'stop_app', appId: 'VEA-ticker' }), { type: 'stop_app-response', status: 'stopped' });
-  await sleep(200);
+  await eventually('the grandchild gone', () => !alive(grandchild));
   t.notOk(alive(grandchild), 'grandchild killed with the group');
   t.match(await c.request({ type: 'stop_app', appId: 'VEA-ticker' }), { type: 'error', code: 'CONFLICT' });
   t.match(await c.request({ type: 'run_app', appId: 'VEA-nope' }), { type: 'error', code: 'NOT_FOUND' });
@@ -109,7 +110,7 @@ t.test('restart policies: never â†’ error, on-failure restarts then crash loop â
   t.match(loop.reason, /crash loop/);
   t.equal(lines(c, 'VEA-loop').filter((f) => f.output === 'up').length, 3, 'first run + 2 restarts');
 
-  await c.waitFor(() => lines(c, 'VEA-always').filter((f) => f.output === 'once').length >= 3, 15_000);
+  await c.waitFor(() => lines(c, 'VEA-always').filter((f) => f.output === 'once').length >= 3);
   const list = await c.request({ type: 'list_deployed_apps' });
   const always = (list.apps as F[]).find((a) => a.id === 'VEA-always')!;
   t.ok((always.restarts as number) >= 2, 'always restarts after exit 0');
@@ -184,7 +185,7 @@ t.test('stop is graceful: SIGTERM reaches the app itself, its handler runs and i
   await c.request({ type: 'run_app', appId: 'VEA-saver' });
   await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-saver' && f.output === 'ready');
   const t0 = Date.now();
-  const stopped = await c.request({ type: 'stop_app', appId: 'VEA-saver' }, 15_000);
+  const stopped = await c.request({ type: 'stop_app', appId: 'VEA-saver' });
   const took = Date.now() - t0;
   t.match(stopped, { type: 'stop_app-response', status: 'stopped', exitCode: 7 }, 'the exit code is the app\'s, not its wrapper\'s 143');
   t.ok(took >= 400, `the stop waited for the handler (${took} ms)`);
@@ -220,11 +221,11 @@ t.test('an app that ignores SIGTERM is killed with its group after apps.stopGrac
   const grandchild = Number(String(childLine.output).split(' ')[1]);
   t.ok(alive(grandchild), 'the app\'s child runs');
   const t0 = Date.now();
-  const stopped = await c.request({ type: 'stop_app', appId: 'VEA-stubborn' }, 15_000);
+  const stopped = await c.request({ type: 'stop_app', appId: 'VEA-stubborn' });
   const took = Date.now() - t0;
   t.match(stopped, { status: 'stopped', exitCode: 137 });
   t.ok(took >= 1500, `the grace was waited out (${took} ms)`);
   t.match(c.frames.find((f) => f.type === 'app_status' && f.appId === 'VEA-stubborn' && f.status === 'stopped'), { reason: 'stopped (killed by signal 9)' });
-  await sleep(200);
+  await eventually('the app\'s child gone', () => !alive(grandchild));
   t.notOk(alive(grandchild), 'the app\'s child went with the group');
 });

@@ -2,9 +2,8 @@
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { ApiClient, startAgent } from './helpers/agent';
+import { ApiClient, startAgent, tmpDir, type Scope } from './helpers/agent';
 import { buildWheel } from './helpers/wheel';
 
 type F = Record<string, unknown>;
@@ -12,16 +11,15 @@ const isRoot = process.getuid?.() === 0;
 const NOT_ROOT = isRoot ? false : 'the agent drops privileges only when it runs as root; these tests are not root';
 
 /** nobody's uid, and a folder others may pass through (as /var/lib is on a box; mkdtemp's own folder is 0700). */
-function nobodyAndBase(prefix: string): { nobodyUid: number; base: string } {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+function nobodyAndBase(t: Scope, prefix: string): { nobodyUid: number; base: string } {
+  const base = tmpDir(t, prefix);
   fs.chmodSync(base, 0o711);
   return { nobodyUid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim()), base };
 }
 
 t.test('apps.runAs nobody: the app runs as nobody and can write in its folder', { skip: NOT_ROOT }, async (t) => {
-  const { nobodyUid, base } = nobodyAndBase('runas-');
-  const agent = await startAgent({ dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' } } });
-  t.teardown(() => agent.stop());
+  const { nobodyUid, base } = nobodyAndBase(t, 'runas-');
+  const agent = await startAgent(t, { dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' } } });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   const code = 'import os\nprint("uid", os.getuid())\nopen("scratch.txt", "w").write("ok")\nprint("wrote", open("scratch.txt").read())\n';
@@ -30,7 +28,7 @@ t.test('apps.runAs nobody: the app runs as nobody and can write in its folder', 
   c.send({ type: 'console_subscribe', id, appId: 'VEA-who' });
   await c.waitFor((f) => f.id === id);
   await c.request({ type: 'run_app', appId: 'VEA-who' });
-  await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-who' && (f.status === 'stopped' || f.status === 'error'), 20_000);
+  await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-who' && (f.status === 'stopped' || f.status === 'error'));
   const out = c.frames.filter((f: F) => f.type === 'console_output' && f.appId === 'VEA-who').map((f) => String(f.output));
   t.ok(out.includes(`uid ${nobodyUid}`), `the app printed uid ${nobodyUid} (got ${JSON.stringify(out).slice(0, 300)})`);
   t.ok(out.includes('wrote ok'), 'the app could write and read a file in its folder');
@@ -39,14 +37,13 @@ t.test('apps.runAs nobody: the app runs as nobody and can write in its folder', 
 });
 
 t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip run as nobody too', { skip: NOT_ROOT }, async (t) => {
-  const { nobodyUid, base } = nobodyAndBase('runas-adhoc-');
+  const { nobodyUid, base } = nobodyAndBase(t, 'runas-adhoc-');
   // A wheel folder the run user may read, as an operator would provide it.
   const wheels = path.join(base, 'wheels');
   fs.mkdirSync(wheels, { mode: 0o755 });
   const wheel = buildWheel(wheels, 'whoami_pkg', '1.0', { 'whoami_pkg/__init__.py': 'import os\nUID = os.getuid()\n' });
   fs.chmodSync(wheel, 0o644);
-  const agent = await startAgent({ dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' }, packages: { findLinks: wheels, installTimeoutS: 60 } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' }, packages: { findLinks: wheels, installTimeoutS: 60 } } });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   const outputOf = async (id: string, frame: F, timeoutMs = 30_000) => {
@@ -59,7 +56,7 @@ t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip 
 
   // pip: installs as nobody into a folder nobody owns; the package then imports in a run
   c.send({ type: 'install_python_packages', id: 'pip', data: 'whoami-pkg==1.0' });
-  const pip = await c.waitFor((f) => f.id === 'pip', 60_000);
+  const pip = await c.waitFor((f) => f.id === 'pip');
   t.equal(pip.result, 'Successful', `pip as nobody (${String(pip.data).slice(-300)})`);
   t.equal(fs.statSync(path.join(agent.dataDir, 'python-packages', 'whoami_pkg', '__init__.py')).uid, nobodyUid, 'installed files are nobody\'s');
 
@@ -70,9 +67,9 @@ t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip 
   // the tracer's socket is reachable by the run user
   const traced = ['import os, time', 'me = os.getuid()', 'n = 0', 'while n < 40:', '    n += 1', '    time.sleep(0.05)'].join('\n');
   c.send({ type: 'run_python_app', id: 'tr', data: { code: traced, name: 'traced', watch_vars: 'me n' } });
-  const seen = await c.waitFor((f) => f.requestId === 'tr' && f.cmd === 'trace_vars' && (f.data as F)?.me !== undefined, 15_000);
+  const seen = await c.waitFor((f) => f.requestId === 'tr' && f.cmd === 'trace_vars' && (f.data as F)?.me !== undefined);
   t.equal((seen.data as F).me, nobodyUid, 'watched variables arrive from a traced run as nobody');
-  await c.waitFor((f) => f.id === 'tr' && f.isDone === true, 15_000);
+  await c.waitFor((f) => f.id === 'tr' && f.isDone === true);
 
   if (spawnSync('sh', ['-c', 'command -v g++']).status === 0) {
     const cpp = await outputOf('cpp', { type: 'run_cpp_app', data: { code: '#include <cstdio>\n#include <unistd.h>\nint main(){ std::printf("uid %d\\n", (int)getuid()); }\n', name: 'who-cpp' } }, 120_000);

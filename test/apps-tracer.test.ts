@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MAX_WATCHED, splitWatchVars, TraceChannel, tracerScript } from '../src/apps/tracer';
 import { tmpDir } from './helpers/agent';
+import { CEILING_MS, stopChild, trackChild } from './helpers/scope';
 
 t.test('splitWatchVars keeps the python variable names and skips the rest', async (t) => {
   t.same(splitWatchVars('a b,c'), { names: ['a', 'b', 'c'], skipped: [], skippedCount: 0 });
@@ -21,7 +22,7 @@ t.test('splitWatchVars keeps the python variable names and skips the rest', asyn
 });
 
 t.test('a running program reports changes and accepts new values', async (t) => {
-  const dir = tmpDir('sdv-trace-test-');
+  const dir = tmpDir(t, 'sdv-trace-test-');
   const main = path.join(dir, 'main.py');
   fs.writeFileSync(main, [
     'import time',
@@ -39,20 +40,20 @@ t.test('a running program reports changes and accepts new values', async (t) => 
   let wake: (() => void) | null = null;
   const ch = await TraceChannel.open(['counter', 'status', 'big'], (v) => { seen.push(v); wake?.(); });
   t.teardown(() => ch.close());
-  const waitFor = async (pred: () => boolean, ms = 15_000) => {
-    const end = Date.now() + ms;
+  const waitFor = async (pred: () => boolean) => {
+    const end = Date.now() + CEILING_MS;
     while (!pred()) {
       if (Date.now() > end) throw new Error(`not seen: ${JSON.stringify(seen).slice(0, 500)}`);
       await new Promise<void>((r) => { wake = r; setTimeout(r, 200); });
     }
   };
-  const proc = spawn('python3', ['-u', tracerScript(), main], { env: { ...process.env, ...ch.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = trackChild(spawn('python3', ['-u', tracerScript(), main], { env: { ...process.env, ...ch.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => { stdout += d; });
   proc.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise<number | null>((r) => proc.on('close', r));
-  t.teardown(() => { proc.kill('SIGKILL'); });
+  t.teardown(() => stopChild(proc, 'SIGKILL'));
 
   await waitFor(() => seen.some((v) => typeof v.counter === 'number' && (v.counter as number) >= 2));
   t.ok(seen.some((v) => v.status === 'idle'), 'initial string value reported');
@@ -71,10 +72,11 @@ t.test('a running program reports changes and accepts new values', async (t) => 
 });
 
 t.test('an exception in the program: traceback without tracer frames, exit 1', async (t) => {
-  const dir = tmpDir('sdv-trace-test-');
+  const dir = tmpDir(t, 'sdv-trace-test-');
   const main = path.join(dir, 'main.py');
   fs.writeFileSync(main, 'x = 1\nraise ValueError("boom")\n');
-  const proc = spawn('python3', ['-u', tracerScript(), main], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = trackChild(spawn('python3', ['-u', tracerScript(), main], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  t.teardown(() => stopChild(proc, 'SIGKILL'));
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
   const code = await new Promise<number | null>((r) => proc.on('close', r));

@@ -2,15 +2,14 @@
 // processes. A subscriber here is a small real Client object, not a mock of project code.
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { AppConsole, LineRing, LineSplitter, MAX_LINE_CHARS } from '../src/apps/console';
 import { AdhocRuns } from '../src/apps/adhoc';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
 import { MemoryClient } from './helpers/memory-client';
+import { eventually, tmpDir } from './helpers/scope';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('LineSplitter: \\n and \\r\\n, partial line after idle, long lines cut', async (t) => {
   const out: string[] = [];
@@ -18,7 +17,7 @@ t.test('LineSplitter: \\n and \\r\\n, partial line after idle, long lines cut', 
   s.push('a\r\nb\nc');
   t.same(out, ['a', 'b']);
   s.push('d');
-  await sleep(80);
+  await eventually('the partial line flushed after idle', () => out.length === 3);
   t.same(out, ['a', 'b', 'cd'], 'partial flushed after idle');
   s.push('x'.repeat(MAX_LINE_CHARS + 5) + '\n');
   t.equal(out.length, 5);
@@ -40,7 +39,7 @@ t.test('LineRing: line cap, byte cap, lookup by seq, tail', async (t) => {
 
 
 t.test('AppConsole: a congested subscriber holds nothing, then learns what it lost', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-'));
+  const dir = tmpDir(t, 'console-');
   const con = new AppConsole({ appId: 'A', lines: 10, bytes: 1 << 20, logFile: path.join(dir, 'console.log'), logMaxBytes: 4096 });
   const c = new MemoryClient('c1');
   con.startDelivery(c.id, con.subscribe(c));
@@ -50,7 +49,7 @@ t.test('AppConsole: a congested subscriber holds nothing, then learns what it lo
   for (let i = 0; i < 25; i++) con.write('stdout', `n${i}\n`);
   t.equal(c.frames.length, 1, 'nothing sent while congested');
   c.congestedNow = false;
-  await sleep(80);
+  await eventually('delivery resumed', () => c.frames.length >= 12);
   t.match(c.frames[1], { type: 'console_dropped', appId: 'A', count: 15 });
   t.same(c.frames.slice(2).map((f) => f.output), Array.from({ length: 10 }, (_, i) => `n${i + 15}`));
   for (let round = 0; round < 3; round++) {
@@ -63,7 +62,7 @@ t.test('AppConsole: a congested subscriber holds nothing, then learns what it lo
 });
 
 t.test('ad-hoc runs: output by lines, replace by owner, list, lifetime cap', async (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'adhoc-'));
+  const dataDir = tmpDir(t, 'adhoc-');
   const { config } = loadConfig(null, { SDV_AGENT_RUNTIME_DATA_DIR: dataDir, SDV_AGENT_APPS_ADHOC_MAX_S: '1', SDV_AGENT_APPS_STOP_GRACE_MS: '500' });
   const runs = new AdhocRuns(config, createLogger('silent'));
   t.teardown(() => runs.stopAll());

@@ -3,8 +3,7 @@ import t from 'tap';
 import { ApiClient, startAgent } from './helpers/agent';
 
 t.test('token auth', async (t) => {
-  const agent = await startAgent({ config: { api: { token: 'let-me-in' } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { api: { token: 'let-me-in' } } });
 
   t.test('Authorization: Bearer on the upgrade', async (t) => {
     const c = await ApiClient.connect(agent.apiUrl, { authorization: 'Bearer let-me-in' });

@@ -1,11 +1,9 @@
 // run_cpp_app / run_rust_app through the real agent's local API: real compilers, real ad-hoc runs.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiClient, startAgent, type AgentHandle } from './helpers/agent';
+import { ApiClient, eventually, startAgent, type AgentHandle } from './helpers/agent';
 
-const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
 
 async function run(c: ApiClient, type: string, code: string, timeoutMs = 50_000) {
   const id = `${type}-${Math.random().toString(36).slice(2)}`;
@@ -20,9 +18,8 @@ function buildsLeft(agent: AgentHandle): string[] {
   try { return fs.readdirSync(path.join(agent.dataDir, 'builds')); } catch { return []; }
 }
 
-t.test('C++: compiles, runs with streamed output and exit code; compile errors stream and end non-zero', { skip: has('g++') ? false : 'g++ is not installed' }, async (t) => {
-  const agent = await startAgent();
-  t.teardown(() => agent.stop());
+t.test('C++: compiles, runs with streamed output and exit code; compile errors stream and end non-zero', async (t) => {
+  const agent = await startAgent(t);
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
 
@@ -38,13 +35,12 @@ t.test('C++: compiles, runs with streamed output and exit code; compile errors s
   t.match(bad.text, /build failed/);
 
   // the build folders are gone once the runs have ended
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually('the build folders removed', () => buildsLeft(agent).length === 0);
   t.same(buildsLeft(agent), [], 'build folders cleaned up');
 });
 
-t.test('Rust: compiles and runs', { skip: has('rustc') ? false : 'rustc is not installed on this machine' }, async (t) => {
-  const agent = await startAgent();
-  t.teardown(() => agent.stop());
+t.test('Rust: compiles and runs', async (t) => {
+  const agent = await startAgent(t);
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   const r = await run(c, 'run_rust_app', 'fn main() { println!("Hello from Rust"); std::process::exit(0); }');
@@ -53,8 +49,7 @@ t.test('Rust: compiles and runs', { skip: has('rustc') ? false : 'rustc is not i
 });
 
 t.test('a missing toolchain is one clear error naming it', async (t) => {
-  const agent = await startAgent({ config: { build: { cxx: '/nonexistent/g++', rustc: '/nonexistent/rustc' } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { build: { cxx: '/nonexistent/g++', rustc: '/nonexistent/rustc' } } });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   const r = await run(c, 'run_cpp_app', 'int main(){}', 10_000);

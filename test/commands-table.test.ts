@@ -18,8 +18,7 @@ t.test('every command once, through both doors', async (t) => {
 
   const km = await StandInKitManager.start();
   t.teardown(() => km.close());
-  const agent = await startAgent({ config: { runtime: { name: 'Table' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { runtime: { name: 'Table' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   const fe = await Frontend.connect(km.url);
@@ -29,9 +28,9 @@ t.test('every command once, through both doors', async (t) => {
   const local = async (name: string) => {
     const id = `t-${name}`;
     c.send({ type: name, id });
-    return c.waitFor((f) => f.id === id, 15_000);
+    return c.waitFor((f) => f.id === id);
   };
-  const kit = (name: string) => fe.command(KIT, { cmd: name }, (r) => (r.cmd === name || r.requestCmd === name) && (r.isDone !== false || r.errorCode !== undefined || r.result !== undefined), 15_000);
+  const kit = (name: string) => fe.command(KIT, { cmd: name }, (r) => (r.cmd === name || r.requestCmd === name) && (r.isDone !== false || r.errorCode !== undefined || r.result !== undefined));
 
   for (const name of names) {
     const l = await local(name);

@@ -8,7 +8,7 @@ import { ConfigError, envName, leafPaths, loadConfig, maskedConfig, maskUrl } fr
 import { AGENT_JS, ROOT, tmpDir } from './helpers/agent';
 
 function writeYaml(text: string): string {
-  const f = path.join(tmpDir(), 'c.yaml');
+  const f = path.join(tmpDir(t), 'c.yaml');
   fs.writeFileSync(f, text);
   return f;
 }
@@ -164,7 +164,7 @@ t.test('a port already in use is a runtime failure: exit 1', async (t) => {
   const srv = net.createServer().listen(0, '127.0.0.1');
   await new Promise((r) => srv.once('listening', r));
   const port = (srv.address() as { port: number }).port;
-  const dir = tmpDir();
+  const dir = tmpDir(t);
   const r = cli([], { SDV_AGENT_API_PORT: String(port), SDV_AGENT_HEALTH_PORT: '0', SDV_AGENT_RUNTIME_DATA_DIR: dir, SDV_AGENT_KUKSA_SERVE: 'false', SDV_AGENT_MQTT_ADDRESS: '127.0.0.1:0' });
   srv.close();
   t.equal(r.code, 1);

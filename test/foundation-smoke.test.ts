@@ -3,8 +3,7 @@ import * as fs from 'node:fs';
 import { ApiClient, getJson, startAgent } from './helpers/agent';
 
 t.test('agent starts standalone, answers ping and /health', async (t) => {
-  const agent = await startAgent();
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t);
   const h = await getJson(agent.healthUrl);
   t.equal(h.status, 200);
   t.equal(h.body.status, 'healthy');

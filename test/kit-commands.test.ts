@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { eventually, sleep } from './helpers/agent';
 import { agentBehindKitManager, Frontend } from './helpers/kit-manager';
 
 const KIT = 'RunTime-KitBox';
@@ -24,7 +25,7 @@ t.test('commands through the Kit-Manager', async (t) => {
     const before = fe.replies.length;
     const first = await fe.command(KIT, { cmd: 'run_python_app', usedAPIs: [], data: { code: 'print("hello")\nprint("world")\nraise SystemExit(3)\n', name: 'Proto1' } });
     if (!available(t, first, 'run_python_app')) return;
-    const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true, 15_000);
+    const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true);
     const stream = fe.replies.slice(before).filter((r) => r.cmd === 'run_python_app' && r.isDone === false);
     t.ok(stream.length >= 1);
     for (const r of stream) {
@@ -42,7 +43,7 @@ t.test('commands through the Kit-Manager', async (t) => {
     const before = fe.replies.length;
     const first = await fe.command(KIT, { cmd: 'run_python_app', data: { code: 'import sys\nprint("oops", file=sys.stderr)\nraise ValueError("x")\n', name: 'Crash' } }, (r) => r.cmd === 'run_python_app');
     if (!available(t, first, 'run_python_app')) return;
-    const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.isDone === true, 15_000);
+    const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.isDone === true);
     t.equal(done.code, 1);
     t.match(fe.replies.slice(before).map((r) => r.result ?? '').join(''), /oops\r\n[\s\S]*ValueError/);
   });
@@ -55,9 +56,8 @@ t.test('commands through the Kit-Manager', async (t) => {
     const runners = (info.data as { lsOfRunner: Rec[] }).lsOfRunner;
     t.ok(runners.some((r) => r.appName === 'Looper' && r.request_from === fe.id), 'lsOfRunner names the app and its client');
     t.ok(runners.every((r) => typeof r.from === 'number' && Math.abs((r.from as number) - Date.now() / 1000) < 600), 'lsOfRunner.from is the start time in epoch seconds');
-    const deadline = Date.now() + 10_000;
-    while (!km.runtimeStates.some((s) => (s.data as Rec).noOfRunner === 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    t.ok(km.runtimeStates.some((s) => (s.data as Rec).noOfRunner === 1), 'report-runtime-state told the Kit-Manager');
+    await eventually('report-runtime-state told the Kit-Manager', () => km.runtimeStates.some((s) => (s.data as Rec).noOfRunner === 1));
+    t.pass('report-runtime-state told the Kit-Manager');
 
     const other = await Frontend.connect(km.url);
     t.teardown(() => other.close());
@@ -68,7 +68,7 @@ t.test('commands through the Kit-Manager', async (t) => {
 
     const stop = await fe.command(KIT, { cmd: 'stop_python_app', data: {} }, (r) => r.cmd === 'stop_python_app');
     t.equal(stop.result, 'Successful');
-    const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true, 15_000);
+    const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true);
     t.type(done.code, 'number');
   });
 
@@ -78,8 +78,7 @@ t.test('commands through the Kit-Manager', async (t) => {
     if (!available(t, first, 'run_python_app')) return;
     await fe.command(KIT, { cmd: 'run_python_app', data: { code: 'print("B")\n', name: 'B' } }, (r) => r.cmd === 'run_python_app' && typeof r.result === 'string' && r.result.includes('B'));
     const ends = () => fe.replies.slice(before).filter((r) => r.cmd === 'run_python_app' && r.isDone === true).length;
-    const deadline = Date.now() + 15_000;
-    while (ends() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await eventually('both runs ended', () => ends() >= 2);
     t.equal(ends(), 2, 'the first run ended when the second started, the second on its own');
   });
 
@@ -92,7 +91,7 @@ t.test('commands through the Kit-Manager', async (t) => {
       const before = fe.replies.length;
       const first = await fe.command(KIT, { cmd: 'run_bin_app', usedAPIs: [], data });
       if (!available(t, first, 'run_bin_app')) return;
-      const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_bin_app' && r.isDone === true, 15_000);
+      const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_bin_app' && r.isDone === true);
       t.equal(done.code, 0, `${data} ran`);
     }
     const end = (r: Rec) => r.cmd === 'run_bin_app' && r.isDone === true;
@@ -108,7 +107,7 @@ t.test('commands through the Kit-Manager', async (t) => {
   for (const cmd of ['run_rust_app', 'run_cpp_app']) {
     t.test(`${cmd}`, async (t) => {
       // C++ replies travel as run_bin_app (the frontend shows no run_cpp_app replies), naming the request in requestCmd.
-      const r = await fe.command(KIT, { cmd, usedAPIs: [], data: { code: 'x', name: 'p' } }, (x) => x.cmd === cmd || x.requestCmd === cmd, 30_000);
+      const r = await fe.command(KIT, { cmd, usedAPIs: [], data: { code: 'x', name: 'p' } }, (x) => x.cmd === cmd || x.requestCmd === cmd);
       if (!available(t, r, cmd)) return;
       t.pass(`${cmd} answered: ${JSON.stringify(r).slice(0, 200)}`);
     });
@@ -118,7 +117,7 @@ t.test('commands through the Kit-Manager', async (t) => {
     const before = fe.replies.length;
     const code = 'import time\nwhile True:\n    print("deployed", flush=True)\n    time.sleep(1)\n';
     const r = await fe.command(KIT, { cmd: 'deploy_request', code, prototype: { id: 'proto-1', name: 'Proto One' }, username: 'tester', disable_code_convert: true },
-      (x) => (x.cmd === 'deploy-request' && x.is_finish === true) || x.cmd === 'deploy_request', 20_000);
+      (x) => (x.cmd === 'deploy-request' && x.is_finish === true) || x.cmd === 'deploy_request');
     if (!available(t, r, 'deploy_request')) return;
     t.equal(r.is_finish, true);
     t.match(r.result, /VEA-proto-1 deployed.*\r\n$/);
@@ -129,7 +128,7 @@ t.test('commands through the Kit-Manager', async (t) => {
     t.match(lines[0]!.result, /original code/, 'disable_code_convert: the code as sent');
 
     const n = await fe.command(KIT, { cmd: 'deploy_n_run', code, prototype: { id: 'proto-2', name: 'Proto Two' } },
-      (x) => x.cmd === 'deploy-request' && x.is_finish === true || x.cmd === 'deploy_n_run', 20_000);
+      (x) => x.cmd === 'deploy-request' && x.is_finish === true || x.cmd === 'deploy_n_run');
     t.equal(n.is_finish, true);
     t.match(n.result, /VEA-proto-2 deployed and running/);
     t.ok(fe.replies.some((x) => x.cmd === 'deploy-request' && /converted code/.test(String(x.result))), 'convertedCode from the Kit-Manager used');
@@ -201,17 +200,17 @@ t.test('commands through the Kit-Manager', async (t) => {
 });
 
 t.test('a subscriber lease lapses signals.subscriberTtlS after the last subscribe_apis', async (t) => {
-  const { fe } = await agentBehindKitManager(t, 'KitBox', { signals: { subscriberTtlS: 1 } });
+  // A lease of 3 s renewed every 0.5 s: only a box stalled for more than 2.5 s between two renewals would lose it.
+  const { fe } = await agentBehindKitManager(t, 'KitBox', { signals: { subscriberTtlS: 3 } });
   const sub = await fe.command(KIT, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] });
   if (sub.errorCode === 'UNAVAILABLE') { t.comment('signals not in this build'); return; }
   const listed = async () => Boolean(((await fe.command(KIT, { cmd: 'get-runtime-info' })).data as { lsOfApiSubscriber: Rec }).lsOfApiSubscriber[fe.id]);
-  // Renewed every 400 ms for 2 s: still there.
-  for (let i = 0; i < 5; i++) {
-    await new Promise((r) => setTimeout(r, 400));
+  // Renewed for 4 s, longer than one lease: still there.
+  for (let i = 0; i < 8; i++) {
+    await sleep(500);
     await fe.command(KIT, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] });
   }
   t.ok(await listed(), 'renewed leases keep the subscriber');
-  const deadline = Date.now() + 10_000;
-  while (await listed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  t.notOk(await listed(), 'without renewal the subscriber lapses');
+  await eventually('the unrenewed lease lapsed', async () => !(await listed()), { stepMs: 200 });
+  t.pass('without renewal the subscriber lapses');
 });

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { getJson, sleep, startAgent, tmpDir, type AgentHandle } from './helpers/agent';
+import { eventually, getJson, startAgent, tmpDir, type AgentHandle } from './helpers/agent';
 import { agentBehindKitManager, Frontend, StandInKitManager } from './helpers/kit-manager';
 
 const KIT = 'RunTime-KitBox';
@@ -89,8 +89,7 @@ t.test('registers and answers through the Kit-Manager', async (t) => {
   });
 
   t.test('report-runtime-state reaches the Kit-Manager', async (t) => {
-    const deadline = Date.now() + 10_000;
-    while (km.runtimeStates.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await eventually('a runtime state report', () => km.runtimeStates.length > 0);
     const s = km.runtimeStates[0] as { kit_id: string; data: Record<string, unknown> };
     t.equal(s.kit_id, KIT);
     t.type(s.data.noOfRunner, 'number');
@@ -120,21 +119,21 @@ t.test('token reaches the Kit-Manager as auth data and header', async (t) => {
 });
 
 t.test('https Kit-Manager: certificate verified against kitManager.caFile', async (t) => {
-  const dir = tmpDir('sdv-kit-tls-');
+  const dir = tmpDir(t, 'sdv-kit-tls-');
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
   const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-  if (made.status !== 0) { t.comment('skipped: openssl not available to make a test certificate'); return; }
+  t.equal(made.status, 0, 'openssl made a self-signed test certificate (scripts/test-peers.sh installs openssl)');
   const km = await StandInKitManager.start(0, { tls: { key: fs.readFileSync(key, 'utf8'), cert: fs.readFileSync(cert, 'utf8') } });
   t.teardown(() => km.close());
 
-  const untrusting = await startAgent({ config: { runtime: { name: 'Untrusting' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 200 } } } });
-  t.teardown(() => untrusting.stop());
-  const trusting = await startAgent({ config: { runtime: { name: 'KitBox' }, kitManager: { url: km.url, caFile: cert, reconnect: { minMs: 50, maxMs: 200 } } } });
-  t.teardown(() => trusting.stop());
+  const untrusting = await startAgent(t, { config: { runtime: { name: 'Untrusting' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 200 } } } });
+  await startAgent(t, { config: { runtime: { name: 'KitBox' }, kitManager: { url: km.url, caFile: cert, reconnect: { minMs: 50, maxMs: 200 } } } });
   const reg = await km.waitRegistration((r) => r.kit.kit_id === KIT);
   t.equal(reg.kit.kit_id, KIT, 'with the CA file: registered over wss');
-  await sleep(1000);
+  // Refused for its certificate, said in the log (not merely not registered yet).
+  const said = await untrusting.waitLog((l) => l.msg === 'kit-manager connect attempt failed; retrying');
+  t.match(said, { level: 40, why: /self[- ]signed certificate/ }, 'the log says why, at warn');
   t.notOk(km.registrations.some((r) => r.kit.kit_id === 'RunTime-Untrusting'), 'without it: the self-signed certificate is refused');
   t.equal((await getJson(untrusting.healthUrl)).body.kitManagerConnected, false);
 });

@@ -9,8 +9,7 @@ import { agentBehindKitManager } from './helpers/kit-manager';
 type Rec = Record<string, unknown>;
 
 t.test('local API: the shapes other clients use', async (t) => {
-  const agent = await startAgent();
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t);
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
 
@@ -23,7 +22,7 @@ t.test('local API: the shapes other clients use', async (t) => {
     t.match(dep, { type: 'deploy_request-response', appId: 'VEA-early', executionId: 'VEA-early', status: 'installed', name: 'Early' },
       'the first frame with the request id is the reply, with executionId');
     await c.request({ type: 'run_app', appId: 'VEA-early' });
-    await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-early' && f.output === 'line 2', 15_000);
+    await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-early' && f.output === 'line 2');
     const lines = c.frames.filter((f) => f.type === 'console_output' && f.appId === 'VEA-early').map((f) => f.output);
     t.same(lines, ['line 0', 'line 1', 'line 2'], 'every line from the first, once');
     const un = await c.request({ type: 'console_unsubscribe', appId: 'VEA-later' });

@@ -9,8 +9,7 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const CAPS = ['python_app_execution', 'binary_app_execution', 'console_output', 'app_status_monitoring', 'vehicle_signals', 'vss_management', 'signal_subscription'];
 
 t.test('local API', async (t) => {
-  const agent = await startAgent({ config: { api: { maxPayloadBytes: 64 * 1024 } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { api: { maxPayloadBytes: 64 * 1024 } } });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
 
@@ -87,14 +86,13 @@ t.test('local API', async (t) => {
 });
 
 t.test('runtimeId is kept across restarts; SIGTERM closes clients with 1001 and exits 0', async (t) => {
-  const agent = await startAgent();
+  const agent = await startAgent(t);
   const c = await ApiClient.connect(agent.apiUrl);
   const first = (await c.request({ type: 'get_runtime_info' })).runtimeId;
   const code = await agent.stop('SIGTERM');
   t.equal(code, 0, 'exit 0');
   t.equal(await c.closed(), 1001, 'clients closed with 1001');
-  const again = await startAgent({ dataDir: agent.dataDir });
-  t.teardown(() => again.stop());
+  const again = await startAgent(t, { dataDir: agent.dataDir });
   const h = await getJson(again.healthUrl);
   t.equal(h.body.runtimeId, first, 'same runtimeId');
   const mode = fs.statSync(agent.dataDir).mode & 0o777;
@@ -103,8 +101,7 @@ t.test('runtimeId is kept across restarts; SIGTERM closes clients with 1001 and 
 });
 
 t.test('maxClients: the next client is closed with 1013', async (t) => {
-  const agent = await startAgent({ config: { api: { maxClients: 2 } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { api: { maxClients: 2 } } });
   const a = await ApiClient.connect(agent.apiUrl);
   const b = await ApiClient.connect(agent.apiUrl);
   const c = await ApiClient.connect(agent.apiUrl);

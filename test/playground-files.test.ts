@@ -28,16 +28,15 @@ const count = (text: string, needle: string) => text.split(needle).length - 1;
 t.test('packages and files through the playground', async (t) => {
   const km = await StandInKitManager.start();
   t.teardown(() => km.close());
-  const wheels = tmpDir('sdv-wheels-');
+  const wheels = tmpDir(t, 'sdv-wheels-');
   buildWheel(wheels, 'sdvdemo', '1.0', { 'sdvdemo/__init__.py': 'VALUE = 1\n' });
-  const agent = await startAgent({ config: { runtime: { name: 'Kit' }, api: { maxPayloadBytes: MAX }, packages: { findLinks: wheels, installTimeoutS: 60 }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { runtime: { name: 'Kit' }, api: { maxPayloadBytes: MAX }, packages: { findLinks: wheels, installTimeoutS: 60 }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } });
   const files = path.join(agent.dataDir, 'files');
 
   t.test('install: pip\'s lines once, then what was installed; a refused requirement shows why', async (t) => {
     const p = await open(t, km, { assets: [{ type: 'CLOUD_RUNTIME', name: 'Runtime-Kit' }], prototype: { id: 'x', name: 'x' } });
     p.requestInstallLib(' sdvdemo==1.0 ');
-    const log = await p.logShows(/^Done: /m, 60_000);
+    const log = await p.logShows(/^Done: /m);
     t.match(log, /^Installing packages: sdvdemo==1\.0\n/);
     t.equal(count(log, 'Successfully installed sdvdemo-1.0'), 1, 'pip\'s output appears once');
     t.match(log, /\nDone: sdvdemo==1\.0 installed \(sdvdemo-1\.0\); every python app on this box can import it/);

@@ -22,8 +22,7 @@ async function open(t: Test, km: StandInKitManager, opts: PlaygroundOptions): Pr
 t.test('signal widgets, mock list and vehicle model through the playground', async (t) => {
   const km = await StandInKitManager.start();
   t.teardown(() => km.close());
-  const agent = await startAgent({ config: { runtime: { name: 'Sig' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, apps: { adhocMaxS: 60 } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: { runtime: { name: 'Sig' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, apps: { adhocMaxS: 60 } } });
   const local = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => local.close());
 

@@ -29,7 +29,7 @@ function leavesOf(tree: Tree): Array<[string, string]> {
 async function checkImport(box: VelocitasBox, leaves: Array<[string, string]>, extra = ''): Promise<Record<string, unknown>> {
   const list = path.join(box.packages, '..', `leaves-${Date.now()}.json`);
   fs.writeFileSync(list, JSON.stringify(leaves.map(([p, d]) => [p, dataPointClass(d)])));
-  const py = runPython(`import json, sys
+  const py = runPython(t, `import json, sys
 from sdv.vdb.reply import DataPointReply
 from sdv.vehicle_app import VehicleApp
 import sdv.model, velocitas_sdk.model
@@ -75,7 +75,7 @@ t.test('VSS 4.0 through generate_vehicle_model: all 910 leaves; revert goes back
   await probedInfo(c);
   const vss = fs.readFileSync(FULL_VSS, 'utf8');
   const t0 = Date.now();
-  const r = await c.request({ type: 'generate_vehicle_model', data: vss }, 30_000);
+  const r = await c.request({ type: 'generate_vehicle_model', data: vss });
   t.match(r, { result: 'Successful', leaves: 910, pythonModel: { signals: 910, source: 'generate_vehicle_model' } }, `replied in ${Date.now() - t0} ms`);
   const res = await checkImport(box, leavesOf(JSON.parse(vss) as Tree), `
 out["seat"] = vehicle.Cabin.Seat.Row2.PassengerSide.Heating.get_path()

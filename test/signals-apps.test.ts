@@ -4,13 +4,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { ApiClient, sleep, startAgent, tmpDir, restartOnSameData } from './helpers/agent';
+import { ApiClient, ceiling, eventually, sleep, startAgent, tmpDir, restartOnSameData } from './helpers/agent';
 
 type F = Record<string, unknown>;
 const LOW = 'Vehicle.Body.Lights.Beam.Low.IsOn';
 
-async function until<T>(fn: () => T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
+async function until<T>(fn: () => T | undefined, what: string): Promise<T> {
+  const end = Date.now() + ceiling();
   for (;;) {
     const v = fn();
     if (v !== undefined) return v;
@@ -20,8 +20,7 @@ async function until<T>(fn: () => T | undefined, what: string, timeoutMs = 15_00
 }
 
 t.test('mock-service app: run_app starts the mock provider in its mode, stop_app stops it', async (t) => {
-  const a = await startAgent({ config: { kuksa: { echoActuators: false } } }); // the store's echo would hide the provider's
-  t.teardown(() => a.stop());
+  const a = await startAgent(t, { config: { kuksa: { echoActuators: false } } }); // the store's echo would hide the provider's
   const c = await ApiClient.connect(a.apiUrl);
   t.teardown(() => c.close());
 
@@ -52,18 +51,18 @@ t.test('mock-service app: run_app starts the mock provider in its mode, stop_app
   c.close();
   const { client: cb } = await restartOnSameData(t, a);
   let status = '';
-  for (let i = 0; i < 100 && status !== 'running'; i++) {
+  await eventually('the mock-service app running again', async () => {
     const list = await cb.request({ type: 'list_deployed_apps' });
     status = JSON.stringify(list).match(/"id":"VEA-mock"[^}]*?"status":"(\w+)"/)?.[1] ?? '';
-    if (status !== 'running') await sleep(100);
-  }
+    return status === 'running';
+  }, { stepMs: 100 });
   t.equal(status, 'running', 'mock-service app restored running');
   t.notOk((await cb.request({ type: 'write_signals_value', data: { [LOW]: true } })).errors, 'echo works again after the restart');
   t.same((await cb.request({ type: 'get_signals_value', apis: [LOW] })).result, { [LOW]: true });
 });
 
 t.test('external mode: generate/revert_vehicle_model restart the kuksa-server app with --vss', async (t) => {
-  const dir = tmpDir('sdv-kuksa-server-');
+  const dir = tmpDir(t, 'sdv-kuksa-server-');
   const argvFile = path.join(dir, 'argv.txt');
   const script = path.join(dir, 'fake-databroker.sh');
   // Records its argv (one per line) and then stays up like a databroker would.
@@ -71,8 +70,7 @@ t.test('external mode: generate/revert_vehicle_model restart the kuksa-server ap
   const readArgv = () => { try { return fs.readFileSync(argvFile, 'utf8').trim().split('\n'); } catch { return undefined; } };
 
   // Nothing listens on the address: the agent keeps retrying the databroker, which is irrelevant here.
-  const a = await startAgent({ config: { kuksa: { mode: 'external', api: 'v2', address: '127.0.0.1:1' }, apps: { stopGraceMs: 1000 } } });
-  t.teardown(() => a.stop());
+  const a = await startAgent(t, { config: { kuksa: { mode: 'external', api: 'v2', address: '127.0.0.1:1' }, apps: { stopGraceMs: 1000 } } });
   const c = await ApiClient.connect(a.apiUrl);
   t.teardown(() => c.close());
   const tree = { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' }, Gizmo: { type: 'actuator', datatype: 'boolean' } } } };
@@ -124,13 +122,13 @@ t.test('withVssArg replaces --vss <f> and --vss=<f>, appends when absent', async
 });
 
 t.test('a mode started by mock_service_start is applied again after an agent restart', async (t) => {
-  const a = await startAgent({ config: { kuksa: { echoActuators: false } } });
+  const a = await startAgent(t, { config: { kuksa: { echoActuators: false } } });
   const c = await ApiClient.connect(a.apiUrl);
   t.match(await c.request({ type: 'mock_service_start', mode: 'echo-all' }), { running: true });
   c.close();
   const { client: cb } = await restartOnSameData(t, a);
   let st: F = {};
-  for (let i = 0; i < 50 && !(st.claimed as number); i++) { st = await cb.request({ type: 'mock_service_status' }); if (!(st.claimed as number)) await sleep(100); }
+  await eventually('the actuators claimed again', async () => { st = await cb.request({ type: 'mock_service_status' }); return (st.claimed as number) > 0; }, { stepMs: 100 });
   t.match(st, { mode: 'echo-all', running: true, error: null });
   t.ok((st.claimed as number) > 0, 'actuators claimed again');
   t.notOk((await cb.request({ type: 'write_signals_value', data: { [LOW]: true } })).errors, 'echo works after the restart');

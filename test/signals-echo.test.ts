@@ -10,8 +10,7 @@ const LOW = 'Vehicle.Body.Lights.Beam.Low.IsOn';
 const valueOf = (f: Record<string, unknown>, p: string) => (f.result as Record<string, unknown>)[p];
 
 t.test('local API: a write of an actuator succeeds, is read back and reaches a subscriber', async (t) => {
-  const a = await startAgent();
-  t.teardown(() => a.stop());
+  const a = await startAgent(t);
   const c = await ApiClient.connect(a.apiUrl);
   t.teardown(() => c.close());
   const sub = await c.request({ type: 'subscribe_apis', apis: [LOW] });
@@ -24,8 +23,7 @@ t.test('local API: a write of an actuator succeeds, is read back and reaches a s
 t.test('playground: the dashboard button (an actuator written through the Kit-Manager) shows its value with no mock provider', async (t) => {
   const km = await StandInKitManager.start();
   t.teardown(() => km.close());
-  const agent = await startAgent({ config: { runtime: { name: 'Echo' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } });
-  t.teardown(() => agent.stop());
+  await startAgent(t, { config: { runtime: { name: 'Echo' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } } });
   const p = await Playground.open(km.url, { assets: [{ type: 'CLOUD_RUNTIME', name: 'Runtime-Echo' }], usedAPIs: [LOW] });
   t.teardown(() => p.close());
   await p.selected('RunTime-Echo');

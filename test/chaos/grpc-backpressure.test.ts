@@ -13,7 +13,8 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import t from 'tap';
 import type * as grpc from '@grpc/grpc-js';
-import { ROOT } from '../helpers/agent';
+import { CEILING_MS, ROOT } from '../helpers/agent';
+import { stopChild, trackChild } from '../helpers/scope';
 import { call, rawClients, startUpstream } from '../helpers/signals';
 import { MB, Summary, attack, caughtCrashes, count, rssOf, seedFor, sleep, until } from './lib';
 import { SAFE_ENV } from './safe-env';
@@ -82,8 +83,7 @@ function stopsReading(s: Stream): { status(timeoutMs: number): Promise<{ code: n
 const own = { 'grpc.use_local_subchannel_pool': 1 };
 
 t.test('subscribers that stop reading while a client writes in a loop', async (t) => {
-  const up = await startUpstream({ env: SAFE_ENV, kuksa: { streamStallMs: STALL_MS } });
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t, { env: SAFE_ENV, kuksa: { streamStallMs: STALL_MS } });
   const writer = rawClients(up.port, own);
   const meta = (await call(writer.v2, 'ListMetadata', { root: 'Vehicle' })).metadata as Array<{ path: string; id: number; data_type: string }>;
   const floats = meta.filter((m) => m.data_type === 'DATA_TYPE_FLOAT').map((m) => m.path).slice(0, 21);
@@ -119,23 +119,24 @@ t.test('subscribers that stop reading while a client writes in a loop', async (t
   await attack(t, summary, 'eight readers in a busy process falling behind', up.agent, async () => {
     // They read more slowly than the writer writes: with every update queued they would still be reading old ones
     // at the deadline; with updates held per signal they read fewer messages than there were writes.
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'busy-readers.ts'), String(up.port), '8', String(MARKER + 1), String(FLOOD_MS + 15_000)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = trackChild(spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'busy-readers.ts'), String(up.port), '8', String(MARKER + 1), String(FLOOD_MS + CEILING_MS)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }));
+    t.teardown(() => stopChild(child));
     let out = '';
     child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
-    await sleep(3000);
+    await until(() => out.includes('"ready"') || child.exitCode !== null);
     const rss0 = rssOf(up.agent.proc.pid) ?? 0;
     const peak = rssPeak(up.agent.proc.pid);
     const writes = await flood(writer, floats, FLOOD_MS, 4, 3000);
     await call(writer.v1, 'Set', { updates: [{ entry: { path: 'Vehicle.Speed', value: { float: MARKER + 1 } }, fields: ['FIELD_VALUE'] }] });
     await exited;
     const grew = peak.stop() - rss0;
-    const r = JSON.parse(out.trim() || '{}') as { saw?: number; messages?: number; statuses?: number[] };
+    const r = JSON.parse(out.trim().split('\n').pop() || '{}') as { saw?: number; messages?: number; statuses?: number[] };
     summary.data.figures['8 busy readers: agent RSS growth, peak (MB)'] = +(grew / MB).toFixed(1);
     const perReader = Math.round((r.messages ?? 0) / 8);
     summary.data.figures['8 busy readers: messages each read / Set calls made'] = `${perReader} / ${writes}`;
     t.ok(grew < RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at most (bound ${RSS_BOUND / MB} MB)`);
-    t.equal(r.saw, 8, `every busy reader saw the newest value within 15 s of the last write (${r.saw}/8)`);
+    t.equal(r.saw, 8, `every busy reader saw the newest value (${r.saw}/8)`);
     t.ok(perReader < writes, `updates were coalesced: each read ${perReader} messages for ${writes} writes`);
     t.same(r.statuses, [], 'none of them was cut off (they read, if slowly)');
     return grew < RSS_BOUND && r.saw === 8 && perReader < writes && r.statuses?.length === 0;
@@ -146,8 +147,7 @@ t.test('subscribers that stop reading while a client writes in a loop', async (t
 });
 
 t.test('v2 providers that stop reading', async (t) => {
-  const up = await startUpstream({ env: SAFE_ENV, kuksa: { streamStallMs: STALL_MS, echoActuators: false } });
-  t.teardown(() => up.agent.stop());
+  const up = await startUpstream(t, { env: SAFE_ENV, kuksa: { streamStallMs: STALL_MS, echoActuators: false } });
   const writer = rawClients(up.port, own);
   const meta = (await call(writer.v2, 'ListMetadata', { root: 'Vehicle' })).metadata as Array<{ path: string; id: number; data_type: string; entry_type: string }>;
   const actuators = meta.filter((m) => m.entry_type === 'ENTRY_TYPE_ACTUATOR' && m.data_type === 'DATA_TYPE_FLOAT').map((m) => m.path);

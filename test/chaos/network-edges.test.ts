@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import WebSocket from 'ws';
-import { ApiClient, startAgent } from '../helpers/agent';
+import { ApiClient, startAgent, within } from '../helpers/agent';
 import { MB, Summary, attack, caughtCrashes, count, req, rssOf, seedFor, sleep, until } from './lib';
 import { SAFE_ENV } from './safe-env';
 
@@ -76,22 +76,21 @@ async function tokenHolder(url: string, how: 'header' | 'frame'): Promise<string
     if (c.closeCode !== null) return `closed ${c.closeCode}`;
     if (how === 'frame') {
       c.send({ type: 'auth', id: 'a', token: TOKEN });
-      const a = await c.waitFor((f) => f.type === 'auth-response', 5000).catch((e: Error) => ({ type: e.message }));
+      const a = await c.waitFor((f) => f.type === 'auth-response').catch((e: Error) => ({ type: e.message }));
       if (a.type !== 'auth-response') return `auth: ${String(a.type)}`;
     }
-    const p = await req(c, { type: 'ping' }, 5000).catch((e: Error) => ({ type: e.message }));
+    const p = await req(c, { type: 'ping' }).catch((e: Error) => ({ type: e.message }));
     return String(p.type);
   } finally {
     // Until the close handshake is done: the agent counts this client against api.maxClients until then.
     c.close();
-    await Promise.race([c.closed(), sleep(2000)]);
+    await within(c.closed(), 'the close handshake');
   }
 }
 
 t.test('unauthenticated sockets', async (t) => {
   const maxClients = 8;
-  const agent = await startAgent({ env: SAFE_ENV, config: { api: { token: TOKEN, maxClients } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env: SAFE_ENV, config: { api: { token: TOKEN, maxClients } } });
   const probe = await ApiClient.connect(agent.apiUrl, { authorization: `Bearer ${TOKEN}` });
   t.teardown(() => probe.close());
 
@@ -117,12 +116,12 @@ t.test('unauthenticated sockets', async (t) => {
     t.teardown(() => { for (const c of held) c.close(); });
     for (let tries = 0; held.length < maxClients - 1 && tries < 50; tries++) {
       const c = await ApiClient.connect(agent.apiUrl, { authorization: `Bearer ${TOKEN}` });
-      const p = await req(c, { type: 'ping' }, 2000).catch(() => null);
+      const p = await req(c, { type: 'ping' }).catch(() => null);
       if (p?.type === 'pong') held.push(c); else { c.close(); await sleep(100); }
     }
     t.equal(held.length, maxClients - 1, `${maxClients - 1} more token holders served beside the probe`);
     const over = await ApiClient.connect(agent.apiUrl, { authorization: `Bearer ${TOKEN}` });
-    const overCode = await Promise.race([over.closed(), sleep(3000).then(() => null)]);
+    const overCode = await within(over.closed(), 'the over-limit client closed').catch(() => null);
     over.close();
     t.same(got, Array(10).fill('pong'), 'the token holder was served every time');
     t.equal(overCode, 1013, `authenticated clients beyond api.maxClients are refused with 1013 (${String(overCode)})`);
@@ -135,7 +134,7 @@ t.test('unauthenticated sockets', async (t) => {
     let peak = rss0;
     const sampler = setInterval(() => { peak = Math.max(peak, rssOf(agent.proc.pid) ?? 0); }, 50);
     const t0 = Date.now();
-    const written = await Promise.race([Promise.all(Array.from({ length: n }, () => floodFrame(agent.apiPort, 16 * MB - 4096))), sleep(60_000).then(() => null)]);
+    const written = await within(Promise.all(Array.from({ length: n }, () => floodFrame(agent.apiPort, 16 * MB - 4096))), 'every flooding socket cut off').catch(() => null);
     const closed = written !== null;
     const closeMs = Date.now() - t0;
     await sleep(300);
@@ -162,8 +161,7 @@ function halfSent(port: number, head: string): Promise<net.Socket> {
 }
 
 t.test('half-sent requests time out; descriptors stay bounded', async (t) => {
-  const agent = await startAgent({ env: SAFE_ENV });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env: SAFE_ENV });
   const probe = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => probe.close());
   const n = count(300, 1500);
@@ -188,9 +186,8 @@ t.test('half-sent requests time out; descriptors stay bounded', async (t) => {
   summary.data.crashes += caughtCrashes(agent).length;
 });
 
-t.test('out of file descriptors: reported as what it is', { skip: spawnSync('sh', ['-c', 'command -v prlimit']).status === 0 ? false : 'needs prlimit (util-linux)' }, async (t) => {
-  const agent = await startAgent({ env: SAFE_ENV, config: { api: { maxClients: 500 } } });
-  t.teardown(() => agent.stop());
+t.test('out of file descriptors: reported as what it is', async (t) => {
+  const agent = await startAgent(t, { env: SAFE_ENV, config: { api: { maxClients: 500 } } });
   const probe = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => probe.close());
   const pid = agent.proc.pid!;
@@ -202,17 +199,17 @@ t.test('out of file descriptors: reported as what it is', { skip: spawnSync('sh'
     const flood: WebSocket[] = [];
     t.teardown(() => { for (const w of flood) w.terminate(); });
     for (let i = 0; i < 60; i++) flood.push(await stranger(agent.apiUrl));
-    await sleep(300);
+    await until(() => flood.some((w) => w.readyState === WebSocket.CLOSED));
     const dropped = flood.filter((w) => w.readyState === WebSocket.CLOSED).length;
     summary.data.figures['EMFILE: connections beyond the descriptor limit dropped'] = `${dropped} of 60`;
     t.ok(dropped > 0, `connections beyond the limit were dropped (${dropped} of 60)`);
-    const dep = await req(probe, { type: 'deploy_request', prototype: { id: 'nofd', name: 'NoFd', type: 'python', code: 'print(1)\n', config: {} } }, 15_000);
+    const dep = await req(probe, { type: 'deploy_request', prototype: { id: 'nofd', name: 'NoFd', type: 'python', code: 'print(1)\n', config: {} } });
     t.equal(dep.code, 'LIMIT', `the deploy is refused with LIMIT (${String(dep.code)}: ${String(dep.error)})`);
     t.match(String(dep.error), /too many files open \(EMFILE\)/, 'and says the agent is out of file descriptors');
     t.notMatch(String(dep.error), /dataDir/, 'not that dataDir should be made writable');
     for (const w of flood) w.terminate();
     await until(() => fdsOf(pid) < limit - 8, 10_000);
-    const again = await req(probe, { type: 'deploy_request', prototype: { id: 'nofd', name: 'NoFd', type: 'python', code: 'print(1)\n', config: {} } }, 30_000);
+    const again = await req(probe, { type: 'deploy_request', prototype: { id: 'nofd', name: 'NoFd', type: 'python', code: 'print(1)\n', config: {} } });
     t.equal(again.type, 'deploy_request-response', 'with descriptors free again the deploy works');
     spawnSync('prlimit', ['--pid', String(pid), '--nofile=65536:65536']);
     return dep.code === 'LIMIT' && again.type === 'deploy_request-response' && caughtCrashes(agent).length === 0;

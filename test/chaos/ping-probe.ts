@@ -1,8 +1,9 @@
-// A process that does nothing but ask the agent's local API for `ping` every 100 ms for a while, each with a 5 s
-// deadline, and print what it saw as one JSON line: {"ms": [<round trip of each pong>], "missed": <n>}. In its own
-// process so that the figure is the agent's, not the load generator's event loop.
+// A process that does nothing but ask the agent's local API for `ping` every 100 ms for a while, each with the
+// liveness deadline (lib.ts LIVENESS_MS), and print what it saw as one JSON line: {"ms": [<round trip of each pong>],
+// "missed": <n>}. In its own process so that the figure is the agent's, not the load generator's event loop.
 // Usage: node --import tsx test/chaos/ping-probe.ts <ws url> <durationMs>
 import WebSocket from 'ws';
+import { LIVENESS_MS } from './lib';
 
 const [url, durationArg] = process.argv.slice(2) as [string, string];
 const end = Date.now() + Number(durationArg);
@@ -16,7 +17,7 @@ ws.once('open', async () => {
     const id = `probe-${++seq}`;
     const t0 = performance.now();
     const got = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { ws.off('message', onMsg); resolve(false); }, 5000);
+      const timer = setTimeout(() => { ws.off('message', onMsg); resolve(false); }, LIVENESS_MS);
       const onMsg = (d: WebSocket.RawData) => {
         const text = d.toString();
         if (!text.includes(`"${id}"`)) return;

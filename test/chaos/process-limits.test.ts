@@ -37,7 +37,7 @@ const DETACHING = (exitNow: boolean) => [
 ].join('\n');
 
 async function detachedPid(c: ApiClient, appId: string, seen: Set<number>): Promise<number> {
-  const f = await c.waitFor((x) => x.type === 'console_output' && x.appId === appId && /^DETACHED \d+$/.test(String(x.output)) && !seen.has(Number(String(x.output).split(' ')[1])), 30_000);
+  const f = await c.waitFor((x) => x.type === 'console_output' && x.appId === appId && /^DETACHED \d+$/.test(String(x.output)) && !seen.has(Number(String(x.output).split(' ')[1])));
   const pid = Number(String(f.output).split(' ')[1]);
   seen.add(pid);
   return pid;
@@ -45,7 +45,7 @@ async function detachedPid(c: ApiClient, appId: string, seen: Set<number>): Prom
 
 function trackedTests(mode: 'auto' | 'proc'): void {
   t.test(`a child that leaves the app's session ends with the app (apps.processTree ${mode})`, async (t) => {
-    const agent: AgentHandle = await startAgent({ env: SAFE_ENV, config: { apps: { processTree: mode, stopGraceMs: 1000 } } });
+    const agent: AgentHandle = await startAgent(t, { env: SAFE_ENV, config: { apps: { processTree: mode, stopGraceMs: 1000 } } });
     const stray: number[] = [];
     t.teardown(async () => { for (const p of stray) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } await agent.stop(); });
     const c = await ApiClient.connect(agent.apiUrl);
@@ -57,29 +57,29 @@ function trackedTests(mode: 'auto' | 'proc'): void {
     await attack(t, summary, `setsid children (processTree ${mode})`, agent, async () => {
       let held = 0;
       // 1. stop_app
-      await c.request({ type: 'deploy_request', prototype: { id: 'detach', name: 'Detach', type: 'python', code: DETACHING(false), config: {} } }, 60_000);
+      await c.request({ type: 'deploy_request', prototype: { id: 'detach', name: 'Detach', type: 'python', code: DETACHING(false), config: {} } });
       await req(c, { type: 'console_subscribe', appId: 'VEA-detach' });
-      await c.request({ type: 'run_app', appId: 'VEA-detach' }, 30_000);
+      await c.request({ type: 'run_app', appId: 'VEA-detach' });
       let pid = await detachedPid(c, 'VEA-detach', seen);
       stray.push(pid);
       t.ok(alive(pid), `the detached child ${pid} runs`);
-      await c.request({ type: 'stop_app', appId: 'VEA-detach' }, 30_000);
+      await c.request({ type: 'stop_app', appId: 'VEA-detach' });
       if (await until(() => !alive(pid), 5000)) held++;
       t.notOk(alive(pid), 'stop_app ended the child that left the session');
       // 2. uninstall_app
-      await c.request({ type: 'run_app', appId: 'VEA-detach' }, 30_000);
+      await c.request({ type: 'run_app', appId: 'VEA-detach' });
       pid = await detachedPid(c, 'VEA-detach', seen);
       stray.push(pid);
-      await c.request({ type: 'uninstall_app', appId: 'VEA-detach' }, 30_000);
+      await c.request({ type: 'uninstall_app', appId: 'VEA-detach' });
       if (await until(() => !alive(pid), 5000)) held++;
       t.notOk(alive(pid), 'uninstall_app ended it');
       // 3. the app exits by itself, its detached daemon must not stay behind
-      await c.request({ type: 'deploy_request', prototype: { id: 'detach2', name: 'Detach2', type: 'python', code: DETACHING(true), config: {} } }, 60_000);
+      await c.request({ type: 'deploy_request', prototype: { id: 'detach2', name: 'Detach2', type: 'python', code: DETACHING(true), config: {} } });
       await req(c, { type: 'console_subscribe', appId: 'VEA-detach2' });
-      await c.request({ type: 'run_app', appId: 'VEA-detach2' }, 30_000);
+      await c.request({ type: 'run_app', appId: 'VEA-detach2' });
       pid = await detachedPid(c, 'VEA-detach2', seen);
       stray.push(pid);
-      await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-detach2' && f.status === 'stopped', 30_000);
+      await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-detach2' && f.status === 'stopped');
       if (await until(() => !alive(pid), 5000)) held++;
       t.notOk(alive(pid), 'the app\'s own exit ended its daemon');
       return held === 3;
@@ -92,8 +92,7 @@ trackedTests('proc');
 
 t.test('parallel ad-hoc runs never exceed 16 alive', async (t) => {
   const clients = count(60, 300);
-  const agent = await startAgent({ env: SAFE_ENV, config: { api: { maxClients: clients + 10 }, apps: { adhocMaxS: 120 } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env: SAFE_ENV, config: { api: { maxClients: clients + 10 }, apps: { adhocMaxS: 120 } } });
   const probe = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => probe.close());
   const runsDir = path.join(agent.dataDir, 'runs');

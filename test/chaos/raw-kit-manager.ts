@@ -3,6 +3,7 @@
 // at all — mutated messageToKit payloads, packets out of order, garbage, binary frames. Replies are matched to the
 // request_from ids still owed (owed.ts).
 import WebSocket from 'ws';
+import { ceiling } from '../helpers/scope';
 import { loopbackWsServer, type LoopbackServer } from '../helpers/ws-server';
 import { OwedReplies } from './owed';
 
@@ -88,11 +89,11 @@ export class RawKitManager {
     if (what !== undefined && body!.errorCode === 'INTERNAL') this.internal.push({ what, error: String(body!.error).slice(0, 200) });
   }
 
-  /** Resolves once the agent (re-)registered after `since` registrations, or false at the timeout. */
-  async waitRegistered(since: number, timeoutMs: number): Promise<boolean> {
+  /** Resolves once the agent (re-)registered after `since` registrations, or false after at least the suite's ceiling. */
+  async waitRegistered(since: number, timeoutMs?: number): Promise<boolean> {
     if (this.registrations > since && this.ws) return true;
     return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
+      const t = setTimeout(() => resolve(false), ceiling(timeoutMs));
       const check = () => {
         if (this.registrations > since) { clearTimeout(t); resolve(true); } else this.regWaiters.push(check);
       };

@@ -24,8 +24,7 @@ function bigModel(branches: number, per: number): Record<string, unknown> {
 }
 
 t.test('a 100 000-leaf model and requests that name all of it', async (t) => {
-  const agent = await startAgent({ env: SAFE_ENV });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env: SAFE_ENV });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   const probe = await ApiClient.connect(agent.apiUrl);
@@ -63,8 +62,7 @@ t.test('a 100 000-leaf model and requests that name all of it', async (t) => {
 });
 
 t.test('one client cannot take every signal subscription', async (t) => {
-  const agent = await startAgent({ env: SAFE_ENV });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env: SAFE_ENV });
   const greedy = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => greedy.close());
   const other = await ApiClient.connect(agent.apiUrl);

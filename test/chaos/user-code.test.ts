@@ -26,7 +26,7 @@ const isRoot = process.getuid?.() === 0;
 type F = Record<string, unknown>;
 
 t.test('apps.runAs: links an app plants where root writes do not make root write through them', { skip: isRoot ? false : 'apps.runAs drops privileges only when the agent is root' }, async (t) => {
-  const base = tmpDir('sdv-chaos-links-');
+  const base = tmpDir(t, 'sdv-chaos-links-');
   fs.chmodSync(base, 0o711);
   // Root-owned victims the app user may not even read; the agent as root would follow a link to them.
   const victims = path.join(base, 'victims');
@@ -38,8 +38,7 @@ t.test('apps.runAs: links an app plants where root writes do not make root write
   const snapshot = () => names.map((n) => { const p = path.join(victims, n); const st = fs.statSync(p); return `${n}:${fs.readFileSync(p, 'utf8').length}:${st.uid}:${st.gid}:${(st.mode & 0o7777).toString(8)}`; });
   const before = snapshot();
 
-  const agent = await startAgent({ env: SAFE_ENV, dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' } } });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env: SAFE_ENV, dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' } } });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   const v = (n: string) => JSON.stringify(path.join(victims, n));
@@ -61,20 +60,20 @@ t.test('apps.runAs: links an app plants where root writes do not make root write
     'print("PLANTED", flush=True)',
     'time.sleep(60)',
   ].join('\n');
-  const deploy = () => c.request({ type: 'deploy_request', prototype: { id: 'planter', name: 'Planter', type: 'python', code, config: {} } }, 60_000);
+  const deploy = () => c.request({ type: 'deploy_request', prototype: { id: 'planter', name: 'Planter', type: 'python', code, config: {} } });
 
   await attack(t, summary, 'links planted in the app folder (console.log, console.log.seq, FIFO, redeploy chown, uninstall)', agent, async () => {
     t.not((await deploy()).type, 'error', 'deployed');
     await req(c, { type: 'console_subscribe', appId: 'VEA-planter' });
-    t.not((await c.request({ type: 'run_app', appId: 'VEA-planter' }, 30_000)).type, 'error', 'running');
-    await c.waitFor((f) => f.type === 'console_output' && f.output === 'PLANTED', 60_000);
+    t.not((await c.request({ type: 'run_app', appId: 'VEA-planter' })).type, 'error', 'running');
+    await c.waitFor((f) => f.type === 'console_output' && f.output === 'PLANTED');
     const own = c.frames.find((f) => f.type === 'console_output' && /WROTE-OWN|OWN-REFUSED/.test(String(f.output)));
     t.match(own?.output, /^OWN-REFUSED 13$/, 'the app cannot put anything into the agent\'s folder of it');
     await sleep(600); // the console log is written every 200 ms
     t.not((await deploy()).type, 'error', 'redeployed over the planted links');
-    t.not((await c.request({ type: 'run_app', appId: 'VEA-planter' }, 30_000)).type, 'error', 'running again');
+    t.not((await c.request({ type: 'run_app', appId: 'VEA-planter' })).type, 'error', 'running again');
     await sleep(600);
-    t.not((await c.request({ type: 'uninstall_app', appId: 'VEA-planter' }, 30_000)).type, 'error', 'uninstalled');
+    t.not((await c.request({ type: 'uninstall_app', appId: 'VEA-planter' })).type, 'error', 'uninstalled');
     const after = snapshot();
     t.same(after, before, 'every root-owned victim is untouched: content, owner, mode');
     t.ok(fs.existsSync(path.join(victims, 'dir', 'keep')), 'a folder linked from the app folder survives the uninstall');
@@ -106,7 +105,7 @@ t.test('no agent secret reaches any child', async (t) => {
     // Not the agent's own name: the list of what children get is an allow-list, not a deny-list.
     AWS_SECRET_ACCESS_KEY: `aws-${crypto.randomBytes(12).toString('hex')}`,
   };
-  const base = tmpDir('sdv-chaos-env-');
+  const base = tmpDir(t, 'sdv-chaos-env-');
   fs.chmodSync(base, 0o755);
   const tools = path.join(base, 'tools');
   fs.mkdirSync(tools, { mode: 0o755 });
@@ -117,7 +116,7 @@ t.test('no agent secret reaches any child', async (t) => {
   fs.mkdirSync(path.join(dataDir, 'bin'), { recursive: true, mode: 0o700 });
   dumper(path.join(dataDir, 'bin'), 'envbin', null);
   const hasCxx = spawnSync('sh', ['-c', 'command -v g++']).status === 0;
-  const agent = await startAgent({
+  const agent = await startAgent(t, {
     dataDir,
     env: { ...SAFE_ENV, ...secrets },
     config: {
@@ -127,17 +126,16 @@ t.test('no agent secret reaches any child', async (t) => {
       kuksa: { modelGenerator: dumper(tools, 'gen-dump', null) },
     },
   });
-  t.teardown(() => agent.stop());
   const c = await ApiClient.connect(agent.apiUrl, { authorization: `Bearer ${secrets.SDV_AGENT_API_TOKEN}` });
   t.teardown(() => c.close());
 
   const outputs: Record<string, string> = {};
   await attack(t, summary, 'every kind of child prints its environment', agent, async () => {
     // a deployed app
-    await c.request({ type: 'deploy_request', prototype: { id: 'envapp', name: 'EnvApp', type: 'python', code: 'print("app done")\n', config: {} } }, 60_000);
+    await c.request({ type: 'deploy_request', prototype: { id: 'envapp', name: 'EnvApp', type: 'python', code: 'print("app done")\n', config: {} } });
     await req(c, { type: 'console_subscribe', appId: 'VEA-envapp' });
-    await c.request({ type: 'run_app', appId: 'VEA-envapp' }, 30_000);
-    await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-envapp' && (f.status === 'stopped' || f.status === 'error'), 30_000);
+    await c.request({ type: 'run_app', appId: 'VEA-envapp' });
+    await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-envapp' && (f.status === 'stopped' || f.status === 'error'));
     outputs.app = c.frames.filter((f) => f.type === 'console_output' && f.appId === 'VEA-envapp').map((f) => String(f.output)).join('\n');
     // ad-hoc runs: python and a binary of dataDir/bin
     const run = async (key: string, frame: F, timeoutMs = 60_000) => {
@@ -155,7 +153,7 @@ t.test('no agent secret reaches any child', async (t) => {
       await run('build-and-program', { type: 'run_cpp_app', data: { code: prog, name: 'envcpp' } }, 180_000);
     } else t.comment('g++ not installed: the C++ build is not checked');
     c.send({ type: 'generate_vehicle_model', id: 'gen', data: { Vehicle: { type: 'branch', children: { Speed: { type: 'sensor', datatype: 'float' } } } } });
-    await c.waitFor((f) => f.id === 'gen' && (f.result === 'Successful' || f.type === 'error'), 60_000);
+    await c.waitFor((f) => f.id === 'gen' && (f.result === 'Successful' || f.type === 'error'));
     outputs.generator = c.frames.filter((f) => f.id === 'gen' || f.requestId === 'gen').map((f) => String(f.line ?? '')).join('\n');
 
     let clean = true;
@@ -179,8 +177,7 @@ t.test('no agent secret reaches any child', async (t) => {
 
 t.test('a requirement that names an archive file is refused before pip', async (t) => {
   // pip reads such a name as a file of its working folder, not as a project of the index.
-  const agent = await startAgent({ env: SAFE_ENV });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env: SAFE_ENV });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   await attack(t, summary, 'archive file names as requirements', agent, async () => {
@@ -188,7 +185,7 @@ t.test('a requirement that names an archive file is refused before pip', async (
     const names = ['planted_pkg-1.0-py3-none-any.whl', 'pkg-1.0.tar.gz', 'pkg.zip', 'PKG-2.0.TGZ', 'x.egg'];
     for (const data of names) {
       c.send({ type: 'install_python_packages', id: `w-${data}`, data });
-      const r = await c.waitFor((f) => f.id === `w-${data}` && f.result !== 'Installing', 60_000);
+      const r = await c.waitFor((f) => f.id === `w-${data}` && f.result !== 'Installing');
       const text = JSON.stringify(r);
       const ok = /archive file names/.test(text) && !/Successful/.test(String(r.result));
       t.ok(ok, `${data}: refused, naming why (${text.slice(0, 200)})`);
@@ -201,8 +198,7 @@ t.test('a requirement that names an archive file is refused before pip', async (
 
 t.test('an app that prints end markers keeps its output and its exit code', async (t) => {
   // The fixed marker `ESC ] sdv-exit;0 BEL` used to end the forwarding of the run that printed it and report exit 0.
-  const agent = await startAgent({ env: SAFE_ENV });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { env: SAFE_ENV });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   await attack(t, summary, 'forged end markers in an app\'s output', agent, async () => {
@@ -219,8 +215,8 @@ t.test('an app that prints end markers keeps its output and its exit code', asyn
     c.send({ type: 'console_subscribe', id: 'sub-forger', appId: 'VEA-forger' });
     await c.waitFor((f) => f.id === 'sub-forger');
     await req(c, { type: 'run_app', appId: 'VEA-forger' });
-    const st = await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-forger' && (f.status === 'stopped' || f.status === 'error'), 60_000);
-    await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-forger' && f.output === 'the end', 10_000).catch(() => null);
+    const st = await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-forger' && (f.status === 'stopped' || f.status === 'error'));
+    await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-forger' && f.output === 'the end').catch(() => null);
     const out = c.frames.filter((f) => f.type === 'console_output' && f.appId === 'VEA-forger').map((f) => String(f.output));
     const lines = out.filter((l) => / line \d+$/.test(l)).length;
     t.equal(st.exitCode, 7, 'the program\'s own exit code');

@@ -2,10 +2,12 @@
 // and gives tests real sockets to it. No module of the project is imported or mocked here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import WebSocket from 'ws';
+import { ceiling, removeTree, stopChild, tmpDir, trackChild, type Scope } from './scope';
+
+export { CEILING_MS, ceiling, eventually, tmpDir, within, type Scope } from './scope';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 /** The bundle under test; SDV_AGENT_TEST_BUNDLE points the tests at another one (e.g. main's, to see a test fail there). */
@@ -49,12 +51,21 @@ export interface AgentHandle {
   logs: Array<Record<string, unknown>>;
   stderr: string[];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** Resolves with the first log line that matches. */
+  /** Resolves with the first log line that matches (waiting at least the suite's ceiling for it). */
   waitLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export function tmpDir(prefix = 'sdv-agent-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+/** Ends what is left in an agent's cgroup folder (`cgroup` of its 'app process trees are tracked' line) and removes it. */
+async function removeCgroup(dir: unknown): Promise<void> {
+  if (typeof dir !== 'string' || !dir.includes('sdv-agent-') || !fs.existsSync(dir)) return;
+  const remove = async (d: string): Promise<void> => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) await remove(path.join(d, e.name));
+    try { fs.writeFileSync(path.join(d, 'cgroup.kill'), '1'); } catch { /* older kernel, or nothing in it */ }
+    for (let i = 0; i < 50; i++) {
+      try { fs.rmdirSync(d); return; } catch { await sleep(100); } // its processes take a moment to be reaped
+    }
+  };
+  try { await remove(dir); } catch { /* the suite's leftovers check reports it */ }
 }
 
 export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -77,10 +88,13 @@ export interface StartOptions {
   executable?: string;
 }
 
-/** Starts an agent with ports 0, a private dataDir and kuksa.serve off unless the test asks. */
-export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> {
+/**
+ * Starts an agent with ports 0, a private dataDir and kuksa.serve off unless the test asks. Its stop (and the removal
+ * of its temp folder) is registered on `scope` before it is spawned, so an agent whose start fails is stopped too.
+ */
+export async function startAgent(scope: Scope, opts: StartOptions = {}): Promise<AgentHandle> {
   if (!opts.executable && !opts.bundle) refuseStaleBundle();
-  const dir = tmpDir();
+  const dir = tmpDir(scope, 'sdv-agent-test-');
   const dataDir = opts.dataDir ?? path.join(dir, 'data');
   const base = {
     runtime: { name: 'TestBox', dataDir },
@@ -95,11 +109,21 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> 
   const configFile = path.join(dir, 'config.yaml');
   fs.writeFileSync(configFile, stringify(config));
   const argv = opts.executable ? [opts.executable] : [process.execPath, opts.bundle ?? AGENT_JS];
-  const proc = spawn(argv[0]!, [...argv.slice(1), '--config', configFile], {
+  const proc = trackChild(spawn(argv[0]!, [...argv.slice(1), '--config', configFile], {
     env: { ...process.env, SDV_AGENT_CONFIG: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   const logs: Array<Record<string, unknown>> = [];
+  // Before the first await: an agent that never becomes ready is stopped with the test all the same.
+  scope.teardown(async () => {
+    await stopChild(proc);
+    // An agent killed (kill -9 tests) could not remove its apps' cgroups, nor the temp-dir FIFO folder a read-only
+    // dataDir made it use; a clean stop removes both itself.
+    if (proc.signalCode === 'SIGKILL') {
+      await removeCgroup(logs.find((l) => l.msg === 'app process trees are tracked')?.cgroup);
+      for (const l of logs) if (l.msg === 'the apps folder is not writable: stderr FIFOs are made in the temp dir' && /sdv-agent-fifo-/.test(String(l.dir))) removeTree(String(l.dir));
+    }
+  });
   const stderr: string[] = [];
   const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
   let buf = '';
@@ -113,6 +137,11 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> 
       let rec: Record<string, unknown>;
       try { rec = JSON.parse(line); } catch { rec = { raw: line }; }
       logs.push(rec);
+      // npm test's closing check looks at every cgroup an agent of the run made (scripts/test.mjs).
+      if (rec.msg === 'app process trees are tracked' && typeof rec.cgroup === 'string' && process.env.SDV_TEST_CGROUP_LEDGER) {
+        const testFile = path.relative(ROOT, process.argv[1] ?? '');
+        try { fs.appendFileSync(process.env.SDV_TEST_CGROUP_LEDGER, `${rec.cgroup}\t${testFile}\n`); } catch { /* no check then */ }
+      }
       for (const w of [...waiters]) if (w.pred(rec)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(rec); }
     }
   });
@@ -120,7 +149,8 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> 
   proc.stderr!.on('data', (c: string) => stderr.push(c));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
 
-  const waitLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
+  const waitLog = (pred: (l: Record<string, unknown>) => boolean, atLeastMs?: number) => {
+    const timeoutMs = ceiling(atLeastMs);
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -133,12 +163,8 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentHandle> 
   const handle: AgentHandle = {
     proc, dataDir, configFile, apiPort: 0, healthPort: 0, apiUrl: '', healthUrl: '', logs, stderr, waitLog,
     stop: async (signal = 'SIGTERM') => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
+      await stopChild(proc, signal);
+      return proc.exitCode;
     },
   };
   if (opts.waitReady !== false) {
@@ -184,17 +210,29 @@ export class ApiClient {
 
   send(frame: unknown): void { this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)); }
 
-  waitFor(pred: (f: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  waitFor(pred: (f: Record<string, unknown>) => boolean, atLeastMs?: number): Promise<Record<string, unknown>> {
+    return this.waitWithin(pred, ceiling(atLeastMs));
+  }
+
+  /**
+   * Like waitFor, but gives up after exactly `timeoutMs`: only for a deadline that is itself the property checked
+   * (the chaos liveness probe's "a ping unanswered this long means a blocked agent").
+   */
+  waitWithin(pred: (f: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>> {
     const found = this.frames.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`frame not seen in ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-5)).slice(0, 2000)}`)), timeoutMs);
-      this.waiters.push({ pred, resolve: (f) => { clearTimeout(t); resolve(f); }, reject: (e) => { clearTimeout(t); reject(e); } });
+      const waiter = { pred, resolve: (f: Record<string, unknown>) => { clearTimeout(t); resolve(f); }, reject: (e: Error) => { clearTimeout(t); reject(e); } };
+      const t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter) >>> 0, 1);
+        reject(new Error(`frame not seen in ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-5)).slice(0, 2000)}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
 
   /** Sends a request with a fresh id and resolves with the first reply carrying that id (a response or an error). */
-  async request(frame: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  async request(frame: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>> {
     const id = (frame.id as string | undefined) ?? `t-${++this.seq}`;
     this.send({ ...frame, id });
     return this.waitFor((f) => f.id === id && (f.type === 'error' || f.type === `${frame.type}-response` || f.type === 'pong' || String(f.type).endsWith('-response')), timeoutMs);
@@ -209,10 +247,9 @@ export class ApiClient {
 }
 
 /** A reboot of the box: the agent stops, and a new one starts on the same dataDir; it and a client are torn down with t. */
-export async function restartOnSameData(t: { teardown(fn: () => unknown): void }, old: AgentHandle): Promise<{ agent: AgentHandle; client: ApiClient }> {
+export async function restartOnSameData(t: Scope, old: AgentHandle): Promise<{ agent: AgentHandle; client: ApiClient }> {
   await old.stop();
-  const agent = await startAgent({ dataDir: old.dataDir });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { dataDir: old.dataDir });
   const client = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => client.close());
   return { agent, client };

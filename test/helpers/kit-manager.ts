@@ -5,7 +5,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
-import { deepMerge, startAgent, type AgentHandle } from './agent';
+import { ceiling, deepMerge, startAgent, type AgentHandle, type Scope } from './agent';
 
 export interface KitEntry {
   socket_id: string;
@@ -99,7 +99,8 @@ export class StandInKitManager {
   }
 
   /** Resolves with the first registration (past or future) that matches. */
-  waitRegistration(pred: (r: Registration) => boolean = () => true, timeoutMs = 15_000): Promise<Registration> {
+  waitRegistration(pred: (r: Registration) => boolean = () => true, atLeastMs?: number): Promise<Registration> {
+    const timeoutMs = ceiling(atLeastMs);
     const found = this.registrations.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -155,7 +156,8 @@ export class Frontend {
     return this.kits.filter((k) => k.is_online === true && typeof k.kit_id === 'string' && /^runtime-/i.test(k.kit_id));
   }
 
-  async waitRuntime(kitId: string, timeoutMs = 15_000): Promise<Rec> {
+  async waitRuntime(kitId: string, atLeastMs?: number): Promise<Rec> {
+    const timeoutMs = ceiling(atLeastMs);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const k = this.runtimes().find((x) => x.kit_id === kitId);
@@ -173,7 +175,8 @@ export class Frontend {
     this.socket.emit('messageToKit', { ...payload, to_kit_id: kitId });
   }
 
-  waitFor(pred: (r: Rec) => boolean, timeoutMs = 10_000): Promise<Rec> {
+  waitFor(pred: (r: Rec) => boolean, atLeastMs?: number): Promise<Rec> {
+    const timeoutMs = ceiling(atLeastMs);
     const found = this.replies.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -183,7 +186,7 @@ export class Frontend {
   }
 
   /** Sends a command and resolves with its first reply arriving after the send (matched on cmd). */
-  async command(kitId: string, payload: Rec, match: (r: Rec) => boolean = (r) => r.cmd === payload.cmd, timeoutMs = 10_000): Promise<Rec> {
+  async command(kitId: string, payload: Rec, match: (r: Rec) => boolean = (r) => r.cmd === payload.cmd, timeoutMs?: number): Promise<Rec> {
     const before = this.replies.length;
     this.send(kitId, payload);
     return this.waitFor((r) => this.replies.indexOf(r) >= before && match(r), timeoutMs);
@@ -196,11 +199,10 @@ export class Frontend {
  * A stand-in Kit-Manager, an agent registered with it as runtime `name` (quick reconnects; `config` merged over that),
  * and a frontend that already sees the runtime (kit id `RunTime-<name>`); all three are torn down with t.
  */
-export async function agentBehindKitManager(t: { teardown(fn: () => unknown): void }, name: string, config: Rec = {}): Promise<{ km: StandInKitManager; agent: AgentHandle; fe: Frontend }> {
+export async function agentBehindKitManager(t: Scope, name: string, config: Rec = {}): Promise<{ km: StandInKitManager; agent: AgentHandle; fe: Frontend }> {
   const km = await StandInKitManager.start();
   t.teardown(() => km.close());
-  const agent = await startAgent({ config: deepMerge({ runtime: { name }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } }, config) });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(t, { config: deepMerge({ runtime: { name }, kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: 500 } } }, config) });
   const fe = await Frontend.connect(km.url);
   t.teardown(() => fe.close());
   await fe.waitRuntime(`RunTime-${name}`);

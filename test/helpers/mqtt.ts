@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as mqtt from 'mqtt-packet';
 import { requirePeer } from './peers';
+import { ceiling, stopChild, trackChild, type Scope } from './scope';
 
 function tool(name: string): string {
   for (const dir of ['/usr/bin', '/usr/sbin', '/usr/local/bin']) {
@@ -15,10 +16,11 @@ function tool(name: string): string {
 
 export interface Sub { proc: ChildProcess; messages: string[]; debug: string[]; exited: Promise<number | null>; waitMessages(n: number, timeoutMs?: number): Promise<string[]>; stop(): Promise<number | null> }
 
-/** mosquitto_sub -v -d …; resolves once the broker acknowledged the subscription. `messages` holds "topic payload". */
-export async function mosquittoSub(port: number, args: string[]): Promise<Sub> {
+/** mosquitto_sub -v -d …, stopped with the scope; resolves once the broker acknowledged the subscription. `messages` holds "topic payload". */
+export async function mosquittoSub(scope: Scope, port: number, args: string[]): Promise<Sub> {
   // stdbuf: mosquitto_sub writes through stdio, which holds a pipe's output until 4 kB have gathered.
-  const proc = spawn('stdbuf', ['-oL', tool('mosquitto_sub'), '-h', '127.0.0.1', '-p', String(port), '-v', '-d', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = trackChild(spawn('stdbuf', ['-oL', tool('mosquitto_sub'), '-h', '127.0.0.1', '-p', String(port), '-v', '-d', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  scope.teardown(() => stopChild(proc, 'SIGTERM', 5000));
   const messages: string[] = [];
   const debug: string[] = [];
   const waiters: Array<() => void> = [];
@@ -35,8 +37,8 @@ export async function mosquittoSub(port: number, args: string[]): Promise<Sub> {
   });
   proc.stderr!.on('data', (c: Buffer) => debug.push(c.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => { for (const w of waiters.splice(0)) w(); resolve(code); }));
-  const until = async (pred: () => boolean, timeoutMs: number, what: string) => {
-    const deadline = Date.now() + timeoutMs;
+  const until = async (pred: () => boolean, atLeastMs: number, what: string) => {
+    const deadline = Date.now() + ceiling(atLeastMs);
     while (!pred()) {
       if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`mosquitto_sub: ${what} not seen; messages ${JSON.stringify(messages)}; debug ${debug.slice(-5).join(' | ')}`);
       await new Promise<void>((r) => { const t = setTimeout(r, 100); waiters.push(() => { clearTimeout(t); r(); }); });
@@ -46,7 +48,7 @@ export async function mosquittoSub(port: number, args: string[]): Promise<Sub> {
   await until(() => debug.some((l) => l.includes('received SUBACK') || l.includes('received PUBLISH')), 10_000, 'SUBACK');
   return {
     proc, messages, debug, exited,
-    waitMessages: async (n, timeoutMs = 10_000) => { await until(() => messages.length >= n, timeoutMs, `${n} messages`); return messages.slice(0, n); },
+    waitMessages: async (n, timeoutMs?: number) => { await until(() => messages.length >= n, timeoutMs ?? 0, `${n} messages`); return messages.slice(0, n); },
     stop: () => { if (proc.exitCode === null) proc.kill('SIGTERM'); return exited; },
   };
 }
@@ -80,8 +82,8 @@ export class RawMqtt {
 
   send(p: mqtt.Packet): void { this.socket.write(mqtt.generate(p)); }
 
-  async waitPacket(cmd: string, timeoutMs = 5000): Promise<mqtt.Packet> {
-    const deadline = Date.now() + timeoutMs;
+  async waitPacket(cmd: string, atLeastMs?: number): Promise<mqtt.Packet> {
+    const deadline = Date.now() + ceiling(atLeastMs);
     for (;;) {
       const p = this.packets.find((x) => x.cmd === cmd);
       if (p) { this.packets.splice(this.packets.indexOf(p), 1); return p; }

@@ -8,6 +8,7 @@
 //   H = frontend/src/components/organisms/FormHardwareKitManager.tsx        (the hardware-kit page: read/write-file)
 // It talks to the stand-in Kit-Manager of ./kit-manager.ts (the real socket.io server, routing like the real one).
 import { io, type Socket } from 'socket.io-client';
+import { ceiling } from './scope';
 
 type Rec = Record<string, unknown>;
 
@@ -291,7 +292,8 @@ export class Playground {
   private notify(): void { for (const f of this.changed.splice(0)) f(); }
 
   /** Resolves when pred() holds (checked after every event from the Kit-Manager). */
-  async until(what: string, pred: () => boolean, timeoutMs = 15_000): Promise<void> {
+  async until(what: string, pred: () => boolean, atLeastMs?: number): Promise<void> {
+    const timeoutMs = ceiling(atLeastMs);
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
       const left = deadline - Date.now();
@@ -301,13 +303,13 @@ export class Playground {
   }
 
   /** Until the log shows text matching re; returns the log. */
-  async logShows(re: RegExp, timeoutMs = 15_000): Promise<string> {
+  async logShows(re: RegExp, timeoutMs?: number): Promise<string> {
     await this.until(`log matching ${re}`, () => re.test(this.log), timeoutMs);
     return this.log;
   }
 
   /** Until the selector lists and selects kitId. */
-  async selected(kitId: string, timeoutMs = 15_000): Promise<void> {
+  async selected(kitId: string, timeoutMs?: number): Promise<void> {
     await this.until(`runtime ${kitId} selected`, () => this.activeRtId === kitId, timeoutMs);
   }
 }

@@ -4,19 +4,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ROOT, startAgent, tmpDir, type AgentHandle, type StartOptions } from './agent';
+import { ROOT, startAgent, tmpDir, type AgentHandle, type Scope, type StartOptions } from './agent';
 
-export const FULL_VSS = path.resolve(ROOT, '..', 'shared', 'vss', 'vss_release_4.0.json');
+/** The COVESA VSS 4.0 release tree (910 leaves), kept in the repository as test data and the default model's source. */
+export const FULL_VSS = path.join(ROOT, 'resources', 'vss', 'vss_release_4.0.json');
 
 /** Starts an embedded agent serving kuksa.val and sdv.databroker.v1 on a free port (or the given one); resolves with the port. */
-export async function startUpstream(opts: StartOptions & { port?: number; kuksa?: Record<string, unknown> } = {}): Promise<{ agent: AgentHandle; port: number }> {
-  const agent = await startAgent({ ...opts, config: { ...(opts.config ?? {}), kuksa: { serve: true, address: `127.0.0.1:${opts.port ?? 0}`, ...(opts.kuksa ?? {}) } } });
+export async function startUpstream(scope: Scope, opts: StartOptions & { port?: number; kuksa?: Record<string, unknown> } = {}): Promise<{ agent: AgentHandle; port: number }> {
+  const agent = await startAgent(scope, { ...opts, config: { ...(opts.config ?? {}), kuksa: { serve: true, address: `127.0.0.1:${opts.port ?? 0}`, ...(opts.kuksa ?? {}) } } });
   const l = await agent.waitLog((x) => x.msg === 'databroker gRPC server listening');
   return { agent, port: l.port as number };
 }
 
-export function startDownstream(port: number, api: string, extra: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<AgentHandle> {
-  return startAgent({ config: { ...config, kuksa: { mode: 'external', api, address: `127.0.0.1:${port}`, ...extra } } });
+export function startDownstream(scope: Scope, port: number, api: string, extra: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<AgentHandle> {
+  return startAgent(scope, { config: { ...config, kuksa: { mode: 'external', api, address: `127.0.0.1:${port}`, ...extra } } });
 }
 
 type Ctor = grpc.ServiceClientConstructor;
@@ -49,7 +50,7 @@ export function call<T = Record<string, any>>(client: any, method: string, req: 
 }
 
 /** A VSS tree with one leaf of every value kind, for wire tests. */
-export function writeAllTypesVss(): string {
+export function writeAllTypesVss(scope: Scope): string {
   const leaf = (type: string, datatype: string, extra: Record<string, unknown> = {}) => ({ type, datatype, ...extra });
   const tree = {
     Vehicle: {
@@ -71,7 +72,7 @@ export function writeAllTypesVss(): string {
       },
     },
   };
-  const file = path.join(tmpDir('sdv-vss-'), 'all-types.json');
+  const file = path.join(tmpDir(scope, 'sdv-vss-'), 'all-types.json');
   fs.writeFileSync(file, JSON.stringify(tree));
   return file;
 }

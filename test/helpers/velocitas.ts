@@ -1,9 +1,9 @@
-// Velocitas apps as a playground user writes them, run with the real SDK 0.14.1 (../shared/peers/velocitas-python)
+// Velocitas apps as a playground user writes them, run with the real SDK 0.14.1 (the peer scripts/test-peers.sh sets up)
 // against an agent's databroker, and a vehicle model written the way the Velocitas model generator writes it.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { runPython, VELOCITAS_SDK, type PyRun } from './peers';
+import { tmpDir, type Scope } from './scope';
 
 /** The SDK class for a VSS type, as the generator names it: boolean → DataPointBoolean, uint8[] → DataPointUint8Array. */
 export function dataPointClass(vssType: string): string {
@@ -48,8 +48,8 @@ export function velocitasModel(leaves: Record<string, string>): string {
 }
 
 /** A folder for PYTHONPATH with `vehicle/__init__.py` (the model) and the `sdv` → velocitas_sdk alias the image has. */
-export function appPackages(leaves: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-velocitas-'));
+export function appPackages(scope: Scope, leaves: Record<string, string>): string {
+  const dir = tmpDir(scope, 'sdv-velocitas-');
   fs.mkdirSync(path.join(dir, 'vehicle'));
   fs.writeFileSync(path.join(dir, 'vehicle', '__init__.py'), velocitasModel(leaves));
   fs.symlinkSync(path.join(VELOCITAS_SDK, 'velocitas_sdk'), path.join(dir, 'sdv'));
@@ -57,10 +57,10 @@ export function appPackages(leaves: Record<string, string>): string {
 }
 
 /** Runs a Velocitas app with the native middleware against the databroker on grpcPort and the MQTT broker at mqttUrl. */
-export function runVelocitasApp(code: string, opts: { grpcPort: number; mqttUrl: string; leaves: Record<string, string> }): PyRun {
-  return runPython(code, {
+export function runVelocitasApp(scope: Scope, code: string, opts: { grpcPort: number; mqttUrl: string; leaves: Record<string, string> }): PyRun {
+  return runPython(scope, code, {
     env: {
-      PYTHONPATH: [VELOCITAS_SDK, appPackages(opts.leaves)].join(path.delimiter),
+      PYTHONPATH: [VELOCITAS_SDK, appPackages(scope, opts.leaves)].join(path.delimiter),
       SDV_MIDDLEWARE_TYPE: 'native',
       SDV_VEHICLEDATABROKER_ADDRESS: `grpc://127.0.0.1:${opts.grpcPort}`,
       SDV_MQTT_ADDRESS: opts.mqttUrl,

@@ -2,12 +2,12 @@
 // size needs no new disk space (the chaos suite proves it on a full tmpfs: test/chaos/crash-consistency.test.ts).
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ReservedFile } from '../../src/fsutil';
+import { tmpDir } from '../helpers/scope';
 
 t.test('ReservedFile: JSON padded to a capacity, a spare of the same size beside it, old leftovers taken back', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reserved-'));
+  const dir = tmpDir(t, 'reserved-');
   const file = path.join(dir, 'registry.json');
   fs.writeFileSync(file, '{"old":true}'); // a registry written before there were spares
   const r = new ReservedFile(file);
