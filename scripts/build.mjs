@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Type-checks and bundles src/main.ts into dist/sdv-agent.js. With --if-stale, does nothing when the bundle is newer
-// than every source file (npm start and npm test call it that way).
+// than every source file (npm start and npm test call it that way); --no-check skips the type-check (npm test runs
+// its own, always).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,7 +27,10 @@ if (process.argv.includes('--if-stale') && fs.existsSync(out)) {
 }
 
 const t0 = Date.now();
-if (!process.argv.includes('--no-check')) {
+const check = !process.argv.includes('--no-check');
+// Said before the work: a first build (the type-check above all) can take most of a minute on a small box.
+process.stderr.write(`building ${path.relative(root, out)} (${check ? 'type-check and bundle' : 'bundle'}) …\n`);
+if (check) {
   execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', root], { stdio: 'inherit' });
 }
 await build({
@@ -52,4 +56,4 @@ await build({
   logLevel: 'warning',
 });
 fs.chmodSync(out, 0o755);
-process.stderr.write(`built ${path.relative(root, out)} (${(fs.statSync(out).size / 1024).toFixed(0)} KiB) in ${Date.now() - t0} ms\n`);
+process.stderr.write(`built ${path.relative(root, out)} (${(fs.statSync(out).size / 1024).toFixed(0)} KiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
