@@ -3,8 +3,10 @@
 // that never reads, a client that floods and reads nothing, and every bound (the slots kept for the agent's own apps
 // with a real app). /health and get_runtime_info say whether MQTT is up and whether clients are refused.
 import t from 'tap';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { ApiClient, getJson, sleep, startAgent, type AgentHandle } from './helpers/agent';
+import * as path from 'node:path';
+import { ApiClient, getJson, sleep, startAgent, tmpDir, type AgentHandle } from './helpers/agent';
 import { mosquittoPub, mosquittoSub, RawMqtt } from './helpers/mqtt';
 import { runPython, VELOCITAS_SDK } from './helpers/peers';
 
@@ -303,7 +305,7 @@ t.test('modes and a port in use', async (t) => {
 
 t.test('clients that read nothing, filters that cost, slots for the agent\'s apps', async (t) => {
   const agent = await startAgent({ config: { mqtt: { maxQueuedBytes: 16384, stallMs: 1000, maxFilterBytes: 2500, maxClients: 4, appSlotsPercent: 50 } } });
-  t.teardown(() => agent.stop());
+  t.teardown(async () => { await agent.stop(); fs.rmSync(path.dirname(agent.dataDir), { recursive: true, force: true }); });
   const port = await brokerPort(agent);
 
   t.test('a client that floods PINGREQ and reads nothing is no longer read, then dropped after mqtt.stallMs', async (t) => {
@@ -376,6 +378,8 @@ t.test('clients that read nothing, filters that cost, slots for the agent\'s app
     t.equal((await third.hello('stranger')).returnCode, 3, 'a client the agent did not start: refused');
     third.close();
     // A program of the test (not the agent's) that names itself an app in its environment is no app.
+    const cwd = tmpDir('sdv-mqtt-forged-');
+    t.teardown(() => fs.rmSync(cwd, { recursive: true, force: true }));
     const forged = runPython(`${PAHO}
 c = client("forged")
 rc = []
@@ -384,7 +388,8 @@ c.connect("127.0.0.1", PORT)
 c.loop_start()
 while not rc: time.sleep(0.02)
 print("rc", rc[0], flush=True)
-`, { args: [String(port)], env: { SDV_APP_ID: 'VEA-mqtt-app' } });
+`, { args: [String(port)], env: { SDV_APP_ID: 'VEA-mqtt-app' }, cwd });
+    t.teardown(() => forged.proc.kill('SIGKILL'));
     // paho 2.x names CONNACK 3 of MQTT 3.1.1 by its MQTT 5 reason, "Server unavailable".
     t.match(await forged.waitOut(/^rc/), /^rc Server unavailable$/, 'SDV_APP_ID in its environment does not make a process an app');
     const c = await ApiClient.connect(agent.apiUrl);

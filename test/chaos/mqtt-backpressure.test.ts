@@ -9,10 +9,8 @@
 // file measures it (SDV_AGENT_TEST_BUNDLE) and gives the "before" figures.
 import t from 'tap';
 import * as mqtt from 'mqtt-packet';
-import { startAgent, type AgentHandle } from '../helpers/agent';
 import { MB, Summary, attack, caughtCrashes, count, seedFor } from './lib';
-import { MqttProbe, PINGREQ, RssWatch, connect, floodUnread, mosquittoPubAsync } from './raw-mqtt';
-import { SAFE_ENV } from './safe-env';
+import { MqttProbe, PINGREQ, RssWatch, brokerAgent, connect, floodUnread, mosquittoPubAsync } from './raw-mqtt';
 
 const SECTION = 'mqtt-backpressure';
 const summary = new Summary(SECTION, seedFor(SECTION));
@@ -23,9 +21,6 @@ const RSS_BOUND = 64 * MB;
 /** Where a build without the bound is stopped, so that measuring it does not take the shared box down with it. */
 const SAFETY_STOP = 1536 * MB;
 
-async function brokerPort(agent: AgentHandle): Promise<number> {
-  return (await agent.waitLog((l) => l.msg === 'mqtt broker listening')).port as number;
-}
 
 const repeat = (packet: Buffer, n: number) => Buffer.concat(Array.from({ length: n }, () => packet));
 
@@ -38,9 +33,7 @@ t.test('MQTT clients that never read their replies', async (t) => {
   ];
   // Each flood on an agent of its own: the memory a flood leaves behind would hide the next one's growth.
   for (const f of floods) {
-    const agent = await startAgent({ env: SAFE_ENV });
-    t.teardown(() => agent.stop('SIGKILL'));
-    const port = await brokerPort(agent);
+    const { agent, port } = await brokerAgent(t);
     await attack(t, summary, f.name, agent, async () => {
       const c = await connect(port, `noread-${f.name.split(' ')[0]}`);
       t.ok(c && c.returnCode === 0, 'the flooder is connected');

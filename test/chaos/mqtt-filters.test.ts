@@ -9,11 +9,9 @@
 // knows are set, so the same file measures it (SDV_AGENT_TEST_BUNDLE).
 import t from 'tap';
 import * as mqtt from 'mqtt-packet';
-import { startAgent, type AgentHandle } from '../helpers/agent';
 import { mosquittoSub } from '../helpers/mqtt';
 import { MB, Summary, attack, caughtCrashes, count, seedFor } from './lib';
-import { RssWatch, connect, mosquittoPubAsync, subscribe } from './raw-mqtt';
-import { SAFE_ENV } from './safe-env';
+import { RssWatch, brokerAgent, connect, mosquittoPubAsync, subscribe } from './raw-mqtt';
 
 const SECTION = 'mqtt-filters';
 const summary = new Summary(SECTION, seedFor(SECTION));
@@ -29,9 +27,6 @@ const FILTERS = 100;
 const PER_PACKET = 20;
 const BYTES = 1024;
 
-async function brokerPort(agent: AgentHandle): Promise<number> {
-  return (await agent.waitLog((l) => l.msg === 'mqtt broker listening')).port as number;
-}
 
 /** 1 020 empty levels after the first: `c0f0////…`, 1 024 bytes. */
 const emptyLevels = (c: number, f: number) => `c${c}f${f}`.padEnd(BYTES, '/');
@@ -73,9 +68,7 @@ t.test('subscription filters that cost memory, kept by persistent sessions', asy
     { name: `maximal filters (32 levels, 1 024 bytes), ${CLIENTS * FILTERS} from ${CLIENTS} persistent clients, then as many more`, filter: maximal, waves: 2 },
   ];
   for (const s of shapes) {
-    const agent = await startAgent({ env: SAFE_ENV });
-    t.teardown(() => agent.stop('SIGKILL'));
-    const port = await brokerPort(agent);
+    const { agent, port } = await brokerAgent(t);
     await attack(t, summary, s.name, agent, async () => {
       const rss = new RssWatch(agent.proc.pid, 200);
       const rss0 = rss.last;

@@ -11,11 +11,10 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import * as path from 'node:path';
-import { ApiClient, getJson, startAgent, tmpDir, type AgentHandle } from '../helpers/agent';
+import { ApiClient, getJson, tmpDir } from '../helpers/agent';
 import { VELOCITAS_SDK } from '../helpers/peers';
 import { Summary, attack, caughtCrashes, count, req, seedFor, sleep } from './lib';
-import { connect, dial, mosquittoPubAsync } from './raw-mqtt';
-import { SAFE_ENV } from './safe-env';
+import { brokerAgent, connect, dial, mosquittoPubAsync } from './raw-mqtt';
 
 const SECTION = 'mqtt-slots';
 const summary = new Summary(SECTION, seedFor(SECTION));
@@ -27,9 +26,6 @@ const SECONDS = count(6, 25);
 /** The share of attempts that must get through on a loaded box (all of them on a quiet one). */
 const MIN_SHARE = 0.8;
 
-async function brokerPort(agent: AgentHandle): Promise<number> {
-  return (await agent.waitLog((l) => l.msg === 'mqtt broker listening')).port as number;
-}
 
 /** mosquitto_pub -q 1 every 500 ms for `ms`: how many got through, and the last failure. */
 async function legitimatePublisher(port: number, ms: number): Promise<{ ok: number; failed: number; last: string }> {
@@ -46,9 +42,7 @@ async function legitimatePublisher(port: number, ms: number): Promise<{ ok: numb
 type Health = { status?: string; mqttUp?: boolean; mqttRefused?: number };
 
 t.test('squatters that never send CONNECT', async (t) => {
-  const agent = await startAgent({ env: SAFE_ENV });
-  t.teardown(() => agent.stop('SIGKILL'));
-  const port = await brokerPort(agent);
+  const { agent, port } = await brokerAgent(t);
   await attack(t, summary, `${SQUATTERS} sockets that never send CONNECT, reopened 50 ms after each close`, agent, async () => {
     let running = true;
     let opened = 0;
@@ -84,9 +78,7 @@ t.test('squatters that never send CONNECT', async (t) => {
 });
 
 t.test('clients that hold every slot with keep-alive 0, and an app of the agent', async (t) => {
-  const agent = await startAgent({ env: SAFE_ENV });
-  t.teardown(() => agent.stop('SIGKILL'));
-  const port = await brokerPort(agent);
+  const { agent, port } = await brokerAgent(t);
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   // The app waits for this file, so that it starts publishing once the hogs hold their slots.

@@ -3,10 +3,28 @@
 // to cost the broker memory. Packets come from mqtt-packet (the broker's own codec); nothing here waits on the clock
 // except the deadlines it is given.
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import * as mqtt from 'mqtt-packet';
+import { startAgent, type AgentHandle } from '../helpers/agent';
 import { requirePeer } from '../helpers/peers';
 import { rssOf, sleep } from './lib';
+import { SAFE_ENV } from './safe-env';
+
+/**
+ * An agent for one attack, stopped and its folder removed when the test ends, and the port its broker listens on.
+ * Only keys every build knows are set, so the same attack measures the build before (SDV_AGENT_TEST_BUNDLE).
+ */
+export async function brokerAgent(t: { teardown(fn: () => unknown): void }): Promise<{ agent: AgentHandle; port: number }> {
+  const agent = await startAgent({ env: SAFE_ENV });
+  t.teardown(async () => {
+    await agent.stop('SIGKILL');
+    fs.rmSync(path.dirname(agent.dataDir), { recursive: true, force: true });
+  });
+  const port = (await agent.waitLog((l) => l.msg === 'mqtt broker listening')).port as number;
+  return { agent, port };
+}
 
 export const PINGREQ = Buffer.from([0xc0, 0x00]);
 
