@@ -67,12 +67,18 @@ export const SCHEMA = {
     mode: oneOf('embedded', ['embedded', 'external', 'off']),
     address: str('127.0.0.1:1883', { pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, hint: 'host:port' }),
     maxClients: int(100, 1, 10_000),
+    /** Of maxClients, the share (percent) kept for processes the agent started (apps), once the others are taken. */
+    appSlotsPercent: int(25, 0, 90),
     maxPacketBytes: int(1024 * 1024, 1024, 256 * 1024 * 1024),
     maxQueuedBytes: int(1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+    /** A client not read (past maxQueuedBytes unsent) that takes nothing of what it is owed for this long is dropped. */
+    stallMs: int(30_000, 100, 3_600_000),
     maxRetained: int(1000, 0, 1_000_000),
     maxRetainedBytes: int(8 * 1024 * 1024, 0, 1024 * 1024 * 1024),
     maxSubscriptions: int(100, 1, 100_000),
     maxTopicLength: int(1024, 16, 65_535),
+    /** Bytes of all topic filters held (online and kept sessions); past it a filter is refused (0x80). */
+    maxFilterBytes: int(24 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   },
   signals: { batchWindowMs: int(50, 1, 60_000), subscriberTtlS: int(60, 1, 86_400) },
   apps: {

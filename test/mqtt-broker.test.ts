@@ -1,8 +1,12 @@
 // The embedded MQTT broker with real peers: Debian's mosquitto_sub/mosquitto_pub, paho-mqtt 2.x (the peer venv) and
 // the SDK's paho-mqtt 1.6.1: wildcards, retained, QoS 1, persistent sessions, last will, keep-alive, a subscriber
-// that never reads, and every bound. /health and get_runtime_info say whether MQTT is up.
+// that never reads, a client that floods and reads nothing, and every bound (the slots kept for the agent's own apps
+// with a real app). /health and get_runtime_info say whether MQTT is up and whether clients are refused.
 import t from 'tap';
-import { ApiClient, eventually, getJson, sleep, startAgent, type AgentHandle } from './helpers/agent';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { ApiClient, eventually, getJson, sleep, startAgent, tmpDir, type AgentHandle } from './helpers/agent';
 import { mosquittoPub, mosquittoSub, RawMqtt } from './helpers/mqtt';
 import { runPython, VELOCITAS_SDK } from './helpers/peers';
 
@@ -180,7 +184,7 @@ print("sent", flush=True)
 
   t.test('/health and get_runtime_info report MQTT', async (t) => {
     const h = await getJson(agent.healthUrl);
-    t.match(h.body, { status: 'healthy', mqttMode: 'embedded', mqttUp: true });
+    t.match(h.body, { status: 'healthy', mqttMode: 'embedded', mqttUp: true, mqttRefused: 0, mqttLastRefusal: null });
     const c = await ApiClient.connect(agent.apiUrl);
     t.teardown(() => c.close());
     const info = await c.request({ type: 'get_runtime_info' });
@@ -296,4 +300,132 @@ t.test('modes and a port in use', async (t) => {
   const ext = await startAgent(t, { config: { mqtt: { mode: 'external', address: `127.0.0.1:${port}` } } });
   await ext.waitLog((l) => l.msg === 'external MQTT broker reachable');
   t.match((await getJson(ext.healthUrl)).body, { mqttMode: 'external', mqttUp: true });
+});
+
+t.test('clients that read nothing, filters that cost, slots for the agent\'s apps', async (t) => {
+  const agent = await startAgent(t, { config: { mqtt: { maxQueuedBytes: 16384, stallMs: 1000, maxFilterBytes: 2500, maxClients: 4, appSlotsPercent: 50 } } });
+  t.teardown(async () => { await agent.stop(); fs.rmSync(path.dirname(agent.dataDir), { recursive: true, force: true }); });
+  const port = await brokerPort(agent);
+
+  t.test('a client that floods PINGREQ and reads nothing is no longer read, then dropped after mqtt.stallMs', async (t) => {
+    const raw = await RawMqtt.connect(port);
+    t.teardown(() => raw.close());
+    await raw.hello('flooder');
+    raw.socket.pause();
+    const burst = Buffer.alloc(2 * 4096, Buffer.from([0xc0, 0x00]));
+    // Its own socket fills once the agent stops reading it.
+    for (let i = 0; i < 100_000 && !raw.closed && raw.socket.writableLength < 4 * 1024 * 1024; i++) {
+      raw.socket.write(burst);
+      await new Promise((r) => setImmediate(r));
+    }
+    const line = await agent.waitLog((l) => l.msg === 'mqtt client is not reading its replies: the connection is dropped (mqtt.stallMs)', 30_000);
+    t.equal(line.clientId, 'flooder');
+    t.equal(line.stallMs, 1000);
+    t.ok((line.stalledMs as number) >= 1000, `stalled ${line.stalledMs} ms`);
+    raw.socket.resume();
+    await raw.closedAt;
+    t.pass('dropped');
+    t.equal(mosquittoPub(port, ['-q', '1', '-t', 'after', '-m', 'x']).code, 0, 'the broker serves the next client');
+  });
+
+  t.test('filters: at most 32 levels; mqtt.maxFilterBytes counts every session, kept ones too', async (t) => {
+    const levels = await RawMqtt.connect(port);
+    t.teardown(() => levels.close());
+    await levels.hello('levels');
+    const f32 = 'a' + '/x'.repeat(31);
+    levels.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: f32, qos: 0 }, { topic: f32 + '/x', qos: 0 }, { topic: 'c0f0'.padEnd(1024, '/'), qos: 0 }] });
+    t.same((await levels.waitPacket('suback') as { granted: number[] }).granted, [0, 0x80, 0x80], '32 levels granted, 33 and 1 021 refused');
+    levels.close();
+    const keep = await RawMqtt.connect(port);
+    await keep.hello('keeper', { clean: false });
+    keep.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'k/'.padEnd(1000, 'k'), qos: 0 }, { topic: 'l/'.padEnd(1000, 'l'), qos: 0 }] });
+    t.same((await keep.waitPacket('suback') as { granted: number[] }).granted, [0, 0], 'two filters of 1 000 bytes');
+    keep.send({ cmd: 'disconnect' });
+    await keep.closedAt;
+    const other = await RawMqtt.connect(port);
+    t.teardown(() => other.close());
+    await other.hello('other');
+    const big = 'm/'.padEnd(1000, 'm');
+    other.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: big, qos: 0 }, { topic: 'small', qos: 0 }] });
+    t.same((await other.waitPacket('suback') as { granted: number[] }).granted, [0x80, 0], 'the kept session\'s 2 000 bytes count: 1 000 more would pass 2 500');
+    await agent.waitLog((l) => l.msg === 'mqtt subscription refused: mqtt.maxFilterBytes reached (the filters of every session, kept ones too)');
+    const back = await RawMqtt.connect(port);
+    t.equal((await back.hello('keeper', { clean: true })).sessionPresent, false, 'the kept session is dropped');
+    back.close();
+    other.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: big, qos: 0 }] });
+    t.same((await other.waitPacket('suback') as { granted: number[] }).granted, [0], 'its bytes are free again');
+  });
+
+  t.test('slots: a socket without CONNECT is closed; past 64 waiting the oldest gives way; two of four slots kept for apps', async (t) => {
+    const silent = net.connect(port, '127.0.0.1');
+    silent.on('error', () => {});
+    await new Promise((r) => silent.once('close', r));
+    t.pass('a socket that sends no CONNECT is closed (2 s)');
+    const refused0 = (await getJson(agent.healthUrl)).body.mqttRefused as number;
+    const many = Array.from({ length: 70 }, () => { const s = net.connect(port, '127.0.0.1'); s.on('error', () => {}); return s; });
+    t.teardown(() => { for (const s of many) s.destroy(); });
+    await Promise.all(many.map((s) => new Promise((r) => s.once('close', r))));
+    const h1 = (await getJson(agent.healthUrl)).body;
+    // 6 when all 70 arrive within one CONNECT deadline (2 s); on a box slow enough to spread them wider, some run out
+    // of time before they would have to give way. Never more than 70 − 64.
+    const gaveWay = (h1.mqttRefused as number) - refused0;
+    t.ok(gaveWay >= 1 && gaveWay <= 6, `${gaveWay} of 70 gave way to newer ones (6 when all arrive at once)`);
+    t.match(h1, { status: 'degraded', mqttLastRefusal: { reason: /more than 64 sockets waiting for CONNECT/ } });
+
+    // Two shared slots, two kept for the agent's own processes.
+    const hogs = [await RawMqtt.connect(port), await RawMqtt.connect(port)];
+    t.teardown(() => { for (const h of hogs) h.close(); });
+    for (const [i, h] of hogs.entries()) t.equal((await h.hello(`hog-${i}`)).returnCode, 0, 'a shared slot');
+    const third = await RawMqtt.connect(port);
+    t.equal((await third.hello('stranger')).returnCode, 3, 'a client the agent did not start: refused');
+    third.close();
+    // A program of the test (not the agent's) that names itself an app in its environment is no app.
+    const cwd = tmpDir(t, 'sdv-mqtt-forged-');
+    t.teardown(() => fs.rmSync(cwd, { recursive: true, force: true }));
+    const forged = runPython(t, `${PAHO}
+c = client("forged")
+rc = []
+c.on_connect = lambda c, u, f, r, p: rc.append(str(r))
+c.connect("127.0.0.1", PORT)
+c.loop_start()
+while not rc: time.sleep(0.02)
+print("rc", rc[0], flush=True)
+`, { args: [String(port)], env: { SDV_APP_ID: 'VEA-mqtt-app' }, cwd });
+    t.teardown(() => forged.proc.kill('SIGKILL'));
+    // paho 2.x names CONNACK 3 of MQTT 3.1.1 by its MQTT 5 reason, "Server unavailable".
+    t.match(await forged.waitOut(/^rc/), /^rc Server unavailable$/, 'SDV_APP_ID in its environment does not make a process an app');
+    const c = await ApiClient.connect(agent.apiUrl);
+    t.teardown(() => c.close());
+    const code = [
+      'import os, time, urllib.parse',
+      'import paho.mqtt.client as mqtt',
+      'u = urllib.parse.urlparse(os.environ["SDV_MQTT_ADDRESS"])',
+      'for n in range(2):',  // two clients, as the SDK opens
+      '    c = mqtt.Client()',
+      '    c.connect(u.hostname, u.port)',
+      '    c.loop_start()',
+      '    t0 = time.time()',
+      '    while not c.is_connected() and time.time() - t0 < 20: time.sleep(0.02)',
+      '    m = c.publish("app/evt", "hi", qos=1)',
+      '    while c.is_connected() and not m.is_published() and time.time() - t0 < 20: time.sleep(0.02)',
+      '    print("OK" if m.is_published() else "FAIL", flush=True)',
+      'time.sleep(30)',
+    ].join('\n');
+    t.not((await c.request({ type: 'deploy_request', prototype: { id: 'mqtt-app', name: 'MqttApp', type: 'python', code, config: { env: { PYTHONPATH: VELOCITAS_SDK } } } }, 60_000)).type, 'error');
+    c.send({ type: 'console_subscribe', id: 'sub', appId: 'VEA-mqtt-app' });
+    await c.waitFor((f) => f.type === 'console_subscribed');
+    await c.request({ type: 'run_app', appId: 'VEA-mqtt-app' }, 30_000);
+    await c.waitFor((f) => f.type === 'console_output' && (f.output === 'FAIL' || c.frames.filter((x) => x.type === 'console_output' && x.output === 'OK').length >= 2), 60_000);
+    const outs = c.frames.filter((f) => f.type === 'console_output').map((f) => f.output);
+    t.same(outs.filter((o) => o === 'OK' || o === 'FAIL'), ['OK', 'OK'], 'the agent\'s app got both kept slots and its QoS 1 messages through');
+    const info = await c.request({ type: 'get_runtime_info' });
+    t.match((info.mqtt as Record<string, unknown>).broker, { clients: 4, appClients: 2, appSlots: 2 });
+    const fifth = await RawMqtt.connect(port);
+    t.equal((await fifth.hello('stranger-2')).returnCode, 3, 'every slot taken');
+    fifth.close();
+    const h2 = (await getJson(agent.healthUrl)).body;
+    t.match(h2, { status: 'degraded', mqttUp: true, mqttLastRefusal: { reason: /mqtt\.maxClients reached/ } });
+    t.ok((h2.mqttRefused as number) >= (h1.mqttRefused as number) + 3, `refusals counted: ${h2.mqttRefused}`);
+    await c.request({ type: 'stop_app', appId: 'VEA-mqtt-app' }, 30_000);
+  });
 });

@@ -19,8 +19,9 @@ function healthBody(parts: Parts, appCounts: () => AppCounts): Record<string, un
   const kuksaDown = !status.kuksa.connected;
   const storageError = parts.apps.storageError ?? null;
   const mqtt = parts.mqtt.status();
-  // An MQTT broker the apps are told about and that is not there (external: once a dial has failed).
-  const mqttDown = !!mqtt && mqtt.mode !== 'off' && mqtt.up === false;
+  // An MQTT broker the apps are told about and that is not there (external: once a dial has failed), or the embedded
+  // one refusing clients for want of room (within the last minute): an app may be among them.
+  const mqttDown = !!mqtt && mqtt.mode !== 'off' && (mqtt.up === false || mqtt.broker?.refusing === true);
   // A server the config asks for that could not bind (kuksa.serve on a port in use) is a box that does not serve.
   const kuksaServeError = status.kuksa.serveError ?? null;
   return {
@@ -39,6 +40,9 @@ function healthBody(parts: Parts, appCounts: () => AppCounts): Record<string, un
     kuksaMode: status.kuksa.mode,
     mqttMode: parts.config.mqtt.mode,
     mqttUp: mqtt?.up ?? false,
+    // Clients the embedded broker refused or let go for want of room since the start, and the last one.
+    mqttRefused: mqtt?.broker?.refused ?? 0,
+    mqttLastRefusal: mqtt?.broker?.lastRefusal ?? null,
     apps: appCounts(),
     storageError,
     kuksaServeError,

@@ -4,6 +4,7 @@
 import * as net from 'node:net';
 import { splitHostPort, type Config } from '../config';
 import type { Logger } from '../log';
+import { AgentPeers } from './agent-peers';
 import { MqttBroker, type MqttStats } from './broker';
 import { limitsFrom } from './limits';
 
@@ -38,7 +39,7 @@ export class MqttService {
     const { mode, address } = this.config.mqtt;
     const [host, port] = splitHostPort(address);
     if (mode === 'embedded') {
-      const broker = new MqttBroker(limitsFrom(this.config), this.log);
+      const broker = new MqttBroker(limitsFrom(this.config), this.log, new AgentPeers());
       try {
         const bound = await broker.start(host, port);
         this.broker = broker;

