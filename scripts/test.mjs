@@ -20,7 +20,7 @@ const say = (line) => process.stderr.write(`npm test: ${line}\n`);
 function step(what, cmd, args) {
   say(what);
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) { say(`${what.replace(/…$/, '')} failed`); process.exit(r.status ?? 1); }
+  if (r.status !== 0) { say(`${what.replace(/ …$/, '')}: failed`); process.exit(r.status ?? 1); }
 }
 
 const t0 = Date.now();
