@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as mqtt from 'mqtt-packet';
 import { startAgent, type AgentHandle } from '../helpers/agent';
 import { requirePeer } from '../helpers/peers';
-import { rssOf, sleep } from './lib';
+import { LIVENESS_MS, rssOf, sleep } from './lib';
 import { SAFE_ENV } from './safe-env';
 
 /**
@@ -106,7 +106,7 @@ export class RssWatch {
 
 /**
  * A new MQTT client getting in while an attack runs: CONNECT, CONNACK 0, one QoS 1 PUBLISH and its PUBACK, within the
- * deadline, again and again until stopped. Counts what got through.
+ * liveness deadline (lib.ts LIVENESS_MS), again and again until stopped. Counts what got through.
  */
 export class MqttProbe {
   ok = 0;
@@ -114,7 +114,7 @@ export class MqttProbe {
   lastFailure = '';
   private running = true;
   private readonly loop: Promise<void>;
-  constructor(port: number, everyMs = 500, deadlineMs = 5000) {
+  constructor(port: number, everyMs = 500, deadlineMs = LIVENESS_MS) {
     this.loop = (async () => {
       let i = 0;
       while (this.running) {
@@ -132,7 +132,7 @@ export class MqttProbe {
 }
 
 /** 'ok', or what went wrong: one CONNECT, one QoS 1 PUBLISH acknowledged, DISCONNECT. */
-export async function roundTrip(port: number, clientId: string, deadlineMs = 5000): Promise<string> {
+export async function roundTrip(port: number, clientId: string, deadlineMs = LIVENESS_MS): Promise<string> {
   const end = Date.now() + deadlineMs;
   const c = await connect(port, clientId, { timeoutMs: deadlineMs });
   if (!c) return 'no CONNACK';
