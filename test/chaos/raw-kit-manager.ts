@@ -1,7 +1,8 @@
 // A Kit-Manager written by hand on a bare `ws` server, for fuzzing the agent's Socket.IO side: it speaks just enough
 // Engine.IO 4 / Socket.IO 5 to be registered with (open packet, namespace CONNECT, pings) and can then send anything
-// at all — mutated messageToKit payloads, packets out of order, garbage, binary frames. Replies are matched to the
-// request_from ids still owed (owed.ts).
+// at all — mutated messageToKit payloads, packets out of order, garbage, binary frames, raw bytes at full speed.
+// Replies are matched to the request_from ids still owed (owed.ts).
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { loopbackWsServer, type LoopbackServer } from '../helpers/ws-server';
 import { OwedReplies } from './owed';
@@ -17,7 +18,11 @@ export class RawKitManager {
   connections = 0;
   registrations = 0;
   replies = 0;
+  /** Engine.IO pongs received (`3…`). */
+  pongs = 0;
   internal: Array<{ what: string; error: string }> = [];
+  /** Sessions the agent registered on. */
+  private readonly registeredOn = new WeakSet<WebSocket>();
   /** Frames the next session gets before its open packet, and before the CONNECT ack (out-of-order handshakes). */
   nextHandshake: { beforeOpen: Array<string | Buffer>; beforeConnectAck: Array<string | Buffer> } | null = null;
 
@@ -39,6 +44,32 @@ export class RawKitManager {
     // ws's pause() holds the socket paused (its own reader would resume a socket paused underneath it).
     this.ws.pause();
     return true;
+  }
+
+  /** True once the agent registered on this session. */
+  isRegistered(session: WebSocket): boolean { return this.registeredOn.has(session); }
+
+  /** The current session reads again. */
+  resumeReading(): void { this.ws?.resume(); }
+
+  /**
+   * Writes raw bytes on the current session's TCP socket, past ws's own framing and queue (a flood of ready-made
+   * frames costs this process one Buffer per batch); false without a session.
+   */
+  sendRaw(bytes: Buffer): boolean {
+    const sock = this.rawSocket;
+    if (!sock || this.ws?.readyState !== WebSocket.OPEN) return false;
+    sock.write(bytes);
+    return true;
+  }
+
+  /** Bytes this side has not written out yet on the current session (its socket's and ws's). */
+  get unsent(): number {
+    return (this.rawSocket?.writableLength ?? 0) + (this.ws?.bufferedAmount ?? 0);
+  }
+
+  private get rawSocket(): Socket | null {
+    return ((this.ws as unknown as { _socket?: Socket } | null)?._socket) ?? null;
   }
 
   /** The current session's socket (the newest the agent opened). */
@@ -63,6 +94,7 @@ export class RawKitManager {
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
       const s = data.toString();
+      if (s[0] === '3') { this.pongs++; return; }
       if (s.startsWith('40')) {
         for (const f of odd?.beforeConnectAck ?? []) ws.send(f, { binary: typeof f !== 'string' });
         ws.send(`40{"sid":"n${this.connections}"}`);
@@ -70,6 +102,7 @@ export class RawKitManager {
       }
       if (s.startsWith('42["register_kit"')) {
         this.registrations++;
+        this.registeredOn.add(ws);
         for (const w of this.regWaiters.splice(0)) w();
         return;
       }
