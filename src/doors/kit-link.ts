@@ -24,6 +24,11 @@ const WS_MAX_PAYLOAD = 100 * 1024 * 1024 + 1024;
 const STATE_REPORT_MS = 1000;
 /** Malformed frames are logged at most once per this; the ones in between are counted in the next line. */
 const MALFORMED_LOG_MS = 1000;
+/**
+ * The open packet's pingInterval and pingTimeout are each taken up to this: a Kit-Manager that announces more (even
+ * past 2^31 ms, where Node's timers fire at once and the link would flap) is still left after 20 min without a ping.
+ */
+const MAX_PING_MS = 10 * 60_000;
 
 type ConnState = 'connecting' | 'open' | 'registered';
 
@@ -247,7 +252,10 @@ export class KitLink implements KitReplies {
       case 'open': {
         if (this.state !== 'connecting') { this.fail(ws, 'second open packet'); return; }
         this.state = 'open';
-        this.pingWindowMs = p.open.pingInterval + p.open.pingTimeout;
+        this.pingWindowMs = Math.min(p.open.pingInterval, MAX_PING_MS) + Math.min(p.open.pingTimeout, MAX_PING_MS);
+        if (p.open.pingInterval > MAX_PING_MS || p.open.pingTimeout > MAX_PING_MS) {
+          this.parts.log.warn({ pingInterval: p.open.pingInterval, pingTimeout: p.open.pingTimeout, takenMs: this.pingWindowMs }, 'kit-manager ping timings over 10 min; a link without a ping is left after the clamped window');
+        }
         this.lastPingAt = this.clock.now();
         this.armDeadTimer(this.pingWindowMs, ws);
         const c = encodeConnect(this.parts.config.kitManager.token ? { token: this.parts.config.kitManager.token } : null);
