@@ -1,7 +1,7 @@
 // A Kit-Manager written by hand on a bare `ws` server, for fuzzing the agent's Socket.IO side: it speaks just enough
 // Engine.IO 4 / Socket.IO 5 to be registered with (open packet, namespace CONNECT, pings) and can then send anything
 // at all — mutated messageToKit payloads, packets out of order, garbage, binary frames, raw bytes at full speed.
-// Replies are matched to the request_from ids still owed (owed.ts).
+// Replies are matched to the request_from ids still owed (owed.ts), and kept for the ids a test watches.
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { loopbackWsServer, type LoopbackServer } from '../helpers/ws-server';
@@ -21,8 +21,12 @@ export class RawKitManager {
   /** Engine.IO pongs received (`3…`). */
   pongs = 0;
   internal: Array<{ what: string; error: string }> = [];
+  /** The owed replies that arrived, by their errorCode ('' for a reply that is no error). */
+  readonly settledBy = new Map<string, number>();
   /** Sessions the agent registered on. */
   private readonly registeredOn = new WeakSet<WebSocket>();
+  /** The reply bodies to the request_from ids a test watches (watch()). */
+  private readonly watched = new Map<string, Array<Record<string, unknown>>>();
   /** Frames the next session gets before its open packet, and before the CONNECT ack (out-of-order handshakes). */
   nextHandshake: { beforeOpen: Array<string | Buffer>; beforeConnectAck: Array<string | Buffer> } | null = null;
 
@@ -72,6 +76,13 @@ export class RawKitManager {
     return ((this.ws as unknown as { _socket?: Socket } | null)?._socket) ?? null;
   }
 
+  /** Keeps every reply to `requestFrom` from now on; the array fills as they arrive. */
+  watch(requestFrom: string): Array<Record<string, unknown>> {
+    const list: Array<Record<string, unknown>> = [];
+    this.watched.set(requestFrom, list);
+    return list;
+  }
+
   /** The current session's socket (the newest the agent opened). */
   get session(): WebSocket | null { return this.ws; }
 
@@ -117,7 +128,12 @@ export class RawKitManager {
     try { args = JSON.parse(json); } catch { return; }
     const body = Array.isArray(args) ? args[1] as Record<string, unknown> | undefined : undefined;
     const rf = typeof body?.request_from === 'string' ? body.request_from : null;
+    if (rf !== null) this.watched.get(rf)?.push(body!);
     const what = rf === null ? undefined : this.owed.settle(rf);
+    if (what !== undefined) {
+      const code = typeof body!.errorCode === 'string' ? body!.errorCode : '';
+      this.settledBy.set(code, (this.settledBy.get(code) ?? 0) + 1);
+    }
     if (what !== undefined && body!.errorCode === 'INTERNAL') this.internal.push({ what, error: String(body!.error).slice(0, 200) });
   }
 
