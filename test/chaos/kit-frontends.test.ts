@@ -67,7 +67,7 @@ t.test('a victim frontend while new request_from ids arrive', async (t) => {
       summary.data.figures[`${newIds} new ids: answered, refused LIMIT, unanswered`] = `${newIds - owed.length - refused}, ${refused}, ${owed.length}`;
       summary.data.figures[`${newIds} new ids: victim's lines, end, value, replies dropped`] = `${LINES - missing.length}/${LINES}, ${end ? `code ${String(end.code)}` : 'none'}, ${valued}, ${dropped}`;
       t.ok(subscribed && started, 'the victim subscribed and its run began before the new ids');
-      t.same(owed, [], `every new id got a reply (${newIds - refused} answered, ${refused} refused with LIMIT while every place was busy)`);
+      t.same(owed, [], `every new id got a reply (${newIds - owed.length - refused} answered, ${refused} refused with LIMIT while every place was busy, ${owed.length} unanswered)`);
       t.not(w.type, 'error', 'the signal is written');
       t.same(missing, [], `the victim got every line of its run (${LINES})`);
       t.ok(ended && end?.code === 0, `and the end of its run (code ${String(end?.code)})`);
