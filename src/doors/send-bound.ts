@@ -96,22 +96,27 @@ export class SendBound {
   }
 }
 
-/** Pongs to one peer are at least this far apart; the ones in between are folded into the next. */
-export const PONG_EVERY_MS = 100;
+/** Pongs to one peer: a burst of PONG_BURST, then one per PONG_EVERY_MS (a token bucket); the pings in between fold. */
+export const PONG_BURST = 20;
+export const PONG_EVERY_MS = 50;
 
 /**
- * The answers to a peer's pings (Engine.IO `2`, or WebSocket pings): the first at once, then at most one per
- * PONG_EVERY_MS and none while the connection is congested, each carrying the data of the latest ping. A peer pings
- * every few seconds at most (Engine.IO every pingInterval, 25 s by default), so a real one is answered at once and
- * its pong timeout never notices. One that pings faster than that is not read until its pong is sent: a flood of
- * pings is ten pongs and ten socket reads a second, not a pong each and the agent's whole time.
+ * The answers to a peer's pings (Engine.IO `2`, or WebSocket pings), each carrying the data of the latest ping: at
+ * once while the bucket has a token (PONG_BURST, refilled one per PONG_EVERY_MS), none while the connection is
+ * congested. A peer pings every few seconds at most (Engine.IO every pingInterval, 25 s by default; tests ping every
+ * 100 ms, with their jitter), so a real one is answered at once and its pong timeout never notices. One that pings
+ * faster is not read until its pong goes: a flood of pings is twenty pongs and twenty socket reads a second, not a
+ * pong each and the agent's whole time.
  */
 export class PongPacer<T> {
   private owed: T | null = null;
-  private lastAt = -Infinity;
+  private tokens = PONG_BURST;
+  private filledAt: number;
   private timer: unknown = null;
 
-  constructor(private readonly bound: SendBound, private readonly clock: Clock, private readonly sendPong: (data: T) => void) {}
+  constructor(private readonly bound: SendBound, private readonly clock: Clock, private readonly sendPong: (data: T) => void) {
+    this.filledAt = clock.now();
+  }
 
   ping(data: T): void {
     this.owed = data;
@@ -119,17 +124,22 @@ export class PongPacer<T> {
     if (this.owed !== null) this.bound.hold('pings', true);
   }
 
-  /** Sends the owed pong when it may go: on each ping, when the pacing delay ends, and when a congestion ends. */
+  /** Sends the owed pong when it may go: on each ping, when a token is due, and when a congestion ends. */
   flush(): void {
     if (this.owed === null || this.timer !== null || this.bound.congested()) return;
-    const wait = this.lastAt + PONG_EVERY_MS - this.clock.now();
-    if (wait > 0) {
-      this.timer = this.clock.setTimeout(() => { this.timer = null; this.flush(); }, wait);
+    const now = this.clock.now();
+    const earned = Math.floor((now - this.filledAt) / PONG_EVERY_MS);
+    if (earned > 0) {
+      this.tokens = Math.min(PONG_BURST, this.tokens + earned);
+      this.filledAt = this.tokens === PONG_BURST ? now : this.filledAt + earned * PONG_EVERY_MS;
+    }
+    if (this.tokens < 1) {
+      this.timer = this.clock.setTimeout(() => { this.timer = null; this.flush(); }, this.filledAt + PONG_EVERY_MS - now);
       return;
     }
+    this.tokens--;
     const data = this.owed;
     this.owed = null;
-    this.lastAt = this.clock.now();
     this.bound.hold('pings', false);
     this.sendPong(data);
   }

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Clock } from '../../src/core/clock';
-import { PONG_EVERY_MS, PongPacer, SendBound, type SendLimits } from '../../src/doors/send-bound';
+import { PONG_BURST, PONG_EVERY_MS, PongPacer, SendBound, type SendLimits } from '../../src/doors/send-bound';
 
 async function pair(t: Test): Promise<WebSocket> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -82,32 +82,41 @@ t.test('reading is held while any reason holds it', async (t) => {
   t.notOk(ws.isPaused, 'releasing twice changes nothing');
 });
 
-t.test('pongs are paced: the first at once, then one per PONG_EVERY_MS with the latest data; none while congested', async (t) => {
+t.test('pongs are paced: a burst of PONG_BURST at once, then one per PONG_EVERY_MS with the latest data; none while congested', async (t) => {
   const ws = await pair(t);
   const clock = new ManualClock();
   const bound = new SendBound(ws, LIMITS, () => pacer.flush());
   const sent: string[] = [];
   const pacer: PongPacer<string> = new PongPacer(bound, clock, (d) => sent.push(d));
-  pacer.ping('a');
-  t.same(sent, ['a'], 'a ping is answered at once');
+  for (let i = 0; i < PONG_BURST; i++) pacer.ping(`b${i}`);
+  t.equal(sent.length, PONG_BURST, 'a burst is answered at once');
   t.notOk(ws.isPaused);
-  clock.advance(10);
-  pacer.ping('b');
-  pacer.ping('c');
-  t.same(sent, ['a'], 'pings within PONG_EVERY_MS wait');
+  pacer.ping('x');
+  pacer.ping('y');
+  t.equal(sent.length, PONG_BURST, 'past it, pings wait');
   t.ok(ws.isPaused, 'and the peer is not read meanwhile');
   clock.advance(PONG_EVERY_MS);
-  t.same(sent, ['a', 'c'], 'then one pong, with the latest ping\'s data');
+  t.same(sent.slice(PONG_BURST), ['y'], 'then one pong, with the latest ping\'s data');
   t.notOk(ws.isPaused, 'and the peer is read again');
-  clock.advance(PONG_EVERY_MS);
+  // A peer that pings every 100 ms, late or early by 40 ms, is always answered at once.
+  let late = 0;
+  for (let i = 0; i < 50; i++) {
+    clock.advance(i % 2 ? 60 : 140);
+    const before = sent.length;
+    pacer.ping(`p${i}`);
+    if (sent.length === before) late++;
+  }
+  t.equal(late, 0, 'a peer pinging every 100 ms with jitter never waits');
+  clock.advance(PONG_EVERY_MS * PONG_BURST);
   for (let i = 0; i < 11; i++) bound.send('x');
   t.ok(bound.congested());
   pacer.ping('d');
-  t.same(sent, ['a', 'c'], 'no pong while congested');
+  t.equal(sent.at(-1), 'p49', 'no pong while congested');
   await tick();
-  t.same(sent, ['a', 'c', 'd'], 'the pong goes when the congestion ends');
-  pacer.ping('e');
+  t.equal(sent.at(-1), 'd', 'the pong goes when the congestion ends');
+  for (let i = 0; i < PONG_BURST + 1; i++) pacer.ping('e');
   pacer.dispose();
-  clock.advance(PONG_EVERY_MS);
-  t.same(sent, ['a', 'c', 'd'], 'nothing after dispose');
+  const n = sent.length;
+  clock.advance(PONG_EVERY_MS * 2);
+  t.equal(sent.length, n, 'nothing after dispose');
 });
