@@ -21,8 +21,8 @@ export interface SendLimits {
 }
 
 /** Frames unsent above which a connection is congested; past UNSENT_FRAMES_HARD it is dropped. */
-export const UNSENT_FRAMES_SOFT = 1_000;
-export const UNSENT_FRAMES_HARD = 10_000;
+const UNSENT_FRAMES_SOFT = 1_000;
+const UNSENT_FRAMES_HARD = 10_000;
 
 /** The bounds of a connection whose byte budget is api.sendBufferBytes: congested above it, dropped past twice it. */
 export function sendLimits(sendBufferBytes: number): SendLimits {
