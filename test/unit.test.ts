@@ -6,6 +6,7 @@ import './unit/child-env';
 import './unit/fsutil';
 import './unit/core-backoff';
 import './unit/kit-wire';
+import './unit/send-bound';
 import './unit/mqtt-units';
 import './unit/packages-requirement';
 import './unit/sdv-query';

@@ -60,3 +60,19 @@ export async function dispatch(parts: Parts, client: Client, frame: unknown, nam
     envelope.fail(req, errorCode(e), errorText(e), found.command);
   }
 }
+
+/**
+ * Answers a request with an error without running it (a door's bound refused it), in the shape a failure of that
+ * command takes: a Kit-Manager frontend sees it where it looks for the command's errors.
+ */
+export function refuse(frame: Frame, nameKey: 'type' | 'cmd', envelope: Envelope, code: ErrorCode, message: string): void {
+  const id = requestId(frame);
+  const wireName = frame[nameKey];
+  if (typeof wireName !== 'string' || wireName.length === 0 || wireName.length > 64) {
+    envelope.fail({ id, wireName: '' }, code, message);
+    return;
+  }
+  const found = resolveCommand(wireName, nameKey);
+  if (!found) envelope.fail({ id, wireName }, code, message);
+  else envelope.fail({ name: found.name, wireName, id, body: frame }, code, message, found.command);
+}

@@ -7,11 +7,13 @@ import type { Client, Frame } from '../core/frame';
 import type { Command } from '../commands/types';
 import { interimFrame } from './seed-session';
 
-/** What a client needs of the link: emit an event while registered, and say when the socket is backed up. */
+/** What a client needs of the link: emit an event while registered, say when the socket is backed up, count a drop. */
 export interface KitReplies {
   readonly kitId: string;
   emitEvent(name: string, payload: Frame): boolean;
   congested(): boolean;
+  /** A reply that was not sent (its client forgotten): counted in /health kitManagerDroppedReplies. */
+  dropped(): void;
 }
 
 const now = (): string => new Date().toISOString();
@@ -21,17 +23,24 @@ export class KitClient implements Client {
   readonly door = 'kit';
   private closers: Array<() => void> = [];
   private _closed = false;
+  /** Its commands accepted and not answered yet (queued or running; a run's command lasts as long as the run). */
+  pending = 0;
+  /** When the Kit-Manager last brought a command of it (ms since the epoch). */
+  heardAt = 0;
 
   constructor(readonly id: string, private readonly link: KitReplies) {}
 
   get closed(): boolean { return this._closed; }
+
+  /** True while a part holds it: every subscription (signals, console) registers a close hook while it lasts. */
+  get holding(): boolean { return this.closers.length > 0; }
 
   /**
    * Every frame to this client is a messageToKit-kitReply routed by request_from; kit_id names this runtime. A frame
    * pushed in the seed's shape (`type`, e.g. apis-value) also gets that name as `cmd`, which is what the frontend reads.
    */
   send(frame: Frame): void {
-    if (this._closed) return;
+    if (this._closed) { this.link.dropped(); return; }
     const named = frame.cmd === undefined && typeof frame.type === 'string' ? { cmd: frame.type, ...frame } : frame;
     this.link.emitEvent('messageToKit-kitReply', { ...named, request_from: this.id, kit_id: this.link.kitId });
   }

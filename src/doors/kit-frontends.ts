@@ -1,7 +1,8 @@
-// The frontends behind the Kit-Manager as the link sees them: one KitClient per request_from (bounded, least recently
-// used closed first), the commands they send run through the one table with a bounded number at once, the error
-// replies to requests that never reached it, and the runtime-state report pushed when runners or subscribers change.
-import { dispatch } from '../commands/dispatch';
+// The frontends behind the Kit-Manager as the link sees them: one KitClient per request_from (bounded: an idle one is
+// forgotten to make room, a busy one never, and a new id is refused with LIMIT while all are busy), the commands they
+// send run through the one table with a bounded number at once, the error replies to requests that never reached it,
+// and the runtime-state report pushed when runners or subscribers change.
+import { dispatch, refuse, type Envelope } from '../commands/dispatch';
 import type { ErrorCode } from '../core/errors';
 import { runtimeState } from '../commands/kit-commands';
 import type { Frame } from '../core/frame';
@@ -9,8 +10,19 @@ import { isPlainObject } from '../commands/validate';
 import type { Parts } from '../parts';
 import { cmdEnvelope, errorReply, KitClient, typeEnvelope, type KitReplies } from './kit-client';
 
-/** Frontend clients (request_from ids) remembered; beyond this the least recently used is closed. */
+/**
+ * Frontend clients (request_from ids) remembered. A new id past this takes the place of the least recently heard idle
+ * one; one that is busy (a command queued or running, a run being one; a subscription) is never forgotten: its
+ * run output and signal values would stop unseen. While all are busy, a new id is answered LIMIT.
+ */
 export const MAX_KIT_CLIENTS = 256;
+/**
+ * A client that only holds subscriptions and sent nothing for this long counts as idle: the playground renews its
+ * subscription every 30 s, and nothing tells the agent when a frontend leaves (a console subscription has no lease).
+ */
+const HOLD_SILENT_MS = 10 * 60_000;
+/** Refusals of new ids are logged at most once per this, with the number since the last line. */
+const REFUSED_LOG_MS = 1000;
 /** Commands being handled at once; more wait in a bounded queue, and beyond it are answered with LIMIT. */
 const MAX_IN_FLIGHT = 64;
 const MAX_WAITING = 1024;
@@ -27,6 +39,7 @@ export class KitFrontends {
   private inFlight = 0;
   private readonly waiting: Array<{ client: KitClient; payload: Frame; nameKey: 'cmd' | 'type' }> = [];
   private lastStateKey = '';
+  private refused = { at: -Infinity, since: 0 };
 
   constructor(private readonly parts: Parts, private readonly link: KitReplies) {}
 
@@ -53,22 +66,45 @@ export class KitFrontends {
 
   // ---- incoming commands --------------------------------------------------------------------------------------
 
-  private clientFor(id: string): KitClient {
+  /** The client of a request_from, made when new; null when it is new and every place is taken by a busy one. */
+  private clientFor(id: string, now: number): KitClient | null {
     let c = this.clients.get(id);
-    if (c && !c.closed) {
-      // Map order is recency order: move to the end.
-      this.clients.delete(id);
-      this.clients.set(id, c);
-      return c;
+    // Map order is recency order: a known client moves to the end.
+    if (c) this.clients.delete(id);
+    else {
+      if (this.clients.size >= MAX_KIT_CLIENTS && !this.forgetIdle(now)) return null;
+      c = new KitClient(id, this.link);
     }
-    c = new KitClient(id, this.link);
+    c.heardAt = now;
     this.clients.set(id, c);
-    if (this.clients.size > MAX_KIT_CLIENTS) {
-      const [oldestId, oldest] = this.clients.entries().next().value as [string, KitClient];
-      this.clients.delete(oldestId);
-      oldest.close();
-    }
     return c;
+  }
+
+  /** Forgets the least recently heard idle client; false when every one is busy. */
+  private forgetIdle(now: number): boolean {
+    for (const [id, c] of this.clients) {
+      if (c.pending > 0 || (c.holding && now - c.heardAt < HOLD_SILENT_MS)) continue;
+      this.clients.delete(id);
+      c.close();
+      return true;
+    }
+    return false;
+  }
+
+  /** A new id while every place is busy: LIMIT, in the shape the frontend reads for that command. */
+  private refuseNewClient(rf: string, payload: Frame, nameKey: 'cmd' | 'type', now: number): void {
+    const client = new KitClient(rf, this.link);
+    refuse(payload, nameKey, this.envelope(client, payload, nameKey), 'LIMIT',
+      `this runtime serves ${MAX_KIT_CLIENTS} frontends at once and each of them is busy (a run, a subscription or a command in flight); try again when one ends`);
+    this.refused.since++;
+    if (now - this.refused.at >= REFUSED_LOG_MS) {
+      this.parts.log.warn({ refused: this.refused.since, limit: MAX_KIT_CLIENTS }, 'kit-manager frontends all busy; new request_from refused');
+      this.refused = { at: now, since: 0 };
+    }
+  }
+
+  private envelope(client: KitClient, payload: Frame, nameKey: 'cmd' | 'type'): Envelope {
+    return nameKey === 'cmd' ? cmdEnvelope(client, payload.cmd) : typeEnvelope(client);
   }
 
   /** Sends an error reply for a request that never reached the table. */
@@ -106,21 +142,27 @@ export class KitFrontends {
       this.replyError(rf, null, 'BAD_REQUEST', 'messageToKit needs "cmd" (a Kit-Manager command) or "type" (a seed-000 request)');
       return;
     }
-    const client = this.clientFor(rf);
+    const now = Date.now();
+    const client = this.clientFor(rf, now);
+    if (!client) { this.refuseNewClient(rf, payload, nameKey, now); return; }
     if (this.inFlight >= MAX_IN_FLIGHT) {
       if (this.waiting.length >= MAX_WAITING) {
-        this.replyError(rf, payload[nameKey], 'LIMIT', `too many commands queued (limit ${MAX_WAITING}); wait for replies`);
+        refuse(payload, nameKey, this.envelope(client, payload, nameKey), 'LIMIT', `too many commands queued (limit ${MAX_WAITING}); wait for replies`);
         return;
       }
+      client.pending++;
       this.waiting.push({ client, payload, nameKey });
       return;
     }
+    client.pending++;
     this.run(client, payload, nameKey);
   }
 
+  /** Runs one accepted command (client.pending already counts it). */
   private run(client: KitClient, payload: Frame, nameKey: 'cmd' | 'type'): void {
     this.inFlight++;
-    void dispatch(this.parts, client, payload, nameKey, nameKey === 'cmd' ? cmdEnvelope(client, payload.cmd) : typeEnvelope(client)).finally(() => {
+    void dispatch(this.parts, client, payload, nameKey, this.envelope(client, payload, nameKey)).finally(() => {
+      client.pending--;
       this.inFlight--;
       while (this.inFlight < MAX_IN_FLIGHT && this.waiting.length > 0) {
         const w = this.waiting.shift()!;

@@ -3,7 +3,9 @@
 // Engine.IO open packet, join the main namespace, register_kit, answer pings, and start over with jittered backoff
 // (backoff.ts) whenever the link is lost or goes quiet. Incoming `messageToKit` payloads go to the frontends
 // (kit-frontends.ts), which run them as commands from the one table; their replies go back as
-// `messageToKit-kitReply`. The link holds no business state: apps keep running whatever it does.
+// `messageToKit-kitReply`. The link holds no business state: apps keep running whatever it does. What it sends is
+// counted in frames and bytes (send-bound.ts): a Kit-Manager that does not read is not read either, and is left past
+// the bound, so the agent's memory does not follow what the peer does.
 import * as fs from 'node:fs';
 import WebSocket, { type RawData } from 'ws';
 import { CAPABILITIES } from '../capabilities';
@@ -13,6 +15,7 @@ import { Redialer } from './backoff';
 import { systemClock, type Clock } from '../core/clock';
 import type { KitReplies } from './kit-client';
 import { KitFrontends } from './kit-frontends';
+import { PongPacer, SendBound, sendLimits } from './send-bound';
 import { decodeEio, encodeAck, encodeConnect, encodeEvent, encodePong, engineUrl, type SioPacket } from './socketio-wire';
 
 /** The real Kit-Manager accepts frames up to 100 MB (maxHttpBufferSize 1e8); larger ones close the socket (1009). */
@@ -21,6 +24,11 @@ const WS_MAX_PAYLOAD = 100 * 1024 * 1024 + 1024;
 const STATE_REPORT_MS = 1000;
 /** Malformed frames are logged at most once per this; the ones in between are counted in the next line. */
 const MALFORMED_LOG_MS = 1000;
+/**
+ * The open packet's pingInterval and pingTimeout are each taken up to this: a Kit-Manager that announces more (even
+ * past 2^31 ms, where Node's timers fire at once and the link would flap) is still left after 20 min without a ping.
+ */
+const MAX_PING_MS = 10 * 60_000;
 
 type ConnState = 'connecting' | 'open' | 'registered';
 
@@ -47,8 +55,13 @@ export class KitLink implements KitReplies {
   private readonly headers: Record<string, string> = {};
   private readonly ca: Buffer | undefined;
   private readonly maxRequestBytes: number;
-  private readonly hardSendLimit: number;
   private ws: WebSocket | null = null;
+  /** The current connection's unsent frames and bytes (send-bound.ts). */
+  private bound: SendBound | null = null;
+  /** The current connection's answers to pings: paced, none while congested (send-bound.ts). */
+  private pongs: PongPacer<string> | null = null;
+  /** When the current connection last brought a ping (the dead-link timer looks at it when it fires). */
+  private lastPingAt = 0;
   private state: ConnState = 'connecting';
   private conn = new Subscriptions();
   private stateTimer: unknown = null;
@@ -73,7 +86,6 @@ export class KitLink implements KitReplies {
     // A CA file that cannot be read is a configuration error: better to refuse to start than to connect unverified.
     this.ca = km.caFile ? fs.readFileSync(km.caFile) : undefined;
     this.maxRequestBytes = parts.config.api.maxPayloadBytes;
-    this.hardSendLimit = parts.config.api.sendBufferBytes * 2;
     this.frontends = new KitFrontends(parts, this);
   }
 
@@ -114,6 +126,9 @@ export class KitLink implements KitReplies {
     }
     this.ws = ws;
     this.socketError = null;
+    const bound = new SendBound(ws, sendLimits(this.parts.config.api.sendBufferBytes), () => this.pongs?.flush());
+    this.bound = bound;
+    this.pongs = new PongPacer(bound, this.clock, (data: string) => this.send(ws, encodePong(data)));
     // Stays after cleanup: a socket being torn down may still report an error, and an unheard one would crash us.
     ws.on('error', () => {});
     const conn = this.conn;
@@ -149,6 +164,9 @@ export class KitLink implements KitReplies {
     if (wasRegistered && !this.redial.stopped) this.parts.status.kitManager.lastLoss = { reason: why, at: new Date().toISOString() };
     this.conn.cleanup();
     this.ws = null;
+    this.bound = null;
+    this.pongs?.dispose();
+    this.pongs = null;
     this.state = 'connecting';
     if (this.deadTimer) this.clock.clearTimeout(this.deadTimer);
     if (this.stateTimer) this.clock.clearTimeout(this.stateTimer);
@@ -177,29 +195,44 @@ export class KitLink implements KitReplies {
     if (delay !== null) this.parts.log.debug({ delayMs: delay, attempt: this.redial.attempts }, 'kit-manager reconnect scheduled');
   }
 
+  /**
+   * The dead-link timer: fires `ms` after the last ping. Pings only note their time (a flood of them must not cost a
+   * timer each); the timer, when it fires early, waits for the rest.
+   */
   private armDeadTimer(ms: number, ws: WebSocket): void {
     if (this.deadTimer) this.clock.clearTimeout(this.deadTimer);
     this.deadTimer = this.clock.setTimeout(() => {
+      this.deadTimer = null;
       if (this.ws !== ws) return;
-      this.parts.log.warn({ silentMs: ms }, 'kit-manager stopped pinging; reconnecting');
-      this.fail(ws, 'no ping');
+      const silentMs = this.clock.now() - this.lastPingAt;
+      if (silentMs < this.pingWindowMs) { this.armDeadTimer(this.pingWindowMs - silentMs, ws); return; }
+      // Not read because it does not read what we send: say so, rather than that it stopped pinging.
+      if (this.bound?.stalled) this.notReading(ws, `${this.bound.unsentFrames} frames and ${this.bound.unsentBytes} bytes unsent, nothing read for ${silentMs} ms`);
+      else {
+        this.parts.log.warn({ silentMs }, 'kit-manager stopped pinging; reconnecting');
+        this.fail(ws, 'no ping');
+      }
     }, ms);
   }
 
   /**
-   * Every frame to the Kit-Manager goes here: pongs, acks, the handshake and events alike. A peer that lets more than
-   * twice api.sendBufferBytes pile up unsent is not reading (pings keep coming, so the dead-link timer would never
-   * fire): the link is dropped and redialled, as a local client is cut off (seed-session.ts).
+   * Every frame to the Kit-Manager goes here: pongs, acks, the handshake and events alike, counted in frames and bytes
+   * until written out (send-bound.ts). While that is above api.sendBufferBytes or 1 000 frames the Kit-Manager is not
+   * read (its pings then go unread and the dead-link timer ends a link that never drains); past twice that, or 10 000
+   * frames, the link is dropped and redialled at once, as a local client is cut off (seed-session.ts).
    */
   private send(ws: WebSocket, text: string): boolean {
-    if (ws.bufferedAmount > this.hardSendLimit) {
-      const why = `kit-manager not reading: ${ws.bufferedAmount} bytes unsent (more than twice api.sendBufferBytes)`;
-      this.parts.log.warn({ buffered: ws.bufferedAmount, limit: this.hardSendLimit }, 'kit-manager not reading; dropping the link and reconnecting');
-      this.fail(ws, why);
-      return false;
-    }
-    try { ws.send(text); } catch { /* the close event follows */ }
+    const bound = this.bound;
+    if (this.ws !== ws || !bound) return false;
+    const over = bound.overflow();
+    if (over) { this.notReading(ws, over); return false; }
+    bound.send(text);
     return true;
+  }
+
+  private notReading(ws: WebSocket, why: string): void {
+    this.parts.log.warn({ unsentFrames: this.bound?.unsentFrames, unsentBytes: this.bound?.unsentBytes, why }, 'kit-manager not reading; dropping the link and reconnecting');
+    this.fail(ws, `kit-manager not reading: ${why}`);
   }
 
   // ---- frames -------------------------------------------------------------------------------------------------
@@ -232,15 +265,20 @@ export class KitLink implements KitReplies {
       case 'open': {
         if (this.state !== 'connecting') { this.fail(ws, 'second open packet'); return; }
         this.state = 'open';
-        this.pingWindowMs = p.open.pingInterval + p.open.pingTimeout;
+        this.pingWindowMs = Math.min(p.open.pingInterval, MAX_PING_MS) + Math.min(p.open.pingTimeout, MAX_PING_MS);
+        if (p.open.pingInterval > MAX_PING_MS || p.open.pingTimeout > MAX_PING_MS) {
+          this.parts.log.warn({ pingInterval: p.open.pingInterval, pingTimeout: p.open.pingTimeout, takenMs: this.pingWindowMs }, 'kit-manager ping timings over 10 min; a link without a ping is left after the clamped window');
+        }
+        this.lastPingAt = this.clock.now();
         this.armDeadTimer(this.pingWindowMs, ws);
         const c = encodeConnect(this.parts.config.kitManager.token ? { token: this.parts.config.kitManager.token } : null);
         if (c.ok) this.send(ws, c.value);
         return;
       }
       case 'ping':
-        if (!this.send(ws, encodePong(p.data))) return;
-        if (this.pingWindowMs) this.armDeadTimer(this.pingWindowMs, ws);
+        this.lastPingAt = this.clock.now();
+        // Paced: a flood of pings is a few pongs, and none while the link is congested (send-bound.ts).
+        this.pongs?.ping(p.data);
         return;
       case 'close':
         this.fail(ws, 'server closed the session');
@@ -273,9 +311,13 @@ export class KitLink implements KitReplies {
       case 'event':
         if (this.state !== 'registered') return;
         if (p.id !== null) {
-          // Nothing the Kit-Manager sends today asks for an ack; acknowledge receipt so it never waits on us.
-          const a = encodeAck(p.id, []);
-          if (a.ok) this.send(ws, a.value);
+          // Nothing the Kit-Manager sends today asks for an ack; acknowledge receipt so it never waits on us. Not while
+          // congested: an ack put off would be one more frame per event; it is dropped and counted instead.
+          if (this.bound?.congested()) this.dropped();
+          else {
+            const a = encodeAck(p.id, []);
+            if (a.ok) this.send(ws, a.value);
+          }
         }
         if (p.name === 'messageToKit') this.frontends.onMessageToKit(p.args[0]);
         else this.parts.log.debug({ event: p.name }, 'kit-manager event ignored');
@@ -301,26 +343,29 @@ export class KitLink implements KitReplies {
 
   // ---- outgoing -----------------------------------------------------------------------------------------------
 
-  /** True while the socket holds more unsent bytes than a client may queue: producers hold back. */
+  /** True while the socket holds more unsent than a client may queue (bytes or frames): producers hold back. */
   congested(): boolean {
-    return (this.ws?.bufferedAmount ?? 0) > this.parts.config.api.sendBufferBytes;
+    return this.bound?.congested() ?? false;
   }
+
+  /** A reply that could not be delivered (its frontend gone, the link down): counted for /health. */
+  dropped(): void { this.parts.status.kitManager.droppedReplies++; }
 
   /** Emits an event while registered; otherwise (or when the socket is backed up) the event is dropped and counted. */
   emitEvent(name: string, payload: Frame): boolean {
     const ws = this.ws;
     if (!ws || this.state !== 'registered' || ws.readyState !== WebSocket.OPEN) {
-      this.parts.status.kitManager.droppedReplies++;
+      this.dropped();
       return false;
     }
     const e = encodeEvent(name, [payload]);
     if (!e.ok) {
       this.parts.log.error({ event: name, err: e.error }, 'reply cannot be encoded; dropped');
-      this.parts.status.kitManager.droppedReplies++;
+      this.dropped();
       return false;
     }
     if (this.send(ws, e.value)) return true;
-    this.parts.status.kitManager.droppedReplies++;
+    this.dropped();
     return false;
   }
 

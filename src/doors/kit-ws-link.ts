@@ -76,25 +76,23 @@ export class KitWsLink {
         if (isBinary) session.sendError(null, 'BAD_REQUEST', 'binary frames are not accepted: send JSON text frames');
         else session.handleText(data.toString());
       });
-      // A controller that pings and does not read would grow our unsent pongs without bound: past twice
-      // api.sendBufferBytes unsent the link is dropped, as SeedSession cuts a client on any other send.
-      ws.on('ping', (data: Buffer) => {
-        if (this.ws !== ws) return;
-        if (ws.bufferedAmount > config.api.sendBufferBytes * 2) {
-          this.lostWhy = `kit-manager not reading: ${ws.bufferedAmount} bytes unsent (more than twice api.sendBufferBytes)`;
-          log.warn({ buffered: ws.bufferedAmount }, 'kit-manager (ws) not reading; dropping the link and reconnecting');
-          ws.terminate();
-          return;
-        }
-        try { ws.pong(data); } catch { /* close follows */ }
-      });
+      // A controller that pings and does not read would grow our unsent pongs without bound: they go through the
+      // session's bound (frames and bytes), which stops reading it while congested and cuts it off past the bound.
+      ws.on('ping', (data: Buffer) => { if (this.ws === ws) session.answerPing(data); });
       let alive = true;
       ws.on('pong', () => { alive = true; });
       const ping = () => {
         if (this.ws !== ws) return;
-        if (!alive) { this.lostWhy = 'no pong'; log.warn('kit-manager (ws) stopped answering pings; reconnecting'); ws.terminate(); return; }
+        if (!alive) {
+          // Not read because it does not read what we send: say so, rather than that it stopped answering.
+          const stalled = session.bound.stalled;
+          this.lostWhy = stalled ? `kit-manager not reading: ${session.bound.unsentFrames} frames and ${session.bound.unsentBytes} bytes unsent` : 'no pong';
+          log.warn(stalled ? 'kit-manager (ws) not reading; dropping the link and reconnecting' : 'kit-manager (ws) stopped answering pings; reconnecting');
+          ws.terminate();
+          return;
+        }
         alive = false;
-        try { ws.ping(); } catch { /* close follows */ }
+        if (session.bound.overflow() === null) session.bound.control('ping');
         this.pingTimer = this.clock.setTimeout(ping, PING_EVERY_MS);
       };
       this.pingTimer = this.clock.setTimeout(ping, PING_EVERY_MS);
@@ -102,9 +100,10 @@ export class KitWsLink {
     ws.on('close', (code) => {
       if (this.ws !== ws) return;
       const wasOpen = this.session !== null;
+      const cutOff = this.session?.cutOff;
       this.lose();
       if (wasOpen) {
-        this.parts.status.kitManager.lastLoss = { reason: this.lostWhy ?? `socket closed (${code})`, at: new Date().toISOString() };
+        this.parts.status.kitManager.lastLoss = { reason: this.lostWhy ?? (cutOff ? `kit-manager ${cutOff}` : `socket closed (${code})`), at: new Date().toISOString() };
         log.warn({ code }, 'kit-manager (ws) link lost');
       }
       this.lostWhy = null;

@@ -5,10 +5,15 @@ import type { WebSocket } from 'ws';
 import { dispatch, type Envelope } from '../commands/dispatch';
 import type { Client, Frame } from '../core/frame';
 import type { Parts } from '../parts';
+import { systemClock } from '../core/clock';
+import { PongPacer, SendBound, sendLimits } from './send-bound';
 
 export interface SeedSessionOptions {
   door: string;
-  /** Above this the client is congested (producers hold back); above twice this it is cut off. */
+  /**
+   * Above this (or 1 000 frames) unsent the client is congested: producers hold back and it is not read; above twice
+   * this (or 10 000 frames) it is cut off (send-bound.ts).
+   */
   sendBufferBytes: number;
   /** Requests of one client being handled at once. */
   maxInFlight?: number;
@@ -43,21 +48,27 @@ export class SeedSession implements Client {
   private inFlight = 0;
   private readonly waiting: string[] = [];
   private readonly maxInFlight: number;
-  private readonly softLimit: number;
-  private readonly hardLimit: number;
+  /** What is unsent to the peer, in frames and bytes; it also holds reading the peer (send-bound.ts). */
+  readonly bound: SendBound;
+  /** Answers to the peer's WebSocket pings: paced, none while congested. */
+  private readonly pongs: PongPacer<Buffer>;
+  /** Why the session cut the peer off (not reading), for the owner's log and /health. */
+  cutOff: string | null = null;
   private _closed = false;
 
   constructor(private readonly ws: WebSocket, private readonly parts: Parts, opts: SeedSessionOptions) {
     this.door = opts.door;
-    this.softLimit = opts.sendBufferBytes;
-    this.hardLimit = opts.sendBufferBytes * 2;
+    this.bound = new SendBound(ws, sendLimits(opts.sendBufferBytes), () => this.pongs.flush());
+    this.pongs = new PongPacer(this.bound, systemClock, (data: Buffer) => {
+      if (!this._closed && this.ws.readyState === 1 && this.withinBound()) this.bound.control('pong', data);
+    });
     this.maxInFlight = opts.maxInFlight ?? 64;
     ws.on('close', () => this.dispose());
   }
 
   get closed(): boolean { return this._closed; }
 
-  congested(): boolean { return this.ws.bufferedAmount > this.softLimit; }
+  congested(): boolean { return this.bound.congested(); }
 
   onClose(fn: () => void): () => void {
     if (this._closed) { queueMicrotask(fn); return () => {}; }
@@ -66,15 +77,27 @@ export class SeedSession implements Client {
   }
 
   send(frame: Frame): void {
-    if (this._closed || this.ws.readyState !== 1) return;
-    if (this.ws.bufferedAmount > this.hardLimit) {
-      // A client that stopped reading: cut it off rather than grow the agent's memory.
-      this.parts.log.warn({ client: this.id, door: this.door, buffered: this.ws.bufferedAmount }, 'client not reading; disconnecting');
-      this.ws.terminate();
-      this.dispose();
-      return;
-    }
-    this.ws.send(JSON.stringify(frame));
+    if (this._closed || this.ws.readyState !== 1 || !this.withinBound()) return;
+    this.bound.send(JSON.stringify(frame));
+  }
+
+  /**
+   * A WebSocket ping from the peer (sockets made with autoPong off): answered through the same bound, paced, and not
+   * while congested (send-bound.ts).
+   */
+  answerPing(data: Buffer): void {
+    if (!this._closed) this.pongs.ping(data);
+  }
+
+  /** False (and the peer cut off) past the hard bound: a client that stopped reading must not grow the agent. */
+  private withinBound(): boolean {
+    const over = this.bound.overflow();
+    if (!over) return true;
+    this.cutOff = `not reading: ${over}`;
+    this.parts.log.warn({ client: this.id, door: this.door, unsentFrames: this.bound.unsentFrames, unsentBytes: this.bound.unsentBytes }, 'client not reading; disconnecting');
+    this.ws.terminate();
+    this.dispose();
+    return false;
   }
 
   /** One text frame from the peer. */
@@ -82,7 +105,7 @@ export class SeedSession implements Client {
     if (this.inFlight >= this.maxInFlight) {
       // Backpressure instead of refusal: stop reading the socket until replies catch up. ws may still emit what it
       // had already buffered; that is held here, bounded.
-      this.ws.pause();
+      this.bound.hold('requests', true);
       if (this.waiting.length >= MAX_WAITING) {
         this.sendError(peekId(text), 'LIMIT', `too many requests queued (limit ${MAX_WAITING}); wait for replies`);
         return;
@@ -103,7 +126,7 @@ export class SeedSession implements Client {
     void dispatch(this.parts, this, frame, 'type', this.envelope).finally(() => {
       this.inFlight--;
       while (this.inFlight < this.maxInFlight && this.waiting.length > 0) this.run(this.waiting.shift()!);
-      if (this.waiting.length === 0 && this.ws.isPaused) this.ws.resume();
+      if (this.waiting.length === 0) this.bound.hold('requests', false);
     });
   }
 
@@ -123,6 +146,7 @@ export class SeedSession implements Client {
   dispose(): void {
     if (this._closed) return;
     this._closed = true;
+    this.pongs.dispose();
     const closers = this.closers;
     this.closers = [];
     for (const fn of closers) {

@@ -1,8 +1,10 @@
 // Section 1 — Kit-Manager faults: the stand-in Socket.IO Kit-Manager is killed and restarted at random moments
 // (5 times short, 50 full) while a python app streams output and a frontend is subscribed to signals; then Kit-Managers
-// that accept the connection but never ping, or never even send the open packet (left after connectTimeoutMs). The
-// agent re-registers every time, the app never stops, memory stays bounded. How soon it re-registers is a figure (the
-// backoff's cap is a test on an injected clock: test/kit-link-clock.test.ts).
+// that accept the connection but never ping, or never even send the open packet (left after connectTimeoutMs), and one
+// that announces absurd ping timings (pingInterval 2^31 ms: Node's timers fire at once past 2^31 - 1, and the link
+// flapped, defect 15 of the 2026-12-07 red team). The agent re-registers every time, the app never stops, memory stays
+// bounded, and the absurd timings are clamped to 10 min each: one steady session. How soon it re-registers is a figure
+// (the backoff's cap is a test on an injected clock: test/kit-link-clock.test.ts).
 import t from 'tap';
 import type WebSocket from 'ws';
 import { ApiClient, startAgent } from '../helpers/agent';
@@ -108,8 +110,11 @@ t.test('Kit-Manager killed and restarted at random moments', async (t) => {
   t.equal(summary.data.crashes, 0, 'no crashes');
 });
 
-/** An Engine.IO server that misbehaves: `silent` opens, connects, then never pings; `mute` accepts and says nothing. */
-async function badKitManager(mode: 'silent' | 'mute'): Promise<{ url: string; connections: number[]; registrations: number[]; close(): Promise<void> }> {
+/**
+ * An Engine.IO server that misbehaves: `silent` opens (with the ping timings given), connects, then never pings; `mute`
+ * accepts and says nothing.
+ */
+async function badKitManager(mode: 'silent' | 'mute', timing = { pingInterval: 300, pingTimeout: 300 }): Promise<{ url: string; connections: number[]; registrations: number[]; close(): Promise<void> }> {
   const { wss, port, close } = await loopbackWsServer();
   const connections: number[] = [];
   const registrations: number[] = [];
@@ -117,7 +122,7 @@ async function badKitManager(mode: 'silent' | 'mute'): Promise<{ url: string; co
     connections.push(Date.now());
     ws.on('error', () => {});
     if (mode === 'mute') return;
-    ws.send(JSON.stringify({ sid: `s${connections.length}`, upgrades: [], pingInterval: 300, pingTimeout: 300, maxPayload: 1e6 }).replace(/^/, '0'));
+    ws.send(JSON.stringify({ sid: `s${connections.length}`, upgrades: [], ...timing, maxPayload: 1e6 }).replace(/^/, '0'));
     ws.on('message', (d) => {
       const s = d.toString();
       if (s.startsWith('40')) ws.send(`40{"sid":"n${connections.length}"}`);
@@ -154,3 +159,24 @@ for (const mode of ['silent', 'mute'] as Array<'silent' | 'mute'>) {
     summary.data.crashes += (exited(agent) ? 1 : 0) + caughtCrashes(agent).length;
   });
 }
+
+t.test('a Kit-Manager that announces a pingInterval of 2^31 ms', async (t) => {
+  const km = await badKitManager('silent', { pingInterval: 2 ** 31, pingTimeout: 20_000 });
+  t.teardown(() => km.close());
+  const agent = await startAgent(t, { env: SAFE_ENV, config: { kitManager: { url: km.url, reconnect: { minMs: 50, maxMs: MAX_MS } } } });
+  summary.data.faultsInjected++;
+  const registered = await until(() => km.registrations.length > 0, 15_000);
+  t.ok(registered, 'the agent registers');
+  // Long enough for the overflowed timer (1 ms) to have ended the session many times over; the clamped one is 20 min.
+  const watchMs = count(3000, 10_000);
+  await new Promise((r) => setTimeout(r, watchMs));
+  const deaths = agent.logs.filter((l) => l.msg === 'kit-manager stopped pinging; reconnecting').length;
+  summary.data.figures[`pingInterval 2^31: connections, registrations, 'stopped pinging' lines in ${watchMs / 1000} s`] = `${km.connections.length}, ${km.registrations.length}, ${deaths}`;
+  t.equal(km.connections.length, 1, `one connection in ${watchMs / 1000} s (${km.connections.length})`);
+  t.equal(km.registrations.length, 1, 'one registration');
+  t.equal(deaths, 0, 'never "stopped pinging"');
+  t.ok(agent.logs.some((l) => l.msg === 'kit-manager ping timings over 10 min; a link without a ping is left after the clamped window'), 'the clamp is logged');
+  if (registered && km.connections.length === 1 && deaths === 0) summary.data.faultsSurvived++;
+  else summary.finding(`pingInterval 2^31: ${km.connections.length} connections, ${deaths} "stopped pinging" in ${watchMs} ms`);
+  summary.data.crashes += (exited(agent) ? 1 : 0) + caughtCrashes(agent).length;
+});

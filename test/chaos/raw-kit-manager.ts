@@ -1,7 +1,8 @@
 // A Kit-Manager written by hand on a bare `ws` server, for fuzzing the agent's Socket.IO side: it speaks just enough
 // Engine.IO 4 / Socket.IO 5 to be registered with (open packet, namespace CONNECT, pings) and can then send anything
-// at all — mutated messageToKit payloads, packets out of order, garbage, binary frames. Replies are matched to the
-// request_from ids still owed (owed.ts).
+// at all — mutated messageToKit payloads, packets out of order, garbage, binary frames, raw bytes at full speed.
+// Replies are matched to the request_from ids still owed (owed.ts), and kept for the ids a test watches.
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ceiling } from '../helpers/scope';
 import { loopbackWsServer, type LoopbackServer } from '../helpers/ws-server';
@@ -18,7 +19,15 @@ export class RawKitManager {
   connections = 0;
   registrations = 0;
   replies = 0;
+  /** Engine.IO pongs received (`3…`). */
+  pongs = 0;
   internal: Array<{ what: string; error: string }> = [];
+  /** The owed replies that arrived, by their errorCode ('' for a reply that is no error). */
+  readonly settledBy = new Map<string, number>();
+  /** Sessions the agent registered on. */
+  private readonly registeredOn = new WeakSet<WebSocket>();
+  /** The reply bodies to the request_from ids a test watches (watch()). */
+  private readonly watched = new Map<string, Array<Record<string, unknown>>>();
   /** Frames the next session gets before its open packet, and before the CONNECT ack (out-of-order handshakes). */
   nextHandshake: { beforeOpen: Array<string | Buffer>; beforeConnectAck: Array<string | Buffer> } | null = null;
 
@@ -40,6 +49,39 @@ export class RawKitManager {
     // ws's pause() holds the socket paused (its own reader would resume a socket paused underneath it).
     this.ws.pause();
     return true;
+  }
+
+  /** True once the agent registered on this session. */
+  isRegistered(session: WebSocket): boolean { return this.registeredOn.has(session); }
+
+  /** The current session reads again. */
+  resumeReading(): void { this.ws?.resume(); }
+
+  /**
+   * Writes raw bytes on the current session's TCP socket, past ws's own framing and queue (a flood of ready-made
+   * frames costs this process one Buffer per batch); false without a session.
+   */
+  sendRaw(bytes: Buffer): boolean {
+    const sock = this.rawSocket;
+    if (!sock || this.ws?.readyState !== WebSocket.OPEN) return false;
+    sock.write(bytes);
+    return true;
+  }
+
+  /** Bytes this side has not written out yet on the current session (its socket's and ws's). */
+  get unsent(): number {
+    return (this.rawSocket?.writableLength ?? 0) + (this.ws?.bufferedAmount ?? 0);
+  }
+
+  private get rawSocket(): Socket | null {
+    return ((this.ws as unknown as { _socket?: Socket } | null)?._socket) ?? null;
+  }
+
+  /** Keeps every reply to `requestFrom` from now on; the array fills as they arrive. */
+  watch(requestFrom: string): Array<Record<string, unknown>> {
+    const list: Array<Record<string, unknown>> = [];
+    this.watched.set(requestFrom, list);
+    return list;
   }
 
   /** The current session's socket (the newest the agent opened). */
@@ -64,6 +106,7 @@ export class RawKitManager {
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
       const s = data.toString();
+      if (s[0] === '3') { this.pongs++; return; }
       if (s.startsWith('40')) {
         for (const f of odd?.beforeConnectAck ?? []) ws.send(f, { binary: typeof f !== 'string' });
         ws.send(`40{"sid":"n${this.connections}"}`);
@@ -71,6 +114,7 @@ export class RawKitManager {
       }
       if (s.startsWith('42["register_kit"')) {
         this.registrations++;
+        this.registeredOn.add(ws);
         for (const w of this.regWaiters.splice(0)) w();
         return;
       }
@@ -85,7 +129,12 @@ export class RawKitManager {
     try { args = JSON.parse(json); } catch { return; }
     const body = Array.isArray(args) ? args[1] as Record<string, unknown> | undefined : undefined;
     const rf = typeof body?.request_from === 'string' ? body.request_from : null;
+    if (rf !== null) this.watched.get(rf)?.push(body!);
     const what = rf === null ? undefined : this.owed.settle(rf);
+    if (what !== undefined) {
+      const code = typeof body!.errorCode === 'string' ? body!.errorCode : '';
+      this.settledBy.set(code, (this.settledBy.get(code) ?? 0) + 1);
+    }
     if (what !== undefined && body!.errorCode === 'INTERNAL') this.internal.push({ what, error: String(body!.error).slice(0, 200) });
   }
 
