@@ -3,7 +3,7 @@
 // frontend reads a read-file reply as `data.path` and `data.content` only, so a refusal also puts its reason there
 // (`content: "Error: <reason>"`), besides `error`. The files live in runtime.filesDir (src/files/box-files.ts).
 // A read-file reply is bounded by what it is on the wire: the file as a JSON string, whose escapes can make it up to six
-// times its size, within api.maxPayloadBytes.
+// times its size, within api.maxPayloadBytes (measured by BoxFiles before the file is decoded).
 import { FileRefused } from '../files/box-files';
 import { jsonStringBytes } from '../core/json-size';
 import type { Parts } from '../parts';
@@ -22,19 +22,6 @@ function pathOf(req: CommandRequest): string {
 
 /** The reply's envelope besides the path and the content (type, id, result, bytes; a Kit-Manager's cmd and ids). */
 const REPLY_OVERHEAD_BYTES = 1024;
-
-/**
- * Refuses (LIMIT) a read whose reply would be larger than `max` bytes serialized. Counted without serializing; a
- * content that fits even with every character escaped (six bytes each at most) needs no count at all.
- */
-function checkReplySize(r: { path: string; content: string; bytes: number }, max: number): void {
-  const pathBytes = jsonStringBytes(r.path);
-  if (r.content.length * 6 + 2 + pathBytes + REPLY_OVERHEAD_BYTES <= max) return;
-  const reply = jsonStringBytes(r.content) + pathBytes + REPLY_OVERHEAD_BYTES;
-  if (reply > max) {
-    throw new CommandError('LIMIT', `${r.path.slice(0, 200)} has ${r.bytes} bytes, but as JSON text (its control characters, quotes and backslashes escaped) the reply would be about ${reply} bytes, more than the ${max} a reply may carry (api.maxPayloadBytes)`);
-  }
-}
 
 /** FileRefused and errno errors as command errors that say what happened to the request. */
 function refused(e: unknown, what: string): never {
@@ -62,11 +49,13 @@ const writeErrorFields = (req: CommandRequest, message: string): Frame => ({ dat
 export const kitFileCommands: Record<string, Command> = {
   'read-file': {
     kit: { errorFields: readErrorFields },
-    handler: (ctx, req) => {
+    handler: async (ctx, req) => {
       const p = pathOf(req);
+      const { files } = ctx.parts;
       let r;
-      try { r = ctx.parts.files.read(p); } catch (e) { return refused(e, `file ${p.slice(0, 200)}`); }
-      checkReplySize(r, ctx.parts.files.maxBytes);
+      try { r = await files.read(p, { maxReplyBytes: files.maxBytes, otherBytes: jsonStringBytes(p) + REPLY_OVERHEAD_BYTES }); } catch (e) {
+        return refused(e, `file ${p.slice(0, 200)}`);
+      }
       return { result: 'Successful', data: { path: r.path, content: r.content }, bytes: r.bytes };
     },
   },

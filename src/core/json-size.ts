@@ -19,3 +19,17 @@ export function jsonStringBytes(s: string): number {
   }
   return n;
 }
+
+/**
+ * What JSON.stringify makes of bytes[from, to) of valid UTF-8 once decoded, in UTF-8 bytes, quotes not included:
+ * counted on the bytes (a multi-byte character is itself again), so the text need not be decoded to be measured.
+ * For invalid UTF-8 (see buffer.isUtf8) decode it and use jsonStringBytes.
+ */
+export function jsonUtf8Bytes(bytes: Uint8Array, from = 0, to = bytes.length): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = bytes[i]!;
+    n += c >= 0x20 ? (c === 0x22 || c === 0x5c ? 2 : 1) : c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
+  }
+  return n;
+}
