@@ -9,8 +9,8 @@
 // (systemd/sdv-agent.service) is a few lines of python3 that connect a datagram socket to $NOTIFY_SOCKET, leave it
 // open across exec and exec the agent in the same process, naming the descriptor in $SDV_NOTIFY_FD. Each message is
 // then one write(2) of the main process (non-blocking: a full queue of systemd's is retried, never waited for). The
-// descriptor stays open in the agent's children (Node cannot set close-on-exec on it); what they write to it carries
-// their own PID and NotifyAccess=main refuses it.
+// descriptor may stay open in the agent's children (Node cannot set close-on-exec on it); what they write to it
+// carries their own PID, and NotifyAccess=main refuses it.
 //
 // Without $SDV_NOTIFY_FD (a unit of an older install, started straight from the binary) the agent falls back to
 // systemd-notify(1) as a helper child, which systemd accepts only with NotifyAccess=all (a child is not the main
