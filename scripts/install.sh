@@ -5,7 +5,7 @@
 #   scripts/install.sh --uninstall [--prefix P] [--destdir D]
 #
 # Installs  $D$P/bin/sdv-agent                      (default FILE: dist/sdv-agent-linux-<this machine's arch>)
-#           $D/etc/systemd/system/sdv-agent.service (ExecStart rewritten to $P/bin/sdv-agent)
+#           $D/etc/systemd/system/sdv-agent.service (ExecStart's binary rewritten to $P/bin/sdv-agent)
 #           $D/etc/sdv-agent/config.yaml            (from config.example.yaml; an existing one is never overwritten)
 #           the system user and group sdv-agent     (skipped under --destdir: that is a staging tree, not this host)
 # Default prefix /usr/local. Without --destdir, as root and with systemd running it also runs daemon-reload, enable
@@ -71,7 +71,7 @@ say "installed $destdir$bin_path"
 
 # unit, pointing at the chosen prefix
 install -d -m 0755 "$destdir/etc/systemd/system"
-sed "s|^ExecStart=/usr/local/bin/sdv-agent |ExecStart=$bin_path |" "$root/systemd/sdv-agent.service" > "$destdir$unit_path.new"
+sed "/^ExecStart=/s| /usr/local/bin/sdv-agent --config | $bin_path --config |" "$root/systemd/sdv-agent.service" > "$destdir$unit_path.new"
 chmod 0644 "$destdir$unit_path.new"
 mv -f "$destdir$unit_path.new" "$destdir$unit_path"
 say "installed $destdir$unit_path"

@@ -1,28 +1,26 @@
 // systemd service notifications (sd_notify protocol): READY=1, WATCHDOG=1, STOPPING=1, STATUS=… to $NOTIFY_SOCKET.
 //
-// Why systemd-notify(1) and not a socket of our own: the protocol is one AF_UNIX *datagram* per message, and Node has
-// no AF_UNIX SOCK_DGRAM sockets in core (dgram is udp4/udp6 only; net is SOCK_STREAM, which connect(2) to a datagram
-// socket rejects with EPROTOTYPE; removed in Node 0.5, see nodejs/node#29339 and #61933). The only other ways are a
-// native addon (ruled out: node-pty is the one addon the single binary carries) or a helper process. systemd-notify is
-// that helper, and it is present wherever $NOTIFY_SOCKET is (i.e. wherever systemd runs us). It handles filesystem
-// and abstract ('@…') sockets, and unless --no-block it waits for a barrier (systemd 252 here), so systemd has
-// processed the message before the helper exits and can still map its PID to our unit. Its cost: the sender is a
-// child, not the main PID (systemd-notify claims its parent's PID only when it runs as root), so the unit needs
-// NotifyAccess=all (systemd/sdv-agent.service) — which is why the agent removes NOTIFY_SOCKET from the environment
-// its apps inherit; an app that opens /run/systemd/notify by name can still send messages for the unit, as the
-// docs/operations.md, "systemd", says — and each message is one short spawn: a few per minute for the watchdog. What would
-// allow NotifyAccess=main: a socket connected by someone else and written with fs.write (systemd 253's OpenFile=
-// can hand one over; Debian 12 has 252).
+// Sent from the agent's own process, so that the unit can have NotifyAccess=main and nothing else of the unit — no app
+// — can send messages for it (with NotifyAccess=all an app set the unit's status text, or got it killed with
+// WATCHDOG=trigger, by writing to /run/systemd/notify itself). systemd takes a message's sender from the kernel's
+// credentials of the process that wrote it, so the writer must be the main process. Node cannot make an AF_UNIX
+// *datagram* socket (dgram is udp4/udp6 only; net is SOCK_STREAM, which connect(2) to a datagram socket refuses with
+// EPROTOTYPE; see nodejs/node#29339 and #61933), but it can write to one it is handed: the shipped unit's ExecStart
+// (systemd/sdv-agent.service) is a few lines of python3 that connect a datagram socket to $NOTIFY_SOCKET, leave it
+// open across exec and exec the agent in the same process, naming the descriptor in $SDV_NOTIFY_FD. Each message is
+// then one write(2) of the main process (non-blocking: a full queue of systemd's is retried, never waited for). The
+// descriptor may stay open in the agent's children (Node cannot set close-on-exec on it); what they write to it
+// carries their own PID, and NotifyAccess=main refuses it.
 //
-// Bounded: at most one systemd-notify runs at a time (plus the single STOPPING=1 at shutdown, which must not wait);
-// messages arriving meanwhile are merged (one pending set of assignments, later values win) and sent next. A helper
-// that hangs is killed after HELPER_TIMEOUT_MS. Without $NOTIFY_SOCKET (a shell, a container, the tests) every call
-// is a no-op.
-//
-// The helper is looked up once, at the fixed paths Debian and Ubuntu install it to and then on PATH, and used by its
-// absolute path: a PATH changed later (or a directory on it that someone else can write) cannot swap it. It must be
-// a regular executable file owned by root and not writable by group or others; otherwise the agent says so once and
-// sends nothing (under Type=notify systemd then fails the start after TimeoutStartSec, which the log line explains).
+// Without $SDV_NOTIFY_FD (a unit of an older install, started straight from the binary) the agent falls back to
+// systemd-notify(1) as a helper child, which systemd accepts only with NotifyAccess=all (a child is not the main
+// process; systemd-notify claims its parent's PID only with CAP_SYS_ADMIN) — and says so in a warning, since that
+// setting lets apps send messages for the unit too. At most one helper runs at a time (plus the single STOPPING=1 at
+// shutdown, which must not wait); messages arriving meanwhile are merged (one pending set of assignments, later
+// values win) and sent next. A helper that hangs is killed after HELPER_TIMEOUT_MS. It is looked up once, at the
+// fixed paths Debian and Ubuntu install it to and then on PATH, and used by its absolute path; it must be a regular
+// executable owned by root and not writable by group or others. Without $NOTIFY_SOCKET (a shell, a container, the
+// tests) every call is a no-op.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -72,48 +70,102 @@ function oneLine(text: string): string {
 
 const SILENT: SystemdNotifier = { ready() {}, status() {}, stopping() {}, close() {} };
 
+/** Where the unit's ExecStart hands the agent its connected datagram socket (a descriptor number). */
+export const NOTIFY_FD_ENV = 'SDV_NOTIFY_FD';
+/** A message systemd's full queue refused (EAGAIN) is tried again after this. */
+const RETRY_MS = 250;
+
+/** The descriptor $SDV_NOTIFY_FD names, when it is an open socket; null when it is unset; else why not. */
+export function notifyFd(text: string | undefined): { fd: number } | { error: string } | null {
+  if (text === undefined || text === '') return null;
+  const fd = Number(text);
+  if (!/^\d{1,9}$/.test(text) || fd < 3) return { error: `$${NOTIFY_FD_ENV}=${JSON.stringify(text.slice(0, 20))} is not a descriptor number above 2` };
+  try {
+    if (fs.fstatSync(fd).isSocket()) return { fd };
+  } catch (e) { return { error: `$${NOTIFY_FD_ENV}=${fd}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }; }
+  return { error: `$${NOTIFY_FD_ENV}=${fd} is not a socket` };
+}
+
+/** Sends one message; done(false) when it should be tried again later. */
+type Deliver = (lines: string[], done: (sent: boolean) => void) => void;
+
 export function createSystemdNotifier(log: Logger, env: NodeJS.ProcessEnv = process.env): SystemdNotifier {
   const socket = env.NOTIFY_SOCKET;
+  const fdText = env[NOTIFY_FD_ENV];
   const watchdogEvery = watchdogIntervalMs(env);
-  // Like sd_notify(unset_environment=1): supervised apps inherit process.env, and with NotifyAccess=all an app that
-  // speaks sd_notify itself could otherwise report READY/STOPPING/WATCHDOG for the agent's unit.
-  for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete env[k];
+  // Like sd_notify(unset_environment=1): no child of the agent is told where the socket is (the child environment's
+  // allow-list leaves these out too).
+  for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', NOTIFY_FD_ENV]) delete env[k];
   if (!socket) return SILENT;
-  const helper = findNotifyHelper();
-  if ('error' in helper) {
-    log.error({ socket }, `systemd notifications cannot be sent (${helper.error}); systemd will not see READY=1 or the watchdog pings`);
-    return SILENT;
+
+  let warned = false;
+  const warnOnce = (fields: Record<string, unknown>, msg: string) => {
+    if (warned) return;
+    warned = true; // once: a broken socket would otherwise log on every watchdog ping
+    log.warn(fields, msg);
+  };
+  let deliver: Deliver;
+  const given = notifyFd(fdText);
+  if (given && 'fd' in given) {
+    const { fd } = given;
+    deliver = (lines, done) => {
+      try { fs.writeSync(fd, Buffer.from(lines.join('\n'))); done(true); } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        warnOnce({ err: (e as Error).message, socket, fd }, 'systemd notification failed');
+        done(code !== 'EAGAIN' && code !== 'ENOBUFS' && code !== 'EINTR');
+      }
+    };
+    log.info({ socket, fd }, 'systemd notifications are sent from the agent\'s own process (the unit may have NotifyAccess=main)');
+  } else {
+    if (given) log.error({ socket }, `the socket for systemd notifications cannot be used (${given.error}); trying systemd-notify`);
+    const helper = findNotifyHelper();
+    if ('error' in helper) {
+      log.error({ socket }, `systemd notifications cannot be sent (${helper.error}); systemd will not see READY=1 or the watchdog pings`);
+      return SILENT;
+    }
+    log.warn({ socket, helper: helper.file }, `systemd notifications go through systemd-notify, which systemd accepts only with NotifyAccess=all: then every process of the unit, apps included, may send messages for it. The shipped unit hands the agent a socket instead ($${NOTIFY_FD_ENV}; docs/operations.md, systemd)`);
+    // A helper's failure is not retried: the next message (a watchdog ping at the latest) starts another.
+    deliver = (lines, done) => {
+      // argv array, no shell; only the helper gets NOTIFY_SOCKET back. The child exists when this returns (spawn
+      // forks synchronously), so it outlives our exit.
+      execFile(helper.file, lines, { timeout: HELPER_TIMEOUT_MS, killSignal: 'SIGKILL', env: { ...process.env, NOTIFY_SOCKET: socket } }, (err) => {
+        if (err) warnOnce({ err: err.message, socket, helper: helper.file }, 'systemd notification failed (is NotifyAccess=all set?)');
+        done(true);
+      });
+    };
   }
 
   let pending: Map<string, string> | null = null;
   let inFlight = false;
   let closed = false;
-  let warned = false;
   let watchdog: NodeJS.Timeout | null = null;
+  let retry: NodeJS.Timeout | null = null;
 
-  /** Starts one helper now. The child exists when this returns (spawn forks synchronously), so it outlives our exit. */
-  const spawnHelper = (args: string[], done: () => void) => {
-    // argv array, no shell; only the helper gets NOTIFY_SOCKET back.
-    execFile(helper.file, args, { timeout: HELPER_TIMEOUT_MS, killSignal: 'SIGKILL', env: { ...process.env, NOTIFY_SOCKET: socket } }, (err) => {
-      if (err && !warned) {
-        warned = true; // once: a missing helper would otherwise log on every watchdog ping
-        log.warn({ err: err.message, socket, helper: helper.file }, 'systemd notification failed (is NotifyAccess=all set?)');
-      }
-      done();
-    });
-  };
   const flush = () => {
     if (inFlight || !pending || closed) return;
-    const args = [...pending].map(([k, v]) => `${k}=${v}`);
+    const sending = pending;
     pending = null;
     inFlight = true;
-    spawnHelper(args, () => { inFlight = false; flush(); });
+    deliver([...sending].map(([k, v]) => `${k}=${v}`), (sent) => {
+      inFlight = false;
+      if (!sent) {
+        // Back in line under anything newer (later values win), and tried again in a moment, not in a loop.
+        pending = new Map([...sending, ...(pending ?? [])]);
+        if (!retry && !closed) { retry = setTimeout(() => { retry = null; flush(); }, RETRY_MS); retry.unref(); }
+        return;
+      }
+      flush();
+    });
   };
   const send = (assignments: Record<string, string>) => {
     if (closed) return;
     pending ??= new Map();
     for (const [k, v] of Object.entries(assignments)) pending.set(k, v);
     flush();
+  };
+  const stopTimers = () => {
+    if (watchdog) { clearInterval(watchdog); watchdog = null; }
+    if (retry) { clearTimeout(retry); retry = null; }
   };
 
   return {
@@ -129,17 +181,17 @@ export function createSystemdNotifier(log: Logger, env: NodeJS.ProcessEnv = proc
     },
     status(text) { send({ STATUS: oneLine(text) }); },
     stopping() {
-      if (watchdog) { clearInterval(watchdog); watchdog = null; }
+      stopTimers();
       if (closed) return;
-      // Not queued behind an in-flight ping: the process may exit before that one finishes. Once per run, so the
+      // Not queued behind an in-flight helper: the process may exit before that one finishes. Once per run, so the
       // one extra helper does not break the bound.
       pending = null;
       closed = true;
-      spawnHelper(['STOPPING=1', 'STATUS=stopping'], () => {});
+      deliver(['STOPPING=1', 'STATUS=stopping'], () => {});
     },
     close() {
       closed = true;
-      if (watchdog) { clearInterval(watchdog); watchdog = null; }
+      stopTimers();
     },
   };
 }

@@ -26,7 +26,8 @@ t.test('install, reinstall, uninstall under a DESTDIR', async (t) => {
   const unit = path.join(dest, 'etc/systemd/system/sdv-agent.service');
   const conf = path.join(dest, 'etc/sdv-agent/config.yaml');
   t.ok(fs.statSync(bin).mode & 0o111, 'binary is executable');
-  t.match(fs.readFileSync(unit, 'utf8'), /^ExecStart=\/opt\/sdv\/bin\/sdv-agent --config \/etc\/sdv-agent\/config.yaml$/m, 'unit points at the prefix');
+  t.match(fs.readFileSync(unit, 'utf8'), /^ExecStart=\/usr\/bin\/python3 -I -S -c "[^"]+" \/opt\/sdv\/bin\/sdv-agent --config \/etc\/sdv-agent\/config.yaml$/m, 'unit points at the prefix (behind the launcher that hands it its notify socket)');
+  t.notMatch(fs.readFileSync(unit, 'utf8'), /\/usr\/local\/bin/, 'nothing of the default prefix is left');
   t.equal(fs.readFileSync(conf, 'utf8'), fs.readFileSync(path.join(ROOT, 'config.example.yaml'), 'utf8'), 'config from the example');
   t.equal(fs.statSync(conf).mode & 0o777, 0o640, 'config not world-readable (may hold tokens)');
 
@@ -67,7 +68,7 @@ t.test('the installed unit verifies', async (t) => {
   fs.writeFileSync(fake, '#!/bin/sh\n', { mode: 0o755 });
   // verify needs ExecStart to exist on this host: point the unit at the stand-in binary
   const unit = path.join(dir, 'sdv-agent.service');
-  fs.writeFileSync(unit, fs.readFileSync(path.join(ROOT, 'systemd', 'sdv-agent.service'), 'utf8').replace('ExecStart=/usr/local/bin/sdv-agent ', `ExecStart=${fake} `));
+  fs.writeFileSync(unit, fs.readFileSync(path.join(ROOT, 'systemd', 'sdv-agent.service'), 'utf8').replace(' /usr/local/bin/sdv-agent --config ', ` ${fake} --config `));
   const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
   t.equal(r.status, 0, `systemd-analyze verify: ${r.stderr}`);
   t.equal(r.stderr.trim(), '', 'no warnings');

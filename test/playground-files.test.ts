@@ -3,6 +3,7 @@
 // hardware-kit page writes and reads its signal mapping in the agent's own file folder, and every path outside it is
 // refused with the reason in what the page receives.
 import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startAgent, tmpDir } from './helpers/agent';
@@ -64,12 +65,16 @@ t.test('packages and files through the playground', async (t) => {
     t.same(hw.readFiles[0], { path: CONFIG_PATH, content: mapping }, 'what the editor receives');
   });
 
-  t.test('paths outside the folder, links out, NUL, names too long and big files are refused with the reason', async (t) => {
+  t.test('paths outside the folder, links out, NUL, names too long, big files, replies too big once escaped and FIFOs are refused with the reason', async (t) => {
     const hw = await open(t, km, { isDeployMode: true, targetPrefix: ['Kit-', 'PilotCar-'], forceKitId: KIT, assets: [{ type: 'HARDWARE_KIT', name: KIT }] });
     fs.mkdirSync(files, { recursive: true });
     fs.symlinkSync('/etc', path.join(files, 'etc-link'));
     fs.symlinkSync('/etc/passwd', path.join(files, 'pw'));
     fs.writeFileSync(path.join(files, 'big.json'), 'x'.repeat(MAX + 1));
+    // Within the size bound, but six times larger as a JSON string: every byte a control character (\u0001).
+    fs.writeFileSync(path.join(files, 'escaped.json'), '\u0001'.repeat(Math.floor(MAX / 5)));
+    // Anything of the agent's user can make one (an app without apps.runAs); opening it to read waited for a writer.
+    execFileSync('mkfifo', [path.join(files, 'fifo.json')]);
     const cases: Array<[string, RegExp]> = [
       ['/app/../../../etc/passwd', /climbs out of the box's file folder with "\.\."/],
       ['../secret', /climbs out/],
@@ -78,6 +83,8 @@ t.test('packages and files through the playground', async (t) => {
       ['/a\u0000b', /must not contain NUL/],
       ['/etc/passwd', /no file \/etc\/passwd in the box's file folder yet \(runtime\.filesDir\): write it first/],
       ['/big.json', new RegExp(`has ${MAX + 1} bytes, more than the ${MAX}`)],
+      ['/escaped.json', new RegExp(`has ${Math.floor(MAX / 5)} bytes, but as JSON text .* the reply would be about ${Math.floor(MAX / 5) * 6 + 2 + 15 + 1024} bytes, more than the ${MAX} a reply may carry`)],
+      ['/fifo.json', /fifo\.json is a FIFO \(named pipe\), not a file; the box reads only regular files/],
       ['/', /names the folder itself/],
       // 64 emoji are 64 × 4 bytes: over Linux's 255-byte name limit (was ENAMETOOLONG, answered as an internal error).
       [`/${'\u{1F697}'.repeat(64)}.json`, /a file or folder name longer than 255 bytes/],
@@ -92,9 +99,13 @@ t.test('packages and files through the playground', async (t) => {
       t.notMatch(got.content, /root:/, 'never a file of the box outside the folder');
     }
     const writes = hw.replies.filter((r) => r.cmd === 'write-file').length;
+    hw.writeFile('/fifo.json', 'x');
+    await hw.until('the write to the FIFO', () => hw.replies.filter((r) => r.cmd === 'write-file').length === writes + 1);
+    t.match(hw.replies.filter((r) => r.cmd === 'write-file').at(-1), { errorCode: 'BAD_REQUEST', error: /fifo\.json is a FIFO \(named pipe\), not a file/ }, 'a write to the FIFO is refused');
+    t.ok(fs.statSync(path.join(files, 'fifo.json')).isFIFO(), 'and leaves it as it was');
     hw.writeFile('/etc-link/sdv-agent-evil', 'x');
     hw.writeFile('/../evil', 'x');
-    await hw.until('two refusals', () => hw.replies.filter((r) => r.cmd === 'write-file').length === writes + 2);
+    await hw.until('two refusals', () => hw.replies.filter((r) => r.cmd === 'write-file').length === writes + 3);
     const refusals = hw.replies.filter((r) => r.cmd === 'write-file').slice(-2);
     t.ok(refusals.every((r) => r.errorCode === 'FORBIDDEN' && typeof (r.data as Record<string, unknown>)?.error === 'string'), `writes outside refused (${refusals.map((r) => r.error).join(' | ')})`);
     t.notOk(fs.existsSync('/etc/sdv-agent-evil'), 'nothing written through the link');

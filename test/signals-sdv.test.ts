@@ -177,14 +177,56 @@ t.test('Broker and Collector against the embedded store', async (t) => {
   });
 });
 
-t.test('RegisterDatapoints is bounded', async (t) => {
+t.test('RegisterDatapoints is bounded per connection and per server', async (t) => {
   const up = await startUpstream(t);
-  const raw = rawClients(up.port);
-  t.teardown(() => { for (const c of Object.values(raw)) c.close(); });
+  // A client of its own channel is a connection of its own (the unit of the per-connection bounds).
+  const sets = Array.from({ length: 6 }, () => rawClients(up.port, { 'grpc.use_local_subchannel_pool': 1 }));
+  t.teardown(() => { for (const c of sets.flatMap((x) => Object.values(x))) c.close(); });
+  const conns = sets.map((x) => x.collector);
   const list = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ name: `Vehicle.Reg.S${from + i}`, data_type: 'FLOAT' }));
-  t.equal(Object.keys((await call(raw.collector, 'RegisterDatapoints', { list: list(0, 5000) })).results).length, 5000, '5000 registered');
-  await t.rejects(call(raw.collector, 'RegisterDatapoints', { list: list(5000, 1) }), { code: grpc.status.RESOURCE_EXHAUSTED, details: /more than 5000/ }, 'one more is refused');
-  t.equal(Object.keys((await call(raw.collector, 'RegisterDatapoints', { list: list(0, 3) })).results).length, 3, 'known ones still answer their ids');
+  const register = (c: (typeof conns)[number], from: number, n: number) => call(c, 'RegisterDatapoints', { list: list(from, n) });
+  t.equal(Object.keys((await register(conns[0]!, 0, 1000)).results).length, 1000, 'one connection registers 1000');
+  await t.rejects(register(conns[0]!, 1000, 1), { code: grpc.status.RESOURCE_EXHAUSTED, details: /more than 1000 signals registered beyond the vehicle model from this connection \(1000 so far, 1 new/ }, 'its 1001st is refused');
+  await t.rejects(register(conns[1]!, 1000, 1001), { code: grpc.status.RESOURCE_EXHAUSTED, details: /from this connection/ }, 'so is a request of 1001 at once');
+  t.equal(Object.keys((await register(conns[1]!, 0, 3)).results).length, 3, 'signals another connection registered answer their ids (they take no share)');
+  for (let k = 1; k < 5; k++) t.equal(Object.keys((await register(conns[k]!, 1000 * k, 1000)).results).length, 1000, `connection ${k + 1} registers 1000 more`);
+  await t.rejects(register(conns[5]!, 5000, 1), { code: grpc.status.RESOURCE_EXHAUSTED, details: /more than 5000 signals registered beyond the vehicle model on this server/ }, 'the server\'s 5001st is refused');
+  t.equal(Object.keys((await register(conns[5]!, 4990, 10)).results).length, 10, 'known ones still answer their ids');
+});
+
+t.test('sdv Subscribe: the terms of open queries are bounded per connection and per server', async (t) => {
+  const up = await startUpstream(t);
+  const sets = Array.from({ length: 5 }, () => rawClients(up.port, { 'grpc.use_local_subchannel_pool': 1 }));
+  t.teardown(() => { for (const c of sets.flatMap((x) => Object.values(x))) c.close(); });
+  // 4 + 4 × 127 = 512 terms: the most one query may have (true without a value of Vehicle.Speed: it answers at once).
+  const query = `SELECT Vehicle.Speed WHERE 1 > 0${' OR -1 < 2'.repeat(127)}`;
+  const first = (s: grpc.ClientReadableStream<Obj>) => new Promise<{ code: number; details: string }>((resolve) => {
+    s.once('data', () => resolve({ code: 0, details: 'data' }));
+    s.on('error', (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details }));
+  });
+  const streams: grpc.ClientReadableStream<Obj>[] = [];
+  t.teardown(() => { for (const s of streams) s.cancel(); });
+  const open = async (k: number) => { const s = sets[k]!.broker.Subscribe({ query }) as grpc.ClientReadableStream<Obj>; streams.push(s); return first(s); };
+  const tooLong = await first(sets[0]!.broker.Subscribe({ query: `${query} OR -1 < 2` }) as grpc.ClientReadableStream<Obj>);
+  t.match(tooLong, { code: grpc.status.INVALID_ARGUMENT, details: /more than 512 terms/ }, 'a query of 516 terms does not compile');
+  for (let i = 0; i < 32; i++) {
+    const r = await open(0);
+    if (r.code !== 0) { t.fail(`stream ${i + 1} of the first connection: ${r.details}`); return; }
+  }
+  t.match(await open(0), { code: grpc.status.RESOURCE_EXHAUSTED, details: /queries open on this connection would have more than 16384 terms/ }, 'a connection holds 32 maximal queries, then is refused');
+  for (let k = 1; k < 4; k++) {
+    for (let i = 0; i < 32; i++) {
+      const r = await open(k);
+      if (r.code !== 0) { t.fail(`stream ${i + 1} of connection ${k + 1}: ${r.details}`); return; }
+    }
+  }
+  t.match(await open(4), { code: grpc.status.RESOURCE_EXHAUSTED, details: /queries open on this server would have more than 65536 terms/ }, 'the server holds 128 of them, then refuses even a new connection');
+  t.match(await first(sets[4]!.broker.Subscribe({ query: 'SELECT Vehicle.Speed' }) as grpc.ClientReadableStream<Obj>), { code: grpc.status.RESOURCE_EXHAUSTED }, 'a small query too, while the server is full');
+  for (const s of streams.splice(0, 32)) s.cancel();
+  // The server hears of the cancels a moment later: try again until it has (20 s at most).
+  let freed = false;
+  for (const end = Date.now() + 20_000; !freed && Date.now() < end; await sleep(100)) freed = (await open(4)).code === 0;
+  t.ok(freed, 'once the first connection closed its streams, another connection gets one');
 });
 
 t.test('kuksa.echoActuators: false keeps targets as targets and v2 Actuate needs a provider', async (t) => {

@@ -2,6 +2,7 @@
 // start of the TypeScript loader instead of one per file. Each file under test/unit/ tests one module (its first line
 // says which); the end-to-end tier (the real agent over real sockets) is the rest of test/, chaos under test/chaos/.
 import './unit/core-errors';
+import './unit/core-json-size';
 import './unit/child-env';
 import './unit/fsutil';
 import './unit/core-backoff';

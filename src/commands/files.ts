@@ -2,7 +2,10 @@
 // (DaRuntimeConnector readFile / writeFile: `read-file {data: "<path>"}`, `write-file {data: {path, content}}`). The
 // frontend reads a read-file reply as `data.path` and `data.content` only, so a refusal also puts its reason there
 // (`content: "Error: <reason>"`), besides `error`. The files live in runtime.filesDir (src/files/box-files.ts).
-import { BoxFiles, FileRefused } from '../files/box-files';
+// A read-file reply is bounded by what it is on the wire: the file as a JSON string, whose escapes can make it up to six
+// times its size, within api.maxPayloadBytes (measured by BoxFiles before the file is decoded).
+import { FileRefused } from '../files/box-files';
+import { jsonStringBytes } from '../core/json-size';
 import type { Parts } from '../parts';
 import { badRequest, CommandError, isStorageError, storageFailure } from '../core/errors';
 import type { Frame } from '../core/frame';
@@ -16,6 +19,9 @@ function pathOf(req: CommandRequest): string {
   if (typeof p !== 'string' || p.length === 0) throw badRequest(`data: expected ${req.wireName === 'read-file' ? 'the file\'s path as a string' : '{path, content}'}, got ${typeName(p ?? d)}`);
   return p;
 }
+
+/** The reply's envelope besides the path and the content (type, id, result, bytes; a Kit-Manager's cmd and ids). */
+const REPLY_OVERHEAD_BYTES = 1024;
 
 /** FileRefused and errno errors as command errors that say what happened to the request. */
 function refused(e: unknown, what: string): never {
@@ -43,12 +49,14 @@ const writeErrorFields = (req: CommandRequest, message: string): Frame => ({ dat
 export const kitFileCommands: Record<string, Command> = {
   'read-file': {
     kit: { errorFields: readErrorFields },
-    handler: (ctx, req) => {
+    handler: async (ctx, req) => {
       const p = pathOf(req);
-      try {
-        const r = ctx.parts.files.read(p);
-        return { result: 'Successful', data: { path: r.path, content: r.content }, bytes: r.bytes };
-      } catch (e) { return refused(e, `file ${p.slice(0, 200)}`); }
+      const { files } = ctx.parts;
+      let r;
+      try { r = await files.read(p, { maxReplyBytes: files.maxBytes, otherBytes: jsonStringBytes(p) + REPLY_OVERHEAD_BYTES }); } catch (e) {
+        return refused(e, `file ${p.slice(0, 200)}`);
+      }
+      return { result: 'Successful', data: { path: r.path, content: r.content }, bytes: r.bytes };
     },
   },
   'write-file': {

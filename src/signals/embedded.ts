@@ -50,6 +50,8 @@ export class SignalStore {
 
   private readonly echo: boolean;
   private registered = 0;
+  /** Who registered how many of them (addLeaves' owner: a gRPC connection). */
+  private registeredBy = new Map<string, number>();
 
   constructor(private model: VssModel, opts: StoreOptions = {}) {
     this.echo = opts.echoActuators ?? false;
@@ -147,6 +149,7 @@ export class SignalStore {
     const old = this.entries;
     this.model = model;
     this.registered = 0;
+    this.registeredBy = new Map();
     this.fill(model, old);
     const removedPaths = [...old.keys()].filter((p) => !this.entries.has(p));
     for (const p of removedPaths) { this.subs.delete(p); this.providers.delete(p); }
@@ -157,19 +160,21 @@ export class SignalStore {
 
   /**
    * Adds signals a feeder registers (sdv.databroker.v1 RegisterDatapoints) to the running model, all or none; they
-   * last until the next model swap. Throws VssError naming the offending path.
+   * last until the next model swap. `owner` is who asked (counted for registeredCount). Throws VssError naming the
+   * offending path.
    */
-  addLeaves(extra: ReadonlyArray<Omit<SignalMeta, 'id'>>): SignalMeta[] {
+  addLeaves(extra: ReadonlyArray<Omit<SignalMeta, 'id'>>, owner = ''): SignalMeta[] {
     const model = this.model.withLeaves(extra);
     this.model = model;
     const added = extra.map((m) => model.get(m.path)!);
     for (const meta of added) this.entries.set(meta.path, { meta, value: null, target: null, ts: Date.now() });
     this.registered += added.length;
+    this.registeredBy.set(owner, (this.registeredBy.get(owner) ?? 0) + added.length);
     return added;
   }
 
-  /** How many signals addLeaves added since the last model swap. */
-  get registeredCount(): number { return this.registered; }
+  /** How many signals addLeaves added since the last model swap: in all, or for one owner. */
+  registeredCount(owner?: string): number { return owner === undefined ? this.registered : this.registeredBy.get(owner) ?? 0; }
 
   onSwap(fn: (r: ModelSwapReport) => void): () => void {
     this.swapListeners.add(fn);

@@ -7,7 +7,7 @@ import type { SignalStore } from './embedded';
 import { GRPC_LIMITS } from './grpc-limits';
 import { Outbox, type OutboxOptions, type OutStream } from './grpc-outbox';
 import { asStatus, fail, S, type Obj } from './grpc-status';
-import type { SignalMeta, VssModel } from './vss';
+import type { SignalMeta } from './vss';
 
 export { asStatus, fail, S, type Obj } from './grpc-status';
 
@@ -35,6 +35,8 @@ export interface StreamScope {
    * RESOURCE_EXHAUSTED naming the bound. Released when the stream ends.
    */
   hold(leaves: number): void;
+  /** Counts a query's terms against the bounds per peer and per server, as hold() does signals. */
+  holdQuery(nodes: number): void;
   /** A backpressured sender for this stream (grpc-outbox.ts), closed when the stream ends. */
   outbox<V>(call: OutStream, opts: Pick<OutboxOptions<V>, 'build' | 'sizeOf'>): Outbox<V>;
 }
@@ -45,7 +47,7 @@ export interface StreamScope {
  */
 export type StreamOpener<C extends ServerStream> = (call: C, scope: StreamScope) => (() => void) | Promise<() => void>;
 
-interface PeerUse { streams: number; leaves: number; requests: number }
+interface PeerUse { streams: number; leaves: number; nodes: number; requests: number }
 
 export class GrpcContext {
   /** Open streams → their end function (stop() ends each with UNAVAILABLE). */
@@ -55,7 +57,7 @@ export class GrpcContext {
   /** Streams not yet closed by their clients (ended ones included). */
   private held = 0;
   private leaves = 0;
-  private idIndex: { model: VssModel; byId: Map<number, SignalMeta> } | null = null;
+  private nodes = 0;
 
   constructor(readonly store: SignalStore, private readonly token: string, private readonly stallMs = 30_000) {}
 
@@ -78,12 +80,12 @@ export class GrpcContext {
 
   private use(peer: string): PeerUse {
     let u = this.peers.get(peer);
-    if (!u) this.peers.set(peer, (u = { streams: 0, leaves: 0, requests: 0 }));
+    if (!u) this.peers.set(peer, (u = { streams: 0, leaves: 0, nodes: 0, requests: 0 }));
     return u;
   }
 
   private release(peer: string, u: PeerUse): void {
-    if (u.streams === 0 && u.leaves === 0 && u.requests === 0) this.peers.delete(peer);
+    if (u.streams === 0 && u.leaves === 0 && u.nodes === 0 && u.requests === 0) this.peers.delete(peer);
   }
 
   /**
@@ -120,6 +122,7 @@ export class GrpcContext {
       let done = false;
       let closed = false;
       let held = 0;
+      let heldNodes = 0;
       const outboxes: Array<Outbox<unknown>> = [];
       const finish = () => {
         if (done) return;
@@ -129,6 +132,9 @@ export class GrpcContext {
         u.leaves -= held;
         this.leaves -= held;
         held = 0;
+        u.nodes -= heldNodes;
+        this.nodes -= heldNodes;
+        heldNodes = 0;
         dispose?.();
       };
       const closedByClient = () => {
@@ -159,6 +165,14 @@ export class GrpcContext {
           u.leaves += n;
           this.leaves += n;
         },
+        holdQuery: (n) => {
+          const bound = u.nodes + n > GRPC_LIMITS.maxQueryNodesPerPeer ? `the queries open on this connection would have more than ${GRPC_LIMITS.maxQueryNodesPerPeer} terms: close a stream first`
+            : this.nodes + n > GRPC_LIMITS.maxQueryNodes ? `the queries open on this server would have more than ${GRPC_LIMITS.maxQueryNodes} terms` : null;
+          if (bound) throw fail(S.RESOURCE_EXHAUSTED, bound);
+          heldNodes += n;
+          u.nodes += n;
+          this.nodes += n;
+        },
         outbox: <V>(c: OutStream, opts: Pick<OutboxOptions<V>, 'build' | 'sizeOf'>) => {
           const o = new Outbox<V>(c, { ...opts, stallMs: this.stallMs, cut: (why) => end(fail(S.RESOURCE_EXHAUSTED, why)) });
           outboxes.push(o as Outbox<unknown>);
@@ -176,9 +190,7 @@ export class GrpcContext {
 
   /** The signal with this id in the current model (ids are the model's, stable until the next swap). */
   metaById(id: number): SignalMeta | undefined {
-    const model = this.store.vss;
-    if (this.idIndex?.model !== model) this.idIndex = { model, byId: new Map(model.all().map((m) => [m.id, m])) };
-    return this.idIndex.byId.get(id);
+    return this.store.vss.byId(id);
   }
 
   /** Ends every open stream (the server is stopping), so that shutdown need not wait for clients. */

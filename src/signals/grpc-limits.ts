@@ -36,6 +36,16 @@ export const GRPC_LIMITS = {
   maxLeavesPerStream: 100_000,
   maxLeavesPerPeer: 200_000,
   maxLeaves: 2_000_000,
+  /**
+   * Terms of the sdv Subscribe queries open on one connection / on the server (a query has at most
+   * QUERY_LIMITS.maxNodes): every write of a signal runs each query that reads it, so this is what one write may
+   * evaluate, and what the compiled queries hold in memory.
+   */
+  maxQueryNodesPerPeer: 16_384,
+  maxQueryNodes: 65_536,
+  /** Signals sdv RegisterDatapoints may add beyond the model, from one connection / on the server, until the next model swap. */
+  maxRegisteredPerPeer: 1000,
+  maxRegistered: 5000,
 } as const;
 
 /** grpc-js server options for the bounds above. */

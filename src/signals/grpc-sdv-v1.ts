@@ -4,13 +4,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import { VssError, type SignalMeta } from './vss';
 import { asStatus, fail, S, type GrpcContext, type Obj } from './grpc-base';
-import { checkEntries, ReplyBudget, Slicer } from './grpc-limits';
+import { checkEntries, GRPC_LIMITS, ReplyBudget, Slicer } from './grpc-limits';
 import { valueBytes } from './grpc-outbox';
 import { compileQuery, QueryError, runQuery } from './sdv-query';
 import { fromSdvDatapoint, sdvDataType, sdvMetadata, toSdvDatapoint, typedSdvDatapoint, vssTypeOf, type SdvRefusal } from './sdv-values';
-
-/** Signals RegisterDatapoints may add beyond the model (each registration copies the model's index once). */
-export const MAX_REGISTERED = 5000;
 
 /** Estimated bytes of one sdv Datapoint: its one value field (a scalar, or `{values: […]}` for arrays). */
 function dpBytes(dp: Obj): number {
@@ -73,6 +70,7 @@ export function sdvBroker(ctx: GrpcContext): grpc.UntypedServiceImplementation {
       }
       const query = q;
       scope.hold(query.inputs.length);
+      scope.holdQuery(query.nodes);
       const out = scope.outbox<Obj>(call, {
         build: (held) => ({ fields: held.get('')! }),
         sizeOf: (_k, fields) => { let n = 8; for (const [k, dp] of Object.entries(fields)) n += k.length + 16 + dpBytes(dp as Obj); return n; },
@@ -114,10 +112,12 @@ export function sdvCollector(ctx: GrpcContext): grpc.UntypedServiceImplementatio
   };
   return {
     // Known names answer their id when the type matches; new ones become sensors until the next model swap. All
-    // or none: one bad entry refuses the request.
-    RegisterDatapoints: ctx.unary((req: Obj) => {
+    // or none: one bad entry refuses the request. The signals one connection may add are a share of the server's,
+    // so one feeder cannot take them all.
+    RegisterDatapoints: ctx.unary((req: Obj, call) => {
       const results: Record<string, number> = {};
       const fresh: Array<Omit<SignalMeta, 'id'>> = [];
+      const named = new Set<string>();
       const list = (req.list ?? []) as Obj[];
       checkEntries(list.length, 'list');
       for (const r of list) {
@@ -129,14 +129,20 @@ export function sdvCollector(ctx: GrpcContext): grpc.UntypedServiceImplementatio
         if (known) {
           if (known.dataType !== dataType) throw fail(S.INVALID_ARGUMENT, `${name}: is ${sdvDataType(known.dataType)}, registered as ${sdvDataType(dataType)}`);
           results[name] = known.id;
-        } else if (!fresh.some((f) => f.path === name)) {
+        } else if (!named.has(name)) {
+          named.add(name);
           fresh.push({ path: name, entryType: 'sensor', dataType, ...(r.description ? { description: String(r.description) } : {}) });
         }
       }
       if (fresh.length) {
-        if (store.registeredCount + fresh.length > MAX_REGISTERED) throw fail(S.RESOURCE_EXHAUSTED, `more than ${MAX_REGISTERED} signals registered beyond the vehicle model`);
+        const peer = call.getPeer();
+        const { maxRegistered, maxRegisteredPerPeer } = GRPC_LIMITS;
+        if (store.registeredCount(peer) + fresh.length > maxRegisteredPerPeer) {
+          throw fail(S.RESOURCE_EXHAUSTED, `more than ${maxRegisteredPerPeer} signals registered beyond the vehicle model from this connection (${store.registeredCount(peer)} so far, ${fresh.length} new in this request)`);
+        }
+        if (store.registeredCount() + fresh.length > maxRegistered) throw fail(S.RESOURCE_EXHAUSTED, `more than ${maxRegistered} signals registered beyond the vehicle model on this server`);
         try {
-          for (const m of store.addLeaves(fresh)) results[m.path] = m.id;
+          for (const m of store.addLeaves(fresh, peer)) results[m.path] = m.id;
         } catch (e) {
           if (e instanceof VssError) throw fail(S.INVALID_ARGUMENT, e.message);
           throw e;

@@ -2,11 +2,19 @@
 //   SELECT <expr> [AS <alias>], … [WHERE <expr>]
 // with signal paths, numbers, 'strings', true/false, = != <> < <= > >=, [NOT] BETWEEN a AND b, AND, OR, NOT and
 // parentheses. Compiled once against the model (unknown paths and type mismatches are refused up front), then run
-// on every change. Databroker 0.4's LAG() and sub-queries are refused by name. Bounded in length, depth and fields.
+// on every change. Databroker 0.4's LAG() and sub-queries are refused by name. Bounded in length, depth, fields and
+// terms: a change runs every query that reads the signal, so what one query costs on every write is its terms
+// (a 2 700-term OR chain, 1 024 times, made each write of its signal cost ~90 ms and the agent hold 0.7 GB).
 import type { SignalValue } from './values';
 import type { VssDataType } from './vss';
 
-export const QUERY_LIMITS = { maxLength: 16_384, maxDepth: 32, maxFields: 256 } as const;
+export const QUERY_LIMITS = {
+  maxLength: 16_384,
+  maxDepth: 32,
+  maxFields: 256,
+  /** Terms of one query (signals, values, comparisons, BETWEEN, AND, OR, NOT): what one run of it evaluates at most. */
+  maxNodes: 512,
+} as const;
 
 export class QueryError extends Error { override name = 'QueryError'; }
 
@@ -26,6 +34,8 @@ export interface CompiledQuery {
   readonly where: Expr | null;
   /** Every path the query reads: a change of one of them runs it again. */
   readonly inputs: string[];
+  /** Its terms (at most QUERY_LIMITS.maxNodes): the work and memory of one run, held against the server's bounds. */
+  readonly nodes: number;
 }
 
 // ------------------------------------------------------------------------------------------------ tokens
@@ -79,6 +89,7 @@ const show = (tok: Tok) => (tok.t === 'end' ? 'the end of the query' : `${JSON.s
 class Compiler {
   private pos = 0;
   private depth = 0;
+  private nodes = 0;
   readonly inputs = new Set<string>();
   constructor(private readonly toks: Tok[], private readonly typeOf: (path: string) => VssDataType | undefined) {}
 
@@ -88,6 +99,11 @@ class Compiler {
   private expect(v: string, what: string): void {
     if (!this.isOp(v)) throw new QueryError(`expected ${what}, found ${show(this.peek())}`);
     this.pos++;
+  }
+  /** Every term is made here: past QUERY_LIMITS.maxNodes the query is refused while it is parsed. */
+  private node<E extends Expr>(e: E): E {
+    if (++this.nodes > QUERY_LIMITS.maxNodes) throw new QueryError(`more than ${QUERY_LIMITS.maxNodes} terms (signals, values, comparisons, AND, OR, NOT): split it into several subscriptions`);
+    return e;
   }
   private nest<T>(fn: () => T): T {
     if (++this.depth > QUERY_LIMITS.maxDepth) throw new QueryError(`nested deeper than ${QUERY_LIMITS.maxDepth} levels`);
@@ -124,7 +140,7 @@ class Compiler {
       if (['FROM', 'JOIN', 'GROUP', 'ORDER', 'LIMIT', 'HAVING', 'UNION'].includes(word)) throw new QueryError(`${word} is not supported (SELECT … [WHERE …] only)`);
       throw new QueryError(`expected "," or WHERE or the end of the query, found ${show(t)}`);
     }
-    return { fields, where, inputs: [...this.inputs] };
+    return { fields, where, inputs: [...this.inputs], nodes: this.nodes };
   }
 
   private or(): Expr { return this.nest(() => this.binary('OR', () => this.and(), 'or')); }
@@ -135,7 +151,7 @@ class Compiler {
       this.pos++;
       const r = sub();
       for (const side of [l, r]) if (this.kind(side) !== 'boolean') throw new QueryError(`${word} needs conditions on both sides`);
-      l = { k, l, r };
+      l = this.node({ k, l, r });
     }
     return l;
   }
@@ -145,7 +161,7 @@ class Compiler {
     return this.nest(() => {
       const e = this.not();
       if (this.kind(e) !== 'boolean') throw new QueryError('NOT needs a condition');
-      return { k: 'not', e } as Expr;
+      return this.node<Expr>({ k: 'not', e });
     });
   }
   private comparison(): Expr {
@@ -155,7 +171,7 @@ class Compiler {
       this.pos++;
       const r = this.primary();
       this.comparable(l, r, t.v as CmpOp);
-      return { k: 'cmp', op: t.v as CmpOp, l, r };
+      return this.node({ k: 'cmp', op: t.v as CmpOp, l, r });
     }
     const negated = kw(t, 'NOT') && kw(this.peek(1), 'BETWEEN');
     if (negated || kw(t, 'BETWEEN')) {
@@ -166,7 +182,7 @@ class Compiler {
       const hi = this.primary();
       this.comparable(l, lo, '>=');
       this.comparable(l, hi, '<=');
-      return { k: 'between', e: l, lo, hi, negated };
+      return this.node({ k: 'between', e: l, lo, hi, negated });
     }
     return l;
   }
@@ -180,23 +196,23 @@ class Compiler {
     }
     if (t.t === 'op' && t.v === '-' && this.peek().t === 'num') { const n = this.next(); return this.number(`-${n.v}`); }
     if (t.t === 'num') return this.number(t.v);
-    if (t.t === 'str') return { k: 'lit', v: t.v, raw: t.v };
+    if (t.t === 'str') return this.node({ k: 'lit', v: t.v, raw: t.v });
     if (t.t === 'id') {
       const word = t.v.toUpperCase();
       if (this.isOp('(')) throw new QueryError(word === 'LAG' ? 'LAG() is not supported' : `function ${t.v}() is not supported`);
-      if (word === 'TRUE' || word === 'FALSE') return { k: 'lit', v: word === 'TRUE', raw: word };
+      if (word === 'TRUE' || word === 'FALSE') return this.node({ k: 'lit', v: word === 'TRUE', raw: word });
       if (KEYWORDS.has(word)) throw new QueryError(`unexpected ${word} at position ${t.at + 1}`);
       const type = this.typeOf(t.v);
       if (!type) throw new QueryError(`${t.v}: no such signal in the vehicle model`);
       this.inputs.add(t.v);
-      return { k: 'path', path: t.v, type };
+      return this.node({ k: 'path', path: t.v, type });
     }
     throw new QueryError(`expected a signal path, a number, a 'string', true or false, found ${show(t)}`);
   }
   private number(raw: string): Expr {
     const v = Number(raw);
     if (!Number.isFinite(v)) throw new QueryError(`${raw}: not a number this databroker can hold`);
-    return { k: 'lit', v, raw };
+    return this.node({ k: 'lit', v, raw });
   }
 
   /** The kind an expression yields (comparisons and logic are booleans). */

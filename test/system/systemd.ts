@@ -51,10 +51,50 @@ const RUN_PROBE = [
   'print("RUNPROBE " + json.dumps({"dirs": dirs, "files": files, "writable": writable}), flush=True)',
 ].join('\n');
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-// Apps that speak sd_notify on their own, by the socket's path (the agent gives apps no NOTIFY_SOCKET).
-const STATUS_APP = '#!/bin/sh\nNOTIFY_SOCKET=/run/systemd/notify systemd-notify STATUS=set-by-an-app && echo NOTIFY-SENT\n';
-const TRIGGER_APP = '#!/bin/sh\n[ -e triggered ] && exit 0\ntouch triggered\nNOTIFY_SOCKET=/run/systemd/notify systemd-notify WATCHDOG=trigger && echo TRIGGER-SENT\n';
+// An app that tries every way it has to send sd_notify messages for the unit: systemd-notify with the socket's path,
+// raw datagrams to it, datagrams whose credentials claim the PID of each of its ancestors (the agent's among them),
+// and a write to every datagram socket it inherited. Then it stays alive: systemd maps a message to a unit by the
+// sender's cgroup, which it can read only while the sender lives.
+const PWN_APP = [
+  'import json, os, socket, struct, subprocess, time',
+  'NOTIFY = "/run/systemd/notify"',
+  'res = {}',
+  'r = subprocess.run(["systemd-notify", "--status=pwned-by-systemd-notify"], env=dict(os.environ, NOTIFY_SOCKET=NOTIFY), capture_output=True, timeout=20)',
+  'res["systemd-notify"] = r.returncode',
+  's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+  'res["raw"] = 0',
+  'for m in [b"STATUS=pwned-raw", b"WATCHDOG=1", b"WATCHDOG=trigger"]:',
+  '    s.sendto(m, NOTIFY)',
+  '    res["raw"] += 1',
+  'ancestors, pid = [], os.getppid()',
+  'while pid > 1:',
+  '    ancestors.append(pid)',
+  '    pid = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])',
+  'res["forged"] = {}',
+  'for pid in ancestors:',
+  '    try:',
+  '        s.sendmsg([b"STATUS=pwned-forged"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, struct.pack("3i", pid, os.getuid(), os.getgid()))], 0, NOTIFY)',
+  '        res["forged"][pid] = "sent"',
+  '    except OSError as e:',
+  '        res["forged"][pid] = e.errno',
+  'res["inherited"] = 0',
+  'for fd in [int(x) for x in os.listdir("/proc/self/fd")]:',
+  '    try:',
+  '        x = socket.socket(fileno=os.dup(fd))',
+  '    except OSError:',
+  '        continue',
+  '    try:',
+  '        if x.family == socket.AF_UNIX and x.type == socket.SOCK_DGRAM:',
+  '            x.send(b"STATUS=pwned-inherited")',
+  '            res["inherited"] += 1',
+  '    except OSError:',
+  '        pass',
+  '    x.close()',
+  'print("PWN " + json.dumps(res), flush=True)',
+  'while True:',
+  '    time.sleep(60)',
+].join('\n');
+const REFUSED = /Got notification message from PID (\d+), but reception only permitted for main PID (\d+)/g;
 
 const rootfs = process.env.SDV_ROOTFS;
 if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
@@ -108,14 +148,26 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       t.ok(errors.some((l) => l.includes('registry could not be read') && JSON.parse(l).level === 50), 'journalctl -p err finds the error, and -o cat is its JSON');
     });
 
-    t.test('what makes the unit active is READY=1: with the notifications refused it never gets there', async (t) => {
-      const dropIn = `/etc/systemd/system/${UNIT}.d`;
-      ok(t, box.sh(`mkdir -p ${dropIn} && printf '[Service]\\nNotifyAccess=none\\nTimeoutStartSec=4s\\nRestart=no\\n' > ${dropIn}/ci-no-notify.conf && systemctl daemon-reload && systemctl stop ${UNIT} && systemctl start --no-block ${UNIT}`), 'NotifyAccess=none drop-in, start');
+    t.test('what makes the unit active is READY=1 from the main process: without it the unit never gets there', async (t) => {
+      // Started without the launcher (the binary straight, as an older unit did), the agent has no socket of its own
+      // and sends through systemd-notify children, which NotifyAccess=main refuses. (A NotifyAccess=none drop-in does
+      // not show this: systemd 252 takes none as main for Type=notify.)
+      const dropIn = path.join(box.root, 'etc', 'systemd', 'system', `${UNIT}.d`);
+      fs.mkdirSync(dropIn, { recursive: true });
+      fs.writeFileSync(path.join(dropIn, 'ci-no-launcher.conf'), '[Service]\nExecStart=\nExecStart=/usr/local/bin/sdv-agent --config /etc/sdv-agent/config.yaml\nTimeoutStartSec=4s\nRestart=no\n');
+      const refused = () => [...box.exec(['journalctl', '-u', UNIT, '--no-pager', '-o', 'cat']).stdout.matchAll(REFUSED)].length;
+      const seen = refused();
+      ok(t, box.sh(`systemctl daemon-reload && systemctl stop ${UNIT} && systemctl start --no-block ${UNIT}`), 'drop-in without the launcher, start');
       await until('/health', () => (box.exec(['python3', '-c', HEALTH]).stdout.trim() === '200' ? true : undefined), 20_000);
       t.equal(state().ActiveState, 'activating', 'the agent serves, and the unit is still activating');
       const s = await until('the start to end', () => { const x = state(); return x.ActiveState.endsWith('activating') ? undefined : x; }, 30_000);
       t.match(s, { ActiveState: 'failed', Result: 'timeout' }, 'without READY=1 systemd gives up after TimeoutStartSec');
-      ok(t, box.sh(`rm -r ${dropIn} && systemctl daemon-reload && systemctl reset-failed ${UNIT} && systemctl start ${UNIT}`), 'drop-in removed, started again');
+      t.ok(refused() > seen, 'systemd refused the systemd-notify children\'s messages');
+      const logs = box.exec(['journalctl', `_SYSTEMD_INVOCATION_ID=${s.InvocationID}`, '-o', 'cat', '--no-pager']).stdout;
+      t.match(logs, /go through systemd-notify, which systemd accepts only with NotifyAccess=all/, 'the agent\'s warning says why');
+      fs.rmSync(dropIn, { recursive: true, force: true });
+      ok(t, box.sh(`systemctl daemon-reload && systemctl reset-failed ${UNIT} && systemctl start ${UNIT}`), 'drop-in removed, started again');
+      t.equal(state().StatusText, 'serving: local API port 3002, health port 3003', 'with the launcher, READY=1 and STATUS= are accepted');
     });
 
     t.test('systemd-analyze: verify passes, security exposure at most 2.0', async (t) => {
@@ -138,18 +190,24 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       t.same(res.writable, [], 'no folder or file under /run (/run/lock included) is writable');
     });
 
-    t.test('what an app can do with sd_notify is what docs/operations.md says', async (t) => {
-      box.call({ type: 'deploy_request', prototype: { id: 'status', type: 'binary', code: b64(STATUS_APP), config: { autoStart: true } } });
-      await box.output('VEA-status', 'NOTIFY-SENT');
-      t.equal(state().StatusText, 'set-by-an-app', 'an app can set the unit\'s status text');
+    t.test('an app cannot send sd_notify messages for the unit: not its status, not a watchdog ping or trigger', async (t) => {
+      const refusals = () => [...box.exec(['journalctl', '-u', UNIT, '--no-pager', '-o', 'cat']).stdout.matchAll(REFUSED)].map((m) => ({ from: Number(m[1]), main: Number(m[2]) }));
       const before = state();
-      const keeperPid = app('VEA-keeper')?.pid;
-      box.call({ type: 'deploy_request', prototype: { id: 'trigger', type: 'binary', code: b64(TRIGGER_APP), config: { autoStart: true } } });
-      const after = await restarted(before, 40_000);
-      t.not(after.MainPID, before.MainPID, 'WATCHDOG=trigger from an app gets the unit killed and restarted');
-      t.match(box.exec(['journalctl', '-u', UNIT, '--no-pager', '-o', 'cat']).stdout, /Watchdog request/, 'systemd logged it as a watchdog request');
-      await runningAgain('VEA-keeper', keeperPid);
-      t.equal(state().StatusText, 'serving: local API port 3002, health port 3003', 'the restarted agent set its status again');
+      const seen = refusals().length;
+      t.same(refusals().filter((r) => r.from === Number(before.MainPID)), [], 'nothing the agent itself sent was refused');
+      box.call({ type: 'deploy_request', prototype: { id: 'pwn', type: 'python', code: PWN_APP, config: { autoStart: true } } });
+      const res = JSON.parse((await box.output('VEA-pwn', 'PWN ')).slice('PWN '.length)) as { 'systemd-notify': number; raw: number; forged: Record<string, number | string>; inherited: number };
+      t.equal(res.raw, 3, 'the app sent STATUS=, WATCHDOG=1 and WATCHDOG=trigger to /run/systemd/notify');
+      t.ok(Object.keys(res.forged).includes(before.MainPID!), `the agent (${before.MainPID}) is among the ancestors whose PID it claimed (${Object.keys(res.forged).join(', ')})`);
+      t.ok(Object.values(res.forged).every((v) => v === 1), `the kernel refused every claim of another PID (EPERM): ${JSON.stringify(res.forged)}`);
+      t.comment(`systemd-notify exited ${res['systemd-notify']}; datagram sockets the app inherited and wrote to: ${res.inherited}`);
+      // systemd logs each message it refuses: one from systemd-notify, three raw ones, one per inherited socket.
+      const want = 1 + res.raw + res.inherited;
+      const got = await until(`${want} refusals in the journal`, () => { const r = refusals().slice(seen); return r.length >= want ? r : undefined; }, 30_000);
+      t.ok(got.every((r) => r.main === Number(before.MainPID) && r.from !== r.main), `systemd refused ${got.length} messages from the app's processes (${[...new Set(got.map((r) => r.from))].join(', ')}), only the main PID ${before.MainPID} may send`);
+      const after = state();
+      t.equal(after.StatusText, 'serving: local API port 3002, health port 3003', 'the unit\'s status text is still the agent\'s');
+      t.match(after, { ActiveState: 'active', MainPID: before.MainPID, NRestarts: before.NRestarts }, 'WATCHDOG=trigger did not get the unit killed');
     });
 
     t.test('systemctl restart: the app stops gracefully, apps and identity come back', async (t) => {
@@ -159,7 +217,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       ok(t, box.exec(['systemctl', 'restart', UNIT]), 'restart');
       t.equal(saved(), savedBefore + 1, 'the app\'s SIGTERM handler ran to the end (saved its state)');
       await runningAgain('VEA-keeper', keeperPid);
-      t.same(apps().map((a) => a.id).sort(), ['VEA-keeper', 'VEA-runprobe', 'VEA-status', 'VEA-trigger'], 'every app is still deployed');
+      t.same(apps().map((a) => a.id).sort(), ['VEA-keeper', 'VEA-pwn', 'VEA-runprobe'], 'every app is still deployed');
       t.equal(runtimeId(), id, 'same runtimeId');
     });
 
@@ -197,7 +255,7 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       t.equal(box.exec(['python3', '-c', HEALTH]).stdout.trim(), '200', '/health');
       await runningAgain('VEA-keeper', null);
       t.equal(runtimeId(), id, 'same runtimeId');
-      t.same(apps().map((a) => a.id).sort(), ['VEA-keeper', 'VEA-runprobe', 'VEA-status', 'VEA-trigger'], 'every app is still deployed');
+      t.same(apps().map((a) => a.id).sort(), ['VEA-keeper', 'VEA-pwn', 'VEA-runprobe'], 'every app is still deployed');
       t.comment(`all checks in ${Date.now() - t0} ms`);
     });
   });

@@ -73,7 +73,7 @@ t.test('refused with a clear reason', async (t) => {
   }
 });
 
-t.test('bounds: length, depth and fields', async (t) => {
+t.test('bounds: length, depth, fields and terms', async (t) => {
   t.throws(() => compile(`SELECT Vehicle.Speed WHERE ${'x'.repeat(QUERY_LIMITS.maxLength)}`), { message: /longer than 16384/ });
   const nested = (n: number) => `SELECT Vehicle.Speed WHERE ${'('.repeat(n)}Vehicle.Speed > 1${')'.repeat(n)}`;
   t.ok(compile(nested(QUERY_LIMITS.maxDepth - 2)), 'nesting up to the bound compiles');
@@ -83,4 +83,12 @@ t.test('bounds: length, depth and fields', async (t) => {
   t.ok(compile(fields(QUERY_LIMITS.maxFields)), `${QUERY_LIMITS.maxFields} fields compile`);
   t.throws(() => compile(fields(QUERY_LIMITS.maxFields + 1)), { message: /more than 256 selected fields/ });
   t.throws(() => compile(`SELECT ${'Vehicle.Speed,'.repeat(1200)}`), QueryError, 'many fields in a long query: refused at the field bound');
+  // The red team's query: 2 700 terms OR-ed in 16 242 characters, no parentheses (only they count as nesting).
+  const chain = (n: number) => `SELECT Vehicle.Speed WHERE Vehicle.Speed>0${'OR-1<2'.repeat(n)}`;
+  t.throws(() => compile(chain(2700)), { name: 'QueryError', message: /more than 512 terms \(signals, values, comparisons, AND, OR, NOT\): split it/ });
+  // SELECT path (1) + the first comparison (3) + 4 per "OR -1<2": the longest chain that fits the bound.
+  const fits = Math.floor((QUERY_LIMITS.maxNodes - 4) / 4);
+  t.equal(compile(chain(fits)).nodes, 4 + 4 * fits, `${fits} ORs: ${4 + 4 * fits} terms compile`);
+  t.throws(() => compile(chain(fits + 1)), /more than 512 terms/);
+  t.equal(compile('SELECT Vehicle.Speed WHERE Vehicle.Speed BETWEEN 1 AND 2 AND NOT Vehicle.Body.Lights.Beam.Low.IsOn').nodes, 8, 'every term counts once: path, BETWEEN and its three operands, AND, NOT and its path');
 });

@@ -52,6 +52,34 @@ t.test('vss: the indexes answer as a scan of every leaf would', async (t) => {
   t.equal(m.scanSize('Vehicle.Speed'), 1, 'an exact path looks at one leaf');
   t.equal(m.scanSize('Vehicle.**'), m.size, 'Vehicle.** looks at all');
   t.equal(m.scanSize('Vehicle.Cabin.*.IsOpen'), m.expand('Vehicle.Cabin.**')!.length, 'a wildcard looks at its literal prefix\'s range');
+
+  // Leaves registered at run time (withLeaves) are indexed apart, and every answer is still the scan's over all().
+  const r1 = m.withLeaves([{ path: 'Vehicle.Cabin.Feeder.Rpm', entryType: 'sensor', dataType: 'uint32' }, { path: 'Vehicle.Extra', entryType: 'sensor', dataType: 'float' }]);
+  const r2 = r1.withLeaves([{ path: 'Vehicle.Cabin.Feeder.Temp', entryType: 'sensor', dataType: 'float' }, { path: 'Other.Root.Leaf', entryType: 'sensor', dataType: 'boolean' }]);
+  t.equal(m.size + 4, r2.size, 'four leaves more');
+  t.equal(m.get('Vehicle.Extra'), undefined, 'the model registered to is unchanged');
+  all.splice(0, all.length, ...r2.all().map((x) => x.path));
+  t.same(new Set(all).size, r2.size, 'all() lists each leaf once');
+  for (const p of [...patterns, 'Vehicle.Cabin.Feeder', 'Vehicle.Cabin.Feeder.*', 'Vehicle.Extra', 'Other', 'Other.**', '*.Root.*', '**.Temp']) t.same(r2.expand(p), reference(p), `registered: ${p}`);
+  t.same(['Vehicle.Cabin.Feeder.Rpm', 'Vehicle.Extra', 'Vehicle.Cabin.Feeder.Temp', 'Other.Root.Leaf'].map((p) => r2.get(p)?.id), [m.size + 1, m.size + 2, m.size + 3, m.size + 4], 'numbered after the last id, in order of registration');
+  t.same(r2.all().slice(-4).map((x) => x.path), ['Vehicle.Cabin.Feeder.Rpm', 'Vehicle.Extra', 'Vehicle.Cabin.Feeder.Temp', 'Other.Root.Leaf'], 'listed after the parsed leaves, in order of registration');
+  t.equal(r1.size, m.size + 2, 'a model registered to keeps what it saw');
+  t.equal(r1.get('Vehicle.Cabin.Feeder.Temp'), undefined);
+  t.equal(r1.byId(m.size + 3), undefined);
+  t.same(r1.expand('Vehicle.Cabin.Feeder'), ['Vehicle.Cabin.Feeder.Rpm']);
+  const r3 = r1.withLeaves([{ path: 'Vehicle.Cabin.Feeder.Temp', entryType: 'sensor', dataType: 'int8' }]);
+  t.match(r3.get('Vehicle.Cabin.Feeder.Temp'), { id: m.size + 3, dataType: 'int8' }, 'and registers on its own line');
+  t.match(r2.get('Vehicle.Cabin.Feeder.Temp'), { id: m.size + 3, dataType: 'float' }, 'without changing the model registered to after it');
+  t.equal(r2.expand(''), null, 'an empty pattern names nothing');
+  for (const x of r2.all()) if (r2.byId(x.id) !== x || r2.get(x.path) !== x || r2.leaves.get(x.path) !== x) { t.fail(`lookup of ${x.path}`); break; }
+  t.equal(r2.scanSize('Vehicle.**'), r2.size - 1, 'Vehicle.** looks at every leaf under Vehicle, the registered ones too');
+  t.equal(r2.branchMeta('Vehicle.Cabin').description, m.branchMeta('Vehicle.Cabin').description, 'branch texts are kept');
+  for (const [extra, re] of [
+    [{ path: 'Vehicle.Cabin.Feeder', entryType: 'sensor', dataType: 'float' }, /is a branch/],
+    [{ path: 'Vehicle.Extra', entryType: 'sensor', dataType: 'float' }, /already a signal/],
+    [{ path: 'Vehicle.Extra.Below', entryType: 'sensor', dataType: 'float' }, /Vehicle\.Extra is a signal/],
+    [{ path: 'Vehicle.Speed.Below', entryType: 'sensor', dataType: 'float' }, /Vehicle\.Speed is a signal/],
+  ] as const) t.throws(() => r2.withLeaves([extra]), re, extra.path);
 });
 
 t.test('values: conversion and wire form', async (t) => {
