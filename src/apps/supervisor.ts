@@ -163,6 +163,12 @@ export class AppSupervisor {
     this.saveOrLog();
   }
 
+  /**
+   * The agent's cgroup folder goes (when no app is in it): at shutdown, and also when the start failed before the
+   * supervisor ever ran (the folder was made when it was built).
+   */
+  closeTrees(): void { this.trees.close(); }
+
   /** The last failed write of the registry, until a write succeeds: /health shows it and says degraded. */
   storageError: string | null = null;
 
