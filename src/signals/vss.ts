@@ -33,8 +33,12 @@ export interface BranchMeta { readonly description?: string; readonly comment?: 
 
 export class VssError extends Error { override name = 'VssError'; }
 
-/** Bounds that keep a hostile model from eating the box. */
-export const VSS_LIMITS = { maxLeaves: 100_000, maxDepth: 32, maxNameLength: 128 } as const;
+/**
+ * Bounds that keep a hostile model from eating the box: leaves (the store's index and the request bounds are sized for
+ * 100 000), branches (each is a module of the Python vehicle package: VSS 4.0 has 287, one leaf per branch 10 000),
+ * so at most 110 000 nodes; depth and name length.
+ */
+export const VSS_LIMITS = { maxLeaves: 100_000, maxBranches: 10_000, maxDepth: 32, maxNameLength: 128 } as const;
 
 const NAME = /^[A-Za-z0-9_]+$/;
 
@@ -84,6 +88,7 @@ export class VssModel {
       if (!isObj(node)) throw new VssError(`${path}: expected an object node`);
       const type = node.type;
       if (type === 'branch') {
+        if (branches.size >= VSS_LIMITS.maxBranches) throw new VssError(`${path}: more than ${VSS_LIMITS.maxBranches} branches`);
         branches.add(path);
         branchTexts.set(path, texts(node));
         const children = node.children ?? {};
@@ -211,6 +216,7 @@ export class VssModel {
       }
       if (leaves.size >= VSS_LIMITS.maxLeaves) throw new VssError(`${m.path}: more than ${VSS_LIMITS.maxLeaves} leaves`);
       for (let i = 1; i < parts.length; i++) branches.add(parts.slice(0, i).join('.'));
+      if (branches.size > VSS_LIMITS.maxBranches) throw new VssError(`${m.path}: more than ${VSS_LIMITS.maxBranches} branches`);
       leaves.set(m.path, { ...m, id: ++id });
     }
     return new VssModel(leaves, branches);
