@@ -137,7 +137,8 @@ async function withPackage(parts: Parts, next: ModelSource | null, apply: () => 
 export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
   const hub = parts.signals;
   let next: { source: ModelSource; text: string };
-  try { next = modelFromTree(parseTree(body)); } catch (e) {
+  // A model sent as a JSON text is kept as that text: no second serialisation of megabytes.
+  try { next = modelFromTree(parseTree(body), typeof body.data === 'string' ? body.data : undefined); } catch (e) {
     if (e instanceof VssError) throw badRequest(`data: ${e.message}`);
     throw e;
   }

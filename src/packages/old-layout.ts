@@ -1,8 +1,11 @@
-// Agents before dataDir/python-agent wrote the `vehicle` package and the `sdv` alias into packages.dir, which comes
-// first on every app's PYTHONPATH: left there, they would hide the agent's own. At start they are removed, and with
-// apps.runAs that folder is the app user's, so root neither reads nor removes anything in it by path: the marks are
-// read as the app user (readUserFile) and the trees removed as that user (removeUserTree, which leaves to a root `rm`
-// walking by descriptor only what the app user cannot remove: the root-owned package an older agent made there).
+// What in packages.dir would hide the agent's own Python files (packages.dir comes first on every app's PYTHONPATH).
+// Agents before dataDir/python-agent wrote the `vehicle` package and the `sdv` alias there: at start they are removed.
+// A `vehicle` of someone else's (installed by hand, or an image's generated model) is set aside, never deleted, once the
+// agent has a package for the model it serves. With apps.runAs that folder is the app user's, so root neither reads,
+// renames nor removes anything in it by path: marks are read as the app user (readUserFile), a package is set aside
+// with `mv` as that user, and trees are removed as that user (removeUserTree, which leaves to a root `rm` walking by
+// descriptor only what the app user cannot remove: the root-owned package an older agent made there).
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunAs } from '../apps/run-as';
@@ -39,4 +42,20 @@ async function isOldPackage(p: string, runAs: RunAs | null): Promise<boolean> {
   if (!st.isDirectory()) return false;
   if (runAs && st.uid === process.getuid?.()) return true;
   return (await readUserFile(runAs, path.join(p, OLD_STAMP), 16))?.startsWith('{"hash":') === true;
+}
+
+/**
+ * Sets a `vehicle` in `dir` (packages.dir) aside as `vehicle.replaced-<time>`, as the app user with apps.runAs;
+ * returns the new name, or null when there is none (or it could not be moved).
+ */
+export async function setAsideVehicle(dir: string, runAs: RunAs | null): Promise<string | null> {
+  const p = path.join(dir, 'vehicle');
+  try { await fs.promises.lstat(p); } catch { return null; }
+  const aside = path.join(dir, `vehicle.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  if (!runAs) return fs.promises.rename(p, aside).then(() => aside, () => null);
+  return new Promise((resolve) => {
+    const child = spawn('mv', ['-T', '--', p, aside], { stdio: 'ignore', cwd: '/', uid: runAs.uid, gid: runAs.gid });
+    child.on('error', () => resolve(null));
+    child.on('close', (code) => resolve(code === 0 ? aside : null));
+  });
 }

@@ -26,7 +26,7 @@ import { accessTag, agentAccess, agentPythonDir, ensureAgentPythonDir, ensurePyt
 import { probePython, type ProbeResult } from './python-probe';
 import { aliasPresent, removeAlias, writeAlias } from './sdv-alias';
 import { commitVehiclePackage, isCurrent, readStamp, removeLeftovers, removeVehiclePackage, sliced, stageVehiclePackage, type StagedPackage } from './vehicle-package';
-import { removeOldAgentFiles } from './old-layout';
+import { removeOldAgentFiles, setAsideVehicle } from './old-layout';
 import { removeInBackground } from './agent-tree';
 
 export const SDK_REQUIREMENT = 'velocitas-sdk==0.14.1';
@@ -126,7 +126,13 @@ export class PythonEnvironment {
       const prepared = await this.prepare(next);
       let result: T;
       try { result = await apply(); } catch (e) { if (prepared.kind === 'staged') removeInBackground(prepared.staged.path); throw e; }
-      return { result, ...this.commit(prepared) };
+      const outcome = this.commit(prepared);
+      // Someone else's vehicle in packages.dir would come first on the path and hide the package just put in place.
+      if (this.model) {
+        const aside = await setAsideVehicle(this.dir, this.runAs);
+        if (aside) this.log.warn({ aside }, 'a vehicle package that is not the agent\'s was in the python-packages folder, ahead of the agent\'s on PYTHONPATH: set aside');
+      }
+      return { result, ...outcome };
     });
     this.changes = run.catch(() => {});
     return run;

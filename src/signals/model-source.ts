@@ -32,9 +32,12 @@ export function loadModelSource(file: string, source: ModelOrigin): ModelSource 
   return modelFromText(text, source, file);
 }
 
-/** A tree a client sent, with the text it is kept as (JSON.stringify): the hash is that text's. Throws VssError. */
-export function modelFromTree(tree: unknown): { source: ModelSource; text: string } {
+/**
+ * A tree a client sent, with the text it is kept as: the JSON text it came as, or JSON.stringify of it (the hash is
+ * that text's). Throws VssError.
+ */
+export function modelFromTree(tree: unknown, sent?: string): { source: ModelSource; text: string } {
   const model = VssModel.parse(tree);
-  const text = JSON.stringify(tree);
+  const text = sent ?? JSON.stringify(tree);
   return { source: { model, hash: textHash(text), source: 'generate_vehicle_model' }, text };
 }
