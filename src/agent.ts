@@ -65,14 +65,14 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     stops.push(() => signals.stop());
     await signals.start();
     // MQTT and the Python vehicle environment before apps are restored: a Velocitas app connects to MQTT on import
-    // and imports the generated model (and sdv). The interpreter probe runs later, in the background.
+    // and imports the generated model (and sdv). The package is written (off the event loop) only when the one on disk
+    // was made from another model; the interpreter probe runs later, in the background.
     const mqtt = new MqttService(config, log, notices);
     stops.push(() => mqtt.stop());
     await mqtt.start();
     const python = new PythonEnvironment(config, log, notices, runAs, addresses);
     stops.push(() => python.stop());
-    python.syncModel(signals);
-    python.start();
+    await python.start(signals);
     apps.setImportHints((m) => python.hint(m));
     // Apps are restored once signals run: a restored mock-service app needs the hub, other apps find the databroker up.
     apps.setServiceHook('mock-service', mockAppHook(signals));

@@ -35,14 +35,14 @@ export function ensurePrivateDir(dir: string): void {
 }
 
 /** Reads and parses a JSON file; a file that does not parse is moved aside (never silently dropped). */
-export function readJsonOrQuarantine(file: string): { value: unknown; quarantined: string | null } {
+export function readJsonOrQuarantine(file: string): { value: unknown; quarantined: string | null; text?: string } {
   let text: string;
   try { text = fs.readFileSync(file, 'utf8'); } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { value: undefined, quarantined: null };
     throw e;
   }
   try {
-    return { value: JSON.parse(text), quarantined: null };
+    return { value: JSON.parse(text), quarantined: null, text };
   } catch {
     const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     fs.renameSync(file, aside);

@@ -1,6 +1,6 @@
 // apps.runAs against the real agent: when the agent is root, an app runs as the configured user and can use its folder.
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiClient, startAgent, tmpDir, type Scope } from './helpers/agent';
@@ -71,9 +71,46 @@ t.test('apps.runAs nobody: ad-hoc runs, the variable tracer, C++ builds and pip 
   t.equal((seen.data as F).me, nobodyUid, 'watched variables arrive from a traced run as nobody');
   await c.waitFor((f) => f.id === 'tr' && f.isDone === true);
 
-  if (spawnSync('sh', ['-c', 'command -v g++']).status === 0) {
-    const cpp = await outputOf('cpp', { type: 'run_cpp_app', data: { code: '#include <cstdio>\n#include <unistd.h>\nint main(){ std::printf("uid %d\\n", (int)getuid()); }\n', name: 'who-cpp' } }, 120_000);
-    t.equal(cpp.end.code, 0, `C++ build and run as nobody (${cpp.out.slice(-300)})`);
-    t.match(cpp.out, new RegExp(`uid ${nobodyUid}`), 'the compiled program runs as nobody');
-  } else t.comment('g++ not installed: C++ as nobody not checked');
+  const cpp = await outputOf('cpp', { type: 'run_cpp_app', data: { code: '#include <cstdio>\n#include <unistd.h>\nint main(){ std::printf("uid %d\\n", (int)getuid()); }\n', name: 'who-cpp' } }, 120_000);
+  t.equal(cpp.end.code, 0, `C++ build and run as nobody (${cpp.out.slice(-300)})`);
+  t.match(cpp.out, new RegExp(`uid ${nobodyUid}`), 'the compiled program runs as nobody');
+});
+
+t.test('apps.runAs nobody: what an older agent left in python-packages goes at start; apps import the agent\'s vehicle', { skip: NOT_ROOT }, async (t) => {
+  const { nobodyUid, base } = nobodyAndBase(t, 'runas-old-');
+  const dataDir = path.join(base, 'data');
+  const pkgs = path.join(dataDir, 'python-packages');
+  fs.mkdirSync(pkgs, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dataDir, 0o711);
+  const mine = (p: string) => fs.chownSync(p, nobodyUid, nobodyUid);
+  mine(pkgs);
+  // An older agent's package (root's, 0700, with its stamp), its alias (handed to the app user), and a leftover.
+  fs.mkdirSync(path.join(pkgs, 'vehicle', 'Cabin'), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(pkgs, 'vehicle', '__init__.py'), 'raise ImportError("the old package")\n', { mode: 0o600 });
+  fs.writeFileSync(path.join(pkgs, 'vehicle', '.sdv-agent-model.json'), '{"hash":"old","signals":1,"branches":1,"source":"built-in"}\n', { mode: 0o600 });
+  fs.mkdirSync(path.join(pkgs, 'sdv'));
+  fs.writeFileSync(path.join(pkgs, 'sdv', '__init__.py'), '# sdv-agent alias of velocitas_sdk, format 1\n');
+  mine(path.join(pkgs, 'sdv', '__init__.py'));
+  mine(path.join(pkgs, 'sdv'));
+  fs.mkdirSync(path.join(pkgs, '.vehicle-old-1234-abcd'), { mode: 0o700 });
+  // The app user's own package stays.
+  fs.mkdirSync(path.join(pkgs, 'own_pkg'));
+  fs.writeFileSync(path.join(pkgs, 'own_pkg', '__init__.py'), 'X = 1\n');
+  mine(path.join(pkgs, 'own_pkg', '__init__.py'));
+  mine(path.join(pkgs, 'own_pkg'));
+
+  const agent = await startAgent(t, { dataDir, config: { apps: { runAs: 'nobody' } } });
+  const removed = await agent.waitLog((l) => /files of an older agent removed/.test(String(l.msg)));
+  t.same([...(removed.removed as string[])].sort(), ['.vehicle-old-1234-abcd', 'sdv', 'vehicle'], 'the older agent\'s package, alias and leftover');
+  t.same(fs.readdirSync(pkgs).sort(), ['own_pkg'], 'only the app user\'s own package is left');
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  const code = 'import importlib.util, os\nprint("VEHICLE", importlib.util.find_spec("vehicle").origin, os.access(importlib.util.find_spec("vehicle").origin, os.W_OK), flush=True)\n';
+  await c.request({ type: 'deploy_request', prototype: { id: 'finder', type: 'python', code } });
+  const id = `sub-${Math.random()}`;
+  c.send({ type: 'console_subscribe', id, appId: 'VEA-finder' });
+  await c.waitFor((f) => f.id === id);
+  await c.request({ type: 'run_app', appId: 'VEA-finder' });
+  const line = await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-finder' && /^VEHICLE|Error/.test(String(f.output)));
+  t.equal(line.output, `VEHICLE ${path.join(dataDir, 'python-agent', 'vehicle', '__init__.py')} False`, 'an app finds the agent\'s package, and may not write it');
 });

@@ -5,7 +5,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiClient } from './helpers/agent';
+import { ApiClient, startAgent, tmpDir } from './helpers/agent';
 import { runPython } from './helpers/peers';
 import { FULL_VSS } from './helpers/signals';
 import { probedInfo, velocitasBox, type VelocitasBox } from './helpers/velocitas-box';
@@ -42,7 +42,7 @@ for path, cls in json.load(open(sys.argv[1])):
 out = {"bad": bad[:5], "nbad": len(bad), "isVehicle": isinstance(vehicle, Vehicle) and isinstance(vehicle, sdv.model.Model), "name": vehicle.name}
 ${extra}
 print(json.dumps(out), flush=True)
-`, { args: [list], env: { PYTHONPATH: box.packages, SDV_MQTT_ADDRESS: `mqtt://127.0.0.1:${box.mqttPort}` } });
+`, { args: [list], env: { PYTHONPATH: box.pythonPath, SDV_MQTT_ADDRESS: `mqtt://127.0.0.1:${box.mqttPort}` } });
   const line = await py.waitOut(/^\{/, 60_000);
   return JSON.parse(line) as Record<string, unknown>;
 }
@@ -88,18 +88,21 @@ out["arr"] = type(vehicle.Cabin.SeatPosCount).__name__
 
   const rev = await c.request({ type: 'revert_vehicle_model' });
   t.match(rev, { result: 'Successful', pythonModel: { signals: 120, source: 'built-in' } });
-  const stamp = JSON.parse(fs.readFileSync(path.join(box.packages, 'vehicle', '.sdv-agent-model.json'), 'utf8'));
+  const stamp = JSON.parse(fs.readFileSync(path.join(box.agentDir, 'vehicle', '.sdv-agent-model.json'), 'utf8'));
   t.equal(stamp.signals, 120, 'the package on disk followed the revert before the reply');
 
   // A restart on the same data finds the package current and leaves it alone.
-  const writes = box.agent.logs.filter((l) => l.msg === 'python vehicle model written').length;
+  // The log line of the last write may come a moment after the reply.
+  const written = () => box.agent.logs.filter((l) => l.msg === 'python vehicle model written').length;
+  for (const end = Date.now() + 10_000; written() < 3 && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+  const writes = written();
   await box.agent.stop();
   const again = await velocitasBox(t, { dataDir: box.agent.dataDir });
   await again.agent.waitLog((l) => l.msg === 'ready');
   t.equal(again.agent.logs.filter((l) => l.msg === 'python vehicle model written').length, 0, 'not rewritten when current');
-  t.ok(writes >= 3, 'written at start, after generate and after revert');
+  t.ok(writes >= 3, `written at start, after generate and after revert (${writes})`);
   // A stale one (made from another tree) is rewritten at start.
-  fs.writeFileSync(path.join(box.packages, 'vehicle', '.sdv-agent-model.json'), JSON.stringify({ ...stamp, hash: 'other' }));
+  fs.writeFileSync(path.join(box.agentDir, 'vehicle', '.sdv-agent-model.json'), JSON.stringify({ ...stamp, model: 'other' }));
   await again.agent.stop();
   const third = await velocitasBox(t, { dataDir: box.agent.dataDir });
   await third.agent.waitLog((l) => l.msg === 'python vehicle model written');
@@ -139,4 +142,36 @@ out["kw"] = getattr(getattr(vehicle, "None"), "class").get_path()
   t.same(res.bad, []);
   t.equal(res.doc, true);
   t.equal(res.kw, 'Vehicle.None.class');
+});
+
+t.test('someone else\'s vehicle in python-packages (ahead of the agent\'s on PYTHONPATH) is set aside, never deleted', async (t) => {
+  const base = tmpDir(t, 'sdv-vehicle-aside-');
+  const dataDir = path.join(base, 'data');
+  const pkgs = path.join(dataDir, 'python-packages');
+  fs.mkdirSync(path.join(pkgs, 'vehicle'), { recursive: true });
+  fs.writeFileSync(path.join(pkgs, 'vehicle', '__init__.py'), 'MINE = 1\n');
+  await startAgent(t, { dataDir });
+  const aside = fs.readdirSync(pkgs).filter((n) => n.startsWith('vehicle.replaced-'));
+  t.equal(aside.length, 1, `set aside as ${aside.join(', ')}`);
+  t.equal(fs.readFileSync(path.join(pkgs, aside[0] ?? '-', '__init__.py'), 'utf8'), 'MINE = 1\n', 'whole');
+  t.notOk(fs.existsSync(path.join(pkgs, 'vehicle')), 'nothing named vehicle ahead of the agent\'s folder');
+  t.ok(fs.existsSync(path.join(dataDir, 'python-agent', 'vehicle', '__init__.py')), 'the agent\'s package is in its folder');
+});
+
+t.test('names Python would mangle, merge or refuse: folders unique among siblings, dunders refused naming the node', async (t) => {
+  const leaf = { type: 'sensor', datatype: 'float' };
+  const py = generatePythonModel(VssModel.parse({ Vehicle: { type: 'branch', children: {
+    '12V': { type: 'branch', children: { A: leaf } }, N_12V: { type: 'branch', children: { B: leaf } },
+    Door: { type: 'branch', children: { C: leaf } }, door: { type: 'branch', children: { D: leaf } },
+    super: { type: 'branch', children: { E: leaf } }, __x: leaf,
+  } } }))!;
+  t.same([...py.files.keys()].sort(), ['vehicle/Door/__init__.py', 'vehicle/N_12V/__init__.py', 'vehicle/N_12V_/__init__.py', 'vehicle/__init__.py', 'vehicle/door_/__init__.py', 'vehicle/super_/__init__.py']);
+  const root = py.files.get('vehicle/__init__.py')!;
+  t.match(root, /setattr\(self, "12V", N_12V\("12V", self\)\)/, 'the attribute keeps its VSS name');
+  t.match(root, /self\.N_12V = N_12V_\("N_12V", self\)/);
+  t.match(root, /setattr\(self, "__x", DataPointFloat\("__x", self\)\)/, 'no self.__x, which Python would mangle');
+  t.match(root, /self\.super = super_\("super", self\)/, 'the class is not named super');
+  t.throws(() => generatePythonModel(VssModel.parse({ Vehicle: { type: 'branch', children: { A: { type: 'branch', children: { __dict__: leaf } } } } })), /Vehicle\.A\.__dict__: "__dict__" is a name Python keeps/);
+  const nul = generatePythonModel(VssModel.parse({ Vehicle: { type: 'branch', children: { S: { ...leaf, description: 'a\u0000b\u0085c' } } } }))!;
+  t.notMatch(nul.files.get('vehicle/__init__.py')!, /[\u0000\u0085]/, 'no control characters in the source');
 });

@@ -19,13 +19,13 @@ t.test('the environment of deployed apps, ad-hoc runs and compiled runs', async 
   const agent = await startAgent(t, { config: { kuksa: { serve: true, address: '127.0.0.1:0' } }, env: { PYTHONPATH: inherited } });
   const mqttPort = (await agent.waitLog((l) => l.msg === 'mqtt broker listening')).port as number;
   const grpcPort = (await agent.waitLog((l) => l.msg === 'databroker gRPC server listening')).port as number;
-  const pkgs = path.join(agent.dataDir, 'python-packages');
+  const pkgs = `${path.join(agent.dataDir, 'python-packages')}:${path.join(agent.dataDir, 'python-agent')}`;
   const want = { SDV_MIDDLEWARE_TYPE: 'native', SDV_VEHICLEDATABROKER_ADDRESS: `grpc://127.0.0.1:${grpcPort}`, SDV_MQTT_ADDRESS: `mqtt://127.0.0.1:${mqttPort}`, PYTHONPATH: `${pkgs}:${inherited}` };
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
 
   const app = await deployPython(c, 'envapp', PRINT_ENV);
-  t.same(envOf(await app.waitLine(/^ENV /)), want, 'deployed app: the ports actually bound; python-packages before the inherited PYTHONPATH');
+  t.same(envOf(await app.waitLine(/^ENV /)), want, 'deployed app: the ports actually bound; python-packages, then the agent\'s folder, before the inherited PYTHONPATH');
 
   c.send({ type: 'run_python_app', id: 'adhoc', data: { code: PRINT_ENV, name: 'env' } });
   const adhoc = await c.waitFor((f) => (f.id === 'adhoc' || f.requestId === 'adhoc') && typeof f.result === 'string' && (f.result as string).includes('ENV '));
@@ -65,7 +65,7 @@ dup = [n for n, m in sys.modules.items() if n.startswith("sdv.") and m is not sy
 print(json.dumps({"top": sdv is sys.modules["velocitas_sdk"], "model": a is b, "cls": a.DataPointFloat is b.DataPointFloat,
   "app": VehicleApp is velocitas_sdk.vehicle_app.VehicleApp, "reply": DataPointReply is velocitas_sdk.vdb.reply.DataPointReply,
   "isinstance": isinstance(vehicle.Speed, a.DataPointFloat), "spec": a.__spec__.name, "dup": dup}), flush=True)
-`, { env: { PYTHONPATH: box.packages, SDV_MQTT_ADDRESS: `mqtt://127.0.0.1:${box.mqttPort}` } });
+`, { env: { PYTHONPATH: box.pythonPath, SDV_MQTT_ADDRESS: `mqtt://127.0.0.1:${box.mqttPort}` } });
   t.same(JSON.parse(await py.waitOut(/^\{/)), { top: true, model: true, cls: true, app: true, reply: true, isinstance: true, spec: 'velocitas_sdk.model', dup: [] });
 });
 
@@ -78,7 +78,8 @@ t.test('an existing sdv (kuksa-client ships one) is left alone, with a notice', 
   t.teardown(() => c.close());
   const info = await probedInfo(c);
   t.match(info.python, { sdvAlias: false, velocitasSdk: { importable: true } });
-  t.notOk(fs.existsSync(path.join(box.packages, 'sdv')), 'no alias written');
+  t.notOk(fs.existsSync(path.join(box.agentDir, 'sdv')), 'no alias written');
+  t.notOk(fs.existsSync(path.join(box.packages, 'sdv')), 'and nothing in the python-packages folder');
   t.match((info.notices as string[]).join('\n'), new RegExp(`an sdv package that is not the Velocitas SDK is installed \\(${other}/sdv.*kuksa-client`));
   const app = await deployPython(c, 'collide', 'from sdv.vehicle_app import VehicleApp\n');
   t.match(await app.waitLine(/^\[sdv-agent\]/), /not the Velocitas SDK .* import velocitas_sdk instead/, 'the failed run says why');

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { splitHostPort, type Config } from '../config';
 import { inheritedEnv } from '../child-env';
-import { pythonPackagesDir } from '../packages/folder';
+import { agentPythonDir, pythonPackagesDir } from '../packages/folder';
 import { unavailable } from '../core/errors';
 import type { SpawnSpec } from './process';
 import { asUser, letPass, type RunAs } from './run-as';
@@ -41,14 +41,15 @@ function reachable(address: string, port = 0): string {
 
 /**
  * The environment of every user program (deployed apps, Kit-Manager ad-hoc runs, compiled programs); `own` (an app's
- * config.env) may override all but the SDV names. PYTHONPATH is the agent's python-packages folder, then the app's
- * own, then the one the agent inherited (the sdv-runtime image keeps the SDK there).
+ * config.env) may override all but the SDV names. PYTHONPATH is the python-packages folder (pip's, the app user's),
+ * then the agent's own (the generated vehicle package, the sdv alias), then the app's own, then the one the agent
+ * inherited (the sdv-runtime image keeps the SDK there).
  */
 export function appEnv(config: Config, folder: string, runAs: RunAs | null, own: Record<string, string> = {}, addresses = serviceAddresses(config)): Record<string, string> {
   const databroker = addresses.databroker();
   const [host, port] = splitHostPort(databroker);
   const mqtt = addresses.mqtt();
-  const pythonPath = [pythonPackagesDir(config), own.PYTHONPATH, process.env.PYTHONPATH].filter((p) => p).join(':');
+  const pythonPath = [pythonPackagesDir(config), agentPythonDir(config), own.PYTHONPATH, process.env.PYTHONPATH].filter((p) => p).join(':');
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     LANG: 'C.UTF-8',

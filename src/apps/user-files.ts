@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunAs } from './run-as';
 
-const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_NONBLOCK } = fs.constants;
+/** How long reading a file as the app user may take (a FIFO planted at its name never answers). */
+const READ_AS_USER_MS = 10_000;
 
 /**
  * Writes a new file into a folder the app user may write, owned by the app user when runAs is set. What is at that
@@ -74,5 +76,32 @@ function rmAs(runAs: RunAs | null, dir: string): Promise<void> {
     const child = spawn('rm', ['-rf', '--one-file-system', '--', dir], { stdio: 'ignore', cwd: '/', ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) });
     child.on('error', () => resolve());
     child.on('close', () => resolve());
+  });
+}
+
+/**
+ * The first `max` bytes of a file in a folder the app user may write, read as that user (`head` with the user's uid:
+ * whatever link is at that name, the read cannot reach beyond that user's rights), or directly without runAs (no
+ * non-blocking open of a FIFO, nothing but a regular file). null when it cannot be read.
+ */
+export async function readUserFile(runAs: RunAs | null, file: string, max: number): Promise<string | null> {
+  if (!runAs) {
+    let fh: fs.promises.FileHandle | null = null;
+    try {
+      fh = await fs.promises.open(file, O_RDONLY | O_NONBLOCK);
+      if (!(await fh.stat()).isFile()) return null;
+      const buf = Buffer.alloc(max);
+      const { bytesRead } = await fh.read(buf, 0, max, 0);
+      return buf.subarray(0, bytesRead).toString('utf8');
+    } catch { return null; } finally { await fh?.close().catch(() => {}); }
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const child = spawn('head', [`--bytes=${max}`, '--', file], { stdio: ['ignore', 'pipe', 'ignore'], cwd: '/', uid: runAs.uid, gid: runAs.gid });
+    const timer = setTimeout(() => child.kill('SIGKILL'), READ_AS_USER_MS);
+    child.stdout.on('data', (c: Buffer) => { if (size < max) { chunks.push(c); size += c.length; } });
+    child.on('error', () => { clearTimeout(timer); resolve(null); });
+    child.on('close', (code) => { clearTimeout(timer); resolve(code === 0 ? Buffer.concat(chunks).subarray(0, max).toString('utf8') : null); });
   });
 }

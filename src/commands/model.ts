@@ -1,10 +1,13 @@
 // Vehicle model commands: generate_vehicle_model {data: VSS JSON (string or object)} and revert_vehicle_model.
 // Embedded mode swaps the store atomically; subscriptions to signals that survive keep flowing, the rest are reported.
+// The Python vehicle package is made before the model changes and put in place after (PythonEnvironment.change).
 // External mode restarts the supervised databroker (kuksa-server apps) with --vss <file>; without one it cannot.
 import type { Parts } from '../parts';
-import { VssError, VssModel } from '../signals/vss';
+import { VssError } from '../signals/vss';
+import { modelFromTree, type ModelSource } from '../signals/model-source';
+import { PythonModelError } from '../signals/python-model';
 import { writeFileAtomic } from '../fsutil';
-import { badRequest, conflict, errorText } from '../core/errors';
+import { badRequest, CommandError, conflict, errorText, storageFailure } from '../core/errors';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext } from './types';
 import { runModelGenerator } from '../signals/model-generator';
@@ -66,18 +69,14 @@ async function restartKuksaServers(parts: Parts, ids: string[], file: string): P
 }
 
 /** External mode: the model goes to dataDir and into every kuksa-server app's --vss; live ones restart. */
-async function externalModel(parts: Parts, tree: unknown | null, verb: string): Promise<Frame> {
+async function externalModel(parts: Parts, ids: string[], next: { text: string; leaves: number } | null): Promise<Frame> {
   const hub = parts.signals;
-  const ids = kuksaServers(parts, verb);
   let file: string;
   let leaves: number;
-  if (tree !== null) {
-    try { leaves = VssModel.parse(tree).size; } catch (e) {
-      if (e instanceof VssError) throw badRequest(`data: ${e.message}`);
-      throw e;
-    }
-    writeFileAtomic(hub.modelFile, JSON.stringify(tree));
+  if (next) {
+    writeFileAtomic(hub.modelFile, next.text);
     file = hub.modelFile;
+    leaves = next.leaves;
   } else {
     fs.rmSync(hub.modelFile, { force: true });
     file = parts.config.kuksa.vss ? path.resolve(parts.config.kuksa.vss) : resourcePath('resources/default-vss.json');
@@ -96,32 +95,76 @@ function parseTree(body: Frame): unknown {
   return tree;
 }
 
-export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
-  const hub = parts.signals;
-  const tree = parseTree(body);
-  if (!hub.embedded) return withPythonModel(parts, await externalModel(parts, tree, 'change'));
-  try {
-    const r = hub.setModel(tree, true);
-    return withPythonModel(parts, { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped });
-  } catch (e) {
-    if (e instanceof VssError) throw badRequest(`data: ${e.message}`);
+/** A file system error as a STORAGE (or LIMIT) refusal that says what was not written; anything else as it is. */
+function asStorage(e: unknown, what: string, outcome: string): unknown {
+  if (e instanceof CommandError) return e;
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? storageFailure(e, what, outcome) : e;
+}
+
+/** The configured model (kuksa.vss or the built-in one); a kuksa.vss that does not load is the box's problem. */
+function baseSource(parts: Parts): ModelSource {
+  try { return parts.signals.baseSource(); } catch (e) {
+    if (e instanceof VssError) throw conflict(`the configured vehicle model cannot be loaded: ${e.message}`);
     throw e;
   }
 }
 
-export async function revertModel(parts: Parts): Promise<Frame> {
-  const hub = parts.signals;
-  if (!hub.embedded) return withPythonModel(parts, await externalModel(parts, null, 'revert'));
-  const r = hub.revertModel();
-  return withPythonModel(parts, { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped });
+/**
+ * A model change and the Python `vehicle` package that follows it before the reply, so the next run imports the new
+ * model. The package is made first: a model it cannot be made from (a name Python cannot hold, too big, a full disk)
+ * is refused with nothing changed. When it cannot be put in place after the change, the reply is `Failed` with the
+ * reason, and /health is degraded until a later change or start puts a matching package in place.
+ */
+async function withPackage(parts: Parts, next: ModelSource | null, apply: () => Promise<Frame> | Frame): Promise<Frame> {
+  let out;
+  try {
+    out = await parts.python.change(next, async () => {
+      try { return await apply(); } catch (e) { throw asStorage(e, 'the vehicle model', 'it was not changed'); }
+    });
+  } catch (e) {
+    if (e instanceof PythonModelError) throw badRequest(`data: ${e.message}`);
+    throw asStorage(e, 'the Python vehicle package of the new model', 'the vehicle model was not changed');
+  }
+  void parts.python.refresh();
+  const { result: reply, state, error, note } = out;
+  const pythonModel = error
+    ? { signals: state?.signals ?? 0, error }
+    : state ? { signals: state.signals, branches: state.branches, source: state.source, ms: state.tookMs } : { signals: 0, note };
+  return { ...reply, ...(error ? { result: 'Failed', error } : {}), pythonModel };
 }
 
-/** The Python `vehicle` package follows the model before the reply, so the next run imports the new one. */
-function withPythonModel(parts: Parts, reply: Frame): Frame {
-  const m = parts.python.syncModel(parts.signals);
-  void parts.python.refresh();
-  const info = parts.python.info();
-  return { ...reply, pythonModel: m ? { signals: m.signals, branches: m.branches, source: m.source, ms: m.tookMs } : { signals: 0, note: info.vehicleModelNote ?? null } };
+export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
+  const hub = parts.signals;
+  let next: { source: ModelSource; text: string };
+  // A model sent as a JSON text is kept as that text: no second serialisation of megabytes.
+  try { next = modelFromTree(parseTree(body), typeof body.data === 'string' ? body.data : undefined); } catch (e) {
+    if (e instanceof VssError) throw badRequest(`data: ${e.message}`);
+    throw e;
+  }
+  if (!hub.embedded) {
+    const ids = kuksaServers(parts, 'change');
+    return withPackage(parts, next.source, () => externalModel(parts, ids, { text: next.text, leaves: next.source.model.size }));
+  }
+  return withPackage(parts, next.source, () => {
+    const r = hub.setModel(next.source, next.text);
+    return { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped };
+  });
+}
+
+export async function revertModel(parts: Parts): Promise<Frame> {
+  const hub = parts.signals;
+  if (!hub.embedded) {
+    const ids = kuksaServers(parts, 'revert');
+    // What the agent knows the databroker serves after the revert: kuksa.vss, or nothing.
+    const next = parts.config.kuksa.vss ? baseSource(parts) : null;
+    return withPackage(parts, next, () => externalModel(parts, ids, null));
+  }
+  const base = baseSource(parts);
+  return withPackage(parts, base, () => {
+    const r = hub.revertModel(base);
+    return { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped };
+  });
 }
 
 export const modelCommands: Record<string, Command> = {

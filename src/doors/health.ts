@@ -1,5 +1,6 @@
 // GET /health on health.host:health.port: 200 while the agent runs; status degraded when a configured peer is down,
-// a configured server could not bind, or the app registry cannot be written. The TCP side is bounded (timeouts,
+// a configured server could not bind, the app registry cannot be written, or the Python vehicle package does not
+// match the served model. The TCP side is bounded (timeouts,
 // idle sockets, connections: http-limits.ts), so a peer holding sockets open cannot take health down with it.
 import * as http from 'node:http';
 import type { Parts } from '../parts';
@@ -24,8 +25,10 @@ function healthBody(parts: Parts, appCounts: () => AppCounts): Record<string, un
   const mqttDown = !!mqtt && mqtt.mode !== 'off' && (mqtt.up === false || mqtt.broker?.refusing === true);
   // A server the config asks for that could not bind (kuksa.serve on a port in use) is a box that does not serve.
   const kuksaServeError = status.kuksa.serveError ?? null;
+  // The Python vehicle package apps import does not match the model the agent serves (it could not be written).
+  const pythonModelError = parts.python.modelError();
   return {
-    status: kmDown || kuksaDown || storageError || mqttDown || kuksaServeError ? 'degraded' : 'healthy',
+    status: kmDown || kuksaDown || storageError || mqttDown || kuksaServeError || pythonModelError ? 'degraded' : 'healthy',
     runtimeId: runtime.runtimeId,
     kitManagerConnected: status.kitManager.connected,
     timestamp: new Date().toISOString(),
@@ -46,6 +49,7 @@ function healthBody(parts: Parts, appCounts: () => AppCounts): Record<string, un
     apps: appCounts(),
     storageError,
     kuksaServeError,
+    pythonModelError,
   };
 }
 

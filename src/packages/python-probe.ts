@@ -1,5 +1,5 @@
 // One look at the Python that runs the apps: apps.python started with the environment apps get (as apps.runAs), a
-// standard-library script read from stdin (`python - <folder>`), one JSON line back. It imports velocitas_sdk itself (its __init__ is empty)
+// standard-library script read from stdin (`python - <the agent's folder>`), one JSON line back. It imports velocitas_sdk itself (its __init__ is empty)
 // but nothing below it: velocitas_sdk.model and .vehicle_app connect to MQTT on import.
 import { spawn } from 'node:child_process';
 import { asUser, type RunAs } from '../apps/run-as';
@@ -33,15 +33,24 @@ for mod in ("grpc", "paho.mqtt", "google.protobuf"):
         missing.append(mod)
 sdk["missingDependencies"] = missing
 out["velocitasSdk"] = sdk
-others = [p for p in sys.path if os.path.realpath(p or ".") != own]
-spec = PathFinder.find_spec("sdv", others)
-if spec is None:
+# The path as apps see it, without the probe's own working folder ("").
+entries = [p for p in sys.path if p]
+agent_at = next((i for i, p in enumerate(entries) if os.path.realpath(p) == own), len(entries))
+def first(name, where):
+    for i in where:
+        spec = PathFinder.find_spec(name, [entries[i]])
+        if spec is not None:
+            return i, next(iter(spec.submodule_search_locations or []), None) or spec.origin or "namespace package"
+    return None, None
+at, where = first("sdv", [i for i in range(len(entries)) if i != agent_at])
+if where is None:
     out["sdvElsewhere"] = None
 else:
-    where = next(iter(spec.submodule_search_locations or []), None) or spec.origin or "namespace package"
     # An sdv that is the SDK's own folder under the old name (the sdv-runtime image symlinks it) is no collision.
     same = bool(sdk.get("path")) and os.path.realpath(where) == os.path.realpath(sdk["path"])
-    out["sdvElsewhere"] = {"path": where, "isVelocitasSdk": same}
+    out["sdvElsewhere"] = {"path": where, "isVelocitasSdk": same, "beforeAgent": at < agent_at}
+# A vehicle package ahead of the agent's own (one a user installed into packages.dir) is the one apps import.
+out["vehicleBefore"] = first("vehicle", range(agent_at))[1]
 print(json.dumps(out))
 `;
 
@@ -49,13 +58,18 @@ export interface ProbeResult {
   readonly executable?: string;
   readonly version?: string;
   readonly velocitasSdk?: { importable: boolean; version?: string | null; path?: string; error?: string; missingDependencies?: string[] };
-  /** An `sdv` found on the path outside the agent's folder (kuksa-client ships one; the sdv-runtime image links the SDK). */
-  readonly sdvElsewhere?: { path: string; isVelocitasSdk: boolean } | null;
+  /**
+   * The first `sdv` on the path outside the agent's folder (kuksa-client ships one; the sdv-runtime image links the
+   * SDK), and whether it comes before the agent's folder (then it is the one apps import).
+   */
+  readonly sdvElsewhere?: { path: string; isVelocitasSdk: boolean; beforeAgent?: boolean } | null;
+  /** A `vehicle` package that comes before the agent's folder on the path. */
+  readonly vehicleBefore?: string | null;
   /** Set when the interpreter could not be run or did not answer. */
   readonly error?: string;
 }
 
-export function probePython(python: string, env: Record<string, string>, ownFolder: string, runAs: RunAs | null): Promise<ProbeResult> {
+export function probePython(python: string, env: Record<string, string>, agentFolder: string, runAs: RunAs | null): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let out = '';
     let err = '';
@@ -63,7 +77,7 @@ export function probePython(python: string, env: Record<string, string>, ownFold
     const done = (r: ProbeResult) => { if (!settled) { settled = true; clearTimeout(timer); resolve(r); } };
     let child;
     try {
-      child = spawn(python, ['-', ownFolder], { env, cwd: ownFolder, shell: false, stdio: ['pipe', 'pipe', 'pipe'], ...asUser(runAs) });
+      child = spawn(python, ['-', agentFolder], { env, cwd: '/', shell: false, stdio: ['pipe', 'pipe', 'pipe'], ...asUser(runAs) });
     } catch (e) { resolve({ error: `cannot start ${python}: ${(e as Error).message}` }); return; }
     child.stdin.on('error', () => { /* an interpreter that exits at once: its close says why */ });
     child.stdin.end(SCRIPT);

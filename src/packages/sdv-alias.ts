@@ -1,19 +1,24 @@
 // The `sdv` import: the Velocitas SDK was renamed velocitas_sdk in 0.12 and playground code still says
-// `from sdv.vehicle_app import VehicleApp`. The agent writes a one-file `sdv` package into its python-packages folder
-// when velocitas_sdk imports and no other `sdv` exists. It is an alias, not a copy: a meta-path finder hands out
-// velocitas_sdk's own module objects for every `sdv.X`, so `sdv.model.DataPointFloat is
-// velocitas_sdk.model.DataPointFloat` and isinstance holds between user code and the generated `vehicle` model (a
-// second import of the same files under another name would make every class a different one).
+// `from sdv.vehicle_app import VehicleApp`. The agent writes a one-file `sdv` package into its own Python folder
+// (dataDir/python-agent, see folder.ts) when velocitas_sdk imports and no other `sdv` comes first on the path. It is
+// an alias, not a copy: a meta-path finder hands out velocitas_sdk's own module objects for every `sdv.X`, so
+// `sdv.model.DataPointFloat is velocitas_sdk.model.DataPointFloat` and isinstance holds between user code and the
+// generated `vehicle` model (a second import of the same files under another name would make every class a different
+// one).
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { handOver, type RunAs } from '../apps/run-as';
+import { makeDirSync, writeNewFileSync } from './agent-tree';
+import type { AgentAccess } from './folder';
 
-const MARKER = '# sdv-agent alias of velocitas_sdk, format 1';
+/** How every alias an agent wrote starts (older agents wrote it into python-packages: see old-layout.ts). */
+export const ALIAS_MARKER = '# sdv-agent alias';
+const MARKER = `${ALIAS_MARKER} of velocitas_sdk, format 1`;
 
 export const SDV_ALIAS = `${MARKER}
 """sdv: the Velocitas SDK (velocitas_sdk) under the name playground apps import.
 
-Written by sdv-agent into its python-packages folder because velocitas_sdk is installed and no other sdv package is.
+Written by sdv-agent into its own folder because velocitas_sdk is installed and no other sdv package comes first.
 Every sdv.X is the module velocitas_sdk.X itself, so classes are the same objects under both names.
 """
 import importlib
@@ -64,31 +69,32 @@ sys.meta_path.insert(0, _AliasFinder())
 sys.modules[__name__] = _sdk
 `;
 
-export type AliasState = 'ours' | 'foreign' | 'absent';
-
-/** What `dir/sdv` is: the agent's alias (any format), another package, or nothing. */
-export function aliasState(dir: string): AliasState {
-  const pkg = path.join(dir, 'sdv');
-  if (!fs.existsSync(pkg)) return 'absent';
-  try {
-    if (fs.readFileSync(path.join(pkg, '__init__.py'), 'utf8').startsWith('# sdv-agent alias')) return 'ours';
-  } catch { /* a folder without __init__.py, or a symlink to one: not ours */ }
-  return 'foreign';
+/** Whether the agent's folder holds the alias. */
+export function aliasPresent(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'sdv', '__init__.py'));
 }
 
-/** Writes (or updates) the alias; false when the current one is already this text. */
-export function writeAlias(dir: string, runAs: RunAs | null): boolean {
+/**
+ * Writes (or updates) the alias in the agent's folder `dir`, which only the agent writes: a new file under a random
+ * name, renamed into place. False when the current one is already this text with this access.
+ */
+export function writeAlias(dir: string, access: AgentAccess): boolean {
   const pkg = path.join(dir, 'sdv');
   const file = path.join(pkg, '__init__.py');
-  try { if (fs.readFileSync(file, 'utf8') === SDV_ALIAS) return false; } catch { /* absent */ }
-  fs.mkdirSync(pkg, { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, SDV_ALIAS, { mode: 0o600 });
-  fs.renameSync(tmp, file);
-  handOver(runAs, pkg, file);
+  try {
+    const st = fs.lstatSync(file);
+    if (st.isFile() && (st.mode & 0o777) === access.fileMode && (access.gid === null || st.gid === access.gid) && fs.readFileSync(file, 'utf8') === SDV_ALIAS) return false;
+  } catch { /* absent */ }
+  makeDirSync(pkg, access);
+  const tmp = path.join(pkg, `.__init__.py.${crypto.randomBytes(8).toString('hex')}.tmp`);
+  writeNewFileSync(tmp, SDV_ALIAS, access);
+  try { fs.renameSync(tmp, file); } catch (e) { fs.rmSync(tmp, { force: true }); throw e; }
   return true;
 }
 
-export function removeAlias(dir: string): void {
-  if (aliasState(dir) === 'ours') fs.rmSync(path.join(dir, 'sdv'), { recursive: true, force: true });
+/** Removes the alias from the agent's folder. */
+export function removeAlias(dir: string): boolean {
+  if (!fs.existsSync(path.join(dir, 'sdv'))) return false;
+  fs.rmSync(path.join(dir, 'sdv'), { recursive: true, force: true });
+  return true;
 }

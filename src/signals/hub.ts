@@ -11,7 +11,8 @@
 //   hub.getValues(apis)           → {result: {path: value|null}, errors: {pattern: text}}
 //   hub.write(data)               → {path: WriteOutcome}  (per path; sensors current value, actuators target)
 //   hub.mock                      → MockProvider (start/stop/configure/status, legacy mock list)
-//   hub.setModel(tree) / hub.revertModel()  (embedded: atomic swap; see src/commands/model.ts)
+//   hub.setModel(source, text) / hub.revertModel(base)  (embedded: atomic swap; see src/commands/model.ts)
+//   hub.servedSource()            → the model apps should see, with its text's hash (for the Python vehicle package)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
@@ -33,6 +34,8 @@ import { KuksaV2Client } from './kuksa-v2';
 import { MockProvider } from './mock';
 import type { SignalValue } from './values';
 import { VssModel } from './vss';
+import { loadModelSource, textHash, type ModelSource } from './model-source';
+import { resourcePath } from '../resources';
 import * as grpc from '@grpc/grpc-js';
 
 /** Upstream re-subscription waits this long after the union of wanted signals last changed. */
@@ -61,6 +64,8 @@ export class SignalHub {
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private seq = 0;
+  /** The model the embedded store serves, as it was loaded or set (without signals registered at run time). */
+  private served: ModelSource | null = null;
   private readonly log: Logger;
   grpcPort = 0;
 
@@ -73,9 +78,25 @@ export class SignalHub {
   get modelFile(): string { return path.join(this.deps.config.runtime.dataDir, 'vehicle-model.json'); }
   get embedded(): boolean { return this.deps.config.kuksa.mode === 'embedded'; }
 
-  /** The configured model: kuksa.vss when set, else the built-in VSS 4.0 subset. */
-  baseModel(): VssModel {
-    return this.deps.config.kuksa.vss ? VssModel.load(this.deps.config.kuksa.vss) : VssModel.loadDefault();
+  /** The configured model: kuksa.vss when set, else the built-in VSS 4.0 subset. Throws VssError. */
+  baseSource(): ModelSource {
+    const vss = this.deps.config.kuksa.vss;
+    return vss ? loadModelSource(vss, 'kuksa.vss') : loadModelSource(resourcePath('resources/default-vss.json'), 'built-in');
+  }
+
+  baseModel(): VssModel { return this.baseSource().model; }
+
+  /**
+   * The model whose Python package apps should see: the embedded store's; in external mode the last
+   * generate_vehicle_model or kuksa.vss. null when the agent does not know the databroker's tree (or cannot read it).
+   */
+  servedSource(): ModelSource | null {
+    if (this.store) return this.served;
+    try {
+      if (fs.existsSync(this.modelFile)) return loadModelSource(this.modelFile, 'generate_vehicle_model');
+      if (this.deps.config.kuksa.vss) return loadModelSource(this.deps.config.kuksa.vss, 'kuksa.vss');
+    } catch (e) { this.log.warn({ err: (e as Error).message }, 'the vehicle model file cannot be read'); }
+    return null;
   }
 
   async start(): Promise<void> {
@@ -83,11 +104,13 @@ export class SignalHub {
     // The persisted mock mode must be known before a backend attaches: attaching applies it.
     await this.mock.restore();
     if (this.embedded) {
-      let model = this.baseModel();
+      let source = this.baseSource();
       const saved = readJsonOrQuarantine(this.modelFile);
       if (saved.value !== undefined) {
-        try { model = VssModel.parse(saved.value); } catch (e) { this.log.warn({ err: (e as Error).message }, 'generated vehicle model ignored'); }
+        try { source = { model: VssModel.parse(saved.value), hash: textHash(saved.text!), source: 'generate_vehicle_model' }; } catch (e) { this.log.warn({ err: (e as Error).message }, 'generated vehicle model ignored'); }
       }
+      this.served = source;
+      const model = source.model;
       this.store = new SignalStore(model, { echoActuators: k.echoActuators });
       this.attach(new EmbeddedBroker(this.store));
       this.deps.status.kuksa.connected = true;
@@ -246,27 +269,30 @@ export class SignalHub {
     return this.backend().write(data);
   }
 
-  /** Embedded mode: validates and swaps the model atomically; subscriptions to vanished signals are reported. */
-  setModel(tree: unknown, persist: boolean): { leaves: number; dropped: Array<{ id: string; paths: string[] }> } {
-    const model = VssModel.parse(tree);
+  /**
+   * Embedded mode: keeps `text` as the generated model (the file the next start loads) and swaps the store to it
+   * atomically; subscriptions to vanished signals are reported.
+   */
+  setModel(source: ModelSource, text: string): { leaves: number; dropped: Array<{ id: string; paths: string[] }> } {
     if (!this.store) throw new Error('the vehicle model can only be swapped in kuksa.mode embedded');
-    if (persist) writeFileAtomic(this.modelFile, JSON.stringify(tree));
-    const report = this.store.swapModel(model);
+    writeFileAtomic(this.modelFile, text);
+    return this.swap(source);
+  }
+
+  /** Embedded mode: back to `base` (baseSource()), the generated model's file removed. */
+  revertModel(base: ModelSource): { leaves: number; dropped: Array<{ id: string; paths: string[] }> } {
+    if (!this.store) throw new Error('the vehicle model can only be swapped in kuksa.mode embedded');
+    fs.rmSync(this.modelFile, { force: true });
+    return this.swap(base);
+  }
+
+  private swap(source: ModelSource): { leaves: number; dropped: Array<{ id: string; paths: string[] }> } {
+    const report = this.store!.swapModel(source.model);
+    this.served = source;
     const dropped = this.batcher.dropPaths(new Set(report.removedPaths));
     this.upstreamKey = '\u0000'; // the store dropped listeners of removed paths: subscribe the union afresh
     this.scheduleResubscribe();
-    return { leaves: model.size, dropped };
-  }
-
-  revertModel(): { leaves: number; dropped: Array<{ id: string; paths: string[] }> } {
-    fs.rmSync(this.modelFile, { force: true });
-    const model = this.baseModel();
-    if (!this.store) throw new Error('the vehicle model can only be swapped in kuksa.mode embedded');
-    const report = this.store.swapModel(model);
-    const dropped = this.batcher.dropPaths(new Set(report.removedPaths));
-    this.upstreamKey = '\u0000';
-    this.scheduleResubscribe();
-    return { leaves: model.size, dropped };
+    return { leaves: source.model.size, dropped };
   }
 
   async stop(): Promise<void> {

@@ -33,8 +33,12 @@ export interface BranchMeta { readonly description?: string; readonly comment?: 
 
 export class VssError extends Error { override name = 'VssError'; }
 
-/** Bounds that keep a hostile model from eating the box. */
-export const VSS_LIMITS = { maxLeaves: 100_000, maxDepth: 32, maxNameLength: 128 } as const;
+/**
+ * Bounds that keep a hostile model from eating the box: leaves (the store's index and the request bounds are sized for
+ * 100 000), branches (each is a module of the Python vehicle package: VSS 4.0 has 287, one leaf per branch 10 000),
+ * so at most 110 000 nodes; depth and name length.
+ */
+export const VSS_LIMITS = { maxLeaves: 100_000, maxBranches: 10_000, maxDepth: 32, maxNameLength: 128 } as const;
 
 const NAME = /^[A-Za-z0-9_]+$/;
 
@@ -197,6 +201,7 @@ export class VssModel {
       if (!isObj(node)) throw new VssError(`${path}: expected an object node`);
       const type = node.type;
       if (type === 'branch') {
+        if (branches.size >= VSS_LIMITS.maxBranches) throw new VssError(`${path}: more than ${VSS_LIMITS.maxBranches} branches`);
         branches.add(path);
         branchTexts.set(path, texts(node));
         const children = node.children ?? {};
@@ -286,6 +291,7 @@ export class VssModel {
   withLeaves(extra: ReadonlyArray<Omit<SignalMeta, 'id'>>): VssModel {
     const fresh = new Set<string>();
     const freshBranches = new Set<string>();
+    let branchCount: number | undefined;
     const isLeaf = (p: string) => !!this.get(p) || fresh.has(p);
     for (const m of extra) {
       const parts = m.path.split('.');
@@ -301,13 +307,26 @@ export class VssModel {
       }
       if (this.size + fresh.size >= VSS_LIMITS.maxLeaves) throw new VssError(`${m.path}: more than ${VSS_LIMITS.maxLeaves} leaves`);
       fresh.add(m.path);
-      for (let i = 1; i < parts.length; i++) freshBranches.add(parts.slice(0, i).join('.'));
+      for (let i = 1; i < parts.length; i++) {
+        const branch = parts.slice(0, i).join('.');
+        if (freshBranches.has(branch) || this.isBranch(branch)) continue;
+        freshBranches.add(branch);
+        branchCount ??= this.branchCount();
+        if (branchCount + freshBranches.size > VSS_LIMITS.maxBranches) throw new VssError(`${m.path}: more than ${VSS_LIMITS.maxBranches} branches`);
+      }
     }
     // Appended to the shared list when this model is its newest; a model that was registered to before copies it.
     const added = !this.added ? new AddedLeaves() : this.addedCount === this.added.order.length ? this.added : this.added.upTo(this.addedCount);
     let id = Math.max(this.base.maxId, this.lastAdded);
     for (const m of extra) added.add({ ...m, id: ++id });
     return new VssModel(this.base, added, this.addedCount + extra.length, this.texts);
+  }
+
+  /** Branches: the parsed ones and those only registered leaves made (counted when a registration needs it). */
+  private branchCount(): number {
+    let n = this.base.branches.size;
+    if (this.added) for (const b of this.added.under.keys()) if (!this.base.branches.has(b) && this.addedUnder(b).length > 0) n++;
+    return n;
   }
 
   /** Every leaf: the parsed ones in tree order, then the registered ones (the model's own array: callers must not change it). */

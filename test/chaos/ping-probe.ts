@@ -2,6 +2,7 @@
 // liveness deadline (lib.ts LIVENESS_MS), and print what it saw as one JSON line: {"ms": [<round trip of each pong>],
 // "missed": <n>}. In its own process so that the figure is the agent's, not the load generator's event loop.
 // Usage: node --import tsx test/chaos/ping-probe.ts <ws url> <durationMs>
+// With PING_PROBE_READY=1 it writes "ready" to stderr after its first pong, so a test can start the attack then.
 import WebSocket from 'ws';
 import { LIVENESS_MS } from './lib';
 
@@ -29,6 +30,7 @@ ws.once('open', async () => {
       ws.send(JSON.stringify({ type: 'ping', id }));
     });
     if (got) ms.push(+(performance.now() - t0).toFixed(2)); else missed++;
+    if (seq === 1 && process.env.PING_PROBE_READY === '1') process.stderr.write('ready\n');
     await new Promise((r) => setTimeout(r, 100));
   }
   process.stdout.write(JSON.stringify({ ms, missed }) + '\n', () => process.exit(0));

@@ -6,7 +6,17 @@ import * as path from 'node:path';
 import { ceiling, deepMerge, startAgent, tmpDir, type AgentHandle, type ApiClient, type Scope } from './agent';
 import { peerPython, VELOCITAS_SDK } from './peers';
 
-export interface VelocitasBox { agent: AgentHandle; packages: string; mqttPort: number; grpcPort: number }
+export interface VelocitasBox {
+  agent: AgentHandle;
+  /** dataDir/python-packages (pip's, with the SDK copied in). */
+  packages: string;
+  /** dataDir/python-agent: the agent's generated vehicle package and sdv alias. */
+  agentDir: string;
+  /** PYTHONPATH as apps get it: packages, then agentDir. */
+  pythonPath: string;
+  mqttPort: number;
+  grpcPort: number;
+}
 
 /** Starts the box; with sdk false, python-packages stays empty. Resolves once the agent has probed the interpreter. */
 export async function velocitasBox(t: Scope, opts: { sdk?: boolean; config?: Record<string, unknown>; env?: Record<string, string>; dataDir?: string } = {}): Promise<VelocitasBox> {
@@ -20,7 +30,8 @@ export async function velocitasBox(t: Scope, opts: { sdk?: boolean; config?: Rec
   const agent = await startAgent(t, { dataDir, config, ...(opts.env ? { env: opts.env } : {}) });
   const mqttPort = ((await agent.waitLog((l) => l.msg === 'mqtt broker listening').catch(() => ({ port: 0 }))).port as number) ?? 0;
   const grpc = agent.logs.find((l) => typeof l.port === 'number' && /kuksa|databroker|grpc/i.test(String(l.msg)) && /listening/.test(String(l.msg)));
-  return { agent, packages, mqttPort, grpcPort: (grpc?.port as number | undefined) ?? 0 };
+  const agentDir = path.join(dataDir, 'python-agent');
+  return { agent, packages, agentDir, pythonPath: `${packages}:${agentDir}`, mqttPort, grpcPort: (grpc?.port as number | undefined) ?? 0 };
 }
 
 /** get_runtime_info once the interpreter probe has answered. */
