@@ -1,7 +1,7 @@
 // install_python_packages / list_python_packages through the real agent's local API, with no network: the test
 // builds a tiny wheel into a local folder and points packages.findLinks at it (pip then runs with --no-index).
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiClient, ROOT, startAgent, tmpDir } from './helpers/agent';
@@ -45,6 +45,17 @@ t.test('install from a local folder, list, import; refusals name the requirement
 
   const listed = await c.request({ type: 'list_python_packages' });
   t.equal(listed.data, 'sdvdemo==1.0', 'pip freeze form');
+
+  // The folder is the run user's to write: what is planted there is never followed and never blocks the agent.
+  const pkgs = path.join(agent.dataDir, 'python-packages');
+  const secret = path.join(tmpDir(t, 'sdv-secret-'), 'METADATA');
+  fs.writeFileSync(secret, 'Name: secret\nVersion: 42\n');
+  fs.mkdirSync(path.join(pkgs, 'linked-1.0.dist-info'));
+  fs.symlinkSync(secret, path.join(pkgs, 'linked-1.0.dist-info', 'METADATA'));
+  fs.symlinkSync(path.dirname(secret), path.join(pkgs, 'dirlink-1.0.dist-info'));
+  fs.mkdirSync(path.join(pkgs, 'fifo-1.0.dist-info'));
+  execFileSync('mkfifo', [path.join(pkgs, 'fifo-1.0.dist-info', 'METADATA')]);
+  t.equal((await c.request({ type: 'list_python_packages' })).data, 'sdvdemo==1.0', 'a linked METADATA, a linked dist-info and a FIFO: skipped, answered at once');
 
   // importable by a python program with the agent's package folder on PYTHONPATH (as every app gets it)
   const r = spawnSync('python3', ['-c', 'import sdvdemo; print(sdvdemo.VALUE)'], {

@@ -18,6 +18,9 @@ import { pythonPackagesDir } from './folder';
 export const MAX_KEPT_OUTPUT = 64 * 1024;
 /** pip's last lines that go into the log line of a failed install (the reply carries the whole kept output). */
 const LOGGED_LINES = 5;
+/** list_python_packages reads at most this many packages, and this much of each METADATA (its head is a few lines). */
+const MAX_LISTED = 10_000;
+const METADATA_BYTES = 64 * 1024;
 
 export class InstallError extends Error {
   override name = 'InstallError';
@@ -41,10 +44,9 @@ export class PackageInstaller {
     let entries: string[];
     try { entries = fs.readdirSync(this.dir); } catch { return ''; }
     const found: Array<{ name: string; version: string }> = [];
-    for (const e of entries) {
-      if (!e.endsWith('.dist-info')) continue;
-      let meta: string;
-      try { meta = fs.readFileSync(path.join(this.dir, e, 'METADATA'), 'utf8'); } catch { continue; }
+    for (const e of entries.filter((n) => n.endsWith('.dist-info')).slice(0, MAX_LISTED)) {
+      const meta = metadataHead(path.join(this.dir, e));
+      if (meta === null) continue;
       const head = meta.split(/\r?\n\r?\n/, 1)[0]!;
       const name = /^Name:\s*(.+)$/m.exec(head)?.[1]?.trim();
       const version = /^Version:\s*(.+)$/m.exec(head)?.[1]?.trim();
@@ -152,6 +154,21 @@ export class PackageInstaller {
 
   /** Agent shutdown: a running install is killed. */
   stop(): void { if (this.running) killGroup(this.running); }
+}
+
+/**
+ * The start of a package's METADATA in the packages folder, which the run user can write: never through a link, never
+ * anything but a regular file (a FIFO there would hold the agent in open(2)), at most METADATA_BYTES; null otherwise.
+ */
+function metadataHead(distInfo: string): string | null {
+  try { if (!fs.lstatSync(distInfo).isDirectory()) return null; } catch { return null; }
+  let fd: number;
+  try { fd = fs.openSync(path.join(distInfo, 'METADATA'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK); } catch { return null; }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return null;
+    const buf = Buffer.alloc(METADATA_BYTES);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+  } catch { return null; } finally { fs.closeSync(fd); }
 }
 
 function lastLines(output: string, n: number): string[] {
