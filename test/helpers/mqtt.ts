@@ -36,11 +36,14 @@ export async function mosquittoSub(scope: Scope, port: number, args: string[]): 
     }
   });
   proc.stderr!.on('data', (c: Buffer) => debug.push(c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => { for (const w of waiters.splice(0)) w(); resolve(code); }));
+  // 'close', not 'exit': a subscriber with -C exits as soon as it has its messages, and its last lines may still be in
+  // the pipe when 'exit' comes.
+  let closed = false;
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => { closed = true; for (const w of waiters.splice(0)) w(); resolve(code); }));
   const until = async (pred: () => boolean, atLeastMs: number, what: string) => {
     const deadline = Date.now() + ceiling(atLeastMs);
     while (!pred()) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`mosquitto_sub: ${what} not seen; messages ${JSON.stringify(messages)}; debug ${debug.slice(-5).join(' | ')}`);
+      if (Date.now() > deadline || closed) throw new Error(`mosquitto_sub: ${what} not seen; messages ${JSON.stringify(messages)}; debug ${debug.slice(-5).join(' | ')}`);
       await new Promise<void>((r) => { const t = setTimeout(r, 100); waiters.push(() => { clearTimeout(t); r(); }); });
     }
   };
@@ -49,7 +52,7 @@ export async function mosquittoSub(scope: Scope, port: number, args: string[]): 
   return {
     proc, messages, debug, exited,
     waitMessages: async (n, timeoutMs?: number) => { await until(() => messages.length >= n, timeoutMs ?? 0, `${n} messages`); return messages.slice(0, n); },
-    stop: () => { if (proc.exitCode === null) proc.kill('SIGTERM'); return exited; },
+    stop: () => { if (!closed) proc.kill('SIGTERM'); return exited; },
   };
 }
 
