@@ -130,7 +130,10 @@ export class RawKitManager {
     const body = Array.isArray(args) ? args[1] as Record<string, unknown> | undefined : undefined;
     const rf = typeof body?.request_from === 'string' ? body.request_from : null;
     if (rf !== null) this.watched.get(rf)?.push(body!);
-    const what = rf === null ? undefined : this.owed.settle(rf);
+    // A push (the runtime state every client gets, a subscription's values) is not the reply to what was sent: a
+    // command is done only when its reply came, and the frames sent after it may rely on that.
+    const pushed = body?.cmd === 'report-runtime-state' || body?.cmd === 'apis-value';
+    const what = rf === null || pushed ? undefined : this.owed.settle(rf);
     if (what !== undefined) {
       const code = typeof body!.errorCode === 'string' ? body!.errorCode : '';
       this.settledBy.set(code, (this.settledBy.get(code) ?? 0) + 1);

@@ -52,7 +52,9 @@ export async function mosquittoSub(scope: Scope, port: number, args: string[]): 
   return {
     proc, messages, debug, exited,
     waitMessages: async (n, timeoutMs?: number) => { await until(() => messages.length >= n, timeoutMs ?? 0, `${n} messages`); return messages.slice(0, n); },
-    stop: () => { if (!closed) proc.kill('SIGTERM'); return exited; },
+    // mosquitto_sub disconnects from its signal handler, which can deadlock on the library's lock: SIGKILL after a
+    // grace (seen once: a subscriber that never exited held its test for 5 minutes).
+    stop: async () => { if (!closed) await stopChild(proc, 'SIGTERM', 20_000); return exited; },
   };
 }
 
