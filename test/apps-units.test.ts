@@ -2,6 +2,7 @@
 // processes. A subscriber here is a small real Client object, not a mock of project code.
 import t from 'tap';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { AppConsole, LineRing, LineSplitter, MAX_LINE_CHARS } from '../src/apps/console';
 import { AdhocRuns } from '../src/apps/adhoc';
@@ -22,6 +23,31 @@ t.test('LineSplitter: \\n and \\r\\n, partial line after idle, long lines cut', 
   s.push('x'.repeat(MAX_LINE_CHARS + 5) + '\n');
   t.equal(out.length, 5);
   t.equal(out[3]!.length, MAX_LINE_CHARS);
+});
+
+t.test('LineSplitter: a line whose rest is already waiting is not cut when the event loop was busy past the idle time', async (t) => {
+  // A busy agent runs its expired timers before it reads what arrived meanwhile: the partial line's idle timer must
+  // not fire between a chunk that ends mid-line and the chunk waiting to be read (seen under load: "li" and "ne 123").
+  const server = net.createServer();
+  t.teardown(() => server.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const writer = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  t.teardown(() => writer.destroy());
+  await new Promise<void>((r) => writer.once('connect', r));
+  const reader = await accepted;
+  t.teardown(() => reader.destroy());
+  const out: string[] = [];
+  const s = new LineSplitter((l) => out.push(l), 30);
+  reader.setEncoding('utf8');
+  reader.on('data', (c: string) => s.push(c));
+  s.push('li');
+  writer.write('ne 1\n');
+  const end = Date.now() + 200;
+  while (Date.now() < end) { /* the loop is busy: the idle timer expires while "ne 1\n" waits in the socket */ }
+  await eventually('the line arrived', () => out.length > 0);
+  s.flush();
+  t.same(out, ['line 1'], 'one line, not cut at the idle timer');
 });
 
 t.test('LineRing: line cap, byte cap, lookup by seq, tail', async (t) => {

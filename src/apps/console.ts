@@ -28,6 +28,7 @@ export const SEQ_BLOCK = 1000;
 export class LineSplitter {
   private partial = '';
   private timer: NodeJS.Timeout | null = null;
+  private later: NodeJS.Immediate | null = null;
 
   constructor(private readonly emit: (line: string) => void, private readonly idleMs = PARTIAL_FLUSH_MS) {}
 
@@ -43,17 +44,24 @@ export class LineSplitter {
     }
     while (text.length > MAX_LINE_CHARS) { this.emit(text.slice(0, MAX_LINE_CHARS)); text = text.slice(MAX_LINE_CHARS); }
     this.partial = text;
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
-    if (text.length > 0) this.timer = setTimeout(() => this.flush(), this.idleMs);
+    this.cancel();
+    // A busy loop runs its expired timers before it reads what arrived meanwhile: the idle flush waits one more turn
+    // (setImmediate runs after the loop has read), so a line whose rest is already waiting is not cut.
+    if (text.length > 0) this.timer = setTimeout(() => { this.timer = null; this.later = setImmediate(() => this.flush()); }, this.idleMs);
   }
 
   /** Emit the waiting partial line now (process exit). */
   flush(): void {
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    this.cancel();
     let line = this.partial;
     this.partial = '';
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.length > 0) this.emit(line);
+  }
+
+  private cancel(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.later) { clearImmediate(this.later); this.later = null; }
   }
 
   private emitCapped(line: string): void {
