@@ -6,6 +6,7 @@
 // door sends C++ replies as run_bin_app (with requestCmd run_cpp_app).
 import { compile, ToolchainMissing, type Language } from '../build/compile';
 import { CommandError, isStorageError, storageFailure, unavailable } from '../core/errors';
+import { watchForCompiledRun } from './cpp-vars';
 import { joinUsedApis, runStreamer } from './kit-runs';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
@@ -18,10 +19,13 @@ async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Langu
   const data = obj(req.body, 'data')!;
   const code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
   const name = str(data, 'name', { optional: true, max: MAX_RUN_NAME }) ?? (lang === 'rust' ? 'rust-app' : 'cpp-app');
+  const watch = watchForCompiledRun(ctx, data, lang);
   const stream = runStreamer(ctx);
+  if (watch.warning) stream.output(`${watch.warning}\n`);
+  const opts = { watch: watch.names.length > 0 };
   let build;
   try {
-    build = await compile(ctx.parts.config, lang, code, stream.output, ctx.parts.runAs);
+    build = await compile(ctx.parts.config, lang, code, stream.output, ctx.parts.runAs, opts);
   } catch (e) {
     if (e instanceof ToolchainMissing) throw unavailable(`${req.wireName}: ${e.message}`);
     if (isStorageError(e)) throw storageFailure(e, 'the build folder in dataDir/builds', 'nothing was built');
@@ -35,12 +39,14 @@ async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Langu
   }
   await joinUsedApis(ctx, req.body.usedAPIs);
   try {
-    await adhoc.start({
+    const run = await adhoc.start({
       owner: ctx.client.id, from: ctx.client.door, name, kind: 'binary', path: build.exe, args: [],
       onOutput: stream.output,
-      onExit: (exitCode) => { build.cleanup(); stream.exit(exitCode); },
+      onExit: (exitCode) => { watch.end(); build.cleanup(); stream.exit(exitCode); },
     });
+    watch.attach(run.pid, build.exe, stream.output);
   } catch (e) {
+    watch.end();
     build.cleanup();
     if (isStorageError(e)) throw storageFailure(e, 'the run\'s folder in dataDir/runs', 'nothing was started');
     throw new CommandError('INTERNAL', `${req.wireName}: cannot start: ${(e as Error).message}`);
