@@ -1,11 +1,13 @@
-// src/apps/tracer/cpp-values.ts, cpp-watch.ts's name splitting and cpp-elf.ts's refusals: C++ values in memory ↔ what
-// the playground shows and sends, checked against the type and size before a byte is written.
+// src/apps/tracer/cpp-values.ts, cpp-watch.ts's name splitting, the refusals of cpp-elf.ts and cpp-dwarf.ts: C++
+// values in memory ↔ what the playground shows and sends, checked against the type and size before a byte is written;
+// a crafted executable refused with a reason.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decode, encode, MAX_STRING_READ, readSize, typeName, type Readable } from '../../src/apps/tracer/cpp-values';
 import { splitCppNames } from '../../src/apps/tracer/cpp-watch';
 import { ElfError, ElfFile } from '../../src/apps/tracer/cpp-elf';
+import { Dwarf, DwarfError } from '../../src/apps/tracer/cpp-dwarf';
 import { tmpDir } from '../helpers/scope';
 
 const int = (size: number, signed: boolean, readonly = false): Readable => ({ kind: 'int', size, signed, readonly });
@@ -78,4 +80,22 @@ t.test('cpp-elf: what is not an executable ELF file is refused, a table pointing
   const obj = Buffer.from(h); obj.writeUInt16LE(1, 16);
   check('relocatable', obj, /not an executable/);
   t.ok(new ElfError('x') instanceof Error);
+});
+
+t.test('cpp-dwarf: crafted debug information is refused with a reason, never walked without end', async (t) => {
+  // A DWARF 4 unit: length, version, abbrev offset, address size; then DIEs of abbreviation 1.
+  const unit = (dies: Buffer) => { const h = Buffer.alloc(11); h.writeUInt32LE(7 + dies.length, 0); h.writeUInt16LE(4, 4); h.writeUInt32LE(0, 6); h[10] = 8; return Buffer.concat([h, dies]); };
+  const sections = (info: Buffer, abbrev: Buffer) => ({ info, abbrev, str: null, lineStr: null, strOffsets: null, addr: null });
+  const drive = (d: Dwarf) => { const g = d.scan(new Set(['x'])); let r = g.next(); while (!r.done) r = g.next(); return r.value; };
+  // abbreviation 1: a namespace with children and no attributes
+  const ns = Buffer.from([1, 0x39, 1, 0, 0, 0]);
+  t.same([...drive(new Dwarf(sections(unit(Buffer.concat([Buffer.alloc(100, 1), Buffer.alloc(100, 0)])), ns))).keys()], [], 'nesting of 100: walked');
+  t.throws(() => drive(new Dwarf(sections(unit(Buffer.concat([Buffer.alloc(300, 1), Buffer.alloc(300, 0)])), ns))), /nests deeper than 256/);
+  // abbreviation 1 with 300 flag_present attributes (zero bytes each in a DIE)
+  const wide = Buffer.concat([Buffer.from([1, 0x34, 0]), Buffer.from(Array.from({ length: 300 }, () => [0x3f, 0x19]).flat()), Buffer.from([0, 0, 0])]);
+  t.throws(() => new Dwarf(sections(unit(Buffer.from([1])), wide)), /more than 256 attributes/);
+  const indirect = Buffer.from([1, 0x34, 0, 0x03, 0x16, 0, 0, 0]);
+  t.throws(() => drive(new Dwarf(sections(unit(Buffer.from([1, 0x16, 0x16, 0x08])), indirect))), /indirect form of an indirect form/);
+  t.throws(() => new Dwarf(sections(unit(Buffer.from([1])), Buffer.from([1, 0x34]))), /out of range|outside|past/i, 'a table cut short');
+  t.ok(new DwarfError('x') instanceof Error);
 });

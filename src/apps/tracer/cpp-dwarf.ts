@@ -40,6 +40,16 @@ const ATE = { boolean: 0x02, float: 0x04, signed: 0x05, signedChar: 0x06, unsign
 const SCOPES = new Set<number>([TAG.cu, TAG.partial, TAG.namespace, TAG.struct, TAG.class, TAG.union]);
 const SLICE = 4096;
 const MAX_TYPE_CHAIN = 32;
+/**
+ * Bounds against a crafted file (the program is the user's, and so is its debug information): scopes nested deeper,
+ * attributes per abbreviation and DIEs in all are refused, so a slice of the walk stays small and the walk ends.
+ * A C++ program with the standard library has some 10^4–10^5 DIEs, nesting below 20, and at most a few dozen attributes.
+ */
+const MAX_NESTING = 256;
+const MAX_ABBREV_ATTRS = 256;
+const MAX_DIES = 10_000_000;
+/** Abbreviations read in all tables (the tables are read when the units are, in one turn of the event loop). */
+const MAX_ABBREV_WORK = 2_000_000;
 
 interface Abbrev { readonly tag: number; readonly children: boolean; readonly attrs: ReadonlyArray<readonly [number, number, number]> }
 interface Unit {
@@ -66,6 +76,9 @@ class Cursor {
 
 export class Dwarf {
   private readonly units: Unit[] = [];
+  /** Abbreviation tables by offset: units of one file usually share one. */
+  private readonly abbrevCache = new Map<number, Map<number, Abbrev>>();
+  private abbrevWork = 0;
 
   constructor(private readonly s: DwarfSections) {
     const c = new Cursor(s.info, 0);
@@ -102,11 +115,14 @@ export class Dwarf {
     let n = 0;
     for (const unit of this.units) {
       const scopes: Array<{ tag: number; name: string | null }> = [];
+      /** How many of `scopes` are not places a global lives in (a function, a block): a variable under one is local. */
+      let local = 0;
       let pos = unit.firstDie;
       while (pos < unit.end) {
         if (++n % SLICE === 0) yield;
+        if (n > MAX_DIES) throw new DwarfError(`the debug information has more than ${MAX_DIES} entries`);
         const c = new Cursor(this.s.info, pos);
-        if (c.uleb() === 0) { scopes.pop(); pos = c.pos; continue; }
+        if (c.uleb() === 0) { const gone = scopes.pop(); if (gone && !SCOPES.has(gone.tag)) local--; pos = c.pos; continue; }
         const die = this.die(unit, pos);
         pos = die.next;
         if (die.tag === TAG.cu || die.tag === TAG.partial || die.tag === TAG.skeleton) {
@@ -115,8 +131,7 @@ export class Dwarf {
           if (typeof so === 'number') unit.strOffsetsBase = so;
           if (typeof ab === 'number') unit.addrBase = ab;
         }
-        const inScope = scopes.every((sc) => SCOPES.has(sc.tag));
-        if (die.tag === TAG.variable && inScope && scopes.length > 0) {
+        if (die.tag === TAG.variable && local === 0 && scopes.length > 0) {
           const name = die.attrs.get(AT.name);
           const type = die.attrs.get(AT.type);
           const spec = die.attrs.get(AT.specification);
@@ -128,7 +143,11 @@ export class Dwarf {
             if (!die.attrs.get(AT.declaration)) add(this.variable(unit, die, q, typeRef));
           } else if (isRef(spec)) defs.push({ spec: spec.ref, die, unit });
         }
-        if (die.children) scopes.push({ tag: die.tag, name: typeof die.attrs.get(AT.name) === 'string' ? die.attrs.get(AT.name) as string : null });
+        if (die.children) {
+          if (scopes.length >= MAX_NESTING) throw new DwarfError(`the debug information nests deeper than ${MAX_NESTING}`);
+          scopes.push({ tag: die.tag, name: typeof die.attrs.get(AT.name) === 'string' ? die.attrs.get(AT.name) as string : null });
+          if (!SCOPES.has(die.tag)) local++;
+        }
       }
     }
     for (const d of defs) {
@@ -268,7 +287,7 @@ export class Dwarf {
       case 0x13: return { ref: unit.start + c.u32() };
       case 0x14: return { ref: unit.start + c.u64() };
       case 0x15: return { ref: unit.start + c.uleb() };
-      case 0x16: return this.value(unit, c, c.uleb(), implicit);
+      case 0x16: { const f = c.uleb(); if (f === 0x16) throw new DwarfError('an indirect form of an indirect form'); return this.value(unit, c, f, implicit); }
       case 0x17: return c.uN(os);
       case 0x19: return true;
       case 0x1a: case 0x1f02: return this.strx(unit, c.uleb());
@@ -297,11 +316,15 @@ export class Dwarf {
   }
 
   private abbrevTable(offset: number): Map<number, Abbrev> {
+    const cached = this.abbrevCache.get(offset);
+    if (cached) return cached;
     const table = new Map<number, Abbrev>();
+    this.abbrevCache.set(offset, table);
     const c = new Cursor(this.s.abbrev, offset);
     for (;;) {
       const code = c.uleb();
       if (code === 0) return table;
+      if (++this.abbrevWork > MAX_ABBREV_WORK) throw new DwarfError(`more than ${MAX_ABBREV_WORK} abbreviations`);
       const tag = c.uleb();
       const children = c.u8() === 1;
       const attrs: Array<[number, number, number]> = [];
@@ -309,6 +332,7 @@ export class Dwarf {
         const name = c.uleb();
         const form = c.uleb();
         if (name === 0 && form === 0) break;
+        if (attrs.length >= MAX_ABBREV_ATTRS) throw new DwarfError(`an abbreviation with more than ${MAX_ABBREV_ATTRS} attributes`);
         attrs.push([name, form, form === 0x21 ? c.sleb() : 0]);
       }
       table.set(code, { tag, children, attrs });
