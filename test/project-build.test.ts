@@ -4,9 +4,10 @@
 // compiler on every source, or cargo --offline. Through the stand-in Kit-Manager and the frontend-logic client, and over
 // the local API for the refusals.
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiClient, eventually, startAgent, type AgentHandle, type Scope } from './helpers/agent';
+import { ApiClient, eventually, startAgent, tmpDir, type AgentHandle, type Scope } from './helpers/agent';
 import { StandInKitManager } from './helpers/kit-manager';
 import { Playground } from './helpers/playground';
 
@@ -93,4 +94,24 @@ t.test('a CMake project\'s variables are watched (built as Debug)', async (t) =>
   const r = await done;
   t.match(r.text, /end 1000(00|02)\r\n/, 'the program saw the value written');
   t.notMatch(r.text, /Warning/);
+});
+
+t.test('apps.runAs: C++ projects are built and run as the run user, with and without CMake', { skip: process.getuid?.() === 0 ? false : 'needs root (apps.runAs)' }, async (t) => {
+  const base = tmpDir(t, 'project-runas-');
+  fs.chmodSync(base, 0o711);
+  const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+  const agent = await startAgent(t, { dataDir: path.join(base, 'data'), config: { apps: { runAs: 'nobody' }, build: { timeoutS: 600 } } });
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  const main = '#include <cstdio>\n#include <unistd.h>\n#include "util.h"\nint main() { std::printf("uid %d twice %d\\n", (int)getuid(), twice(4)); }\n';
+  for (const cmake of [true, false]) {
+    const tree = JSON.stringify([file('main.cpp', main), file('util.cpp', UTIL_CPP), file('util.h', UTIL_H), ...(cmake ? [file('CMakeLists.txt', CMAKE)] : [])]);
+    const id = `runas-${cmake}`;
+    c.send({ type: 'run_cpp_app', id, data: { code: tree, name: id } });
+    const end = await c.waitFor((f) => f.id === id);
+    const text = c.frames.filter((f) => f.requestId === id && f.isDone === false).map((f) => String(f.result)).join('');
+    t.equal(end.code, 0, `${cmake ? 'cmake' : 'sources'}: exit code 0${end.code === 0 ? '' : ` (${text.slice(-400)})`}`);
+    t.match(text, new RegExp(`uid ${nobody} twice 8\\r\\n`), `${cmake ? 'cmake' : 'sources'}: built and run as nobody`);
+  }
+  await eventually('the build folders removed', () => buildsLeft(agent).length === 0);
 });
