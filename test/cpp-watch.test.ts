@@ -6,7 +6,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiClient, startAgent, tmpDir, type Scope } from './helpers/agent';
+import { ApiClient, eventually, startAgent, tmpDir, type Scope } from './helpers/agent';
 import { StandInKitManager } from './helpers/kit-manager';
 import { Playground, type PrototypeSpec } from './helpers/playground';
 
@@ -184,3 +184,41 @@ t.test('apps.runAs: the watched program runs as another user and is read and wri
   t.equal(end.code, 0);
   t.match(output(), /reached 100001\r\n/, 'the write reached the program');
 });
+
+t.test('a watched program that becomes another program (exec) is no longer read or written', async (t) => {
+  const code = `#include <cstdio>
+#include <unistd.h>
+int counter = 0;
+int main() {
+  for (counter = 1; counter <= 3; counter++) { std::printf("counter %d\\n", counter); std::fflush(stdout); usleep(300000); }
+  std::printf("exec\\n"); std::fflush(stdout);
+  execl("/bin/sleep", "sleep", "60", (char *)nullptr);
+  return 1;
+}
+`;
+  const { c, id, seen, output } = await localRun(t, code, 'counter');
+  await c.waitFor(() => typeof seen().counter === 'number');
+  await c.waitFor(() => /exec\r?\n/.test(output()));
+  let last: F = {};
+  let n = 0;
+  await eventually('set_vars_value refused once the program is /bin/sleep', async () => {
+    const rid = `set-${++n}`;
+    c.send({ type: 'set_vars_value', id: rid, data: { counter: 7 } });
+    last = await c.waitFor((f) => f.id === rid);
+    return last.type === 'error';
+  }, { stepMs: 100 });
+  t.equal(last.code, 'UNAVAILABLE', String(last.error));
+  const frames = () => c.frames.filter((f) => f.requestId === id && f.cmd === 'trace_vars').length;
+  const before = frames();
+  const again = await set(c, { counter: 8 });
+  t.equal(again.code, 'UNAVAILABLE', 'still refused: the new image is not the program that was built');
+  t.equal(frames(), before, 'and nothing of it was read');
+  c.send({ type: 'stop_python_app', id: 'stop', data: {} });
+  await c.waitFor((f) => f.id === id);
+});
+
+async function set(c: ApiClient, values: F): Promise<F> {
+  const rid = `set-${Math.random()}`;
+  c.send({ type: 'set_vars_value', id: rid, data: values });
+  return c.waitFor((f) => f.id === rid);
+}

@@ -20,6 +20,8 @@ export interface Attached {
   readonly bias: number;
   /** Reads `len` bytes at `addr`; null when the memory is gone (the program exited or became another image). */
   read(addr: number, len: number): Buffer | null;
+  /** Still the run's program (same parent, executable and users)? A write is made only after this holds. */
+  alive(): boolean;
   /** Writes; throws Error with the reason when the range is not writable memory of the program. */
   write(addr: number, data: Buffer): void;
   close(): void;
@@ -136,8 +138,9 @@ export function attach(pid: number, wrapperPid: number, exe: ExeIdentity, uid: n
       const buf = Buffer.alloc(len);
       try { return fs.readSync(fd, buf, 0, len, addr) === len ? buf : null; } catch { return null; }
     },
+    alive() { return open && refusal(pid, wrapperPid, exe, uid) === null; },
     write(addr, data) {
-      if (!open) throw new Error('the program has ended');
+      if (!open || refusal(pid, wrapperPid, exe, uid) !== null) throw new Error('the program has ended or become another program');
       // Writes are rare: the mappings are read again, so a region the program unmapped or protected is not written.
       try { maps = regions(pid); } catch { throw new Error('the program has ended'); }
       if (!covered(maps, addr, data.length, 'writable')) throw new Error('it is not in writable memory of the program');

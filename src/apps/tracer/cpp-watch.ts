@@ -188,7 +188,8 @@ export class CppWatch {
       this.opts.onLine(`Error: ${msg}`);
       throw badRequest(msg);
     }
-    if (!this.target) throw unavailable('set_vars_value: the program is not being read yet (it is starting, or its debug information is being read); try again');
+    if (this.target && !this.target.alive()) { this.target.close(); this.target = null; this.finds = 0; }
+    if (!this.target) throw unavailable('set_vars_value: the program is not being read (it is starting, or it has ended or become another program); nothing was written');
     for (const { v, data } of writes) {
       try { this.target.write(v.address + this.target.bias, data); } catch (e) {
         const msg = `set_vars_value: ${v.name}: ${(e as Error).message}`;
