@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { ApiClient, eventually, startAgent, tmpDir, type Scope } from './helpers/agent';
 import { StandInKitManager } from './helpers/kit-manager';
 import { Playground, type PrototypeSpec } from './helpers/playground';
+import { Dwarf } from '../src/apps/tracer/cpp-dwarf';
+import { ElfFile } from '../src/apps/tracer/cpp-elf';
 
 type F = Record<string, unknown>;
 const KIT = 'RunTime-Vars';
@@ -77,6 +79,8 @@ static int file_static = 11;
 namespace cfg { int limit = 5; }
 const int fixed = 3;
 struct Point { int x, y; } point = {1, 2};
+struct Config { static int rate; };
+int Config::rate = 9;
 int *ptr = nullptr;
 int dump = 0;
 int main() {
@@ -89,7 +93,7 @@ int main() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return fixed + point.x + (ptr ? 1 : 0) - 4;
+  return fixed + point.x + (ptr ? 1 : 0) - 4 + Config::rate - 9;
 }
 `;
 
@@ -106,13 +110,13 @@ async function localRun(t: Scope & { teardown(fn: () => unknown): void }, code: 
 }
 
 t.test('every supported type is read as the frontend shows it, and written within its size', async (t) => {
-  const names = 'i8, u8, i16, u16, i32, u32, i64, u64, ll, ul, sh, ch, sc, uc, f, d, b, label, file_static, cfg::limit, dump';
+  const names = 'i8, u8, i16, u16, i32, u32, i64, u64, ll, ul, sh, ch, sc, uc, f, d, b, label, file_static, cfg::limit, Config::rate, dump';
   const { c, id, seen, output } = await localRun(t, TYPES, names);
-  await c.waitFor(() => Object.keys(seen()).length >= 21);
+  await c.waitFor(() => Object.keys(seen()).length >= 22);
   t.same(seen(), {
     i8: -8, u8: 200, i16: -1600, u16: 60000, i32: -320000, u32: 4000000000, i64: '-9000000000000000000', u64: '18000000000000000000',
-    ll: 42, ul: 7, sh: -3, ch: 65, sc: -5, uc: 250, f: 1.5, d: -2.25, b: true, label: 'hello', file_static: 11, 'cfg::limit': 5, dump: 0,
-  }, 'integers of every width and sign (beyond 2^53 as decimal text), float, double, bool, a char array as its string, a file-scope static, a namespace variable');
+    ll: 42, ul: 7, sh: -3, ch: 65, sc: -5, uc: 250, f: 1.5, d: -2.25, b: true, label: 'hello', file_static: 11, 'cfg::limit': 5, 'Config::rate': 9, dump: 0,
+  }, 'integers of every width and sign (beyond 2^53 as decimal text), float, double, bool, a char array as its string, a file-scope static, a namespace variable, a static class member');
   t.notMatch(output(), /Warning/, 'nothing refused');
 
   const set = async (values: F) => {
@@ -222,3 +226,29 @@ async function set(c: ApiClient, values: F): Promise<F> {
   c.send({ type: 'set_vars_value', id: rid, data: values });
   return c.waitFor((f) => f.id === rid);
 }
+
+t.test('the DWARF reader on what g++ writes with -gdwarf-4 and -gdwarf-5 (PIE and not): globals, statics, namespace and static class members', async (t) => {
+  const dir = tmpDir(t, 'cpp-dwarf-');
+  const src = path.join(dir, 'a.cpp');
+  fs.writeFileSync(src, 'struct Config { static int rate; };\nint Config::rate = 9;\nnamespace ns { double limit = 5; }\nstatic char tag[8] = "x";\nint g;\nint main() { static int local = 1; return Config::rate + ns::limit + tag[0] + g + local; }\n');
+  for (const flags of [['-gdwarf-4'], ['-gdwarf-5'], ['-gdwarf-5', '-no-pie']]) {
+    const exe = path.join(dir, `a${flags.join('')}`);
+    execFileSync('g++', ['-O0', ...flags, '-o', exe, src]);
+    const fd = fs.openSync(exe, 'r');
+    try {
+      const elf = new ElfFile(fd, 1 << 26);
+      t.equal(elf.pie, !flags.includes('-no-pie'), `${flags.join(' ')}: PIE as built`);
+      const dwarf = new Dwarf({ info: elf.section('.debug_info')!, abbrev: elf.section('.debug_abbrev')!, str: elf.section('.debug_str'), lineStr: elf.section('.debug_line_str'), strOffsets: elf.section('.debug_str_offsets'), addr: elf.section('.debug_addr') });
+      const scan = dwarf.scan(new Set(['Config::rate', 'ns::limit', 'tag', 'g', 'local', 'main::local']));
+      let step = scan.next();
+      while (!step.done) step = scan.next();
+      const symbols = new Map(elf.dataSymbols().map((s) => [s.name, s.value]));
+      const found = step.value;
+      t.same([...found.keys()].sort(), ['Config::rate', 'g', 'ns::limit', 'tag'], `${flags.join(' ')}: a function's static is not a global`);
+      t.equal(found.get('Config::rate')![0]!.address, symbols.get('_ZN6Config4rateE'), 'the static member at its symbol\'s address');
+      t.equal(found.get('g')![0]!.address, symbols.get('g'));
+      t.same(dwarf.typeAt(found.get('ns::limit')![0]!.typeRef!), { kind: 'float', size: 8, readonly: false });
+      t.same(dwarf.typeAt(found.get('tag')![0]!.typeRef!), { kind: 'chars', size: 8, readonly: false });
+    } finally { fs.closeSync(fd); }
+  }
+});

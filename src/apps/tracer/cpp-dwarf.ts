@@ -33,7 +33,7 @@ export interface FoundVar {
   readonly typeRef: number | null;
 }
 
-const TAG = { array: 0x01, class: 0x02, enum: 0x04, pointer: 0x0f, reference: 0x10, cu: 0x11, struct: 0x13, typedef: 0x16, union: 0x17, subrange: 0x21, base: 0x24, const: 0x26, variable: 0x34, volatile: 0x35, restrict: 0x37, namespace: 0x39, partial: 0x3c, rvalueRef: 0x42, atomic: 0x47, skeleton: 0x4a } as const;
+const TAG = { array: 0x01, class: 0x02, enum: 0x04, member: 0x0d, pointer: 0x0f, reference: 0x10, cu: 0x11, struct: 0x13, typedef: 0x16, union: 0x17, subrange: 0x21, base: 0x24, const: 0x26, variable: 0x34, volatile: 0x35, restrict: 0x37, namespace: 0x39, partial: 0x3c, rvalueRef: 0x42, atomic: 0x47, skeleton: 0x4a } as const;
 const AT = { sibling: 0x01, location: 0x02, name: 0x03, byteSize: 0x0b, constValue: 0x1c, upperBound: 0x2f, count: 0x37, declaration: 0x3c, encoding: 0x3e, specification: 0x47, type: 0x49, strOffsetsBase: 0x72, addrBase: 0x73, gnuAddrBase: 0x2133 } as const;
 const ATE = { boolean: 0x02, float: 0x04, signed: 0x05, signedChar: 0x06, unsigned: 0x07, unsignedChar: 0x08, utf: 0x10 } as const;
 /** Scopes a global lives in; a variable under any other DIE (a function, a block) is not a global. */
@@ -131,7 +131,10 @@ export class Dwarf {
           if (typeof so === 'number') unit.strOffsetsBase = so;
           if (typeof ab === 'number') unit.addrBase = ab;
         }
-        if (die.tag === TAG.variable && local === 0 && scopes.length > 0) {
+        // A static data member is declared in its class as a variable (DWARF 5) or as a member marked a declaration
+        // (DWARF 4); its definition at namespace scope points back with DW_AT_specification.
+        const staticMember = die.tag === TAG.member && die.attrs.get(AT.declaration) === true;
+        if ((die.tag === TAG.variable || staticMember) && local === 0 && scopes.length > 0) {
           const name = die.attrs.get(AT.name);
           const type = die.attrs.get(AT.type);
           const spec = die.attrs.get(AT.specification);
@@ -140,7 +143,7 @@ export class Dwarf {
             const q = [...qual, name].join('::');
             const typeRef = isRef(type) ? type.ref : null;
             decls.set(die.offset, { name: q, typeRef });
-            if (!die.attrs.get(AT.declaration)) add(this.variable(unit, die, q, typeRef));
+            if (!staticMember && !die.attrs.get(AT.declaration)) add(this.variable(unit, die, q, typeRef));
           } else if (isRef(spec)) defs.push({ spec: spec.ref, die, unit });
         }
         if (die.children) {
