@@ -4,7 +4,7 @@
 // beyond it output is dropped with one marker line). What a step leaves running in its group when it ends (a server a
 // build script started) is killed before the next step.
 import { spawn } from 'node:child_process';
-import { asUser, type RunAs } from '../apps/run-as';
+import { asUser, type RunAs } from '../user-code/run-as';
 import { ToolchainMissing } from './compile';
 
 export interface BuildStep {

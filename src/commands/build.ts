@@ -9,7 +9,7 @@ import { buildProject } from '../build/project-build';
 import { isProjectTree, parseTree, TreeError, type ProjectTree } from '../build/project-tree';
 import { badRequest, CommandError, isStorageError, storageFailure, unavailable } from '../core/errors';
 import { watchForCompiledRun } from './cpp-vars';
-import { joinUsedApis, runStreamer } from './kit-runs';
+import { joinUsedApis, runStreamer } from './kit/runs';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
 import { obj, str } from './validate';

@@ -9,7 +9,7 @@
 // What cannot be watched is said once, in one line of the run's output; the run goes on.
 import * as fs from 'node:fs';
 import { badRequest, unavailable } from '../../core/errors';
-import type { RunAs } from '../run-as';
+import type { RunAs } from '../../user-code/run-as';
 import { MAX_WATCHED } from '../tracer';
 import { Dwarf, type FoundVar, type VarType } from './cpp-dwarf';
 import { ElfFile } from './cpp-elf';
