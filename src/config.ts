@@ -107,6 +107,7 @@ export const SCHEMA = {
     rustc: str('rustc'),
     cargo: str('cargo'),
     cxx: str('g++'),
+    cmake: str('cmake'),
     timeoutS: int(120, 5, 3600),
     maxOutputBytes: int(1024 * 1024, 1024, 64 * 1024 * 1024),
   },

@@ -124,11 +124,19 @@ export class TraceChannel {
   }
 }
 
-/** The channels of running traced programs, by owner (client id): what set_vars_value reaches. One per owner. */
+/** What set_vars_value reaches: a traced python program (TraceChannel) or a watched C++ one (tracer/cpp-watch.ts). */
+export interface WatchedVars {
+  readonly watch: readonly string[];
+  /** Applies values; returns the names applied (may throw CommandError with the reason). */
+  set(values: Record<string, unknown>): string[];
+  close(): void;
+}
+
+/** The watched variables of running programs, by owner (client id): what set_vars_value reaches. One per owner. */
 export class TraceRegistry {
-  private readonly byOwner = new Map<string, TraceChannel>();
-  add(owner: string, ch: TraceChannel): void { this.byOwner.get(owner)?.close(); this.byOwner.set(owner, ch); }
-  remove(owner: string, ch: TraceChannel): void { if (this.byOwner.get(owner) === ch) this.byOwner.delete(owner); ch.close(); }
-  get(owner: string): TraceChannel | undefined { return this.byOwner.get(owner); }
+  private readonly byOwner = new Map<string, WatchedVars>();
+  add(owner: string, ch: WatchedVars): void { this.byOwner.get(owner)?.close(); this.byOwner.set(owner, ch); }
+  remove(owner: string, ch: WatchedVars): void { if (this.byOwner.get(owner) === ch) this.byOwner.delete(owner); ch.close(); }
+  get(owner: string): WatchedVars | undefined { return this.byOwner.get(owner); }
   closeAll(): void { for (const ch of this.byOwner.values()) ch.close(); this.byOwner.clear(); }
 }

@@ -26,23 +26,27 @@ export interface Build {
 export class ToolchainMissing extends Error { override name = 'ToolchainMissing'; }
 
 /** The argument vector for one compiler run; file names are ours, never the client's. */
-function compilerCommand(config: Config, lang: Language, dir: string): { file: string; args: string[]; source: string; what: string } {
+function compilerCommand(config: Config, lang: Language, dir: string, watch: boolean): { file: string; args: string[]; source: string; what: string } {
   const exe = path.join(dir, 'app');
   if (lang === 'rust') {
     return { file: config.build.rustc, args: ['--edition', '2021', '-o', exe, path.join(dir, 'main.rs')], source: 'main.rs', what: `Rust compiler "${config.build.rustc}" (build.rustc)` };
   }
-  return { file: config.build.cxx, args: ['-std=c++17', '-O1', '-pthread', '-o', exe, path.join(dir, 'main.cpp')], source: 'main.cpp', what: `C++ compiler "${config.build.cxx}" (build.cxx)` };
+  return { file: config.build.cxx, args: ['-std=c++17', ...(watch ? ['-O0', '-g'] : ['-O1']), '-pthread', '-o', exe, path.join(dir, 'main.cpp')], source: 'main.cpp', what: `C++ compiler "${config.build.cxx}" (build.cxx)` };
 }
 
-/** Compiles; onOutput gets the compiler's output as it comes. Rejects with ToolchainMissing or a timeout Error. */
-export function compile(config: Config, lang: Language, code: string, onOutput: (text: string) => void, runAs: RunAs | null = null): Promise<Build> {
+/**
+ * Compiles; onOutput gets the compiler's output as it comes. Rejects with ToolchainMissing or a timeout Error.
+ * `watch`: C++ whose variables are watched is built with debug information and without optimization, so that every
+ * global keeps its place in memory and the program reads it from there (tracer/cpp-watch.ts).
+ */
+export function compile(config: Config, lang: Language, code: string, onOutput: (text: string) => void, runAs: RunAs | null = null, opts: { watch?: boolean } = {}): Promise<Build> {
   const root = path.join(config.runtime.dataDir, 'builds');
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });
   letPass(runAs, root);
   const dir = path.join(root, crypto.randomBytes(8).toString('hex'));
   fs.mkdirSync(dir, { mode: 0o700 });
   const cleanup = () => { void removeUserTree(runAs, dir); };
-  const cmd = compilerCommand(config, lang, dir);
+  const cmd = compilerCommand(config, lang, dir, opts.watch === true);
   fs.writeFileSync(path.join(dir, cmd.source), code, { mode: 0o600 });
   handOver(runAs, dir, path.join(dir, cmd.source));
   const maxBytes = config.build.maxOutputBytes;

@@ -5,7 +5,10 @@
 // output only under run_python_app, run_rust_app and run_bin_app: a C++ program is a compiled binary, so the Kit-Manager
 // door sends C++ replies as run_bin_app (with requestCmd run_cpp_app).
 import { compile, ToolchainMissing, type Language } from '../build/compile';
-import { CommandError, isStorageError, storageFailure, unavailable } from '../core/errors';
+import { buildProject } from '../build/project-build';
+import { isProjectTree, parseTree, TreeError, type ProjectTree } from '../build/project-tree';
+import { badRequest, CommandError, isStorageError, storageFailure, unavailable } from '../core/errors';
+import { watchForCompiledRun } from './cpp-vars';
 import { joinUsedApis, runStreamer } from './kit/runs';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
@@ -18,10 +21,18 @@ async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Langu
   const data = obj(req.body, 'data')!;
   const code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
   const name = str(data, 'name', { optional: true, max: MAX_RUN_NAME }) ?? (lang === 'rust' ? 'rust-app' : 'cpp-app');
+  // A JSON file tree is a project (project-tree.ts); its names are checked before anything is written.
+  let tree: ProjectTree | null = null;
+  if (isProjectTree(code)) {
+    try { tree = parseTree(code); } catch (e) { if (e instanceof TreeError) throw badRequest(`${req.wireName}: ${e.message}; nothing was written`); throw e; }
+  }
+  const watch = watchForCompiledRun(ctx, data, lang);
   const stream = runStreamer(ctx);
+  if (watch.warning) stream.output(`${watch.warning}\n`);
+  const opts = { watch: watch.names.length > 0 };
   let build;
   try {
-    build = await compile(ctx.parts.config, lang, code, stream.output, ctx.parts.runAs);
+    build = tree ? await buildProject(ctx.parts.config, lang, tree, stream.output, ctx.parts.runAs, opts) : await compile(ctx.parts.config, lang, code, stream.output, ctx.parts.runAs, opts);
   } catch (e) {
     if (e instanceof ToolchainMissing) throw unavailable(`${req.wireName}: ${e.message}`);
     if (isStorageError(e)) throw storageFailure(e, 'the build folder in dataDir/builds', 'nothing was built');
@@ -29,18 +40,20 @@ async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Langu
   }
   if (build.code !== 0) {
     build.cleanup();
-    stream.output(`Error: the build failed (compiler exit code ${build.code})\n`);
+    stream.output(`Error: ${('failure' in build && build.failure) || `the build failed (compiler exit code ${build.code})`}\n`);
     stream.exit(build.code);
     return stream.ended;
   }
   await joinUsedApis(ctx, req.body.usedAPIs);
   try {
-    await adhoc.start({
+    const run = await adhoc.start({
       owner: ctx.client.id, from: ctx.client.door, name, kind: 'binary', path: build.exe, args: [],
       onOutput: stream.output,
-      onExit: (exitCode) => { build.cleanup(); stream.exit(exitCode); },
+      onExit: (exitCode) => { watch.end(); build.cleanup(); stream.exit(exitCode); },
     });
+    watch.attach(run.pid, build.exe, stream.output);
   } catch (e) {
+    watch.end();
     build.cleanup();
     if (isStorageError(e)) throw storageFailure(e, 'the run\'s folder in dataDir/runs', 'nothing was started');
     throw new CommandError('INTERNAL', `${req.wireName}: cannot start: ${(e as Error).message}`);
