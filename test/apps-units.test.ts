@@ -50,6 +50,19 @@ t.test('LineSplitter: a line whose rest is already waiting is not cut when the e
   t.same(out, ['line 1'], 'one line, not cut at the idle timer');
 });
 
+t.test('LineSplitter: a long chunk cut mid-line waits for its rest longer than a prompt does', async (t) => {
+  // The terminal cuts a large write into chunks of about 4 KiB; a writer paused between two of them (a busy box, a
+  // CPU limit) must not see its line cut. A short tail (a prompt) still shows after the short idle time.
+  const out: string[] = [];
+  const s = new LineSplitter((l) => out.push(l), 30, 60_000);
+  t.teardown(() => s.flush());
+  s.push(`${'x'.repeat(2000)}\nline 12`);
+  await new Promise((r) => setTimeout(r, 200));
+  s.push('34\nName: ');
+  await eventually('the prompt shown after the short idle time', () => out.length === 3);
+  t.same(out.map((l) => l.slice(0, 10)), ['xxxxxxxxxx', 'line 1234', 'Name: '], 'the cut line whole, then the prompt');
+});
+
 t.test('LineRing: line cap, byte cap, lookup by seq, tail', async (t) => {
   const r = new LineRing(5, 1_000_000);
   for (let i = 1; i <= 8; i++) r.add('stdout', `l${i}`, 0);

@@ -13,8 +13,15 @@ export type Stream = 'stdout' | 'stderr';
 export interface ConsoleLine { seq: number; stream: Stream; text: string; ts: number }
 
 export const MAX_LINE_CHARS = 16 * 1024;
-/** A partial line (no newline yet) is flushed after this much quiet. */
+/** A partial line (no newline yet) is flushed after this much quiet: a prompt shows while the program waits. */
 export const PARTIAL_FLUSH_MS = 50;
+/**
+ * A chunk this long that ends mid-line is a large write the terminal cut (its buffer holds about 4 KiB), not a
+ * prompt: the rest comes as soon as the writer runs again, which on a busy box or under a CPU limit can be well
+ * past PARTIAL_FLUSH_MS. Its tail waits BULK_FLUSH_MS before it is shown as a line of its own.
+ */
+const BULK_CHUNK_CHARS = 1024;
+const BULK_FLUSH_MS = 1000;
 /** How often a congested subscriber is looked at again. */
 const RETRY_MS = 25;
 /** Log writes are gathered and written at most this often (or when LOG_CHUNK bytes are waiting). */
@@ -24,13 +31,16 @@ const LOG_CHUNK = 64 * 1024;
  *  handed out, so after a kill -9 numbering restarts above it (a gap, never a repeat) at one small write per block. */
 export const SEQ_BLOCK = 1000;
 
-/** Cuts a stream of text into lines at \n (dropping a preceding \r); a tail without newline waits PARTIAL_FLUSH_MS. */
+/**
+ * Cuts a stream of text into lines at \n (dropping a preceding \r); a tail without newline is shown after
+ * PARTIAL_FLUSH_MS of quiet (BULK_FLUSH_MS when it ended a long chunk).
+ */
 export class LineSplitter {
   private partial = '';
   private timer: NodeJS.Timeout | null = null;
   private later: NodeJS.Immediate | null = null;
 
-  constructor(private readonly emit: (line: string) => void, private readonly idleMs = PARTIAL_FLUSH_MS) {}
+  constructor(private readonly emit: (line: string) => void, private readonly idleMs = PARTIAL_FLUSH_MS, private readonly bulkIdleMs = BULK_FLUSH_MS) {}
 
   push(chunk: string): void {
     let text = this.partial + chunk;
@@ -47,7 +57,9 @@ export class LineSplitter {
     this.cancel();
     // A busy loop runs its expired timers before it reads what arrived meanwhile: the idle flush waits one more turn
     // (setImmediate runs after the loop has read), so a line whose rest is already waiting is not cut.
-    if (text.length > 0) this.timer = setTimeout(() => { this.timer = null; this.later = setImmediate(() => this.flush()); }, this.idleMs);
+    if (text.length === 0) return;
+    const quiet = chunk.length >= BULK_CHUNK_CHARS ? this.bulkIdleMs : this.idleMs;
+    this.timer = setTimeout(() => { this.timer = null; this.later = setImmediate(() => this.flush()); }, quiet);
   }
 
   /** Emit the waiting partial line now (process exit). */
