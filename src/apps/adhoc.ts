@@ -4,7 +4,8 @@
 //   runs.start({ owner, name, kind: 'python' | 'binary', code?, path?, args?, onOutput(text), onExit(code) }): AdhocRun
 //       Runs in a fresh folder dataDir/runs/<run id>/ under a pty, in its own process group, as apps.runAs when the
 //       agent is root (the folder and its files are the run user's). python: `code` becomes
-//       main.py, run with `apps.python -u main.py`; binary: `path` (absolute, on the box) with `args`, or `code` as
+//       main.py, run with `apps.python -u main.py`; or `project` is unpacked there and its requirements.txt installed
+//       into the folder (its lines through onOutput) before its main.py starts; binary: `path` (absolute, on the box) with `args`, or `code` as
 //       the executable in base64. A new run of the same owner stops and replaces the owner's previous run.
 //       onOutput gets whole lines (each ending in "\n"), coalesced about every 20 ms; a partial line is flushed after
 //       the same idle time. When apps.adhocMaxS (0 = no cap) strikes, onOutput gets a line saying so and the group
@@ -28,7 +29,9 @@ import { GroupProcess } from './process';
 import { asUser, handOver, letPass, type RunAs } from './run-as';
 import { appEnv, serviceAddresses } from './spawn-spec';
 import { ImportHint, type HintSource } from './import-hint';
-import { removeUserTree } from './user-files';
+import { handOverTree, removeUserTree } from './user-files';
+import { installProjectRequirements, unpackPythonProject } from '../user-code/python-project';
+import type { ProjectTree } from '../user-code/project-tree';
 
 export const MAX_RUNS = 16;
 const COALESCE_MS = 20;
@@ -43,6 +46,8 @@ export interface AdhocStart {
   name: string;
   kind: 'python' | 'binary';
   code?: string;
+  /** python: a multi-file project (src/user-code/project-tree.ts) instead of `code`; its main.py runs. */
+  project?: ProjectTree;
   path?: string;
   args?: string[];
   onOutput(text: string): void;
@@ -85,22 +90,34 @@ export class AdhocRuns {
     // later one of the same burst replaces is never spawned at all.
     await new Promise((r) => setImmediate(r));
     if (this.live.get(opts.owner) !== slot) throw new Error('a newer run took this run\'s place before it started');
-    try { return this.spawn(opts, slot); } catch (e) {
+    let folder: string | null = null;
+    try {
+      const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
+      folder = path.join(this.root, id);
+      const prepared = this.prepare(opts, id, folder);
+      if (opts.project) {
+        // A project's requirements.txt, into the run's own folder, before the program starts (python-project.ts).
+        await installProjectRequirements(this.config, this.log, this.runAs, opts.project, folder, 'the run\'s folder', (l) => opts.onOutput(`${l}\n`));
+        if (this.live.get(opts.owner) !== slot) throw new Error('the run was stopped while its requirements were installed');
+      }
+      return this.spawn(opts, slot, prepared);
+    } catch (e) {
       if (this.live.get(opts.owner) === slot) this.live.delete(opts.owner);
+      if (folder && fs.existsSync(folder)) void removeUserTree(this.runAs, folder);
       throw e;
     }
   }
 
-  private spawn(opts: AdhocStart, slot: Live): AdhocRun {
-    const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
-    const folder = path.join(this.root, id);
+  /** The run's folder, with its program in it, handed to apps.runAs. */
+  private prepare(opts: AdhocStart, id: string, folder: string): { id: string; folder: string; file: string; args: string[] } {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
     letPass(this.runAs, this.root);
     fs.mkdirSync(folder, { mode: 0o700 });
     let file: string;
     let args: string[];
     if (opts.kind === 'python') {
-      fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '', { mode: 0o600 });
+      if (opts.project) unpackPythonProject(opts.project, folder);
+      else fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '', { mode: 0o600 });
       file = this.config.apps.python;
       args = ['-u', 'main.py'];
       if (opts.tracer) {
@@ -117,7 +134,12 @@ export class AdhocRuns {
       file = opts.path;
       args = opts.args ?? [];
     }
-    handOver(this.runAs, folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n)));
+    if (opts.project) handOverTree(this.runAs, folder);
+    else handOver(this.runAs, folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n)));
+    return { id, folder, file, args };
+  }
+
+  private spawn(opts: AdhocStart, slot: Live, { id, folder, file, args }: { id: string; folder: string; file: string; args: string[] }): AdhocRun {
 
     let pending = '';
     let timer: NodeJS.Timeout | null = null;

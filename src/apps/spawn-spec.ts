@@ -9,6 +9,7 @@ import { inheritedEnv } from '../child-env';
 import { agentPythonDir, pythonPackagesDir } from '../packages/folder';
 import { unavailable } from '../core/errors';
 import type { SpawnSpec } from './process';
+import { PROJECT_PACKAGES_FOLDER } from '../user-code/project-tree';
 import { asUser, letPass, type RunAs } from './run-as';
 import type { AppRecord } from './store';
 
@@ -41,7 +42,8 @@ function reachable(address: string, port = 0): string {
 
 /**
  * The environment of every user program (deployed apps, Kit-Manager ad-hoc runs, compiled programs); `own` (an app's
- * config.env) may override all but the SDV names. PYTHONPATH is the python-packages folder (pip's, the app user's),
+ * config.env) may override all but the SDV names. PYTHONPATH is a project's own requirements (<folder>/.python-packages,
+ * when the program is a multi-file project: src/user-code/python-project.ts), then the python-packages folder (pip's, the app user's),
  * then the agent's own (the generated vehicle package, the sdv alias), then the app's own, then the one the agent
  * inherited (the sdv-runtime image keeps the SDK there).
  */
@@ -49,7 +51,8 @@ export function appEnv(config: Config, folder: string, runAs: RunAs | null, own:
   const databroker = addresses.databroker();
   const [host, port] = splitHostPort(databroker);
   const mqtt = addresses.mqtt();
-  const pythonPath = [pythonPackagesDir(config), agentPythonDir(config), own.PYTHONPATH, process.env.PYTHONPATH].filter((p) => p).join(':');
+  const project = path.join(folder, PROJECT_PACKAGES_FOLDER);
+  const pythonPath = [fs.existsSync(project) ? project : '', pythonPackagesDir(config), agentPythonDir(config), own.PYTHONPATH, process.env.PYTHONPATH].filter((p) => p).join(':');
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     LANG: 'C.UTF-8',
