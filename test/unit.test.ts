@@ -15,3 +15,4 @@ import './unit/signal-failure';
 import './unit/signals-units';
 import './unit/no-shell';
 import './unit/project-tree';
+import './unit/python-model-root';
