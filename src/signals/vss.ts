@@ -129,6 +129,13 @@ class AddedLeaves {
 }
 
 /**
+ * The built-in vehicle model, the one the sdv-runtime image starts with: COVESA VSS 4.0 as released (910 leaves; the
+ * image adds 77 signals of its own, which are not published as data this project may carry). resources/default-vss.json,
+ * the 120-leaf subset that was the default before, stays for benchmarks and as a small model.
+ */
+export const DEFAULT_MODEL = 'resources/vss/vss_release_4.0.json';
+
+/**
  * A model: the leaves it was parsed with, indexed once, and the leaves feeders registered at run time (withLeaves),
  * kept apart so that a registration costs what it adds, not what the model is (a copy of a 100 000-leaf index took
  * ~80 ms of the event loop per RegisterDatapoints). Registered leaves come after the parsed ones, in order of
@@ -256,8 +263,8 @@ export class VssModel {
     try { return VssModel.parse(tree); } catch (e) { throw new VssError(`${file}: ${(e as Error).message}`); }
   }
 
-  /** The built-in model (resources/default-vss.json, a curated VSS 4.0 subset). */
-  static loadDefault(): VssModel { return VssModel.load(resourcePath('resources/default-vss.json')); }
+  /** The built-in model: COVESA VSS 4.0 as released (DEFAULT_MODEL, 910 leaves). */
+  static loadDefault(): VssModel { return VssModel.load(resourcePath(DEFAULT_MODEL)); }
 
   /**
    * Leaf paths a pattern names, in model order, or null when it names nothing. Exact leaf → itself; a branch path,
