@@ -26,11 +26,11 @@ import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { GroupProcess } from './process';
-import { asUser, handOver, letPass, type RunAs } from './run-as';
-import { appEnv, serviceAddresses } from './spawn-spec';
+import { asUser, handOver, letPass, type RunAs } from '../user-code/run-as';
+import { appEnv, serviceAddresses } from '../user-code/app-env';
 import { ImportHint, type HintSource } from './import-hint';
-import { handOverTree, removeUserTree } from './user-files';
-import { installProjectRequirements, unpackPythonProject } from '../user-code/python-project';
+import { handOverTree, removeUserTree } from '../user-code/user-files';
+import { installProjectRequirements, unpackPythonProject } from '../python/project';
 import type { ProjectTree } from '../user-code/project-tree';
 
 export const MAX_RUNS = 16;
@@ -96,7 +96,7 @@ export class AdhocRuns {
       folder = path.join(this.root, id);
       const prepared = this.prepare(opts, id, folder);
       if (opts.project) {
-        // A project's requirements.txt, into the run's own folder, before the program starts (python-project.ts).
+        // A project's requirements.txt, into the run's own folder, before the program starts (src/python/project.ts).
         await installProjectRequirements(this.config, this.log, this.runAs, opts.project, folder, 'the run\'s folder', (l) => opts.onOutput(`${l}\n`));
         if (this.live.get(opts.owner) !== slot) throw new Error('the run was stopped while its requirements were installed');
       }

@@ -6,10 +6,10 @@
 // is inside may be the app user's doing (a redeploy) and is never chowned or followed: code is written as new files.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { letPass, type RunAs } from './run-as';
+import { letPass, type RunAs } from '../user-code/run-as';
 import type { AppStore } from './store';
-import { writeUserFile } from './user-files';
-import { replaceWithProject } from '../user-code/python-project';
+import { writeUserFile } from '../user-code/user-files';
+import { replaceWithProject } from '../python/project';
 
 /** Makes both folders (the agent's best effort: a read-only dataDir has none, and consoles are then not logged). */
 export function makeAppFolders(store: AppStore, runAs: RunAs | null, appId: string): { folder: string; own: string } {
@@ -26,7 +26,7 @@ export function makeAppFolders(store: AppStore, runAs: RunAs | null, appId: stri
 /** The code of a deploy: main.py (python) or app.bin (binary, kuksa-server), private to the app's user; or a project's folder. */
 export function writeAppCode(store: AppStore, runAs: RunAs | null, appId: string, type: string, code: string | undefined, projectDir?: string): void {
   const folder = store.folder(appId);
-  // A multi-file project, unpacked beside it: it becomes the app's folder (src/user-code/python-project.ts).
+  // A multi-file project, unpacked beside it: it becomes the app's folder (src/python/project.ts).
   if (projectDir) { replaceWithProject(runAs, folder, projectDir); return; }
   fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
   if (runAs && fs.lstatSync(folder).uid !== runAs.uid) fs.lchownSync(folder, runAs.uid, runAs.gid);

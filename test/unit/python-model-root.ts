@@ -1,7 +1,7 @@
-// src/signals/python-model.ts rootOf: the package is made for the model's own root (an Autowrx main_api), `Vehicle`
+// src/python/model-code.ts rootOf: the package is made for the model's own root (an Autowrx main_api), `Vehicle`
 // when the model has it; leaves under other roots are skipped.
 import t from 'tap';
-import { generatePythonModel, rootOf } from '../../src/signals/python-model';
+import { generatePythonModel, rootOf } from '../../src/python/model-code';
 import { VssModel } from '../../src/signals/vss';
 
 const leaf = { type: 'sensor', datatype: 'float', description: 'x' };
