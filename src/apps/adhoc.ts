@@ -12,7 +12,9 @@
 //       is killed. onExit(code) comes exactly once, after the last onOutput (code null when killed by a signal).
 //       Throws Error (with a person-readable message) when the run cannot start.
 //   runs.stopOwner(ownerId): Promise<boolean>  — stop the owner's run (SIGTERM to the group, SIGKILL after
-//       apps.stopGraceMs); false when it had none.
+//       apps.stopGraceMs); false when it had none. A new run that replaces it, and the agent's shutdown, stop so.
+//   runs.stopOnRequest(ownerId, why): Promise<boolean>  — a user's Stop: SIGKILL to the group at once, then one
+//       output line "[sdv-agent] stopped on request (<why>): …" and onExit(137); no handler runs, no traceback.
 //   runs.stopRun(runId): Promise<boolean>  — the same for the run with that id, whoever started it (a frontend that
 //       reconnected under a new request_from finds its run in list()).
 //   runs.list(): Array<{ runId, appName, request_from, from (epoch s), door }>  — for lsOfRunner: one per live run.
@@ -59,7 +61,10 @@ export interface AdhocStart {
 export interface AdhocRun { readonly id: string; readonly owner: string; readonly name: string; readonly pid: number; readonly folder: string }
 
 /** proc is null while the slot is taken and the process not started yet. */
-interface Live { run: AdhocRun | null; proc: GroupProcess | null; from: string; startedAt: number; capTimer: NodeJS.Timeout | null }
+interface Live { run: AdhocRun | null; proc: GroupProcess | null; from: string; startedAt: number; capTimer: NodeJS.Timeout | null; stoppedBy?: string }
+
+/** The exit status a shell gives a program ended by SIGKILL: what a Stop's run ends with. */
+export const STOPPED_EXIT_CODE = 128 + 9;
 
 export class AdhocRuns {
   private readonly live = new Map<string, Live>(); // owner → run
@@ -184,6 +189,12 @@ export class AdhocRuns {
         const l = this.live.get(opts.owner);
         if (l && l.run === run && run) { if (l.capTimer) clearTimeout(l.capTimer); this.live.delete(opts.owner); }
         void removeUserTree(this.runAs, folder);
+        if (slot.stoppedBy) {
+          // A Stop: said as such, with the status a shell would show, instead of whatever the kill left unsaid.
+          opts.onOutput(`[sdv-agent] stopped on request (${slot.stoppedBy}): the run's processes were ended with SIGKILL\n`);
+          opts.onExit(STOPPED_EXIT_CODE);
+          return;
+        }
         opts.onExit(exitCode);
       },
     });
@@ -214,9 +225,26 @@ export class AdhocRuns {
     return true;
   }
 
-  async stopRun(runId: string): Promise<boolean> {
-    for (const [owner, l] of this.live) if (l.run?.id === runId) return this.stopOwner(owner);
+  async stopRun(runId: string, why?: string): Promise<boolean> {
+    for (const [owner, l] of this.live) if (l.run?.id === runId) return why ? this.stopOnRequest(owner, why) : this.stopOwner(owner);
     return false;
+  }
+
+  /**
+   * A user's Stop (`why`: the command, shown in the run's last line). The run's whole process group gets SIGKILL at
+   * once: the playground's templates stop their event loop on SIGTERM (`LOOP.add_signal_handler(signal.SIGTERM,
+   * LOOP.stop)`), which makes `run_until_complete` raise a traceback the agent's own signal caused; the old runtime
+   * killed the process. The run then ends with one line saying it was stopped and exit code 137 (128 + SIGKILL).
+   * Deployed apps keep their graceful stop (SIGTERM, SIGKILL after apps.stopGraceMs): they may save state.
+   */
+  async stopOnRequest(ownerId: string, why: string): Promise<boolean> {
+    const l = this.live.get(ownerId);
+    if (!l) return false;
+    this.live.delete(ownerId);
+    if (l.capTimer) clearTimeout(l.capTimer);
+    l.stoppedBy = why;
+    await l.proc?.kill();
+    return true;
   }
 
   list(): Array<{ runId: string; appName: string; request_from: string; from: number; door: string }> {

@@ -146,11 +146,11 @@ const stopHandler: Handler = async (ctx, req) => {
   const data = req.body.data;
   const runId = isPlainObject(data) ? str(data, 'runId', { optional: true, max: 64 }) : undefined;
   if (runId !== undefined) {
-    if (await adhoc.stopRun(runId)) return { result: 'Successful', runId };
+    if (await adhoc.stopRun(runId, req.wireName)) return { result: 'Successful', runId };
     throw notFound(`no run ${runId} on ${ctx.parts.runtime.kitId} (it ended, or the id is wrong: get-runtime-info lists the runs)`);
   }
   // The end of the stopped run arrives as its own isDone reply.
-  if (await adhoc.stopOwner(ctx.client.id)) return { result: 'Successful' };
+  if (await adhoc.stopOnRequest(ctx.client.id, req.wireName)) return { result: 'Successful' };
   throw nothingToStop(ctx);
 };
 
