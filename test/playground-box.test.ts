@@ -1,6 +1,7 @@
 // The box as the playground (test/helpers/playground.ts: the real frontend's list and reply handling) sees it, through
 // the stand-in Kit-Manager, beyond the default template's run (issue 25): Stop of the default template is a stop, not
-// a traceback; RUNTIME_PREFIX names the kit.
+// a traceback; RUNTIME_PREFIX names the kit; List Python Libraries shows the interpreter's packages (grpcio) beside
+// python-packages, each labelled.
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -99,4 +100,17 @@ t.test('RUNTIME_PREFIX=Kit- RUNTIME_NAME=x registers Kit-x', async (t) => {
   // The hardware-kit page lists kits by the prefixes Kit- and PilotCar- (H 245-249; C 497-507).
   const hw = await b.open({ isDeployMode: true, targetPrefix: ['Kit-', 'PilotCar-'], assets: [{ type: 'HARDWARE_KIT', name: 'Kit-x' }] });
   t.equal(hw.activeRtId, 'Kit-x', 'the hardware-kit page lists and selects it');
+});
+t.test('List Python Libraries: the interpreter\'s packages and python-packages, each labelled', async (t) => {
+  const b = await box(t, 'LibBox');
+  const p = await b.open();
+  p.listPythonLibs(); // C 247-254, shown by C 602-605
+  const log = await p.logShows(/grpcio==/);
+  t.match(log, /^Installed python libs on "RunTime-LibBox"\r\n/);
+  t.match(log, /^# python-packages \(.*python-packages\): what install_python_packages installed$/m, 'the box folder, labelled');
+  t.match(log, /^velocitas-sdk==0\.14\.1$/m, 'the SDK copied there');
+  t.match(log, /^# the interpreter \(.*python.* [0-9.]+\): its own packages, in .*$/m, 'the interpreter, labelled');
+  const section = log.slice(log.indexOf('# the interpreter'));
+  t.match(section, /^grpcio==[0-9.]+$/m, 'grpcio, which every Velocitas app imports, is listed');
+  t.ok(log.indexOf('velocitas-sdk==') < log.indexOf('# the interpreter'), 'each package under its own label');
 });
