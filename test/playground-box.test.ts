@@ -1,6 +1,7 @@
 // The box as the playground (test/helpers/playground.ts: the real frontend's list and reply handling) sees it, through
 // the stand-in Kit-Manager, beyond the default template's run (issue 25): Stop of the default template is a stop, not
-// a traceback; RUNTIME_PREFIX names the kit; List Python Libraries shows the interpreter's packages (grpcio) beside
+// a traceback; behind a Kit-Manager that caps frames at 2 000 000 bytes a 3 MB read-file is answered in the page and
+// the link stays up; RUNTIME_PREFIX names the kit; List Python Libraries shows the interpreter's packages (grpcio) beside
 // python-packages, each labelled.
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
@@ -91,6 +92,33 @@ t.test('Stop of the default template: the run says it was stopped and its exit s
   t.match(log, /\[sdv-agent\] stopped on request \(stop_python_app\): the run's processes were ended with SIGKILL\r\nExit code 137\r\n$/, 'that it was stopped, then its exit status');
   t.equal(p.isRunning, false);
   t.equal(p.replies.filter((r) => r.cmd === 'stop_python_app').map((r) => r.result).join(), 'Successful');
+});
+
+t.test('a 2 000 000-byte frame cap: a 3 MB read-file is answered in the page, the link stays up', async (t) => {
+  const b = await box(t, 'CapBox', { km: { maxHttpBufferSize: 2_000_000 } });
+  const files = path.join(b.dataDir, 'files', 'app', 'remote_access');
+  fs.mkdirSync(files, { recursive: true });
+  fs.writeFileSync(path.join(files, 'vss.json'), JSON.stringify({ pad: 'x'.repeat(3_000_000) }));
+  fs.writeFileSync(path.join(files, 'small.json'), '{"ok":true}');
+  // The hardware-kit page (H 228-236 via C 325-331, 619-621); it selects the box once the box has registered.
+  const hw = await b.open({ isDeployMode: true, targetPrefix: ['Kit-', 'PilotCar-'], forceKitId: b.kit, assets: [{ type: 'HARDWARE_KIT', name: b.kit }] });
+  const registrations = b.km.registrations.length;
+  hw.readFile('/app/remote_access/vss.json');
+  await hw.until('the read-file reply', () => hw.readFiles.length === 1);
+  const shown = hw.readFiles[0]!;
+  t.equal(shown.path, '/app/remote_access/vss.json');
+  t.match(shown.content, /^Error: .*3000010 bytes.*2000000 bytes/, `the file's size and the cap, where the editor shows it: ${shown.content}`);
+  hw.readFile('/app/remote_access/small.json');
+  await hw.until('the second read', () => hw.readFiles.length === 2);
+  t.equal(hw.readFiles[1]!.content, '{"ok":true}', 'the link is still up: the next read is answered');
+  t.equal(b.km.registrations.length, registrations, 'no redial: the Kit-Manager never saw a frame over its cap');
+  // A run whose output arrives faster than the cap allows in one frame still reaches the page whole.
+  const p = await b.open({ prototype: { id: 'big', name: 'Big', language: 'python', code: 'import sys\nsys.stdout.write("y" * 2500000 + "\\n")\nprint("end")\n' } });
+  p.run();
+  const log = await p.logShows(/Exit code/);
+  t.match(log, /end\r\nExit code 0\r\n$/);
+  t.equal((log.match(/y/g) ?? []).length, 2_500_000, 'every byte of the line, in frames under the cap');
+  t.equal(b.km.registrations.length, registrations, 'still no redial');
 });
 
 t.test('RUNTIME_PREFIX=Kit- RUNTIME_NAME=x registers Kit-x', async (t) => {

@@ -16,3 +16,4 @@ import './unit/signals-units';
 import './unit/no-shell';
 import './unit/project-tree';
 import './unit/python-model-root';
+import './unit/kit-frame-cap';
