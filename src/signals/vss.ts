@@ -128,11 +128,7 @@ class AddedLeaves {
   }
 }
 
-/**
- * The built-in vehicle model, the one the sdv-runtime image starts with: COVESA VSS 4.0 as released (910 leaves; the
- * image adds 77 signals of its own, which are not published as data this project may carry). resources/default-vss.json,
- * the 120-leaf subset that was the default before, stays for benchmarks and as a small model.
- */
+// The built-in model: COVESA VSS 4.0 as released (910 leaves), what the sdv-runtime image starts from (less its extras).
 export const DEFAULT_MODEL = 'resources/vss/vss_release_4.0.json';
 
 /**
