@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { ApiClient, startAgent, tmpDir } from '../test/helpers/agent';
+import { ApiClient, ROOT, startAgent, tmpDir } from '../test/helpers/agent';
 import { PEER_PYTHON } from '../test/helpers/peers';
 import { FULL_VSS } from '../test/helpers/signals';
 import { Skip, cpuMeter, quantile, round, sleep, runScope } from './lib';
@@ -138,9 +138,10 @@ export const mqttScenario: Scenario = {
 
 export const modelScenario: Scenario = {
   name: 'vehicle-model', runs: 1, warmup: false,
-  about: 'generate_vehicle_model with VSS 4.0 (910 leaves) → reply, which includes writing the Python vehicle package (its share: pythonModel.ms); alternated with revert_vehicle_model (the built-in 120 leaves)',
+  about: 'generate_vehicle_model with VSS 4.0 (910 leaves) → reply, which includes writing the Python vehicle package (its share: pythonModel.ms); alternated with revert_vehicle_model (to the 120-leaf subset given as kuksa.vss)',
   async run() {
-    const agent = await startAgent(runScope);
+    // kuksa.vss: the 120-leaf subset, so that every generate and revert changes the model (the built-in is VSS 4.0).
+    const agent = await startAgent(runScope, { config: { kuksa: { vss: path.join(ROOT, 'resources', 'default-vss.json') } } });
     const c = await ApiClient.connect(agent.apiUrl);
     const vss = fs.readFileSync(FULL_VSS, 'utf8');
     const gen: number[] = [];

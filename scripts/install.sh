@@ -11,6 +11,12 @@
 # Default prefix /usr/local. Without --destdir, as root and with systemd running it also runs daemon-reload, enable
 # and restart (restart unless --no-start). --uninstall stops and disables the service and removes binary and unit;
 # it keeps the config, the data (/var/lib/sdv-agent) and the user, so a reinstall picks up where it left off.
+#
+#   --sdk SRC   also provision the Velocitas SDK (velocitas-sdk==$SDK_VERSION) into the agent's packages folder
+#               ($D/var/lib/sdv-agent/python-packages, or --packages-dir DIR; what packages.dir names), with
+#               `--python PY -m pip install --target` (default python3): SRC is a folder of wheels (offline: pip
+#               --no-index --find-links SRC, the SDK and its dependencies must be there), a source folder of the SDK
+#               (one with pyproject.toml or setup.py), or `pypi` (the index, where reachable). Alone with --sdk-only.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,6 +25,11 @@ destdir=""
 binary=""
 uninstall=0
 start=1
+sdk=""
+sdk_only=0
+packages_dir=/var/lib/sdv-agent/python-packages
+python=python3
+SDK_VERSION="${SDK_VERSION:-0.14.1}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="${2:?--prefix needs a path}"; shift 2 ;;
@@ -29,7 +40,11 @@ while [ $# -gt 0 ]; do
     --binary=*) binary="${1#--binary=}"; shift ;;
     --uninstall) uninstall=1; shift ;;
     --no-start) start=0; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --sdk) sdk="${2:?--sdk needs a folder of wheels, a source folder or pypi}"; shift 2 ;;
+    --sdk-only) sdk_only=1; shift ;;
+    --packages-dir) packages_dir="${2:?--packages-dir needs a path}"; shift 2 ;;
+    --python) python="${2:?--python needs an interpreter}"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +71,27 @@ if [ "$uninstall" = 1 ]; then
   say "kept $destdir$conf_path, /var/lib/sdv-agent and the sdv-agent user"
   exit 0
 fi
+
+# The Velocitas SDK into the packages folder, from wheels, a source folder or the index.
+provision_sdk() {
+  local target="$destdir$packages_dir"
+  local args=(-m pip install --target "$target" --upgrade --disable-pip-version-check --no-input --no-color)
+  if [ "$sdk" = pypi ]; then
+    args+=(-- "velocitas-sdk==$SDK_VERSION"); from="the package index"
+  elif [ -d "$sdk" ] && { [ -f "$sdk/pyproject.toml" ] || [ -f "$sdk/setup.py" ]; }; then
+    args+=(-- "$(cd "$sdk" && pwd)"); from="the source folder $sdk"
+  elif [ -d "$sdk" ] && compgen -G "$sdk/*.whl" >/dev/null; then
+    args+=(--no-index --find-links "$(cd "$sdk" && pwd)" -- "velocitas-sdk==$SDK_VERSION"); from="the wheels in $sdk"
+  else
+    echo "install.sh: --sdk $sdk: not a folder of wheels (*.whl), a source folder (pyproject.toml or setup.py) or pypi" >&2; exit 2
+  fi
+  install -d -m 0755 "$target"
+  say "installing the Velocitas SDK from $from into $target"
+  PIP_ROOT_USER_ACTION=ignore "$python" "${args[@]}" || { echo "install.sh: the Velocitas SDK was not installed (pip failed; see above)" >&2; exit 1; }
+  if [ -z "$destdir" ] && [ "$(id -u)" = 0 ] && getent group sdv-agent >/dev/null; then chown -R sdv-agent:sdv-agent "$target"; fi
+  say "installed the Velocitas SDK into $target"
+}
+if [ -n "$sdk" ] && [ "$sdk_only" = 1 ]; then provision_sdk; exit 0; fi
 
 if [ -z "$binary" ]; then
   case "$(uname -m)" in x86_64) a=x64 ;; aarch64|arm64) a=arm64 ;; *) a="$(uname -m)" ;; esac
@@ -94,6 +130,8 @@ else
   say "installed $destdir$conf_path"
 fi
 if [ -z "$destdir" ] && [ "$(id -u)" = 0 ]; then chgrp sdv-agent "$destdir$conf_dir" "$destdir$conf_path"; fi
+
+[ -z "$sdk" ] || provision_sdk
 
 if [ "$live" = 1 ]; then
   systemctl daemon-reload

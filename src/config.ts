@@ -24,6 +24,8 @@ const HOUR_MS = 3_600_000;
 export const SCHEMA = {
   runtime: {
     name: str('MyRuntime', { max: 64, pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, ".", "_" or "-"' }),
+    /** The kit id is this prefix and the name (RUNTIME_PREFIX of sdv-runtime's newest syncer), unless kitId is set. */
+    kitIdPrefix: str('RunTime-', { max: 64, pattern: /^[A-Za-z0-9._-]*$/, hint: 'letters, digits, ".", "_" or "-", or empty' }),
     kitId: str('', { max: 128, pattern: /^[A-Za-z0-9._-]*$/, hint: 'letters, digits, ".", "_" or "-"' }),
     dataDir: str('./data'),
     /** read-file / write-file: the playground's files live here; empty = <dataDir>/files. */
@@ -129,8 +131,11 @@ export function envName(keyPath: string): string {
   return 'SDV_AGENT_' + keyPath.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
 }
 
-/** Names the sdv-runtime container already sets, honoured for drop-in use. */
-const DROP_IN_ENV: Record<string, string> = { RUNTIME_NAME: 'runtime.name', SYNCER_SERVER_URL: 'kitManager.url' };
+/**
+ * Names the sdv-runtime container already sets, honoured for drop-in use. RUNTIME_PREFIX is read as its newest syncer
+ * reads it (`os.getenv('RUNTIME_PREFIX', default)`): set, even to "", it is the prefix.
+ */
+const DROP_IN_ENV: Record<string, string> = { RUNTIME_NAME: 'runtime.name', RUNTIME_PREFIX: 'runtime.kitIdPrefix', SYNCER_SERVER_URL: 'kitManager.url' };
 
 function describe(leaf: Leaf): string {
   switch (leaf.kind) {
@@ -227,9 +232,11 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     if (env[dropIn] !== undefined && env[envName(keyPath)] === undefined) env2[envName(keyPath)] = env[dropIn];
   }
   const raw = build(SCHEMA, parsed, env2, '') as unknown as Config & { runtime: { kitId: string } };
-  const runtime = raw.runtime as { name: string; kitId: string; dataDir: string; filesDir: string };
-  // Exactly as the Python runtime makes it: the Kit-Manager and the frontend's saved selection compare it as it is.
-  if (runtime.kitId === '') runtime.kitId = `RunTime-${runtime.name}`;
+  const runtime = raw.runtime as { name: string; kitIdPrefix: string; kitId: string; dataDir: string; filesDir: string };
+  // Exactly as the Python runtime makes it (RunTime-<name>, or the prefix its newest syncer reads): the Kit-Manager and
+  // the frontend's saved selection compare it as it is. runtime.kitId, when set, is the kit id.
+  if (runtime.kitId === '') runtime.kitId = `${runtime.kitIdPrefix}${runtime.name}`;
+  if (runtime.kitId.length > 128) throw new ConfigError(`runtime.kitIdPrefix: the kit id ${JSON.stringify(runtime.kitId.slice(0, 40))}… (prefix and name) is longer than 128 characters`);
   const base = file ? path.dirname(path.resolve(file)) : process.cwd();
   runtime.dataDir = path.resolve(base, runtime.dataDir);
   runtime.filesDir = runtime.filesDir === '' ? path.join(runtime.dataDir, 'files') : path.resolve(base, runtime.filesDir);

@@ -59,6 +59,11 @@ t.test('legacy container variables', async (t) => {
   t.equal(c.kitManager.url, 'http://localhost:3090');
   const both = loadConfig(null, { RUNTIME_NAME: 'Box7', SDV_AGENT_RUNTIME_NAME: 'Explicit' }).config;
   t.equal(both.runtime.name, 'Explicit', 'the agent\'s own variable wins');
+  // RUNTIME_PREFIX as sdv-runtime's newest syncer reads it: kit id = prefix + RUNTIME_NAME; set to "", no prefix.
+  t.equal(loadConfig(null, { RUNTIME_PREFIX: 'Kit-', RUNTIME_NAME: 'x' }).config.runtime.kitId, 'Kit-x');
+  t.equal(loadConfig(null, { RUNTIME_PREFIX: '', RUNTIME_NAME: 'x' }).config.runtime.kitId, 'x');
+  t.equal(loadConfig(writeYaml('runtime:\n  kitId: Chosen-1\n'), { RUNTIME_PREFIX: 'Kit-', RUNTIME_NAME: 'x' }).config.runtime.kitId, 'Chosen-1', 'runtime.kitId still wins');
+  t.throws(() => loadConfig(null, { RUNTIME_PREFIX: 'Kit /' }), /runtime\.kitIdPrefix .*: expected letters/);
 });
 
 t.test('env names', async (t) => {

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tmpDir } from './helpers/agent';
+import { buildWheel } from './helpers/wheel';
 
 const SCRIPT = path.join(ROOT, 'scripts', 'install.sh');
 
@@ -77,3 +78,48 @@ t.test('the installed unit verifies', async (t) => {
   t.ok(m, 'exposure figure reported');
   t.ok(m && Number(m[1]) <= 2.5, `exposure ${m?.[1]} stays low (docs/operations.md states the figure)`);
 });
+
+t.test('--sdk provisions the Velocitas SDK into the packages folder: from wheels offline, from a source folder', async (t) => {
+  const dest = tmpDir(t, 'sdv-install-sdk-');
+  // A stand-in SDK wheel (the real one needs its dependencies' wheels too): pip --no-index finds it there only.
+  const wheels = tmpDir(t, 'sdv-install-wheels-');
+  buildWheel(wheels, 'velocitas_sdk', '0.14.1', { 'velocitas_sdk/__init__.py': 'STANDIN = True\n' });
+  const out = run(['--sdk-only', '--sdk', wheels, '--destdir', dest]);
+  t.match(out, /installing the Velocitas SDK from the wheels in .* into .*\/var\/lib\/sdv-agent\/python-packages/);
+  const pkgs = path.join(dest, 'var', 'lib', 'sdv-agent', 'python-packages');
+  t.equal(fs.readFileSync(path.join(pkgs, 'velocitas_sdk', '__init__.py'), 'utf8'), 'STANDIN = True\n');
+  t.ok(fs.existsSync(path.join(pkgs, 'velocitas_sdk-0.14.1.dist-info', 'METADATA')), 'with its metadata (List Python Libraries shows it)');
+  t.notOk(fs.existsSync(path.join(dest, 'usr')), '--sdk-only installs nothing else');
+
+  // A source folder of the SDK (what a checkout or an sdist unpacked is).
+  const src = tmpDir(t, 'sdv-install-src-');
+  fs.writeFileSync(path.join(src, 'pyproject.toml'), '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n');
+  fs.writeFileSync(path.join(src, 'backend.py'), BACKEND);
+  const other = path.join(dest, 'pkgs2');
+  t.match(run(['--sdk-only', '--sdk', src, '--destdir', dest, '--packages-dir', '/pkgs2']), /from the source folder/);
+  t.ok(fs.existsSync(path.join(other, 'velocitas_sdk', '__init__.py')), 'installed from source');
+
+  const bad = spawnSync('bash', [SCRIPT, '--sdk-only', '--sdk', tmpDir(t, 'sdv-install-empty-'), '--destdir', dest], { encoding: 'utf8' });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /not a folder of wheels \(\*\.whl\), a source folder/);
+});
+
+/** A PEP 517 backend with no dependency (pip builds offline): a wheel of velocitas_sdk/__init__.py. */
+const BACKEND = `
+import base64, hashlib, os, zipfile
+def _rec(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = "velocitas_sdk-0.14.1-py3-none-any.whl"
+    files = {"velocitas_sdk/__init__.py": b"SOURCE = True\\n",
+             "velocitas_sdk-0.14.1.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: velocitas-sdk\\nVersion: 0.14.1\\n",
+             "velocitas_sdk-0.14.1.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+    record = "".join("%s,%s,%d\\n" % (k, _rec(v), len(v)) for k, v in files.items()) + "velocitas_sdk-0.14.1.dist-info/RECORD,,\\n"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for k, v in files.items():
+            z.writestr(k, v)
+        z.writestr("velocitas_sdk-0.14.1.dist-info/RECORD", record)
+    return name
+`;

@@ -16,7 +16,8 @@ t.test('install from a local folder, list, import; refusals name the requirement
 
   const empty = await c.request({ type: 'list_python_packages' });
   t.equal(empty.type, 'list_python_packages-response');
-  t.equal(empty.data, '', 'nothing installed yet');
+  t.equal(empty.packages, '', 'nothing installed yet');
+  t.match(empty.data, /^# python-packages \(.*\): what install_python_packages installed\n\(none\)\n# the interpreter /, 'data: both places, labelled');
 
   // refused requirements: an error frame naming each, and pip never starts
   for (const bad of ['; rm -rf /', 'numpy --index-url http://x', '$(id)', '`id`', './pkg', '/tmp/x.whl', 'http://x/y.whl', 'git+https://x/y']) {
@@ -44,7 +45,7 @@ t.test('install from a local folder, list, import; refusals name the requirement
   t.notMatch(String(done.data), /Successfully installed/, 'and not repeated in the reply');
 
   const listed = await c.request({ type: 'list_python_packages' });
-  t.equal(listed.data, 'sdvdemo==1.0', 'pip freeze form');
+  t.equal(listed.packages, 'sdvdemo==1.0', 'pip freeze form');
 
   // The folder is the run user's to write: what is planted there is never followed and never blocks the agent.
   const pkgs = path.join(agent.dataDir, 'python-packages');
@@ -55,7 +56,7 @@ t.test('install from a local folder, list, import; refusals name the requirement
   fs.symlinkSync(path.dirname(secret), path.join(pkgs, 'dirlink-1.0.dist-info'));
   fs.mkdirSync(path.join(pkgs, 'fifo-1.0.dist-info'));
   execFileSync('mkfifo', [path.join(pkgs, 'fifo-1.0.dist-info', 'METADATA')]);
-  t.equal((await c.request({ type: 'list_python_packages' })).data, 'sdvdemo==1.0', 'a linked METADATA, a linked dist-info and a FIFO: skipped, answered at once');
+  t.equal((await c.request({ type: 'list_python_packages' })).packages, 'sdvdemo==1.0', 'a linked METADATA, a linked dist-info and a FIFO: skipped, answered at once');
 
   // importable by a python program with the agent's package folder on PYTHONPATH (as every app gets it)
   const r = spawnSync('python3', ['-c', 'import sdvdemo; print(sdvdemo.VALUE)'], {
@@ -94,7 +95,7 @@ t.test('packages.dir: pip installs there and python apps import from there', asy
   t.equal(done.result, 'Successful', String(done.data).slice(-300));
   t.ok(fs.existsSync(path.join(dir, 'sdvelsewhere', '__init__.py')), 'installed into packages.dir');
   t.notOk(fs.existsSync(path.join(agent.dataDir, 'python-packages')), 'nothing in dataDir/python-packages');
-  t.equal((await c.request({ type: 'list_python_packages' })).data, 'sdvelsewhere==2.0', 'listed from packages.dir');
+  t.equal((await c.request({ type: 'list_python_packages' })).packages, 'sdvelsewhere==2.0', 'listed from packages.dir');
   await c.request({ type: 'deploy_request', prototype: { id: 'imp', type: 'python', code: 'import sdvelsewhere\nprint("value", sdvelsewhere.VALUE)\n', config: {} } });
   c.send({ type: 'console_subscribe', id: 's1', appId: 'VEA-imp' });
   await c.waitFor((f) => f.id === 's1');

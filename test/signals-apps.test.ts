@@ -98,7 +98,7 @@ t.test('external mode: generate/revert_vehicle_model restart the kuksa-server ap
 
   const r = await c.request({ type: 'revert_vehicle_model' });
   t.match(r, { result: 'Successful', kuksaServer: [{ restarted: true, status: 'running' }] });
-  t.match(r.file, /resources\/default-vss\.json$/, 'revert points at the built-in model');
+  t.match(r.file, /resources\/vss\/vss_release_4\.0\.json$/, 'revert points at the built-in model');
   t.notOk(fs.existsSync(modelFile), 'generated model removed');
   const argv = await until(readArgv, 'argv after revert');
   t.same(argv.filter((x) => x === '--vss').length, 1, 'exactly one --vss');

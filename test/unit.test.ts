@@ -15,4 +15,7 @@ import './unit/signal-failure';
 import './unit/signals-units';
 import './unit/no-shell';
 import './unit/project-tree';
+import './unit/build-project-tree';
 import './unit/cpp-values';
+import './unit/python-model-root';
+import './unit/kit-frame-cap';

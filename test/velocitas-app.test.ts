@@ -96,7 +96,7 @@ t.test('after a generate_vehicle_model that adds a signal, the next run uses it'
   const c = await ApiClient.connect(box.agent.apiUrl);
   t.teardown(() => c.close());
   await probedInfo(c);
-  const tree = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'resources', 'default-vss.json'), 'utf8'));
+  const tree = JSON.parse(fs.readFileSync(FULL_VSS, 'utf8'));
   tree.Vehicle.children.Playground = {
     type: 'branch', description: 'Signals a playground prototype added.', children: {
       Counter: { type: 'actuator', datatype: 'uint16', description: 'A counter the app drives.' },
@@ -104,7 +104,7 @@ t.test('after a generate_vehicle_model that adds a signal, the next run uses it'
     },
   };
   const r = await c.request({ type: 'generate_vehicle_model', data: JSON.stringify(tree) });
-  t.match(r, { result: 'Successful', leaves: 122, pythonModel: { signals: 122 } });
+  t.match(r, { result: 'Successful', leaves: 912, pythonModel: { signals: 912 } });
   const app = await deployPython(c, 'newsignal', playgroundApp('Playground.Counter', 'Playground.Reading'));
   t.match(await app.waitLine(/^actuator=/), /^actuator=\d+$/, 'the new actuator, set and read back');
   await c.request({ type: 'write_signals_value', data: { 'Vehicle.Playground.Reading': 3.5 } });

@@ -99,7 +99,7 @@ t.test('a bare box: one agent line says what is missing and how to install it; i
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
   const info = await probedInfo(c);
-  t.match(info.python, { velocitasSdk: { importable: false }, sdvAlias: false, vehicleModel: { signals: 120 } });
+  t.match(info.python, { velocitasSdk: { importable: false }, sdvAlias: false, vehicleModel: { signals: 910 } });
 
   const app = await deployPython(c, 'playground', 'from sdv.vdb.reply import DataPointReply\nfrom sdv.vehicle_app import VehicleApp\n');
   const hint = await app.waitLine(/^\[sdv-agent\] sdv/);

@@ -4,14 +4,17 @@
 //   runs.start({ owner, name, kind: 'python' | 'binary', code?, path?, args?, onOutput(text), onExit(code) }): AdhocRun
 //       Runs in a fresh folder dataDir/runs/<run id>/ under a pty, in its own process group, as apps.runAs when the
 //       agent is root (the folder and its files are the run user's). python: `code` becomes
-//       main.py, run with `apps.python -u main.py`; binary: `path` (absolute, on the box) with `args`, or `code` as
+//       main.py, run with `apps.python -u main.py`; or `project` is unpacked there and its requirements.txt installed
+//       into the folder (its lines through onOutput) before its main.py starts; binary: `path` (absolute, on the box) with `args`, or `code` as
 //       the executable in base64. A new run of the same owner stops and replaces the owner's previous run.
 //       onOutput gets whole lines (each ending in "\n"), coalesced about every 20 ms; a partial line is flushed after
 //       the same idle time. When apps.adhocMaxS (0 = no cap) strikes, onOutput gets a line saying so and the group
 //       is killed. onExit(code) comes exactly once, after the last onOutput (code null when killed by a signal).
 //       Throws Error (with a person-readable message) when the run cannot start.
 //   runs.stopOwner(ownerId): Promise<boolean>  — stop the owner's run (SIGTERM to the group, SIGKILL after
-//       apps.stopGraceMs); false when it had none.
+//       apps.stopGraceMs); false when it had none. A new run that replaces it, and the agent's shutdown, stop so.
+//   runs.stopOnRequest(ownerId, why): Promise<boolean>  — a user's Stop: SIGKILL to the group at once, then one
+//       output line "[sdv-agent] stopped on request (<why>): …" and onExit(137); no handler runs, no traceback.
 //   runs.stopRun(runId): Promise<boolean>  — the same for the run with that id, whoever started it (a frontend that
 //       reconnected under a new request_from finds its run in list()).
 //   runs.list(): Array<{ runId, appName, request_from, from (epoch s), door }>  — for lsOfRunner: one per live run.
@@ -28,7 +31,9 @@ import { GroupProcess } from './process';
 import { asUser, handOver, letPass, type RunAs } from '../user-code/run-as';
 import { appEnv, serviceAddresses } from '../user-code/app-env';
 import { ImportHint, type HintSource } from './import-hint';
-import { removeUserTree } from '../user-code/user-files';
+import { handOverTree, removeUserTree } from '../user-code/user-files';
+import { installProjectRequirements, unpackPythonProject } from '../python/project';
+import type { ProjectTree } from '../user-code/project-tree';
 
 export const MAX_RUNS = 16;
 const COALESCE_MS = 20;
@@ -43,6 +48,8 @@ export interface AdhocStart {
   name: string;
   kind: 'python' | 'binary';
   code?: string;
+  /** python: a multi-file project (src/user-code/project-tree.ts) instead of `code`; its main.py runs. */
+  project?: ProjectTree;
   path?: string;
   args?: string[];
   onOutput(text: string): void;
@@ -54,7 +61,10 @@ export interface AdhocStart {
 export interface AdhocRun { readonly id: string; readonly owner: string; readonly name: string; readonly pid: number; readonly folder: string }
 
 /** proc is null while the slot is taken and the process not started yet. */
-interface Live { run: AdhocRun | null; proc: GroupProcess | null; from: string; startedAt: number; capTimer: NodeJS.Timeout | null }
+interface Live { run: AdhocRun | null; proc: GroupProcess | null; from: string; startedAt: number; capTimer: NodeJS.Timeout | null; stoppedBy?: string }
+
+/** The exit status a shell gives a program ended by SIGKILL: what a Stop's run ends with. */
+export const STOPPED_EXIT_CODE = 128 + 9;
 
 export class AdhocRuns {
   private readonly live = new Map<string, Live>(); // owner → run
@@ -85,22 +95,34 @@ export class AdhocRuns {
     // later one of the same burst replaces is never spawned at all.
     await new Promise((r) => setImmediate(r));
     if (this.live.get(opts.owner) !== slot) throw new Error('a newer run took this run\'s place before it started');
-    try { return this.spawn(opts, slot); } catch (e) {
+    let folder: string | null = null;
+    try {
+      const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
+      folder = path.join(this.root, id);
+      const prepared = this.prepare(opts, id, folder);
+      if (opts.project) {
+        // A project's requirements.txt, into the run's own folder, before the program starts (src/python/project.ts).
+        await installProjectRequirements(this.config, this.log, this.runAs, opts.project, folder, 'the run\'s folder', (l) => opts.onOutput(`${l}\n`));
+        if (this.live.get(opts.owner) !== slot) throw new Error('the run was stopped while its requirements were installed');
+      }
+      return this.spawn(opts, slot, prepared);
+    } catch (e) {
       if (this.live.get(opts.owner) === slot) this.live.delete(opts.owner);
+      if (folder && fs.existsSync(folder)) void removeUserTree(this.runAs, folder);
       throw e;
     }
   }
 
-  private spawn(opts: AdhocStart, slot: Live): AdhocRun {
-    const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
-    const folder = path.join(this.root, id);
+  /** The run's folder, with its program in it, handed to apps.runAs. */
+  private prepare(opts: AdhocStart, id: string, folder: string): { id: string; folder: string; file: string; args: string[] } {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
     letPass(this.runAs, this.root);
     fs.mkdirSync(folder, { mode: 0o700 });
     let file: string;
     let args: string[];
     if (opts.kind === 'python') {
-      fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '', { mode: 0o600 });
+      if (opts.project) unpackPythonProject(opts.project, folder);
+      else fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '', { mode: 0o600 });
       file = this.config.apps.python;
       args = ['-u', 'main.py'];
       if (opts.tracer) {
@@ -117,7 +139,12 @@ export class AdhocRuns {
       file = opts.path;
       args = opts.args ?? [];
     }
-    handOver(this.runAs, folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n)));
+    if (opts.project) handOverTree(this.runAs, folder);
+    else handOver(this.runAs, folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n)));
+    return { id, folder, file, args };
+  }
+
+  private spawn(opts: AdhocStart, slot: Live, { id, folder, file, args }: { id: string; folder: string; file: string; args: string[] }): AdhocRun {
 
     let pending = '';
     let timer: NodeJS.Timeout | null = null;
@@ -162,6 +189,12 @@ export class AdhocRuns {
         const l = this.live.get(opts.owner);
         if (l && l.run === run && run) { if (l.capTimer) clearTimeout(l.capTimer); this.live.delete(opts.owner); }
         void removeUserTree(this.runAs, folder);
+        if (slot.stoppedBy) {
+          // A Stop: said as such, with the status a shell would show, instead of whatever the kill left unsaid.
+          opts.onOutput(`[sdv-agent] stopped on request (${slot.stoppedBy}): the run's processes were ended with SIGKILL\n`);
+          opts.onExit(STOPPED_EXIT_CODE);
+          return;
+        }
         opts.onExit(exitCode);
       },
     });
@@ -192,9 +225,26 @@ export class AdhocRuns {
     return true;
   }
 
-  async stopRun(runId: string): Promise<boolean> {
-    for (const [owner, l] of this.live) if (l.run?.id === runId) return this.stopOwner(owner);
+  async stopRun(runId: string, why?: string): Promise<boolean> {
+    for (const [owner, l] of this.live) if (l.run?.id === runId) return why ? this.stopOnRequest(owner, why) : this.stopOwner(owner);
     return false;
+  }
+
+  /**
+   * A user's Stop (`why`: the command, shown in the run's last line). The run's whole process group gets SIGKILL at
+   * once: the playground's templates stop their event loop on SIGTERM (`LOOP.add_signal_handler(signal.SIGTERM,
+   * LOOP.stop)`), which makes `run_until_complete` raise a traceback the agent's own signal caused; the old runtime
+   * killed the process. The run then ends with one line saying it was stopped and exit code 137 (128 + SIGKILL).
+   * Deployed apps keep their graceful stop (SIGTERM, SIGKILL after apps.stopGraceMs): they may save state.
+   */
+  async stopOnRequest(ownerId: string, why: string): Promise<boolean> {
+    const l = this.live.get(ownerId);
+    if (!l) return false;
+    this.live.delete(ownerId);
+    if (l.capTimer) clearTimeout(l.capTimer);
+    l.stoppedBy = why;
+    await l.proc?.kill();
+    return true;
   }
 
   list(): Array<{ runId: string; appName: string; request_from: string; from: number; door: string }> {

@@ -185,6 +185,17 @@ export class GroupProcess {
   }
 
   /**
+   * SIGKILL to the whole group at once, no grace: an ad-hoc run's Stop (adhoc.ts stopOnRequest), where no handler of the
+   * program runs and so none prints a traceback. Resolves once the leader is gone.
+   */
+  kill(): Promise<void> {
+    if (this.delivered) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+    if (!this.exited) this.signalGroup('SIGKILL');
+    return done;
+  }
+
+  /**
    * SIGTERM to the wrapper's child. None yet means the wrapper has not forked (a stop right after the start) or the
    * program has just exited and the end marker is on its way: look again shortly, until the marker, the exit or the
    * SIGKILL after the grace settles it.

@@ -48,6 +48,8 @@ export interface DeploySpec {
   type: AppType;
   /** python: the source; binary: the executable, base64. */
   code?: string;
+  /** python: a multi-file project already unpacked (src/python/project.ts), which becomes the app's folder. */
+  projectDir?: string;
   config: AppConfig;
   autoStart: boolean;
 }
@@ -372,7 +374,7 @@ export class AppSupervisor {
   }
 
   private install(spec: DeploySpec): void {
-    writeAppCode(this.store, this.runAs, spec.appId, spec.type, spec.code);
+    writeAppCode(this.store, this.runAs, spec.appId, spec.type, spec.code, spec.projectDir);
   }
 
   private setStatus(inst: Instance, status: AppStatus, extra: { exitCode?: number | null; reason?: string | null } = {}): void {

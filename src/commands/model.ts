@@ -3,7 +3,7 @@
 // The Python vehicle package is made before the model changes and put in place after (PythonEnvironment.change).
 // External mode restarts the supervised databroker (kuksa-server apps) with --vss <file>; without one it cannot.
 import type { Parts } from '../parts';
-import { VssError } from '../signals/vss';
+import { DEFAULT_MODEL, VssError } from '../signals/vss';
 import { modelFromTree, type ModelSource } from '../signals/model-source';
 import { PythonModelError } from '../python/model-code';
 import { writeFileAtomic } from '../fsutil';
@@ -25,7 +25,7 @@ export async function withGenerator(ctx: CommandContext, reply: Frame, onLine?: 
   const cmd = ctx.parts.config.kuksa.modelGenerator;
   if (!cmd) return reply;
   const hub = ctx.parts.signals;
-  const file = fs.existsSync(hub.modelFile) ? hub.modelFile : ctx.parts.config.kuksa.vss || resourcePath('resources/default-vss.json');
+  const file = fs.existsSync(hub.modelFile) ? hub.modelFile : ctx.parts.config.kuksa.vss || resourcePath(DEFAULT_MODEL);
   const r = await runModelGenerator(cmd, file, ctx.parts.config.runtime.dataDir, onLine ?? ((stream, line) => ctx.emit({ stream, line })));
   return { ...reply, generator: r };
 }
@@ -79,7 +79,7 @@ async function externalModel(parts: Parts, ids: string[], next: { text: string; 
     leaves = next.leaves;
   } else {
     fs.rmSync(hub.modelFile, { force: true });
-    file = parts.config.kuksa.vss ? path.resolve(parts.config.kuksa.vss) : resourcePath('resources/default-vss.json');
+    file = parts.config.kuksa.vss ? path.resolve(parts.config.kuksa.vss) : resourcePath(DEFAULT_MODEL);
     leaves = hub.baseModel().size;
   }
   const kuksaServer = await restartKuksaServers(parts, ids, file);

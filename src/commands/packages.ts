@@ -3,9 +3,12 @@
 // Shapes (shared/kit-manager-protocol.md): install → {result:"Installing", data:"Installing packages: …\n"}, then
 // more {result:"Installing", data:"<pip text>"} while pip runs (each line once), then {result:"Successful" | "<error>",
 // data:"<summary>"}: the frontend shows `data` only, never `result`, so the summary says what was installed, or why
-// not and what to do. list → {data:"<pip freeze text>"}. A refused requirement is an error naming it (error frame on
-// the local API); on the Kit-Manager link its reason is in `data` too (KitShape errorFields).
+// not and what to do. list → {data:"# python-packages …\n<pip freeze text>\n# the interpreter …\n<pip freeze text>"}. A refused requirement is an error naming it (error frame on
+// the local API); on the Kit-Manager link its reason is in `data` too (KitShape errorFields). list's `data` has two labelled
+// parts: packages.dir, then the interpreter's own packages.
+import * as fs from 'node:fs';
 import { InstallError, type PackageInstaller } from '../python/installer';
+import { freezeLines, listDistributions, LIST_LIMITS, type Distribution } from '../python/package-list';
 import { parseRequirements, RequirementError } from '../python/requirement';
 import { CommandError, badRequest, conflict } from '../core/errors';
 import type { Frame } from '../core/frame';
@@ -13,9 +16,28 @@ import type { Command, CommandContext, CommandRequest } from './types';
 
 const installer = (ctx: CommandContext): PackageInstaller => ctx.parts.packages;
 
-function listPythonPackages(ctx: CommandContext): Frame {
-  const text = installer(ctx).list();
-  return { kit_id: ctx.parts.runtime.kitId, data: text };
+/**
+ * Both places an app imports from, each under a `# …` label line: packages.dir (what install_python_packages put
+ * there) and the interpreter's own folders (grpcio, which every Velocitas app imports, is usually there). Read from
+ * the metadata files without following links and off the event loop (python/package-list.ts).
+ */
+async function listPythonPackages(ctx: CommandContext): Promise<Frame> {
+  const dir = installer(ctx).dir;
+  const own = await listDistributions(dir);
+  const py = await ctx.parts.python.interpreterFolders();
+  const real = (p: string) => { try { return fs.realpathSync(p); } catch { return p; } };
+  const folders = py.folders.filter((f) => real(f) !== real(dir)).slice(0, LIST_LIMITS.maxFolders);
+  const seen = new Set<string>();
+  const theirs: Distribution[] = [];
+  for (const f of folders) for (const d of await listDistributions(f)) if (!seen.has(d.name.toLowerCase())) { seen.add(d.name.toLowerCase()); theirs.push(d); }
+  theirs.sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()));
+  const text = [
+    `# python-packages (${dir}): what install_python_packages installed`,
+    ...(own.length ? [freezeLines(own)] : ['(none)']),
+    `# the interpreter (${py.executable}${py.version ? ` ${py.version}` : ''}): its own packages, in ${folders.length ? folders.join(', ') : '(no folder found)'}`,
+    ...(theirs.length ? [freezeLines(theirs)] : []),
+  ].join('\n');
+  return { kit_id: ctx.parts.runtime.kitId, data: text, packages: freezeLines(own), interpreter: freezeLines(theirs) };
 }
 
 async function installPythonPackages(ctx: CommandContext, req: CommandRequest): Promise<Frame> {

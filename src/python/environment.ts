@@ -226,6 +226,13 @@ export class PythonEnvironment {
     this.vehicleNote = vehicle;
   }
 
+  /** The interpreter and its own package folders (probed now if never before), for List Python Libraries. */
+  async interpreterFolders(): Promise<{ executable: string; version: string | null; folders: string[] }> {
+    if (!this.probe) await this.refresh();
+    const p = this.probe;
+    return { executable: p?.executable ?? this.config.apps.python, version: p?.version ?? null, folders: Array.isArray(p?.sitePackages) ? p.sitePackages.filter((f) => typeof f === 'string') : [] };
+  }
+
   /** For get_runtime_info and the Kit-Manager's get-runtime-info. */
   info(): Record<string, unknown> {
     const p = this.probe;

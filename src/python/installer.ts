@@ -33,8 +33,9 @@ export class PackageInstaller {
   readonly dir: string;
   private running: ChildProcess | null = null;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null) {
-    this.dir = pythonPackagesDir(config);
+  /** target: another folder than packages.dir, and pip's empty working folder for it (a project's own packages). */
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null, private readonly target?: { dir: string; cwd: string }) {
+    this.dir = target?.dir ?? pythonPackagesDir(config);
   }
 
   get busy(): boolean { return this.running !== null; }
@@ -145,7 +146,7 @@ export class PackageInstaller {
    * empty folder of the agent's, where no one else can put anything (the run user may only pass through it).
    */
   private emptyCwd(): string {
-    const dir = path.join(this.config.runtime.dataDir, 'pip-cwd');
+    const dir = this.target?.cwd ?? path.join(this.config.runtime.dataDir, 'pip-cwd');
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { mode: 0o700 });
     letPass(this.runAs, dir);

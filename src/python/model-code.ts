@@ -2,7 +2,7 @@
 // Velocitas model generator gives it: one package per VSS branch (`vehicle/Cabin/Door/__init__.py` holds
 // `class Door(Model)`), a `DataPoint<Type>` of velocitas_sdk.model per leaf (`DataPointFloat`, `DataPointUint8Array`…),
 // expanded instances as plain branches (`vehicle.Cabin.Door.Row1.DriverSide.IsOpen`), class docstrings from the VSS
-// descriptions, and the module-level `vehicle = Vehicle("Vehicle")`. Pure: a model in, file texts out, the same bytes
+// descriptions, and the module-level `vehicle = Vehicle("Vehicle")` (or the model's own root: rootOf). Pure: a model in, file texts out, the same bytes
 // for the same model (files in tree order, imports sorted).
 //
 // Two steps, each a generator of pause points where a caller writing the package yields to the event loop, so that no
@@ -40,7 +40,7 @@ export interface PythonModel {
   /** Leaves offered as data points. */
   readonly signals: number;
   readonly branches: number;
-  /** Paths left out: a name the SDK's Model already uses (`name`, `parent`, `get`…), or roots other than Vehicle. */
+  /** Paths left out: a name the SDK's Model already uses (`name`, `parent`, `get`…), or roots other than the package's (rootOf). */
   readonly skipped: readonly string[];
 }
 
@@ -91,7 +91,7 @@ export interface PythonPlan {
 }
 
 /**
- * The package's tree and names for `model`, or null when it has no `Vehicle` root with leaves. Throws a
+ * The package's tree and names for `model`, or null when its root (rootOf) has no leaves. Throws a
  * PythonModelError naming the first node Python cannot hold (a name like `__class__`). A generator of pause points
  * (every PAUSE_EVERY leaves); planPythonModel runs it at once.
  */
@@ -99,8 +99,9 @@ export function* planSteps(model: VssModel): Generator<undefined, PythonPlan | n
   const skipped: string[] = [];
   const skippedSet = new Set<string>();
   const skip = (p: string) => { if (!skippedSet.has(p)) { skippedSet.add(p); skipped.push(p); } };
-  const root: BranchNode = { path: 'Vehicle', name: 'Vehicle', py: 'Vehicle', children: [] };
-  const branches = new Map<string, BranchNode>([['Vehicle', root]]);
+  const top = rootOf(model);
+  const root: BranchNode = { path: top, name: top, py: pyName(top), children: [] };
+  const branches = new Map<string, BranchNode>([[top, root]]);
   // Folder names taken among each branch's children, in lower case (two siblings `Door` and `door` are one folder on a
   // case-insensitive file system).
   const taken = new Map<BranchNode, Set<string>>();
@@ -112,10 +113,10 @@ export function* planSteps(model: VssModel): Generator<undefined, PythonPlan | n
   for (const leaf of model.all()) {
     if (++n % PAUSE_EVERY === 0) yield;
     const parts = leaf.path.split('.');
-    if (parts[0] !== 'Vehicle') { skip(parts[0]!); continue; }
+    if (parts[0] !== top) { skip(parts[0]!); continue; }
     let node = root;
     let blocked = false;
-    let path = 'Vehicle';
+    let path = top;
     for (let i = 1; i < parts.length - 1; i++) {
       const name = parts[i]!;
       path = `${path}.${name}`;
@@ -142,6 +143,17 @@ export function* planSteps(model: VssModel): Generator<undefined, PythonPlan | n
   }
   if (!root.children.length) return null;
   return { model, root, signals, branches: branches.size, skipped };
+}
+
+/**
+ * The root the package is made for: `Vehicle` when the model has it, else the root of its first leaf (an Autowrx
+ * model's own main_api, `FarmMachinery`): `vehicle = FarmMachinery("FarmMachinery")`, as the Python runtime patches
+ * the generator's output (kuksa-syncer vehicle_model_manager.py). Leaves under any other root are skipped.
+ */
+export function rootOf(model: VssModel): string {
+  const all = model.all();
+  if (all.some((l) => l.path.startsWith('Vehicle.'))) return 'Vehicle';
+  return all[0]?.path.split('.')[0] ?? 'Vehicle';
 }
 
 export function planPythonModel(model: VssModel): PythonPlan | null {
@@ -285,7 +297,7 @@ function* moduleText(model: VssModel, node: BranchNode, modulePath: string, isRo
     if (isBranch(c)) lines.push(`        ${assign(c.name, `${childRef.get(c)}(${JSON.stringify(c.name)}, self)`)}`);
     else lines.push(`        ${assign(leafName(c), `${sdkRef(dataPointClass(c.dataType))}(${JSON.stringify(leafName(c))}, self)`)}`);
   }
-  if (isRoot) lines.push('', '', `vehicle = ${cls}("Vehicle")`);
+  if (isRoot) lines.push('', '', `vehicle = ${cls}(${JSON.stringify(node.name)})`);
   return lines.bytes();
 }
 
@@ -313,7 +325,7 @@ export function* emitPythonModel(plan: PythonPlan, maxBytes: number = PYTHON_LIM
   yield* walk(plan.root, 'vehicle', 'vehicle', true);
 }
 
-/** The whole package at once (tests, and small models), or null when the model has no `Vehicle` root with leaves. */
+/** The whole package at once (tests, and small models), or null when the model's root has no leaves. */
 export function generatePythonModel(model: VssModel): PythonModel | null {
   const plan = planPythonModel(model);
   if (!plan) return null;

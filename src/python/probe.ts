@@ -51,6 +51,19 @@ else:
     out["sdvElsewhere"] = {"path": where, "isVelocitasSdk": same, "beforeAgent": at < agent_at}
 # A vehicle package ahead of the agent's own (one a user installed into packages.dir) is the one apps import.
 out["vehicleBefore"] = first("vehicle", range(agent_at))[1]
+# The interpreter's own package folders (List Python Libraries): site's, and any site-/dist-packages on the path.
+import site
+sp = []
+try:
+    sp += list(site.getsitepackages())
+except Exception:
+    pass
+try:
+    sp.append(site.getusersitepackages())
+except Exception:
+    pass
+sp += [p for p in entries if os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages")]
+out["sitePackages"] = [p for p in dict.fromkeys(sp) if os.path.isdir(p) and os.path.realpath(p) != own][:32]
 print(json.dumps(out))
 `;
 
@@ -65,6 +78,8 @@ export interface ProbeResult {
   readonly sdvElsewhere?: { path: string; isVelocitasSdk: boolean; beforeAgent?: boolean } | null;
   /** A `vehicle` package that comes before the agent's folder on the path. */
   readonly vehicleBefore?: string | null;
+  /** The interpreter's own package folders (site-packages, dist-packages), at most 32. */
+  readonly sitePackages?: string[];
   /** Set when the interpreter could not be run or did not answer. */
   readonly error?: string;
 }

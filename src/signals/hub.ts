@@ -33,7 +33,7 @@ import { KuksaV1Client } from './kuksa-v1';
 import { KuksaV2Client } from './kuksa-v2';
 import { MockProvider } from './mock';
 import type { SignalValue } from './values';
-import { VssModel } from './vss';
+import { DEFAULT_MODEL, VssModel } from './vss';
 import { loadModelSource, textHash, type ModelSource } from './model-source';
 import { resourcePath } from '../resources';
 import * as grpc from '@grpc/grpc-js';
@@ -78,10 +78,10 @@ export class SignalHub {
   get modelFile(): string { return path.join(this.deps.config.runtime.dataDir, 'vehicle-model.json'); }
   get embedded(): boolean { return this.deps.config.kuksa.mode === 'embedded'; }
 
-  /** The configured model: kuksa.vss when set, else the built-in VSS 4.0 subset. Throws VssError. */
+  /** The configured model: kuksa.vss when set, else the built-in VSS 4.0. Throws VssError. */
   baseSource(): ModelSource {
     const vss = this.deps.config.kuksa.vss;
-    return vss ? loadModelSource(vss, 'kuksa.vss') : loadModelSource(resourcePath('resources/default-vss.json'), 'built-in');
+    return vss ? loadModelSource(vss, 'kuksa.vss') : loadModelSource(resourcePath(DEFAULT_MODEL), 'built-in');
   }
 
   baseModel(): VssModel { return this.baseSource().model; }

@@ -128,6 +128,9 @@ class AddedLeaves {
   }
 }
 
+// The built-in model: COVESA VSS 4.0 as released (910 leaves), what the sdv-runtime image starts from (less its extras).
+export const DEFAULT_MODEL = 'resources/vss/vss_release_4.0.json';
+
 /**
  * A model: the leaves it was parsed with, indexed once, and the leaves feeders registered at run time (withLeaves),
  * kept apart so that a registration costs what it adds, not what the model is (a copy of a 100 000-leaf index took
@@ -256,8 +259,8 @@ export class VssModel {
     try { return VssModel.parse(tree); } catch (e) { throw new VssError(`${file}: ${(e as Error).message}`); }
   }
 
-  /** The built-in model (resources/default-vss.json, a curated VSS 4.0 subset). */
-  static loadDefault(): VssModel { return VssModel.load(resourcePath('resources/default-vss.json')); }
+  /** The built-in model: COVESA VSS 4.0 as released (DEFAULT_MODEL, 910 leaves). */
+  static loadDefault(): VssModel { return VssModel.load(resourcePath(DEFAULT_MODEL)); }
 
   /**
    * Leaf paths a pattern names, in model order, or null when it names nothing. Exact leaf → itself; a branch path,

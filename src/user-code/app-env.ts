@@ -1,10 +1,13 @@
 // The environment of every user program (deployed apps, ad-hoc runs, compiled programs, the interpreter probe): the
 // allow-listed part of the agent's own (child-env.ts), where the agent's services are (the databroker under the names
 // the Velocitas SDK and kuksa-client read, the MQTT broker) and the two Python folders on PYTHONPATH.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { splitHostPort, type Config } from '../config';
 import { inheritedEnv } from './child-env';
 import { agentPythonDir, pythonPackagesDir } from './python-folders';
 import type { RunAs } from './run-as';
+import { PROJECT_PACKAGES_FOLDER } from './project-tree';
 
 /** Where user programs find the agent's services, read when a program starts (ports chosen at listen time included). */
 export interface ServiceAddresses {
@@ -35,7 +38,8 @@ function reachable(address: string, port = 0): string {
 
 /**
  * The environment of every user program (deployed apps, Kit-Manager ad-hoc runs, compiled programs); `own` (an app's
- * config.env) may override all but the SDV names. PYTHONPATH is the python-packages folder (pip's, the app user's),
+ * config.env) may override all but the SDV names. PYTHONPATH is a project's own requirements (<folder>/.python-packages,
+ * when the program is a multi-file project: src/python/project.ts), then the python-packages folder (pip's, the app user's),
  * then the agent's own (the generated vehicle package, the sdv alias), then the app's own, then the one the agent
  * inherited (the sdv-runtime image keeps the SDK there).
  */
@@ -43,7 +47,8 @@ export function appEnv(config: Config, folder: string, runAs: RunAs | null, own:
   const databroker = addresses.databroker();
   const [host, port] = splitHostPort(databroker);
   const mqtt = addresses.mqtt();
-  const pythonPath = [pythonPackagesDir(config), agentPythonDir(config), own.PYTHONPATH, process.env.PYTHONPATH].filter((p) => p).join(':');
+  const project = path.join(folder, PROJECT_PACKAGES_FOLDER);
+  const pythonPath = [fs.existsSync(project) ? project : '', pythonPackagesDir(config), agentPythonDir(config), own.PYTHONPATH, process.env.PYTHONPATH].filter((p) => p).join(':');
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     LANG: 'C.UTF-8',

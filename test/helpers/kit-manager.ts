@@ -36,11 +36,15 @@ export class StandInKitManager {
 
   private constructor(readonly io: Server, readonly server: http.Server | https.Server, readonly port: number, readonly secure = false) {}
 
-  /** port 0 picks a free one; pass the old port to restart "the same" Kit-Manager. Small ping timings for tests. */
-  static async start(port = 0, opts: { pingInterval?: number; pingTimeout?: number; tls?: { key: string; cert: string } } = {}): Promise<StandInKitManager> {
-    const { tls, ...timing } = opts;
+  /**
+   * port 0 picks a free one; pass the old port to restart "the same" Kit-Manager. Small ping timings for tests.
+   * maxHttpBufferSize: the frame cap (the real one's default 1e8; sdv-runtime's newest Kit-Manager reads
+   * KIT_MAX_HTTP_BUFFER_SIZE), which the server announces as maxPayload and enforces by closing the socket.
+   */
+  static async start(port = 0, opts: { pingInterval?: number; pingTimeout?: number; maxHttpBufferSize?: number; tls?: { key: string; cert: string } } = {}): Promise<StandInKitManager> {
+    const { tls, maxHttpBufferSize = 1e8, ...timing } = opts;
     const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }) : http.createServer();
-    const io = new Server(server, { maxHttpBufferSize: 1e8, cors: { origin: '*' }, ...timing });
+    const io = new Server(server, { maxHttpBufferSize, cors: { origin: '*' }, ...timing });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(); });

@@ -1,84 +1,100 @@
-// src/build/project-tree.ts: the playground's JSON file tree, every name and bound checked before anything is written.
-import t from 'tap';
+// src/user-code/project-tree.ts: the frontend's project trees read into checked files and folders; every name that
+// could leave the project's folder refused with the node named; a tree written into a fresh folder and nowhere else.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { badName, hasFile, isProjectTree, parseTree, TreeError, writeTree, type TreeLimits } from '../../src/build/project-tree';
-import { tmpDir } from '../helpers/scope';
+import t from 'tap';
+import { describeProject, parseProject, PROJECT_LIMITS, ProjectRefused, rootFile, writeProject } from '../../src/user-code/project-tree';
 
-const file = (name: unknown, content: unknown = '', extra: Record<string, unknown> = {}) => ({ type: 'file', name, content, ...extra });
-const folder = (name: unknown, items: unknown[]) => ({ type: 'folder', name, items });
-const tree = (...items: unknown[]) => JSON.stringify(items);
+const MAX = 5 * 1024 * 1024;
+const file = (name: string, content = '', extra: Record<string, unknown> = {}) => ({ type: 'file', name, content, ...extra });
+const folder = (name: string, items: unknown[]) => ({ type: 'folder', name, items });
+const parse = (tree: unknown, max = MAX) => parseProject(JSON.stringify(tree), max);
 
-t.test('isProjectTree: a JSON array, as the frontend decides', async (t) => {
-  t.ok(isProjectTree(tree(file('main.cpp'))));
-  t.ok(isProjectTree('  \n[]'));
-  t.notOk(isProjectTree('#include <cstdio>\nint main(){}'));
-  t.notOk(isProjectTree('[1, 2'), 'not JSON: plain code');
-  t.notOk(isProjectTree('{"a": 1}'), 'an object is not a tree');
-  t.notOk(isProjectTree('[[nodiscard]] int f(); int main(){}'), 'C++ that starts with an attribute is code');
+t.test('source code is not a project', async (t) => {
+  for (const code of ['print("hi")\n', '', '  \n', '{"a": 1}', '[1, 2', 'import json\n[1, 2]\n', '"[]"']) t.equal(parseProject(code, MAX), null, JSON.stringify(code));
 });
 
-t.test('one top folder is the project root; otherwise the top level is', async (t) => {
-  const one = parseTree(tree(folder('cpp-project', [file('main.cpp', 'int main(){}'), folder('src', [file('util.cpp', 'x')])])));
-  t.equal(one.topFolder, 'cpp-project');
-  t.same(one.files.map((f) => f.segments.join('/')), ['main.cpp', 'src/util.cpp']);
-  t.same(one.folders, [['src']]);
-  t.equal(one.bytes, 13);
-  t.ok(hasFile(one, 'main.cpp'));
-  t.notOk(hasFile(one, 'util.cpp'), 'only at the path given');
-  const flat = parseTree(tree(file('main.cpp'), folder('inc', [file('a.h')])));
-  t.equal(flat.topFolder, '');
-  t.same(flat.files.map((f) => f.segments.join('/')), ['main.cpp', 'inc/a.h']);
-  const bin = parseTree(tree(file('logo.png', Buffer.from([0, 1, 2, 255]).toString('base64'), { isBase64: true })));
-  t.same([...bin.files[0]!.content], [0, 1, 2, 255], 'isBase64 content is decoded');
-  t.equal(parseTree(tree(file('empty.txt', undefined))).files[0]!.content.length, 0, 'a file without content is empty');
+t.test('the backend template (one top folder) has that folder\'s contents as its root', async (t) => {
+  // backend/src/config/predefinedProjectTemplates.js PYTHON_MULTI_FILES, shortened
+  const tree = parse([folder('python-project', [file('README.md', '# P'), file('requirements.txt', 'requests==2.31.0'), file('main.py', 'print(1)\n')])])!;
+  t.equal(tree.topFolder, 'python-project');
+  t.same(tree.files.map((f) => f.path), [['README.md'], ['requirements.txt'], ['main.py']]);
+  t.equal(rootFile(tree, 'main.py')?.content.toString(), 'print(1)\n');
+  t.equal(describeProject(tree), 'python-project/: 3 files, 0 folders, 28 bytes');
 });
 
-t.test('every name is checked: the refusal names the entry', async (t) => {
-  const refused = (code: string, re: RegExp, what: string) => t.throws(() => parseTree(code), { name: 'TreeError', message: re }, what);
-  refused(tree(folder('p', [file('..', 'x')])), /^p\/\.\.: a name may not be "\.\."/, '..');
-  refused(tree(file('.')), /a name may not be "\."/, '.');
-  refused(tree(folder('p', [folder('src', [file('../../etc/passwd')])])), /^p\/src\/\.\.\/\.\.\/etc\/passwd: a name may not contain "\/"/, 'a path in a name');
-  refused(tree(file('/etc/passwd')), /an absolute path is not a name/, 'absolute');
-  refused(tree(file('a\\b')), /may not contain "\/" or "\\"/, 'backslash');
-  refused(tree(file('a\u0000b')), /NUL/, 'NUL');
-  refused(tree(file('a\nb')), /control characters/, 'newline');
-  refused(tree(file('')), /non-empty string/, 'empty');
-  refused(tree(file(42)), /non-empty string/, 'not a string');
-  refused(tree(file('x'.repeat(256))), /at most 255 bytes/, 'too long');
-  refused(tree(file('a.cpp'), file('a.cpp')), /a\.cpp: appears twice/, 'twice');
-  refused(tree(file('a'), folder('a', [])), /appears twice/, 'a file and a folder of one name');
-  refused(tree({ type: 'link', name: 'l', target: '/etc' }), /"type" must be "file" or "folder"/, 'another type');
-  refused(tree(folder('p', [folder('q', 'x' as unknown as unknown[])])), /p\/q: a folder needs "items"/, 'items not an array');
-  refused(tree(file('a', { text: 1 })), /"content" must be a string/, 'content not a string');
-  refused(tree(file('a', 'not base64!', { isBase64: true })), /not base64/, 'bad base64');
-  refused(tree(folder('..', [file('a')])), /top folder "\.\.": a name may not be "\.\."/, 'the top folder too');
-  refused('{"type":"file"}', /must be a JSON array/, 'not an array');
-  refused('[1,', /not valid JSON/, 'not JSON');
-  refused(tree(null), /every entry must be an object/, 'null entry');
-  t.equal(badName('main.cpp'), null);
-  t.equal(badName('-fplugin=x.cpp'), null, 'a leading "-" is a name (tools get absolute paths)');
+t.test('several top nodes are the root; folders nest; base64 files are decoded; path fields are ignored', async (t) => {
+  const tree = parse([
+    file('main.py', 'import helper\n', { path: '/etc/passwd' }),
+    file('helper.py', 'X = 1\n'),
+    folder('pkg', [file('__init__.py'), folder('sub', [file('deep.py', 'Y = 2\n')])]),
+    file('blob.bin', Buffer.from([0, 1, 2, 255]).toString('base64'), { isBase64: true }),
+  ])!;
+  t.equal(tree.topFolder, null);
+  t.same(tree.folders, [['pkg'], ['pkg', 'sub']], 'parents before children');
+  t.same(tree.files.map((f) => f.path.join('/')), ['main.py', 'helper.py', 'blob.bin', 'pkg/__init__.py', 'pkg/sub/deep.py']);
+  t.same([...tree.files.find((f) => f.path[0] === 'blob.bin')!.content], [0, 1, 2, 255]);
 });
 
-t.test('depth, entries and bytes are bounded', async (t) => {
-  const limits: TreeLimits = { maxDepth: 3, maxEntries: 5, maxBytes: 10, maxNameBytes: 255 };
-  let deep: unknown = file('leaf');
-  for (let i = 0; i < 4; i++) deep = folder(`d${i}`, [deep]);
-  t.throws(() => parseTree(tree(file('x'), deep), limits), { message: /nested deeper than 3/ });
-  t.doesNotThrow(() => parseTree(tree(folder('a', [folder('b', [folder('c', [file('f')])])])), limits), 'depth 3 is allowed');
-  t.throws(() => parseTree(tree(...[1, 2, 3, 4, 5, 6].map((i) => file(`f${i}`))), limits), { message: /more than 5 files and folders/ });
-  t.throws(() => parseTree(tree(file('a', '123456'), file('b', '12345')), limits), { message: /more than 10 bytes/ });
-  t.ok(new TreeError('x') instanceof Error);
+t.test('refusals name the node and say why', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    [[file('../evil.py')], /"\.\.\/evil\.py" holds a path separator/],
+    [[file('..')], /"\.\." is not a file or folder name/],
+    [[folder('.', [])], /"\." is not a file or folder name/],
+    [[file('/etc/passwd')], /path separator/],
+    [[file('a\\b')], /path separator/],
+    [[file('a\u0000b')], /NUL or another control character/],
+    [[file('a\nb')], /control character/],
+    [[file('')], /non-empty string/],
+    [[{ type: 'file', content: 'x' }], /non-empty string/],
+    [[file('x'.repeat(256))], /longer than 255 bytes/],
+    [[file('a.py'), file('a.py')], /a\.py: two entries of this name/],
+    [[file('main.py'), folder('p', [folder('..', [file('x')])])], /p: entry 1: "\.\." is not/],
+    [[{ type: 'symlink', name: 'l', target: '/etc' }], /l: type "symlink" is neither/],
+    [[file('f', 'x', { isBase64: true, content: 'not base64!' })], /isBase64 is set but/],
+    [[{ type: 'file', name: 'f', content: 42 }], /"content" must be a string/],
+    [[folder('d', 'x' as unknown as unknown[])], /"items" must be a list/],
+    [[42], /entry 1 is not a \{type, name\} object/],
+    [[file('.python-packages')], /where the agent installs requirements\.txt/],
+  ];
+  for (const [tree, re] of cases) {
+    try { parse(tree); t.fail(`${JSON.stringify(tree).slice(0, 60)} was accepted`); } catch (e) {
+      t.ok(e instanceof ProjectRefused, 'a ProjectRefused');
+      t.match((e as Error).message, re, (e as Error).message);
+    }
+  }
 });
 
-t.test('writeTree writes the checked tree, folders 0700 and files 0600, nothing outside', async (t) => {
-  const dir = tmpDir(t, 'tree-');
-  const p = parseTree(tree(folder('proj', [file('main.cpp', 'int main(){}'), folder('src', [file('util.cpp', 'int f();'), folder('deep', [file('x.h', '#pragma once')])])])));
-  const made = writeTree(p, dir);
-  t.same(made.map((m) => path.relative(dir, m)), ['src', 'src/deep', 'main.cpp', 'src/util.cpp', 'src/deep/x.h']);
-  t.equal(fs.readFileSync(path.join(dir, 'src', 'deep', 'x.h'), 'utf8'), '#pragma once');
-  t.equal(fs.statSync(path.join(dir, 'src')).mode & 0o777, 0o700);
-  t.equal(fs.statSync(path.join(dir, 'main.cpp')).mode & 0o777, 0o600);
-  t.same(fs.readdirSync(dir).sort(), ['main.cpp', 'src']);
-  t.throws(() => writeTree(p, dir), { code: 'EEXIST' }, 'never over what is there');
+t.test('bounds: depth, entries, bytes', async (t) => {
+  let deep: unknown = file('x.py');
+  for (let i = 0; i < PROJECT_LIMITS.maxDepth + 1; i++) deep = folder(`d${i}`, [deep]);
+  t.throws(() => parse([file('main.py'), deep]), /folders nested deeper than 16/);
+  let ok: unknown = file('x.py');
+  for (let i = 0; i < PROJECT_LIMITS.maxDepth; i++) ok = folder(`d${i}`, [ok]);
+  t.equal(parse([file('main.py'), ok])!.folders.length, 16, 'sixteen levels are fine');
+  const many = Array.from({ length: PROJECT_LIMITS.maxEntries + 1 }, (_, i) => file(`f${i}.py`));
+  t.throws(() => parse(many), /more than 2000 files and folders/);
+  t.throws(() => parse([file('a', 'x'.repeat(600)), file('b', 'y'.repeat(600))], 1000), /larger than 1000 bytes/);
+  // A tree nested far deeper than the stack would allow a recursive reader: refused, not a crash.
+  const abyss = `${'[{"type":"folder","name":"d","items":'.repeat(20000)}[]${'}]'.repeat(20000)}`;
+  t.throws(() => parseProject(abyss, MAX), /nested deeper/);
+});
+
+t.test('writeProject writes inside its folder only', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'project-tree-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const root = path.join(dir, 'run');
+  fs.mkdirSync(root, { mode: 0o700 });
+  const tree = parse([folder('proj', [file('main.py', 'print(1)\n'), folder('pkg', [file('__init__.py', 'A = 1\n')])])])!;
+  writeProject(tree, root);
+  t.same(fs.readdirSync(root).sort(), ['main.py', 'pkg']);
+  t.equal(fs.readFileSync(path.join(root, 'pkg', '__init__.py'), 'utf8'), 'A = 1\n');
+  t.equal(fs.statSync(path.join(root, 'pkg')).mode & 0o777, 0o700);
+  t.equal(fs.statSync(path.join(root, 'main.py')).mode & 0o777, 0o600);
+  t.same(fs.readdirSync(dir), ['run'], 'nothing beside the folder');
+  // A file already at a name (never the case in a fresh folder) is not written through.
+  fs.symlinkSync(path.join(dir, 'outside'), path.join(root, 'main2.py'));
+  t.throws(() => writeProject(parse([file('main2.py', 'x')])!, root), /EEXIST/);
+  t.notOk(fs.existsSync(path.join(dir, 'outside')), 'the link was not followed');
 });

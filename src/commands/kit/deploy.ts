@@ -3,12 +3,17 @@
 // frontend appends to its log (`result`) until `is_finish`. deploy_n_run then starts the app and watches it for its
 // first seconds: what it prints then is shown, and a crash is reported as a crash, never as "deployed and running".
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import type { AppSupervisor } from '../../apps/supervisor';
 import { deployApp, parseDeploy } from '../apps';
 import { badRequest } from '../../core/errors';
 import type { Client, Frame } from '../../core/frame';
 import type { Command, Handler } from '../types';
 import { obj } from '../validate';
+import { removeUserTree } from '../../user-code/user-files';
+import { ProjectRefused, type ProjectTree } from '../../user-code/project-tree';
+import { projectLine, readPythonProject, stagePythonProject } from '../../python/project';
 
 /** How long deploy_n_run watches a started app before it says "running". */
 export const DEPLOY_WATCH_MS = 3000;
@@ -80,8 +85,21 @@ function deployHandler(andRun: boolean): Handler {
     const line = (text: string) => ctx.emit({ cmd: 'deploy-request', result: `${text}\r\n`, is_finish: false });
     const user = typeof b.username === 'string' ? ` from ${b.username.slice(0, 64)}` : '';
     line(`Received prototype "${spec.name}"${user}: ${Buffer.byteLength(code)} bytes of ${converted ? 'converted' : 'original'} code`);
+    // A project (code that is a JSON file tree): refused with its reason, or unpacked with its requirements first.
+    let project: ProjectTree | null = null;
+    try { project = readPythonProject(code, ctx.parts.config.apps.maxCodeBytes); } catch (e) {
+      if (!(e instanceof ProjectRefused)) throw e;
+      return { cmd: 'deploy-request', result: `Error: ${e.message}\r\n`, is_finish: true, error: e.message };
+    }
     line(`Installing ${spec.appId}`);
-    const rec = await deployApp(ctx.parts, spec);
+    if (project) {
+      line(projectLine(project));
+      const { config, log, runAs } = ctx.parts;
+      spec.projectDir = await stagePythonProject(config, log, runAs, project, nodePath.dirname(apps.store.folder(spec.appId)), spec.appId, line);
+    }
+    const rec = await deployApp(ctx.parts, spec).finally(() => {
+      if (spec.projectDir && fs.existsSync(spec.projectDir)) void removeUserTree(ctx.parts.runAs, spec.projectDir);
+    });
     const id = { appId: rec.id, executionId: rec.id };
     if (!andRun) return { cmd: 'deploy-request', result: `${spec.appId} deployed (${rec.status})\r\n`, is_finish: true, ...id, status: rec.status };
 

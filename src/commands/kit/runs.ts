@@ -10,6 +10,8 @@ import type { Frame } from '../../core/frame';
 import type { Command, CommandContext, Handler } from '../types';
 import { isPlainObject, obj, str, typeName } from '../validate';
 import { traceForRun, type RunTrace } from '../vars';
+import { ProjectRefused, type ProjectTree } from '../../user-code/project-tree';
+import { projectLine, readPythonProject } from '../../python/project';
 
 const MAX_RUN_NAME = 128;
 /** usedAPIs taken from one run request for the mock list; the rest is ignored. */
@@ -99,10 +101,23 @@ function runHandler(kind: 'python' | 'binary'): Handler {
       if (!isFile) throw notFound(`data: no binary ${JSON.stringify(name.slice(0, 200))} in ${binDir}: place the program there first (a remote Rust build puts it there)`);
     }
     const stream = runStreamer(ctx);
+    // A project (code that is a JSON file tree: src/python/project.ts): refused with its reason as the run's
+    // only line and exit code 1, or announced before anything else of the run.
+    let project: ProjectTree | null = null;
+    if (code !== undefined) {
+      try { project = readPythonProject(code, ctx.parts.config.apps.maxCodeBytes); } catch (e) {
+        if (!(e instanceof ProjectRefused)) throw e;
+        trace.end();
+        stream.output(`Error: ${e.message}\n`);
+        stream.exit(1);
+        return stream.ended;
+      }
+      if (project) stream.output(`${projectLine(project)}\n`);
+    }
     if (trace.warning) stream.output(`${trace.warning}\n`);
     await joinUsedApis(ctx, req.body.usedAPIs);
     try {
-      await adhoc.start({ owner: ctx.client.id, from: ctx.client.door, name, kind, ...(code !== undefined ? { code } : { path }), onOutput: stream.output, onExit: (c) => { trace.end(); stream.exit(c); }, ...(trace.tracer ? { tracer: trace.tracer } : {}) });
+      await adhoc.start({ owner: ctx.client.id, from: ctx.client.door, name, kind, ...(project ? { project } : code !== undefined ? { code } : { path }), onOutput: stream.output, onExit: (c) => { trace.end(); stream.exit(c); }, ...(trace.tracer ? { tracer: trace.tracer } : {}) });
     } catch (e) {
       trace.end();
       if (isStorageError(e)) throw storageFailure(e, 'the run\'s folder in dataDir/runs', 'nothing was started');
@@ -131,11 +146,11 @@ const stopHandler: Handler = async (ctx, req) => {
   const data = req.body.data;
   const runId = isPlainObject(data) ? str(data, 'runId', { optional: true, max: 64 }) : undefined;
   if (runId !== undefined) {
-    if (await adhoc.stopRun(runId)) return { result: 'Successful', runId };
+    if (await adhoc.stopRun(runId, req.wireName)) return { result: 'Successful', runId };
     throw notFound(`no run ${runId} on ${ctx.parts.runtime.kitId} (it ended, or the id is wrong: get-runtime-info lists the runs)`);
   }
   // The end of the stopped run arrives as its own isDone reply.
-  if (await adhoc.stopOwner(ctx.client.id)) return { result: 'Successful' };
+  if (await adhoc.stopOnRequest(ctx.client.id, req.wireName)) return { result: 'Successful' };
   throw nothingToStop(ctx);
 };
 

@@ -15,6 +15,7 @@ import { Redialer } from './redialer';
 import { systemClock, type Clock } from '../../core/clock';
 import type { KitReplies } from './client';
 import { KitFrontends } from './frontends';
+import { fitToCap } from './frame-cap';
 import { PongPacer, SendBound, sendLimits } from '../send-bound';
 import { decodeEio, encodeAck, encodeConnect, encodeEvent, encodePong, engineUrl, type SioPacket } from './socketio-wire';
 
@@ -62,6 +63,8 @@ export class KitLink implements KitReplies {
   private pongs: PongPacer<string> | null = null;
   /** When the current connection last brought a ping (the dead-link timer looks at it when it fires). */
   private lastPingAt = 0;
+  /** The Kit-Manager's frame cap, from its open packet's maxPayload (null: none announced); frame-cap.ts. */
+  private frameCap: number | null = null;
   private state: ConnState = 'connecting';
   private conn = new Subscriptions();
   private stateTimer: unknown = null;
@@ -265,6 +268,7 @@ export class KitLink implements KitReplies {
       case 'open': {
         if (this.state !== 'connecting') { this.fail(ws, 'second open packet'); return; }
         this.state = 'open';
+        this.frameCap = p.open.maxPayload;
         this.pingWindowMs = Math.min(p.open.pingInterval, MAX_PING_MS) + Math.min(p.open.pingTimeout, MAX_PING_MS);
         if (p.open.pingInterval > MAX_PING_MS || p.open.pingTimeout > MAX_PING_MS) {
           this.parts.log.warn({ pingInterval: p.open.pingInterval, pingTimeout: p.open.pingTimeout, takenMs: this.pingWindowMs }, 'kit-manager ping timings over 10 min; a link without a ping is left after the clamped window');
@@ -363,6 +367,14 @@ export class KitLink implements KitReplies {
       this.parts.log.error({ event: name, err: e.error }, 'reply cannot be encoded; dropped');
       this.dropped();
       return false;
+    }
+    // Never a frame above the Kit-Manager's cap: it would close the link and the reply would be lost (frame-cap.ts).
+    if (this.frameCap !== null && Buffer.byteLength(e.value) > this.frameCap) {
+      const frames = fitToCap(payload, e.value, this.frameCap, (f) => { const x = encodeEvent(name, [f]); return x.ok ? x.value : null; });
+      this.parts.log.warn({ event: name, cmd: payload.cmd, bytes: Buffer.byteLength(e.value), cap: this.frameCap, frames: frames.length }, 'reply larger than the kit-manager\'s frame cap; sent as fits');
+      if (frames.length === 0) { this.dropped(); return false; }
+      for (const f of frames) if (!this.send(ws, f)) { this.dropped(); return false; }
+      return true;
     }
     if (this.send(ws, e.value)) return true;
     this.dropped();
