@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensurePrivateDir, readJsonOrQuarantine, ReservedFile } from '../fsutil';
 import type { RunAs } from './run-as';
+import type { Limits } from './limits/spec';
 import { removeUserTree } from './user-files';
 
 export const APP_TYPES = ['python', 'binary', 'docker', 'mock-service', 'kuksa-server'] as const;
@@ -29,6 +30,8 @@ export interface AppConfig {
   image?: string;
   /** Anything else the prototype carried (mock-service settings): kept, not interpreted here. */
   extra: Record<string, unknown>;
+  /** Lower limits than the box's (apps.limits) for this app: limits/spec.ts. */
+  limits?: Partial<Limits>;
 }
 
 export interface AppRecord {

@@ -32,7 +32,9 @@ import { ImportHint, type HintSource } from './import-hint';
 import { AppStore, STATUSES, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
 import { UsageSampler, type Usage } from './usage';
 import { makeAppFolders, writeAppCode } from './app-folders';
-import { ProcessTrees, type ProcessTree } from './process-tree';
+import type { ProcessTree } from './process-tree';
+import { Confinement } from './limits/confinement';
+import { AppWatch, type Run } from './app-watch';
 
 export const BACKOFF_MAX_MS = 60_000;
 /** Running this long without exiting counts as stable: the crash-loop count and backoff start again. */
@@ -72,6 +74,8 @@ interface Instance {
   /** Every process of the app, also those that left its group (process-tree.ts); ended when the app ends. */
   tree: ProcessTree | null;
   treeEnded: Promise<void>;
+  /** The limits of the current run (app-watch.ts). */
+  run: Run | null;
 }
 
 /** total, and one count per status (an installed app is not stopped, a starting one is not running). */
@@ -85,14 +89,15 @@ export class AppSupervisor {
   /** The temp-dir FIFO folder already named in the log (see appSpawnSpec). */
   private spareFifoDirSaid: string | null = null;
   readonly usage: UsageSampler;
-  private readonly trees: ProcessTrees;
+  /** Limits and their counters (app-watch.ts); the process trees are its confinement's. */
+  readonly watch: AppWatch;
   private closing = false;
   /** A status write waiting (saveSoon). */
   private saveTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config)) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config), confinement?: Confinement) {
     this.store = new AppStore(config.runtime.dataDir);
-    this.trees = new ProcessTrees(config.runtime.dataDir, log, config.apps.processTree as 'auto' | 'cgroup' | 'proc');
+    this.watch = new AppWatch(config, confinement ?? new Confinement(config, log));
     this.usage = new UsageSampler(() => {
       const m = new Map<string, number>();
       for (const [id, inst] of this.apps) if (inst.proc?.alive) m.set(id, inst.proc.pid);
@@ -113,7 +118,7 @@ export class AppSupervisor {
       this.log.error({ file: quarantined }, msg);
       this.notices.push(msg);
     }
-    const swept = this.trees.sweep(apps.map((r) => ({ appId: r.id, marks: marksOf(r.id, path.join(this.store.agentFolder(r.id), 'stderr.fifo')) })));
+    const swept = this.watch.confinement.sweep(apps.map((r) => ({ appId: r.id, marks: marksOf(r.id, path.join(this.store.agentFolder(r.id), 'stderr.fifo')) })));
     if (swept) this.log.warn({ processes: swept }, 'killed app processes left over from the previous agent');
     for (const rec of apps) {
       // A process of the previous agent that survived (kill -9 of the agent, app ignoring SIGHUP) is ended first.
@@ -154,7 +159,7 @@ export class AppSupervisor {
     }
     await Promise.all(waits);
     await Promise.all([...this.apps.values()].map((i) => i.treeEnded));
-    this.trees.close();
+    this.watch.confinement.close();
     for (const inst of this.apps.values()) {
       inst.console.close();
       inst.rec.lastSeq = inst.console.ring.lastSeq;
@@ -167,7 +172,7 @@ export class AppSupervisor {
    * The agent's cgroup folder goes (when no app is in it): at shutdown, and also when the start failed before the
    * supervisor ever ran (the folder was made when it was built).
    */
-  closeTrees(): void { this.trees.close(); }
+  closeTrees(): void { this.watch.confinement.close(); }
 
   /** The last failed write of the registry, until a write succeeds: /health shows it and says degraded. */
   storageError: string | null = null;
@@ -201,6 +206,7 @@ export class AppSupervisor {
         id: rec.id, name: rec.name, type: rec.type, status: rec.status, createdAt: rec.createdAt,
         pid: proc?.alive ? proc.pid : null, exitCode: rec.exitCode, restarts: rec.restarts,
         cpu: u?.cpu ?? null, memory: u?.memory ?? null, restartPolicy: rec.config.restartPolicy, reason: rec.reason,
+        ...this.watch.listed(rec, !!proc?.alive),
       };
     });
   }
@@ -329,6 +335,7 @@ export class AppSupervisor {
       await this.halt(inst, 'uninstall_app', false);
       inst.console.close();
       this.apps.delete(appId);
+      this.watch.forget(appId);
       this.commit(`app ${appId} was stopped and removed, but the registry on disk still lists it`);
       try { await this.store.removeFolders(appId, this.runAs); } catch (e) { this.log.warn({ err: e, appId }, 'could not remove the app folder'); }
       this.log.info({ appId }, 'app uninstalled');
@@ -360,7 +367,7 @@ export class AppSupervisor {
     const { apps } = this.config;
     const console = new AppConsole({ appId: rec.id, lines: apps.consoleBufferLines, bytes: apps.consoleBufferBytes, logFile: path.join(own, 'console.log'), logMaxBytes: apps.logMaxBytes });
     console.startAfter(rec.lastSeq ?? 0);
-    const inst: Instance = { rec, console, proc: null, stopping: false, serviceRunning: false, backoff: null, stableTimer: null, failures: 0, chain: Promise.resolve(), tree: null, treeEnded: Promise.resolve() };
+    const inst: Instance = { rec, console, proc: null, stopping: false, serviceRunning: false, backoff: null, stableTimer: null, failures: 0, chain: Promise.resolve(), tree: null, treeEnded: Promise.resolve(), run: null };
     this.apps.set(rec.id, inst);
     return inst;
   }
@@ -454,7 +461,8 @@ export class AppSupervisor {
           this.log.warn({ dir: fifoDir }, 'the apps folder is not writable: stderr FIFOs are made in the temp dir');
         }
         const hint = rec.type === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
-        const started = this.trees.spawn(rec.id, marksOf(rec.id, spec.stderrFifo), () => new GroupProcess(spec, {
+        // Inside its limits (app-watch.ts); the wrapper gets what it needs for rlimits in its environment.
+        const run = this.watch.start(rec, inst.console, marksOf(rec.id, spec.stderrFifo), (env) => new GroupProcess({ ...spec, env: { ...spec.env, ...env } }, {
           onStdout: (c) => inst.console.write('stdout', c),
           onStderr: (c) => {
             inst.console.write('stderr', c);
@@ -463,8 +471,9 @@ export class AppSupervisor {
           },
           onExit: (info) => this.exited(inst, info),
         }));
-        inst.proc = started.proc;
-        inst.tree = started.tree;
+        inst.run = run;
+        inst.proc = run.confined!.proc;
+        inst.tree = run.confined!.tree;
       }
     } catch (e) {
       inst.proc = null;
@@ -516,7 +525,9 @@ export class AppSupervisor {
     this.usage.update();
     if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
     const rec = inst.rec;
-    const how = info.signal ? `killed by signal ${info.signal}` : `exited with code ${info.exitCode}`;
+    // A limit that ended the run is what ended it (app-watch.ts).
+    const endedBy = this.watch.ended(inst.run, info.signal);
+    const how = endedBy ?? (info.signal ? `killed by signal ${info.signal}` : `exited with code ${info.exitCode}`);
     const exitCode = info.exitCode ?? (info.signal ? 128 + info.signal : null);
     if (inst.stopping || this.closing) {
       inst.stopping = false;
@@ -524,7 +535,7 @@ export class AppSupervisor {
       if (rec.status !== 'uninstalling') this.setStatus(inst, 'stopped', { exitCode, reason: `stopped (${how})` });
       return;
     }
-    const failed = exitCode !== 0;
+    const failed = exitCode !== 0 || endedBy !== null;
     const policy = rec.config.restartPolicy;
     const restart = policy === 'always' || (policy === 'on-failure' && failed);
     if (!restart) {
