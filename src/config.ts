@@ -108,6 +108,8 @@ export const SCHEMA = {
       /** auto: cgroups where the agent may make them, else rlimits; cgroup: refuse to start without; rlimit: only those. */
       enforcement: oneOf('auto', ['auto', 'cgroup', 'rlimit']),
     },
+    /** Hosts besides the loopback that an app's health check may name (comma-separated names or addresses). */
+    healthCheckHosts: str('', { max: 4096, pattern: /^[A-Za-z0-9.:\[\], -]*$/, hint: 'host names or addresses, comma-separated' }),
   },
   packages: {
     installTimeoutS: int(600, 5, 86_400),

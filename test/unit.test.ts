@@ -15,3 +15,4 @@ import './unit/signal-failure';
 import './unit/signals-units';
 import './unit/no-shell';
 import './unit/apps-limits';
+import './unit/apps-health-order';

@@ -34,7 +34,9 @@ import { UsageSampler, type Usage } from './usage';
 import { makeAppFolders, writeAppCode } from './app-folders';
 import type { ProcessTree } from './process-tree';
 import { Confinement } from './limits/confinement';
-import { AppWatch, type Run } from './app-watch';
+import { AppWatch, type AppMetrics, type Run } from './app-watch';
+import { checkDependencies, startOrder } from './start-order';
+import { StartGate, waitingFor } from './start-gate';
 
 export const BACKOFF_MAX_MS = 60_000;
 /** Running this long without exiting counts as stable: the crash-loop count and backoff start again. */
@@ -74,7 +76,7 @@ interface Instance {
   /** Every process of the app, also those that left its group (process-tree.ts); ended when the app ends. */
   tree: ProcessTree | null;
   treeEnded: Promise<void>;
-  /** The limits of the current run (app-watch.ts). */
+  /** Limits and health checks of the current run (app-watch.ts). */
   run: Run | null;
 }
 
@@ -89,8 +91,13 @@ export class AppSupervisor {
   /** The temp-dir FIFO folder already named in the log (see appSpawnSpec). */
   private spareFifoDirSaid: string | null = null;
   readonly usage: UsageSampler;
-  /** Limits and their counters (app-watch.ts); the process trees are its confinement's. */
+  /** Limits, health checks and their counters (app-watch.ts); the process trees are its confinement's. */
   readonly watch: AppWatch;
+  /** Apps waiting for their dependencies, started once these are there (start-gate.ts). */
+  private readonly gate = new StartGate(this.apps, {
+    start: (w) => { void this.serial(w, async () => { if (w.rec.status === 'waiting') await this.launch(w, 'its dependencies are there'); }).catch(() => { /* in error, logged */ }); },
+    wait: (w, reason) => this.setStatus(w, 'waiting', { reason }),
+  });
   private closing = false;
   /** A status write waiting (saveSoon). */
   private saveTimer: NodeJS.Timeout | null = null;
@@ -120,7 +127,10 @@ export class AppSupervisor {
     }
     const swept = this.watch.confinement.sweep(apps.map((r) => ({ appId: r.id, marks: marksOf(r.id, path.join(this.store.agentFolder(r.id), 'stderr.fifo')) })));
     if (swept) this.log.warn({ processes: swept }, 'killed app processes left over from the previous agent');
-    for (const rec of apps) {
+    // In start order (start-order.ts): an app is restored after the apps it depends on; one whose conditions do not
+    // hold yet waits for them.
+    const order = startOrder(apps.map((r) => r.id), (id) => apps.find((r) => r.id === id)?.config.dependsOn);
+    for (const rec of order.map((id) => apps.find((r) => r.id === id)!)) {
       // A process of the previous agent that survived (kill -9 of the agent, app ignoring SIGHUP) is ended first.
       if (rec.pid && isLeftoverOf(rec.pid, rec.id)) {
         this.log.warn({ appId: rec.id, pid: rec.pid }, 'killing app process left over from the previous agent');
@@ -133,8 +143,8 @@ export class AppSupervisor {
         rec.status = 'error';
       } else if (rec.desired === 'running') {
         rec.status = 'stopped';
-        void this.serial(inst, () => this.launch(inst, 'restored after agent restart')).catch(() => { /* now in error, logged */ });
-      } else if (rec.status === 'running' || rec.status === 'paused' || rec.status === 'starting') {
+        void this.serial(inst, () => this.launchWhenReady(inst, 'restored after agent restart')).catch(() => { /* now in error, logged */ });
+      } else if (rec.status === 'running' || rec.status === 'paused' || rec.status === 'starting' || rec.status === 'waiting') {
         rec.status = 'stopped';
       }
     }
@@ -154,6 +164,7 @@ export class AppSupervisor {
     for (const inst of this.apps.values()) {
       if (inst.backoff) clearTimeout(inst.backoff);
       if (inst.stableTimer) clearTimeout(inst.stableTimer);
+      inst.run?.health?.stop();
       if (inst.proc) { inst.stopping = true; waits.push(inst.proc.stop(this.config.apps.stopGraceMs)); }
       if (inst.serviceRunning) waits.push(this.hooks.get(inst.rec.type)!.stop(inst.rec).catch(() => {}));
     }
@@ -199,6 +210,11 @@ export class AppSupervisor {
 
   usageOf(appId: string): Usage | null { return this.usage.get(appId); }
 
+  /** Each app's figures for /metrics (app-watch.ts, doors/metrics.ts). */
+  metricsView(): AppMetrics[] {
+    return [...this.apps.values()].map((i) => this.watch.metrics(i.rec, i.proc?.alive ? i.proc.pid : null, this.usage.get(i.rec.id)?.memory ?? null, i.console.ring.lastSeq));
+  }
+
   list(): Frame[] {
     return [...this.apps.values()].map(({ rec, proc }) => {
       const u = this.usage.get(rec.id);
@@ -225,6 +241,8 @@ export class AppSupervisor {
       throw new CommandError('LIMIT', `at most ${this.config.apps.maxApps} apps (apps.maxApps); uninstall one first`);
     }
     if (spec.type === 'docker' && !onPath(this.config.apps.docker)) throw unavailable('docker is not available on this box');
+    // Dependencies exist and make no cycle (start-order.ts); refused before anything changes.
+    checkDependencies(spec.appId, spec.config.dependsOn, new Map([...this.apps].filter(([id]) => id !== spec.appId).map(([id, i]) => [id, i.rec.config.dependsOn])));
     const rec: AppRecord = {
       id: spec.appId, prototypeId: spec.prototypeId, name: spec.name, type: spec.type,
       createdAt: new Date().toISOString(), config: spec.config, desired: 'stopped', status: 'installing',
@@ -254,7 +272,7 @@ export class AppSupervisor {
         throw new CommandError('INTERNAL', reason);
       }
       this.setStatus(inst, 'installed');
-      if (spec.autoStart) await this.launch(inst, 'deployed with autoStart');
+      if (spec.autoStart) await this.launchWhenReady(inst, 'deployed with autoStart');
       return inst.rec;
     });
   }
@@ -263,11 +281,11 @@ export class AppSupervisor {
     const inst = this.mustGet(appId);
     return this.serial(inst, async () => {
       const s = inst.rec.status;
-      if (s === 'running' || s === 'paused' || s === 'starting') throw conflict(`app ${appId} is already ${s}`);
+      if (s === 'running' || s === 'paused' || s === 'starting' || s === 'waiting') throw conflict(`app ${appId} is already ${s}`);
       if (s === 'installing' || s === 'uninstalling') throw conflict(`app ${appId} is ${s}`);
       this.intend(inst, 'running', `app ${appId} was not started`);
       inst.failures = 0;
-      await this.launch(inst, 'run_app');
+      await this.launchWhenReady(inst, 'run_app');
       return inst.rec;
     });
   }
@@ -276,7 +294,7 @@ export class AppSupervisor {
     const inst = this.mustGet(appId);
     return this.serial(inst, async () => {
       const s = inst.rec.status;
-      if (s !== 'running' && s !== 'paused' && s !== 'starting') throw conflict(`app ${appId} is not running (status ${s})`);
+      if (s !== 'running' && s !== 'paused' && s !== 'starting' && s !== 'waiting') throw conflict(`app ${appId} is not running (status ${s})`);
       this.intend(inst, 'stopped', `app ${appId} keeps running`);
       await this.halt(inst, 'stop_app');
       return inst.rec;
@@ -400,6 +418,16 @@ export class AppSupervisor {
       if (status === 'installing' || status === 'uninstalling') this.saveOrLog();
       else this.saveSoon();
     }
+    if (!this.closing) this.gate.wake();
+  }
+
+  /** launch(), or status `waiting` (with what it waits for as the reason) while a dependency's condition does not hold. */
+  private async launchWhenReady(inst: Instance, why: string): Promise<void> {
+    const missing = this.gate.missing(inst.rec);
+    if (missing.length === 0) return this.launch(inst, why);
+    if (inst.backoff) { clearTimeout(inst.backoff); inst.backoff = null; }
+    inst.rec.desired = 'running';
+    this.setStatus(inst, 'waiting', { reason: waitingFor(missing) });
   }
 
   private saveOrLog(): void {
@@ -445,6 +473,7 @@ export class AppSupervisor {
     if (inst.backoff) { clearTimeout(inst.backoff); inst.backoff = null; }
     rec.desired = 'running';
     inst.stopping = false;
+    rec.succeeded = false;
     this.setStatus(inst, 'starting', { exitCode: null, reason: null });
     try {
       if (rec.type === 'mock-service') {
@@ -474,6 +503,7 @@ export class AppSupervisor {
         inst.run = run;
         inst.proc = run.confined!.proc;
         inst.tree = run.confined!.tree;
+        this.watch.watchHealth(rec, run, spec, () => { void inst.proc?.stop(this.config.apps.stopGraceMs); });
       }
     } catch (e) {
       inst.proc = null;
@@ -499,6 +529,7 @@ export class AppSupervisor {
   private async halt(inst: Instance, why: string, markStopped = true): Promise<void> {
     if (inst.backoff) { clearTimeout(inst.backoff); inst.backoff = null; }
     if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
+    inst.run?.health?.stop();
     if (inst.proc) {
       inst.stopping = true;
       const proc = inst.proc;
@@ -511,7 +542,7 @@ export class AppSupervisor {
       await this.hooks.get(inst.rec.type)?.stop(inst.rec);
       inst.serviceRunning = false;
       if (markStopped) this.setStatus(inst, 'stopped', { reason: why });
-    } else if (markStopped && (inst.rec.status === 'starting' || inst.rec.status === 'running')) {
+    } else if (markStopped && (inst.rec.status === 'starting' || inst.rec.status === 'running' || inst.rec.status === 'waiting')) {
       this.setStatus(inst, 'stopped', { reason: why });
     }
     this.log.debug({ appId: inst.rec.id, why }, 'app halted');
@@ -525,7 +556,7 @@ export class AppSupervisor {
     this.usage.update();
     if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
     const rec = inst.rec;
-    // A limit that ended the run is what ended it (app-watch.ts).
+    // A limit or a failed health check that ended the run is what ended it (app-watch.ts).
     const endedBy = this.watch.ended(inst.run, info.signal);
     const how = endedBy ?? (info.signal ? `killed by signal ${info.signal}` : `exited with code ${info.exitCode}`);
     const exitCode = info.exitCode ?? (info.signal ? 128 + info.signal : null);
@@ -536,6 +567,7 @@ export class AppSupervisor {
       return;
     }
     const failed = exitCode !== 0 || endedBy !== null;
+    rec.succeeded = !failed;
     const policy = rec.config.restartPolicy;
     const restart = policy === 'always' || (policy === 'on-failure' && failed);
     if (!restart) {
@@ -561,7 +593,7 @@ export class AppSupervisor {
       inst.backoff = null;
       void this.serial(inst, async () => {
         if (rec.status !== 'starting' || inst.rec !== rec) return; // stopped or redeployed meanwhile
-        await this.launch(inst, 'restart policy').catch(() => {});
+        await this.launchWhenReady(inst, 'restart policy').catch(() => {});
       });
     }, delay);
   }

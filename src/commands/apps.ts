@@ -9,6 +9,8 @@ import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
 import { int, isPlainObject, obj, str, strList, typeName } from './validate';
 import { parseAppLimits } from '../apps/limits/spec';
+import { parseHealthCheck } from '../apps/health-check';
+import { parseDependsOn } from '../apps/start-order';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_ENV = 100;
@@ -29,6 +31,12 @@ function appIdOf(body: Frame): string {
   if (raw.includes('\0') || raw.includes('/') || raw.includes('\\') || raw.includes('..')) throw badRequest(`appId: must not contain NUL, '/', '\\' or '..'`);
   if (!isSafeId(raw)) throw badRequest('appId: expected 1 to 64 characters of [A-Za-z0-9._-]');
   return raw;
+}
+
+/** The app id of a prototype id, as deploy makes it ("A" → "VEA-A"). */
+function appIdOfPrototype(raw: string, key: string): string {
+  const id = sanitiseId(raw, key);
+  return id.startsWith('VEA-') ? id : `VEA-${id}`;
 }
 
 function parseConfig(type: AppType, cfg: Frame, hasCode: boolean, parts: Parts): AppConfig {
@@ -55,9 +63,11 @@ function parseConfig(type: AppType, cfg: Frame, hasCode: boolean, parts: Parts):
   }
   const image = str(cfg, 'image', { max: 512, optional: true });
   if (type === 'docker' && (!image || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(image))) throw badRequest('config.image: a docker app needs an image name like "repo/name:tag"');
-  // Limits: checked here, at the edge (never above the box's).
+  // What operators of a workload supervisor rely on (limits, health checks, start order): checked here, at the edge.
   const limits = parseAppLimits(cfg.limits, parts.apps.watch.confinement.box);
-  const known = new Set(['env', 'args', 'restartPolicy', 'restartDelayMs', 'maxRestarts', 'path', 'image', 'autoStart', 'limits']);
+  const healthCheck = parseHealthCheck(cfg.healthCheck, parts.apps.watch.healthHosts);
+  const dependsOn = parseDependsOn(cfg.dependsOn, (id) => appIdOfPrototype(id, 'id'));
+  const known = new Set(['env', 'args', 'restartPolicy', 'restartDelayMs', 'maxRestarts', 'path', 'image', 'autoStart', 'limits', 'healthCheck', 'dependsOn']);
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(cfg)) if (!known.has(k)) extra[k] = v;
   return {
@@ -68,6 +78,8 @@ function parseConfig(type: AppType, cfg: Frame, hasCode: boolean, parts: Parts):
     maxRestarts: int(cfg, 'maxRestarts', { min: 0, max: 1000, def: 5 }),
     extra,
     ...(Object.keys(limits).length ? { limits } : {}),
+    ...(healthCheck ? { healthCheck } : {}),
+    ...(dependsOn ? { dependsOn } : {}),
   };
 }
 

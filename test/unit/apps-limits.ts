@@ -2,6 +2,8 @@
 // cgroup-v1.ts) and what a guard makes of the kernel's counters (guard.ts). The cgroups themselves are exercised by
 // test/apps-limits.test.ts against the real kernel.
 import t from 'tap';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { anyLimit, checkBoxLimit, describeLimit, effectiveLimits, parseAppLimits, type Limits } from '../../src/apps/limits/spec';
 import { cgroupDir, parseKeyed, parseMounts, parseProcCgroup } from '../../src/apps/limits/cgroup-fs';
 import { findV1 } from '../../src/apps/limits/cgroup-v1';
@@ -78,6 +80,7 @@ t.test('rlimits: numbers through the environment, a fixed shell text', async (t)
   t.same(rlimitEnv({ memoryMB: 128, cpuPercent: 50, pids: 64 }, { memory: false, pids: true }), { SDV_RLIMIT_NPROC: '64' });
   t.same(rlimitEnv({ memoryMB: 0, cpuPercent: 0, pids: 0 }, { memory: true, pids: true }), {});
   t.notMatch(RLIMIT_SH, /\d{2,}/, 'no value is part of the shell text');
+  t.ok(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'apps', 'process.ts'), 'utf8').includes(RLIMIT_SH), 'the wrapper of process.ts has it, written out');
 });
 
 t.test('a guard: OOM kills and refused forks become lines; the run\'s end is told by its limit', async (t) => {

@@ -96,3 +96,15 @@ export function removeCgroupTree(dir: string): boolean {
 function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
+
+const CLK_TCK = 100;
+
+/** CPU seconds of a process and its reaped children (utime, stime, cutime, cstime of /proc/<pid>/stat); null if gone. */
+export function procCpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after the name: state is field 3; utime 14 … cstime 17 → indexes 11 … 14 here
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch { return null; }
+}
