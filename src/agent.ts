@@ -9,6 +9,7 @@ import type { StatusBoard } from './core/status';
 import { VERSION } from './version';
 import { LocalApi } from './doors/local-api';
 import { HealthServer, type AppCounts } from './doors/health';
+import { Metrics } from './doors/metrics';
 import { AppSupervisor } from './apps/supervisor';
 import { AdhocRuns } from './apps/adhoc';
 import { Confinement } from './apps/limits/confinement';
@@ -103,7 +104,10 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     const api = new LocalApi(parts);
     const apiPort = await api.start();
     stops.push(() => api.stop());
-    const health = new HealthServer(parts, appCounts);
+    // GET /metrics beside /health (doors/metrics.ts).
+    const metrics = new Metrics(parts, { localApi: () => api.clientCount });
+    stops.push(() => metrics.close());
+    const health = new HealthServer(parts, appCounts, metrics);
     const healthPort = await health.start();
     stops.push(() => health.stop());
     if (config.kitManager.url) {
