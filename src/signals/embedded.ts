@@ -106,7 +106,6 @@ export class SignalStore {
     return { ok: true };
   }
 
-  hasProvider(path: string): boolean { return this.providers.has(path); }
 
   /** True when a target set now takes effect: a provider claimed the actuator, or the store echoes it. */
   canActuate(path: string): boolean { return this.echo || this.providers.has(path); }

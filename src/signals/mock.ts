@@ -5,7 +5,7 @@
 //   static         the mock list's values are held as current values
 //   off            nothing
 // Works through the Broker interface, so the same code drives the embedded store (a provider claim), a v2 databroker
-// (OpenProviderStream + PublishValue) and a v1 databroker (Subscribe to targets + Set values). The legacy mock list
+// (OpenProviderStream + PublishValue) and a v1 databroker (Subscribe to targets + Set values). The mock list
 // ([{signal, value}], values as strings like the Python runtime keeps them) is persisted in dataDir.
 
 import { writeFileAtomic, readJsonOrQuarantine } from '../fsutil';
