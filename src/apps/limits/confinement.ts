@@ -54,12 +54,13 @@ export class Confinement {
     const cfg = config.apps.limits;
     this.box = { memoryMB: cfg.memoryMB, cpuPercent: cfg.cpuPercent, pids: cfg.pids };
     const cgroups = cfg.enforcement !== 'rlimit';
-    // Controllers are asked for only when a limit is set: enabling them may move the agent into a leaf cgroup.
+    // Also on a box without limits of its own: an app's config.limits may set some (enabling v2 controllers may move
+    // the agent into a leaf of its cgroup, cgroup-v2.ts).
     const limited = anyLimit(this.box);
-    this.trees = new ProcessTrees(config.runtime.dataDir, log, config.apps.processTree as 'auto' | 'cgroup' | 'proc', cgroups && limited ? V2_CONTROLLERS : []);
+    this.trees = new ProcessTrees(config.runtime.dataDir, log, config.apps.processTree as 'auto' | 'cgroup' | 'proc', cgroups ? V2_CONTROLLERS : []);
     const v2 = this.trees.controllers;
     const hash = crypto.createHash('sha256').update(path.resolve(config.runtime.dataDir)).digest('hex').slice(0, 12);
-    const wantV1 = cgroups && limited ? (['memory', 'cpu', 'pids'] as const).filter((c) => !v2.includes(c)) : [];
+    const wantV1 = cgroups ? (['memory', 'cpu', 'pids'] as const).filter((c) => !v2.includes(c)) : [];
     const opened = wantV1.length ? V1Groups.open(`sdv-agent-${hash}`, wantV1) : { groups: null, refused: {} };
     this.v1 = opened.groups;
     const has1 = this.v1?.controllers ?? [];
