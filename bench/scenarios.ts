@@ -12,6 +12,7 @@ import { VssModel } from '../src/signals/vss';
 import { reconnect } from './reconnect';
 import { velocitas } from './velocitas';
 import { mqttScenario, modelScenario } from './app-environment';
+import { limitsScenario } from './limits';
 import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
 
 export type Metrics = Record<string, number | string>;
@@ -574,4 +575,4 @@ async function scaleRun(executable?: string): Promise<Metrics> {
   }
 }
 
-export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect, mqttScenario, modelScenario];
+export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect, mqttScenario, modelScenario, limitsScenario];
