@@ -14,6 +14,7 @@ import { velocitas } from './velocitas';
 import { mqttScenario, modelScenario } from './app-environment';
 import { cppWatchScenario } from './cpp-watch';
 import { defaultModelScenario } from './default-model';
+import { limitsScenario } from './limits';
 import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
 
 export type Metrics = Record<string, number | string>;
@@ -576,4 +577,4 @@ async function scaleRun(executable?: string): Promise<Metrics> {
   }
 }
 
-export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect, mqttScenario, modelScenario, cppWatchScenario, defaultModelScenario];
+export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect, mqttScenario, modelScenario, cppWatchScenario, defaultModelScenario, limitsScenario];

@@ -76,7 +76,7 @@ fi
 # --- Debian tools ------------------------------------------------------------------------------------------------
 missing=()
 for cmd in mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients prlimit:util-linux \
-    systemd-analyze:systemd g++:g++ cmake:cmake rustc:rustc cargo:cargo openssl:openssl; do
+    systemd-analyze:systemd g++:g++ cmake:cmake rustc:rustc cargo:cargo openssl:openssl promtool:prometheus; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${cmd%%:*}" ] || [ -x "/usr/bin/${cmd%%:*}" ] || missing+=("${cmd##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -75,13 +75,13 @@ for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Num
 const RUNNER_CACHES = /^(tsx|v8-compile-cache)-\d+$/;
 for (const name of fs.readdirSync(runTmp)) if (!RUNNER_CACHES.test(name)) leftovers.push(`temp entry ${name}`);
 fs.rmSync(runTmp, { recursive: true, force: true, maxRetries: 5 });
-// "<cgroup>\t<the test file whose agent made it>" per line
+// "<cgroup>\t<the test file whose agent made it>" per line (cgroup v2 trees, and the v1 folders of apps.limits)
 const cgroups = new Map(fs.readFileSync(ledger, 'utf8').split('\n').filter((l) => l.includes('sdv-agent-')).map((l) => l.split('\t')));
 fs.rmSync(ledger, { force: true });
 for (const [dir, testFile] of cgroups) {
   if (!fs.existsSync(dir)) continue;
   leftovers.push(`cgroup ${dir} (an agent of ${testFile})`);
-  spawnSync('sh', ['-c', `for d in $(find "$1" -depth -type d); do echo 1 > "$d/cgroup.kill" 2>/dev/null; rmdir "$d" 2>/dev/null; done`, 'sh', dir]);
+  spawnSync('sh', ['-c', `for d in $(find "$1" -depth -type d); do echo 1 > "$d/cgroup.kill" 2>/dev/null || xargs -r kill -9 < "$d/cgroup.procs" 2>/dev/null; sleep 0.2; rmdir "$d" 2>/dev/null; done`, 'sh', dir]);
 }
 
 const shown = leftovers.slice(0, 30).map((l) => `#   ${l}`).join('\n');

@@ -9,8 +9,10 @@ import type { StatusBoard } from './core/status';
 import { VERSION } from './version';
 import { LocalApi } from './doors/local-api';
 import { HealthServer, type AppCounts } from './doors/health';
+import { Metrics } from './doors/metrics';
 import { AppSupervisor } from './apps/supervisor';
 import { AdhocRuns } from './apps/adhoc';
+import { Confinement } from './apps/limits/confinement';
 import { letPass, resolveRunAs } from './user-code/run-as';
 import { PackageInstaller } from './python/installer';
 import { removeStaleBuilds } from './build/compile';
@@ -59,7 +61,9 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     // 2. parts (apps restored, signals started)
     // Addresses user programs get: the ports the agent's servers actually bound (port 0 in tests), read at each spawn.
     const addresses = serviceAddresses(config, { kuksa: () => signals.grpcPort ?? 0, mqtt: () => mqtt.port ?? 0 });
-    const apps = new AppSupervisor(config, log, notices, runAs, addresses);
+    // Where apps and ad-hoc runs start: their process trees and limits (one for both).
+    const confinement = new Confinement(config, log);
+    const apps = new AppSupervisor(config, log, notices, runAs, addresses, confinement);
     // Runs last of all (stops run in reverse): a start that fails after this point leaves no cgroup folder behind.
     stops.push(() => apps.closeTrees());
     const signals = new SignalHub({ config, log, status, notices });
@@ -82,7 +86,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     stops.push(() => removeSpareFifoDir());
     // Pushed only once started: a supervisor that never loaded the registry must not save it (it would be empty).
     stops.push(() => apps.shutdown());
-    const adhoc = new AdhocRuns(config, log, runAs, addresses);
+    const adhoc = new AdhocRuns(config, log, runAs, addresses, confinement);
     adhoc.setImportHints((m) => python.hint(m));
     stops.push(() => adhoc.stopAll());
     void removeStaleBuilds(config, runAs);
@@ -101,7 +105,10 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     const api = new LocalApi(parts);
     const apiPort = await api.start();
     stops.push(() => api.stop());
-    const health = new HealthServer(parts, appCounts);
+    // GET /metrics beside /health (doors/metrics.ts).
+    const metrics = new Metrics(parts, { localApi: () => api.clientCount });
+    stops.push(() => metrics.close());
+    const health = new HealthServer(parts, appCounts, metrics);
     const healthPort = await health.start();
     stops.push(() => health.stop());
     if (config.kitManager.url) {

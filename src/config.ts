@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { checkBoxLimit, LIMIT_NAMES, LIMIT_RANGES } from './apps/limits/spec';
 
 type Leaf =
   | { kind: 'string'; def: string; secret?: boolean; max?: number; pattern?: RegExp; hint?: string }
@@ -98,6 +99,19 @@ export const SCHEMA = {
     docker: str('docker'),
     /** Where run_bin_app finds the binaries the operator placed on the box; empty = dataDir/bin. */
     binDir: str(''),
+    /**
+     * What every app and ad-hoc run may use, its whole process tree together (0 = no limit): the default and the
+     * ceiling of an app's config.limits. See config.example.yaml for why these values.
+     */
+    limits: {
+      memoryMB: int(512, 0, LIMIT_RANGES.memoryMB.max),
+      cpuPercent: int(100, 0, LIMIT_RANGES.cpuPercent.max),
+      pids: int(256, 0, LIMIT_RANGES.pids.max),
+      /** auto: cgroups where the agent may make them, else rlimits; cgroup: refuse to start without; rlimit: only those. */
+      enforcement: oneOf('auto', ['auto', 'cgroup', 'rlimit']),
+    },
+    /** Hosts besides the loopback that an app's health check may name (comma-separated names or addresses). */
+    healthCheckHosts: str('', { max: 4096, pattern: /^[A-Za-z0-9.:\[\], -]*$/, hint: 'host names or addresses, comma-separated' }),
   },
   packages: {
     installTimeoutS: int(600, 5, 86_400),
@@ -263,6 +277,10 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     throw new ConfigError('kuksa.tls.enabled: expected true when kuksa.tls.caFile, certFile or keyFile is set');
   }
   if (!!raw.kuksa.tls.certFile !== !!raw.kuksa.tls.keyFile) throw new ConfigError('kuksa.tls.keyFile: certFile and keyFile go together');
+  for (const name of LIMIT_NAMES) {
+    const why = checkBoxLimit(name, raw.apps.limits[name]);
+    if (why) throw new ConfigError(`apps.limits.${name}: ${why}`);
+  }
   return { config: deepFreeze(raw) as Config, file };
 }
 

@@ -19,3 +19,5 @@ import './unit/build-project-tree';
 import './unit/cpp-values';
 import './unit/python-model-root';
 import './unit/kit-frame-cap';
+import './unit/apps-limits';
+import './unit/apps-health-order';

@@ -34,6 +34,7 @@ import { ImportHint, type HintSource } from './import-hint';
 import { handOverTree, removeUserTree } from '../user-code/user-files';
 import { installProjectRequirements, unpackPythonProject } from '../python/project';
 import type { ProjectTree } from '../user-code/project-tree';
+import { Confinement, type Confined } from './limits/confinement';
 
 export const MAX_RUNS = 16;
 const COALESCE_MS = 20;
@@ -70,8 +71,12 @@ export class AdhocRuns {
   private readonly live = new Map<string, Live>(); // owner → run
   private readonly root: string;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config)) {
+  /** Where runs start: inside apps.limits, in a process tree of their own (limits/confinement.ts). */
+  private readonly confinement: Confinement;
+
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config), confinement?: Confinement) {
     this.root = path.join(config.runtime.dataDir, 'runs');
+    this.confinement = confinement ?? new Confinement(config, log);
   }
 
   private importHints: HintSource | null = null;
@@ -177,18 +182,24 @@ export class AdhocRuns {
       if (line) output(`${line}\n`);
     };
     let run: AdhocRun | null = null;
-    const proc = new GroupProcess({
+    let confined: Confined<GroupProcess> | null = null;
+    // Within apps.limits, like every app; what a limit does is a line of the run's output.
+    confined = this.confinement.spawn(`run-${id}`, [], this.confinement.box, (limitEnv) => new GroupProcess({
       file, args, cwd: folder, ...asUser(this.runAs),
-      env: { ...appEnv(this.config, folder, this.runAs, {}, this.addresses), ...(opts.kind === 'python' ? opts.tracer?.env : undefined) },
+      env: { ...appEnv(this.config, folder, this.runAs, {}, this.addresses), ...(opts.kind === 'python' ? opts.tracer?.env : undefined), ...limitEnv },
     }, {
       // Without a stderr FIFO an ad-hoc run's traceback comes through the pty, so both streams are watched.
       onStdout: withHint,
       onStderr: withHint,
-      onExit: ({ exitCode }) => {
+      onExit: ({ exitCode, signal }) => {
+        const killedBy = confined?.guard.verdict(signal);
+        if (killedBy) output(`[sdv-agent] run ${killedBy.reason}\n`);
         flush();
         const l = this.live.get(opts.owner);
         if (l && l.run === run && run) { if (l.capTimer) clearTimeout(l.capTimer); this.live.delete(opts.owner); }
-        void removeUserTree(this.runAs, folder);
+        // What the run started goes with it (also a child that left its group), then its folder.
+        void (confined?.tree.end() ?? Promise.resolve()).then(() => removeUserTree(this.runAs, folder));
+        this.confinement.forget(`run-${id}`);
         if (slot.stoppedBy) {
           // A Stop: said as such, with the status a shell would show, instead of whatever the kill left unsaid.
           opts.onOutput(`[sdv-agent] stopped on request (${slot.stoppedBy}): the run's processes were ended with SIGKILL\n`);
@@ -197,7 +208,8 @@ export class AdhocRuns {
         }
         opts.onExit(exitCode);
       },
-    });
+    }), (e) => { if (e.line) output(`${e.line}\n`); });
+    const proc = confined.proc;
     const started: AdhocRun = { id, owner: opts.owner, name: opts.name, pid: proc.pid, folder };
     run = started;
     const live = slot;

@@ -14,12 +14,15 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
+import { enableControllers } from './limits/cgroup-v2';
 
 export type TreeMode = 'cgroup' | 'proc';
 const END_WAIT_MS = 2000;
 
 export interface ProcessTree {
   readonly mode: TreeMode;
+  /** The tree's cgroup v2 folder (mode cgroup): its cpu.stat and, with limits, its controllers' files. */
+  readonly dir: string | null;
   /** A signal to every process of the tree (pause, resume). */
   signal(sig: NodeJS.Signals): void;
   /** A signal to the processes that left the app's process group (stop's SIGTERM: the group has its own). */
@@ -28,16 +31,31 @@ export interface ProcessTree {
   end(): Promise<void>;
 }
 
+/** What the limits layer does around a spawn in the app's cgroup (limits/confinement.ts). */
+export interface SpawnHooks {
+  /** The folder is made, the agent is about to step in. */
+  before(dir: string): void;
+  /** The agent has stepped out; the app's first process is in there. */
+  after(dir: string): void;
+}
+
 interface Stat { pid: number; ppid: number; pgrp: number; session: number; start: number }
 
 export class ProcessTrees {
   readonly mode: TreeMode;
-  private readonly where: { base: string; own: string } | null;
+  private readonly where: { base: string; own: string; controllers: string[]; why?: string } | null;
   private get base(): string | null { return this.where?.base ?? null; }
+  /** cgroup v2 controllers enabled for the apps' cgroups (asked for by the limits layer). */
+  get controllers(): string[] { return this.where?.controllers ?? []; }
+  /** Why the controllers asked for are not there (none in v2, the agent not alone in its cgroup…). */
+  get controllersWhy(): string | undefined { return this.where?.why; }
 
-  /** `want`: apps.processTree. 'cgroup' that cannot be had throws (the start fails, saying why). */
-  constructor(dataDir: string, private readonly log: Logger, want: 'auto' | TreeMode) {
-    this.where = want === 'proc' ? null : cgroupBase(dataDir);
+  /**
+   * `want`: apps.processTree. 'cgroup' that cannot be had throws (the start fails, saying why). `controllers`: the
+   * cgroup v2 controllers the limits layer would like enabled below the agent (none when it has no limits to set).
+   */
+  constructor(dataDir: string, private readonly log: Logger, want: 'auto' | TreeMode, controllers: readonly string[] = []) {
+    this.where = want === 'proc' ? null : cgroupBase(dataDir, controllers);
     if (want === 'cgroup' && !this.where) throw new Error('apps.processTree is cgroup, but the agent may not create a cgroup here (cgroup v2 with a writable or delegated subtree is needed)');
     this.mode = this.where ? 'cgroup' : 'proc';
     log.info({ mode: this.mode, cgroup: this.base ?? undefined }, 'app process trees are tracked');
@@ -47,12 +65,13 @@ export class ProcessTrees {
    * Runs `spawn` (which starts the app's first process, synchronously) and tracks the tree of that process;
    * `marks`: environment entries only this app's processes carry (for /proc tracking).
    */
-  spawn<T extends { readonly pid: number }>(appId: string, marks: readonly string[], spawn: () => T): { proc: T; tree: ProcessTree } {
+  spawn<T extends { readonly pid: number }>(appId: string, marks: readonly string[], spawn: () => T, hooks?: SpawnHooks): { proc: T; tree: ProcessTree } {
     if (this.where) {
       const dir = path.join(this.where.base, appId);
       let inside = false;
       try {
         fs.mkdirSync(dir, { recursive: true });
+        hooks?.before(dir);
         fs.writeFileSync(path.join(dir, 'cgroup.procs'), `${process.pid}\n`);
         inside = true;
       } catch (e) {
@@ -61,6 +80,7 @@ export class ProcessTrees {
       if (inside) {
         let proc: T;
         try { proc = spawn(); } finally { this.stepOut(); }
+        hooks?.after(dir);
         return { proc, tree: new CgroupTree(dir, proc.pid) };
       }
     }
@@ -84,12 +104,17 @@ export class ProcessTrees {
     const rest: Array<readonly string[]> = [];
     for (const { appId, marks } of apps) {
       const dir = this.base ? path.join(this.base, appId) : null;
-      if (dir && fs.existsSync(dir)) {
-        const tree = new CgroupTree(dir, 0);
-        n += tree.pids().length;
-        tree.signal('SIGKILL');
-        try { fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1'); } catch { /* older kernel: signalled one by one */ }
-      } else rest.push(marks);
+      if (!dir || !fs.existsSync(dir)) rest.push(marks);
+    }
+    // Every cgroup under the base is of this dataDir's agent (apps and ad-hoc runs), and nothing runs yet.
+    let left: string[] = [];
+    try { left = this.base ? fs.readdirSync(this.base, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name) : []; } catch { /* none */ }
+    for (const name of left) {
+      const dir = path.join(this.base!, name);
+      const tree = new CgroupTree(dir, 0);
+      n += tree.pids().length;
+      tree.signal('SIGKILL');
+      try { fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1'); } catch { /* older kernel: signalled one by one */ }
     }
     if (rest.length === 0) return n;
     for (const s of allStats()) {
@@ -109,7 +134,7 @@ export class ProcessTrees {
 
 class CgroupTree implements ProcessTree {
   readonly mode = 'cgroup' as const;
-  constructor(private readonly dir: string, private readonly leader: number) {}
+  constructor(readonly dir: string, private readonly leader: number) {}
 
   pids(): number[] {
     try { return fs.readFileSync(path.join(this.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number); } catch { return []; }
@@ -133,6 +158,7 @@ class CgroupTree implements ProcessTree {
 
 class ProcTree implements ProcessTree {
   readonly mode = 'proc' as const;
+  readonly dir = null;
   private readonly start: number;
   /** Members seen so far: a later scan keeps them even when their parents are gone. */
   private readonly known = new Map<number, number>();
@@ -179,9 +205,11 @@ class ProcTree implements ProcessTree {
 
 /**
  * <cgroup v2 mount><the agent's own cgroup>/sdv-agent-<hash of dataDir>, made here, and the agent's own cgroup; null
- * where that is not possible. Proven by stepping into a probe cgroup and back, as every app start will.
+ * where that is not possible. Proven by stepping into a probe cgroup and back, as every app start will. With
+ * `controllers` (limits), those of them the agent's cgroup offers are enabled for the apps' cgroups (cgroup-v2.ts;
+ * the agent may move into a leaf of its cgroup for that).
  */
-function cgroupBase(dataDir: string): { base: string; own: string } | null {
+function cgroupBase(dataDir: string, controllers: readonly string[]): { base: string; own: string; controllers: string[]; why?: string } | null {
   let ownDir: string | null = null;
   let probe: string | null = null;
   try {
@@ -192,13 +220,21 @@ function cgroupBase(dataDir: string): { base: string; own: string } | null {
     ownDir = path.join(mount, own);
     const hash = crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
     const base = path.join(ownDir, `sdv-agent-${hash}`);
+    let enabled: string[] = [];
+    let why: string | undefined;
+    if (controllers.length) {
+      const r = enableControllers(ownDir, base, 'agent', controllers);
+      enabled = r.enabled;
+      why = r.why;
+      ownDir = r.own;
+    }
     fs.mkdirSync(base, { recursive: true });
     probe = path.join(base, `.probe-${process.pid}`);
     fs.mkdirSync(probe);
     fs.writeFileSync(path.join(probe, 'cgroup.procs'), `${process.pid}\n`);
     fs.writeFileSync(path.join(ownDir, 'cgroup.procs'), `${process.pid}\n`);
     fs.rmdirSync(probe);
-    return { base, own: ownDir };
+    return { base, own: ownDir, controllers: enabled, ...(why ? { why } : {}) };
   } catch {
     // Never stay in the probe: back to where the agent was (a no-op when it never left).
     if (ownDir) { try { fs.writeFileSync(path.join(ownDir, 'cgroup.procs'), `${process.pid}\n`); } catch { /* was not moved */ } }

@@ -25,7 +25,9 @@ const MARKER_ENV = 'SDV_END_MARKER';
 /** Highest signal number (SIGRTMAX on Linux): a shell reports death by signal N as status 128+N. */
 const MAX_SIGNAL = 64;
 const TERM_RETRY_MS = 10;
-const WRAP_HEAD = 'sdv_end=$SDV_END_MARKER; unset SDV_END_MARKER;';
+// Then the rlimits of limits/rlimit.ts (its RLIMIT_SH, written out: no value is interpolated into shell text), where no
+// cgroup bounds the app; they come, as numbers, through the environment.
+const WRAP_HEAD = `sdv_end=$SDV_END_MARKER; unset SDV_END_MARKER; [ -n "$SDV_RLIMIT_AS_KB" ] && ulimit -v "$SDV_RLIMIT_AS_KB" 2>/dev/null; [ -n "$SDV_RLIMIT_NPROC" ] && { ulimit -u "$SDV_RLIMIT_NPROC" 2>/dev/null || ulimit -p "$SDV_RLIMIT_NPROC" 2>/dev/null; }; unset SDV_RLIMIT_AS_KB SDV_RLIMIT_NPROC;`;
 const WRAP_TAIL = 's=$?; printf "\\033]sdv-exit;%s;%d\\007" "$sdv_end" "$s"; read -r _; exit "$s"';
 const WRAP_STDERR = `${WRAP_HEAD} "$0" "$@" 2>"$SDV_STDERR_FIFO"; ${WRAP_TAIL}`;
 const WRAP_PLAIN = `${WRAP_HEAD} "$0" "$@"; ${WRAP_TAIL}`;

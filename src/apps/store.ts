@@ -7,11 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensurePrivateDir, readJsonOrQuarantine, ReservedFile } from '../fsutil';
 import type { RunAs } from '../user-code/run-as';
+import type { HealthCheckConfig } from './health-check';
+import type { Limits } from './limits/spec';
+import type { Dependencies } from './start-order';
 import { removeUserTree } from '../user-code/user-files';
 
 export const APP_TYPES = ['python', 'binary', 'docker', 'mock-service', 'kuksa-server'] as const;
 export type AppType = (typeof APP_TYPES)[number];
-export const STATUSES = ['installing', 'installed', 'starting', 'running', 'paused', 'stopped', 'uninstalling', 'error'] as const;
+// waiting: asked to run, held until the apps it depends on are there (start-order.ts).
+export const STATUSES = ['installing', 'installed', 'waiting', 'starting', 'running', 'paused', 'stopped', 'uninstalling', 'error'] as const;
 export type AppStatus = (typeof STATUSES)[number];
 export type RestartPolicy = 'never' | 'on-failure' | 'always';
 
@@ -29,6 +33,11 @@ export interface AppConfig {
   image?: string;
   /** Anything else the prototype carried (mock-service settings): kept, not interpreted here. */
   extra: Record<string, unknown>;
+  /** Lower limits than the box's (apps.limits) for this app: limits/spec.ts. */
+  limits?: Partial<Limits>;
+  healthCheck?: HealthCheckConfig;
+  /** Apps that must be running (or have succeeded) before this one starts: start-order.ts. */
+  dependsOn?: Dependencies;
 }
 
 export interface AppRecord {
@@ -47,6 +56,8 @@ export interface AppRecord {
   pid: number | null;
   /** Last console seq handed out, so numbering continues after an agent restart. */
   lastSeq: number;
+  /** Its last run ended by itself with code 0 (the condition "succeeded" of apps that depend on it). */
+  succeeded?: boolean;
 }
 
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;

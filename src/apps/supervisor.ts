@@ -33,7 +33,11 @@ import { ImportHint, type HintSource } from './import-hint';
 import { AppStore, STATUSES, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
 import { UsageSampler } from './usage';
 import { makeAppFolders, writeAppCode } from './app-folders';
-import { ProcessTrees, type ProcessTree } from './process-tree';
+import type { ProcessTree } from './process-tree';
+import { Confinement } from './limits/confinement';
+import { AppWatch, type AppMetrics, type Run } from './app-watch';
+import { checkDependencies, startOrder } from './start-order';
+import { StartGate, waitingFor } from './start-gate';
 
 export const BACKOFF_MAX_MS = 60_000;
 /** Running this long without exiting counts as stable: the crash-loop count and backoff start again. */
@@ -75,6 +79,8 @@ interface Instance {
   /** Every process of the app, also those that left its group (process-tree.ts); ended when the app ends. */
   tree: ProcessTree | null;
   treeEnded: Promise<void>;
+  /** Limits and health checks of the current run (app-watch.ts). */
+  run: Run | null;
 }
 
 /** total, and one count per status (an installed app is not stopped, a starting one is not running). */
@@ -88,14 +94,20 @@ export class AppSupervisor {
   /** The temp-dir FIFO folder already named in the log (see appSpawnSpec). */
   private spareFifoDirSaid: string | null = null;
   readonly usage: UsageSampler;
-  private readonly trees: ProcessTrees;
+  /** Limits, health checks and their counters (app-watch.ts); the process trees are its confinement's. */
+  readonly watch: AppWatch;
+  /** Apps waiting for their dependencies, started once these are there (start-gate.ts). */
+  private readonly gate = new StartGate(this.apps, {
+    start: (w) => { void this.serial(w, async () => { if (w.rec.status === 'waiting') await this.launch(w, 'its dependencies are there'); }).catch(() => { /* in error, logged */ }); },
+    wait: (w, reason) => this.setStatus(w, 'waiting', { reason }),
+  });
   private closing = false;
   /** A status write waiting (saveSoon). */
   private saveTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config)) {
+  constructor(private readonly config: Config, private readonly log: Logger, private readonly notices: string[], private readonly runAs: RunAs | null = null, private readonly addresses = serviceAddresses(config), confinement?: Confinement) {
     this.store = new AppStore(config.runtime.dataDir);
-    this.trees = new ProcessTrees(config.runtime.dataDir, log, config.apps.processTree as 'auto' | 'cgroup' | 'proc');
+    this.watch = new AppWatch(config, confinement ?? new Confinement(config, log));
     this.usage = new UsageSampler(() => {
       const m = new Map<string, number>();
       for (const [id, inst] of this.apps) if (inst.proc?.alive) m.set(id, inst.proc.pid);
@@ -116,9 +128,12 @@ export class AppSupervisor {
       this.log.error({ file: quarantined }, msg);
       this.notices.push(msg);
     }
-    const swept = this.trees.sweep(apps.map((r) => ({ appId: r.id, marks: marksOf(r.id, path.join(this.store.agentFolder(r.id), 'stderr.fifo')) })));
+    const swept = this.watch.confinement.sweep(apps.map((r) => ({ appId: r.id, marks: marksOf(r.id, path.join(this.store.agentFolder(r.id), 'stderr.fifo')) })));
     if (swept) this.log.warn({ processes: swept }, 'killed app processes left over from the previous agent');
-    for (const rec of apps) {
+    // In start order (start-order.ts): an app is restored after the apps it depends on; one whose conditions do not
+    // hold yet waits for them.
+    const order = startOrder(apps.map((r) => r.id), (id) => apps.find((r) => r.id === id)?.config.dependsOn);
+    for (const rec of order.map((id) => apps.find((r) => r.id === id)!)) {
       // A process of the previous agent that survived (kill -9 of the agent, app ignoring SIGHUP) is ended first.
       if (rec.pid && isLeftoverOf(rec.pid, rec.id)) {
         this.log.warn({ appId: rec.id, pid: rec.pid }, 'killing app process left over from the previous agent');
@@ -131,8 +146,8 @@ export class AppSupervisor {
         rec.status = 'error';
       } else if (rec.desired === 'running') {
         rec.status = 'stopped';
-        void this.serial(inst, () => this.launch(inst, 'restored after agent restart')).catch(() => { /* now in error, logged */ });
-      } else if (rec.status === 'running' || rec.status === 'paused' || rec.status === 'starting') {
+        void this.serial(inst, () => this.launchWhenReady(inst, 'restored after agent restart')).catch(() => { /* now in error, logged */ });
+      } else if (rec.status === 'running' || rec.status === 'paused' || rec.status === 'starting' || rec.status === 'waiting') {
         rec.status = 'stopped';
       }
     }
@@ -152,12 +167,13 @@ export class AppSupervisor {
     for (const inst of this.apps.values()) {
       if (inst.backoff) clearTimeout(inst.backoff);
       if (inst.stableTimer) clearTimeout(inst.stableTimer);
+      inst.run?.health?.stop();
       if (inst.proc) { inst.stopping = true; waits.push(inst.proc.stop(this.config.apps.stopGraceMs)); }
       if (inst.serviceRunning) waits.push(this.hooks.get(inst.rec.type)!.stop(inst.rec).catch(() => {}));
     }
     await Promise.all(waits);
     await Promise.all([...this.apps.values()].map((i) => i.treeEnded));
-    this.trees.close();
+    this.watch.confinement.close();
     for (const inst of this.apps.values()) {
       inst.console.close();
       inst.rec.lastSeq = inst.console.ring.lastSeq;
@@ -170,7 +186,7 @@ export class AppSupervisor {
    * The agent's cgroup folder goes (when no app is in it): at shutdown, and also when the start failed before the
    * supervisor ever ran (the folder was made when it was built).
    */
-  closeTrees(): void { this.trees.close(); }
+  closeTrees(): void { this.watch.confinement.close(); }
 
   /** The last failed write of the registry, until a write succeeds: /health shows it and says degraded. */
   storageError: string | null = null;
@@ -195,6 +211,11 @@ export class AppSupervisor {
     return this.apps.get(appId)!.console;
   }
 
+  /** Each app's figures for /metrics (app-watch.ts, doors/metrics.ts). */
+  metricsView(): AppMetrics[] {
+    return [...this.apps.values()].map((i) => this.watch.metrics(i.rec, i.proc?.alive ? i.proc.pid : null, this.usage.get(i.rec.id)?.memory ?? null, i.console.ring.lastSeq));
+  }
+
   list(): Frame[] {
     return [...this.apps.values()].map(({ rec, proc }) => {
       const u = this.usage.get(rec.id);
@@ -202,6 +223,7 @@ export class AppSupervisor {
         id: rec.id, name: rec.name, type: rec.type, status: rec.status, createdAt: rec.createdAt,
         pid: proc?.alive ? proc.pid : null, exitCode: rec.exitCode, restarts: rec.restarts,
         cpu: u?.cpu ?? null, memory: u?.memory ?? null, restartPolicy: rec.config.restartPolicy, reason: rec.reason,
+        ...this.watch.listed(rec, !!proc?.alive),
       };
     });
   }
@@ -220,6 +242,8 @@ export class AppSupervisor {
       throw new CommandError('LIMIT', `at most ${this.config.apps.maxApps} apps (apps.maxApps); uninstall one first`);
     }
     if (spec.type === 'docker' && !onPath(this.config.apps.docker)) throw unavailable('docker is not available on this box');
+    // Dependencies exist and make no cycle (start-order.ts); refused before anything changes.
+    checkDependencies(spec.appId, spec.config.dependsOn, new Map([...this.apps].filter(([id]) => id !== spec.appId).map(([id, i]) => [id, i.rec.config.dependsOn])));
     const rec: AppRecord = {
       id: spec.appId, prototypeId: spec.prototypeId, name: spec.name, type: spec.type,
       createdAt: new Date().toISOString(), config: spec.config, desired: 'stopped', status: 'installing',
@@ -249,7 +273,7 @@ export class AppSupervisor {
         throw new CommandError('INTERNAL', reason);
       }
       this.setStatus(inst, 'installed');
-      if (spec.autoStart) await this.launch(inst, 'deployed with autoStart');
+      if (spec.autoStart) await this.launchWhenReady(inst, 'deployed with autoStart');
       return inst.rec;
     });
   }
@@ -258,11 +282,11 @@ export class AppSupervisor {
     const inst = this.mustGet(appId);
     return this.serial(inst, async () => {
       const s = inst.rec.status;
-      if (s === 'running' || s === 'paused' || s === 'starting') throw conflict(`app ${appId} is already ${s}`);
+      if (s === 'running' || s === 'paused' || s === 'starting' || s === 'waiting') throw conflict(`app ${appId} is already ${s}`);
       if (s === 'installing' || s === 'uninstalling') throw conflict(`app ${appId} is ${s}`);
       this.intend(inst, 'running', `app ${appId} was not started`);
       inst.failures = 0;
-      await this.launch(inst, 'run_app');
+      await this.launchWhenReady(inst, 'run_app');
       return inst.rec;
     });
   }
@@ -271,7 +295,7 @@ export class AppSupervisor {
     const inst = this.mustGet(appId);
     return this.serial(inst, async () => {
       const s = inst.rec.status;
-      if (s !== 'running' && s !== 'paused' && s !== 'starting') throw conflict(`app ${appId} is not running (status ${s})`);
+      if (s !== 'running' && s !== 'paused' && s !== 'starting' && s !== 'waiting') throw conflict(`app ${appId} is not running (status ${s})`);
       this.intend(inst, 'stopped', `app ${appId} keeps running`);
       await this.halt(inst, 'stop_app');
       return inst.rec;
@@ -330,6 +354,7 @@ export class AppSupervisor {
       await this.halt(inst, 'uninstall_app', false);
       inst.console.close();
       this.apps.delete(appId);
+      this.watch.forget(appId);
       this.commit(`app ${appId} was stopped and removed, but the registry on disk still lists it`);
       try { await this.store.removeFolders(appId, this.runAs); } catch (e) { this.log.warn({ err: e, appId }, 'could not remove the app folder'); }
       this.log.info({ appId }, 'app uninstalled');
@@ -361,7 +386,7 @@ export class AppSupervisor {
     const { apps } = this.config;
     const console = new AppConsole({ appId: rec.id, lines: apps.consoleBufferLines, bytes: apps.consoleBufferBytes, logFile: path.join(own, 'console.log'), logMaxBytes: apps.logMaxBytes });
     console.startAfter(rec.lastSeq ?? 0);
-    const inst: Instance = { rec, console, proc: null, stopping: false, serviceRunning: false, backoff: null, stableTimer: null, failures: 0, chain: Promise.resolve(), tree: null, treeEnded: Promise.resolve() };
+    const inst: Instance = { rec, console, proc: null, stopping: false, serviceRunning: false, backoff: null, stableTimer: null, failures: 0, chain: Promise.resolve(), tree: null, treeEnded: Promise.resolve(), run: null };
     this.apps.set(rec.id, inst);
     return inst;
   }
@@ -394,6 +419,16 @@ export class AppSupervisor {
       if (status === 'installing' || status === 'uninstalling') this.saveOrLog();
       else this.saveSoon();
     }
+    if (!this.closing) this.gate.wake();
+  }
+
+  /** launch(), or status `waiting` (with what it waits for as the reason) while a dependency's condition does not hold. */
+  private async launchWhenReady(inst: Instance, why: string): Promise<void> {
+    const missing = this.gate.missing(inst.rec);
+    if (missing.length === 0) return this.launch(inst, why);
+    if (inst.backoff) { clearTimeout(inst.backoff); inst.backoff = null; }
+    inst.rec.desired = 'running';
+    this.setStatus(inst, 'waiting', { reason: waitingFor(missing) });
   }
 
   private saveOrLog(): void {
@@ -439,6 +474,7 @@ export class AppSupervisor {
     if (inst.backoff) { clearTimeout(inst.backoff); inst.backoff = null; }
     rec.desired = 'running';
     inst.stopping = false;
+    rec.succeeded = false;
     this.setStatus(inst, 'starting', { exitCode: null, reason: null });
     try {
       if (rec.type === 'mock-service') {
@@ -455,7 +491,8 @@ export class AppSupervisor {
           this.log.warn({ dir: fifoDir }, 'the apps folder is not writable: stderr FIFOs are made in the temp dir');
         }
         const hint = rec.type === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
-        const started = this.trees.spawn(rec.id, marksOf(rec.id, spec.stderrFifo), () => new GroupProcess(spec, {
+        // Inside its limits (app-watch.ts); the wrapper gets what it needs for rlimits in its environment.
+        const run = this.watch.start(rec, inst.console, marksOf(rec.id, spec.stderrFifo), (env) => new GroupProcess({ ...spec, env: { ...spec.env, ...env } }, {
           onStdout: (c) => inst.console.write('stdout', c),
           onStderr: (c) => {
             inst.console.write('stderr', c);
@@ -464,8 +501,10 @@ export class AppSupervisor {
           },
           onExit: (info) => this.exited(inst, info),
         }));
-        inst.proc = started.proc;
-        inst.tree = started.tree;
+        inst.run = run;
+        inst.proc = run.confined!.proc;
+        inst.tree = run.confined!.tree;
+        this.watch.watchHealth(rec, run, spec, () => { void inst.proc?.stop(this.config.apps.stopGraceMs); });
       }
     } catch (e) {
       inst.proc = null;
@@ -491,6 +530,7 @@ export class AppSupervisor {
   private async halt(inst: Instance, why: string, markStopped = true): Promise<void> {
     if (inst.backoff) { clearTimeout(inst.backoff); inst.backoff = null; }
     if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
+    inst.run?.health?.stop();
     if (inst.proc) {
       inst.stopping = true;
       const proc = inst.proc;
@@ -503,7 +543,7 @@ export class AppSupervisor {
       await this.hooks.get(inst.rec.type)?.stop(inst.rec);
       inst.serviceRunning = false;
       if (markStopped) this.setStatus(inst, 'stopped', { reason: why });
-    } else if (markStopped && (inst.rec.status === 'starting' || inst.rec.status === 'running')) {
+    } else if (markStopped && (inst.rec.status === 'starting' || inst.rec.status === 'running' || inst.rec.status === 'waiting')) {
       this.setStatus(inst, 'stopped', { reason: why });
     }
     this.log.debug({ appId: inst.rec.id, why }, 'app halted');
@@ -517,7 +557,9 @@ export class AppSupervisor {
     this.usage.update();
     if (inst.stableTimer) { clearTimeout(inst.stableTimer); inst.stableTimer = null; }
     const rec = inst.rec;
-    const how = info.signal ? `killed by signal ${info.signal}` : `exited with code ${info.exitCode}`;
+    // A limit or a failed health check that ended the run is what ended it (app-watch.ts).
+    const endedBy = this.watch.ended(inst.run, info.signal);
+    const how = endedBy ?? (info.signal ? `killed by signal ${info.signal}` : `exited with code ${info.exitCode}`);
     const exitCode = info.exitCode ?? (info.signal ? 128 + info.signal : null);
     if (inst.stopping || this.closing) {
       inst.stopping = false;
@@ -525,7 +567,8 @@ export class AppSupervisor {
       if (rec.status !== 'uninstalling') this.setStatus(inst, 'stopped', { exitCode, reason: `stopped (${how})` });
       return;
     }
-    const failed = exitCode !== 0;
+    const failed = exitCode !== 0 || endedBy !== null;
+    rec.succeeded = !failed;
     const policy = rec.config.restartPolicy;
     const restart = policy === 'always' || (policy === 'on-failure' && failed);
     if (!restart) {
@@ -551,7 +594,7 @@ export class AppSupervisor {
       inst.backoff = null;
       void this.serial(inst, async () => {
         if (rec.status !== 'starting' || inst.rec !== rec) return; // stopped or redeployed meanwhile
-        await this.launch(inst, 'restart policy').catch(() => {});
+        await this.launchWhenReady(inst, 'restart policy').catch(() => {});
       });
     }, delay);
   }

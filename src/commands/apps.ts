@@ -8,6 +8,9 @@ import { mockAppSettings } from '../signals/mock-app';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
 import { int, isPlainObject, obj, str, strList, typeName } from './validate';
+import { parseAppLimits } from '../apps/limits/spec';
+import { parseHealthCheck } from '../apps/health-check';
+import { parseDependsOn } from '../apps/start-order';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_ENV = 100;
@@ -30,7 +33,13 @@ function appIdOf(body: Frame): string {
   return raw;
 }
 
-function parseConfig(type: AppType, cfg: Frame, hasCode: boolean): AppConfig {
+/** The app id of a prototype id, as deploy makes it ("A" → "VEA-A"). */
+function appIdOfPrototype(raw: string, key: string): string {
+  const id = sanitiseId(raw, key);
+  return id.startsWith('VEA-') ? id : `VEA-${id}`;
+}
+
+function parseConfig(type: AppType, cfg: Frame, hasCode: boolean, parts: Parts): AppConfig {
   const env: Record<string, string> = {};
   const envObj = obj(cfg, 'env', true);
   if (envObj) {
@@ -54,7 +63,11 @@ function parseConfig(type: AppType, cfg: Frame, hasCode: boolean): AppConfig {
   }
   const image = str(cfg, 'image', { max: 512, optional: true });
   if (type === 'docker' && (!image || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(image))) throw badRequest('config.image: a docker app needs an image name like "repo/name:tag"');
-  const known = new Set(['env', 'args', 'restartPolicy', 'restartDelayMs', 'maxRestarts', 'path', 'image', 'autoStart']);
+  // What operators of a workload supervisor rely on (limits, health checks, start order): checked here, at the edge.
+  const limits = parseAppLimits(cfg.limits, parts.apps.watch.confinement.box);
+  const healthCheck = parseHealthCheck(cfg.healthCheck, parts.apps.watch.healthHosts);
+  const dependsOn = parseDependsOn(cfg.dependsOn, (id) => appIdOfPrototype(id, 'id'));
+  const known = new Set(['env', 'args', 'restartPolicy', 'restartDelayMs', 'maxRestarts', 'path', 'image', 'autoStart', 'limits', 'healthCheck', 'dependsOn']);
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(cfg)) if (!known.has(k)) extra[k] = v;
   return {
@@ -64,6 +77,9 @@ function parseConfig(type: AppType, cfg: Frame, hasCode: boolean): AppConfig {
     restartDelayMs: int(cfg, 'restartDelayMs', { min: 100, max: 60_000, def: 1000 }),
     maxRestarts: int(cfg, 'maxRestarts', { min: 0, max: 1000, def: 5 }),
     extra,
+    ...(Object.keys(limits).length ? { limits } : {}),
+    ...(healthCheck ? { healthCheck } : {}),
+    ...(dependsOn ? { dependsOn } : {}),
   };
 }
 
@@ -107,7 +123,7 @@ export function parseDeploy(parts: Parts, body: Frame): DeploySpec {
   if (type === 'python' && (code === undefined || code.length === 0)) throw badRequest('prototype.code: a python app needs its source code');
   const cfgRaw = proto.config ?? {};
   if (!isPlainObject(cfgRaw)) throw badRequest(`prototype.config: expected an object, got ${typeName(cfgRaw)}`);
-  const config = parseConfig(type, cfgRaw, code !== undefined && code.length > 0);
+  const config = parseConfig(type, cfgRaw, code !== undefined && code.length > 0, parts);
   // Refused at deploy, not at the first run_app: nothing that cannot start gets installed.
   if (type === 'mock-service') mockAppSettings(config.extra);
   return { prototypeId, appId, name, type, ...(code !== undefined ? { code } : {}), config, autoStart: cfgRaw.autoStart === true };

@@ -7,6 +7,7 @@ import type { Parts } from '../parts';
 import { uptimeS } from '../commands/runtime';
 import { ListenError } from '../core/errors';
 import { limitConnections, SERVER_TIMEOUTS } from './http-limits';
+import { METRICS_CONTENT_TYPE, type Metrics } from './metrics';
 
 /** A health check needs one socket for a moment: a few dozen cover every checker a box has. */
 const MAX_IDLE = 32;
@@ -56,14 +57,16 @@ function healthBody(parts: Parts, appCounts: () => AppCounts): Record<string, un
 export class HealthServer {
   private server: http.Server | null = null;
 
-  constructor(private readonly parts: Parts, private readonly appCounts: () => AppCounts) {}
+  constructor(private readonly parts: Parts, private readonly appCounts: () => AppCounts, private readonly metrics: Metrics | null = null) {}
 
   async start(): Promise<number> {
     const { host, port } = this.parts.config.health;
     const server = http.createServer(SERVER_TIMEOUTS, (req, res) => {
       const url = (req.url ?? '/').split('?')[0];
-      if (url !== '/health') { res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found: try GET /health"}'); return; }
+      if (url !== '/health' && !(url === '/metrics' && this.metrics)) { res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found: try GET /health or GET /metrics"}'); return; }
       if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"method not allowed"}'); return; }
+      // Prometheus text, same rules as /health (doors/metrics.ts says what it exposes).
+      if (url === '/metrics') { res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : this.metrics!.render()); return; }
       const body = JSON.stringify(healthBody(this.parts, this.appCounts));
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body);
     });

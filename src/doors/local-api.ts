@@ -58,6 +58,9 @@ export class LocalApi {
 
   constructor(private readonly parts: Parts) {}
 
+  /** Authenticated clients now (/metrics). */
+  get clientCount(): number { return this.authed.size; }
+
   async start(): Promise<number> {
     const { api } = this.parts.config;
     const server = http.createServer(SERVER_TIMEOUTS, (_req, res) => { res.writeHead(426, { 'content-type': 'text/plain' }).end(`WebSocket endpoint: ${api.path}\n`); });

@@ -60,7 +60,10 @@ async function removeCgroup(dir: unknown): Promise<void> {
   if (typeof dir !== 'string' || !dir.includes('sdv-agent-') || !fs.existsSync(dir)) return;
   const remove = async (d: string): Promise<void> => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) await remove(path.join(d, e.name));
-    try { fs.writeFileSync(path.join(d, 'cgroup.kill'), '1'); } catch { /* older kernel, or nothing in it */ }
+    try { fs.writeFileSync(path.join(d, 'cgroup.kill'), '1'); } catch {
+      // older kernel, or a cgroup v1 folder of the limits (no cgroup.kill there): one by one
+      try { for (const p of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } } } catch { /* nothing in it */ }
+    }
     for (let i = 0; i < 50; i++) {
       try { fs.rmdirSync(d); return; } catch { await sleep(100); } // its processes take a moment to be reaped
     }
@@ -121,6 +124,8 @@ export async function startAgent(scope: Scope, opts: StartOptions = {}): Promise
     // dataDir made it use; a clean stop removes both itself.
     if (proc.signalCode === 'SIGKILL') {
       await removeCgroup(logs.find((l) => l.msg === 'app process trees are tracked')?.cgroup);
+      // and the cgroup v1 folders of the limits (src/apps/limits/cgroup-v1.ts)
+      for (const dir of (logs.find((l) => l.msg === 'app limits')?.cgroups as unknown[] | undefined) ?? []) await removeCgroup(dir);
       for (const l of logs) if (l.msg === 'the apps folder is not writable: stderr FIFOs are made in the temp dir' && /sdv-agent-fifo-/.test(String(l.dir))) removeTree(String(l.dir));
     }
   });
@@ -141,6 +146,10 @@ export async function startAgent(scope: Scope, opts: StartOptions = {}): Promise
       if (rec.msg === 'app process trees are tracked' && typeof rec.cgroup === 'string' && process.env.SDV_TEST_CGROUP_LEDGER) {
         const testFile = path.relative(ROOT, process.argv[1] ?? '');
         try { fs.appendFileSync(process.env.SDV_TEST_CGROUP_LEDGER, `${rec.cgroup}\t${testFile}\n`); } catch { /* no check then */ }
+      }
+      if (rec.msg === 'app limits' && Array.isArray(rec.cgroups) && process.env.SDV_TEST_CGROUP_LEDGER) {
+        const testFile = path.relative(ROOT, process.argv[1] ?? '');
+        for (const dir of rec.cgroups) { try { fs.appendFileSync(process.env.SDV_TEST_CGROUP_LEDGER, `${String(dir)}\t${testFile}\n`); } catch { /* no check then */ } }
       }
       for (const w of [...waiters]) if (w.pred(rec)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(rec); }
     }

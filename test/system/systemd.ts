@@ -183,6 +183,25 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       t.pass('the keeper app runs');
     });
 
+    t.test('apps.limits under the unit: an app allocating 1 GB under config.limits.memoryMB 64 never gets it', async (t) => {
+      // What the unit gives here decides the mechanism (docs/apps.md, "Limits"): cgroup v2 where the box has controllers
+      // to delegate (Delegate=), else the wrapper's rlimits (setrlimit is allowed back in the syscall filter for them).
+      const line = box.exec(['journalctl', '-u', UNIT, '-o', 'cat', '--no-pager']).stdout.split('\n').filter((l) => l.includes('"msg":"app limits"')).at(-1) ?? '{}';
+      const how = (JSON.parse(line) as { enforcement?: Record<string, string> }).enforcement ?? {};
+      t.comment(`limits enforced through ${JSON.stringify(how)} (${line.slice(0, 400)})`);
+      t.ok(how.memoryMB && how.memoryMB !== 'none', `memory is bounded (${how.memoryMB})`);
+      t.ok(how.pids && how.pids !== 'none', `processes are bounded (${how.pids})`);
+      const hog = 'blocks = []\nfor i in range(64):\n    blocks.append(b"\\x01" * (16 << 20))\nprint("ALLOCATED", flush=True)\n';
+      box.call({ type: 'deploy_request', prototype: { id: 'hog', type: 'python', code: hog, config: { autoStart: true, limits: { memoryMB: 64, pids: 64 } } } });
+      const a = await until('the hog ended', () => { const x = app('VEA-hog'); return x && (x.status === 'error' || x.status === 'stopped') ? x : undefined; });
+      t.equal(a.status, 'error', `it ended in error: ${String(a.reason)}`);
+      const out = JSON.stringify(box.call({ type: 'app_output', appId: 'VEA-hog', lines: 50 }).lines ?? []);
+      t.notMatch(out, /ALLOCATED/, 'it never had 1 GB');
+      if (String(how.memoryMB).startsWith('cgroup')) t.match(a.reason, /killed by the memory limit \(64 MiB\)/, 'its status names the limit');
+      else t.match(out, /MemoryError/, 'RLIMIT_AS: its allocation failed (MemoryError)');
+      box.call({ type: 'uninstall_app', appId: 'VEA-hog' });
+    });
+
     t.test('an app cannot write anywhere under /run', async (t) => {
       box.call({ type: 'deploy_request', prototype: { id: 'runprobe', type: 'python', code: RUN_PROBE, config: { autoStart: true } } });
       const res = JSON.parse((await box.output('VEA-runprobe', 'RUNPROBE ')).slice('RUNPROBE '.length)) as { dirs: number; files: number; writable: string[] };
