@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startAgent, tmpDir } from './helpers/agent';
+import { eventually, startAgent, tmpDir } from './helpers/agent';
 import { StandInKitManager } from './helpers/kit-manager';
 import { peerPython, VELOCITAS_SDK } from './helpers/peers';
 import { Playground, type PlaygroundOptions } from './helpers/playground';
@@ -91,6 +91,8 @@ t.test('Stop of the default template: the run says it was stopped and its exit s
   t.notMatch(log, /Traceback|RuntimeError|Event loop stopped/, 'no traceback the agent\'s own stop signal caused');
   t.match(log, /\[sdv-agent\] stopped on request \(stop_python_app\): the run's processes were ended with SIGKILL\r\nExit code 137\r\n$/, 'that it was stopped, then its exit status');
   t.equal(p.isRunning, false);
+  // The stop's own reply and the run's end are two frames: the end may come first.
+  await eventually('the stop answered', () => p.replies.some((r) => r.cmd === 'stop_python_app'));
   t.equal(p.replies.filter((r) => r.cmd === 'stop_python_app').map((r) => r.result).join(), 'Successful');
 });
 
