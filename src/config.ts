@@ -8,7 +8,8 @@ type Leaf =
   | { kind: 'string'; def: string; secret?: boolean; max?: number; pattern?: RegExp; hint?: string }
   | { kind: 'int'; def: number; min: number; max: number }
   | { kind: 'bool'; def: boolean }
-  | { kind: 'enum'; def: string; values: readonly string[] };
+  | { kind: 'enum'; def: string; values: readonly string[] }
+  | { kind: 'list'; def: readonly string[]; values: readonly string[] };
 interface Branch { [key: string]: Leaf | Branch }
 
 type StrLeaf = Extract<Leaf, { kind: 'string' }>;
@@ -16,6 +17,8 @@ const str = (def: string, extra: Partial<StrLeaf> = {}): StrLeaf => ({ kind: 'st
 const int = (def: number, min: number, max: number): Extract<Leaf, { kind: 'int' }> => ({ kind: 'int', def, min, max });
 const bool = (def: boolean): Extract<Leaf, { kind: 'bool' }> => ({ kind: 'bool', def });
 const oneOf = (def: string, values: readonly string[]): Extract<Leaf, { kind: 'enum' }> => ({ kind: 'enum', def, values });
+/** A set of names from `values` (YAML: a list; environment: comma-separated), at least one. */
+const someOf = (def: readonly string[], values: readonly string[]): Extract<Leaf, { kind: 'list' }> => ({ kind: 'list', def, values });
 
 const PORT_MAX = 65535;
 const HOUR_MS = 3_600_000;
@@ -57,6 +60,8 @@ export const SCHEMA = {
     tls: { enabled: bool(false), caFile: str(''), certFile: str(''), keyFile: str(''), serverName: str('') },
     vss: str(''),
     serve: bool(true),
+    /** Which APIs the embedded server serves (databroker 0.7 serves kuksa.val.v2 only, 0.4 all three). */
+    serveApis: someOf(['kuksa.val.v2', 'kuksa.val.v1', 'sdv.databroker.v1'], ['kuksa.val.v2', 'kuksa.val.v1', 'sdv.databroker.v1']),
     echoActuators: bool(true),
     modelGenerator: str(''),
     /** Embedded server: a subscription stream whose client takes nothing of it for this long while updates wait is ended. */
@@ -113,7 +118,7 @@ export const SCHEMA = {
   log: { level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) },
 } satisfies Branch;
 
-type LeafValue<L> = L extends { kind: 'int' } ? number : L extends { kind: 'bool' } ? boolean : string;
+type LeafValue<L> = L extends { kind: 'int' } ? number : L extends { kind: 'bool' } ? boolean : L extends { kind: 'list' } ? readonly string[] : string;
 type Typed<B> = { readonly [K in keyof B]: B[K] extends { kind: string } ? LeafValue<B[K]> : Typed<B[K]> };
 export type Config = Typed<typeof SCHEMA>;
 
@@ -136,11 +141,12 @@ function describe(leaf: Leaf): string {
     case 'int': return `an integer from ${leaf.min} to ${leaf.max}`;
     case 'bool': return 'true or false';
     case 'enum': return `one of ${leaf.values.join(', ')}`;
+    case 'list': return `a list of one or more of ${leaf.values.join(', ')}`;
     case 'string': return leaf.hint ?? 'a string';
   }
 }
 
-function coerce(leaf: Leaf, raw: unknown, keyPath: string, fromEnv: boolean): string | number | boolean {
+function coerce(leaf: Leaf, raw: unknown, keyPath: string, fromEnv: boolean): string | number | boolean | readonly string[] {
   const bad = (): never => {
     const shown = typeof raw === 'string' ? JSON.stringify(raw.length > 60 ? raw.slice(0, 60) + '…' : raw) : JSON.stringify(raw);
     throw new ConfigError(`${keyPath}: expected ${describe(leaf)}, got ${leaf.kind === 'string' && (leaf as { secret?: boolean }).secret ? 'a masked value' : shown}`);
@@ -160,6 +166,11 @@ function coerce(leaf: Leaf, raw: unknown, keyPath: string, fromEnv: boolean): st
     case 'enum':
       if (typeof raw !== 'string' || !leaf.values.includes(raw)) bad();
       return raw as string;
+    case 'list': {
+      const items = fromEnv && typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter((x) => x) : raw;
+      if (!Array.isArray(items) || items.length === 0 || !items.every((x) => typeof x === 'string' && leaf.values.includes(x))) return bad();
+      return [...new Set(items as string[])];
+    }
     case 'string': {
       if (typeof raw === 'number' && !fromEnv) raw = String(raw);
       if (typeof raw !== 'string' || raw.includes('\0')) return bad();

@@ -13,4 +13,5 @@ import './unit/packages-requirement';
 import './unit/sdv-query';
 import './unit/signal-failure';
 import './unit/signals-units';
+import './unit/kuksa-v2-proto';
 import './unit/no-shell';

@@ -115,7 +115,7 @@ export class SignalHub {
       this.attach(new EmbeddedBroker(this.store));
       this.deps.status.kuksa.connected = true;
       if (k.serve) {
-        this.server = new KuksaGrpcServer(this.store, { address: k.address, token: k.token, stallMs: k.streamStallMs, log: this.log });
+        this.server = new KuksaGrpcServer(this.store, { address: k.address, token: k.token, stallMs: k.streamStallMs, log: this.log, apis: k.serveApis });
         try { this.grpcPort = await this.server.start(); } catch (e) {
           // The box stays useful without the gRPC door: the local API and the Kit-Manager still get signals.
           this.server = null;
