@@ -62,6 +62,12 @@ export const SCHEMA = {
     serve: bool(true),
     /** Which APIs the embedded server serves (databroker 0.7 serves kuksa.val.v2 only, 0.4 all three). */
     serveApis: someOf(['kuksa.val.v2', 'kuksa.val.v1', 'sdv.databroker.v1'], ['kuksa.val.v2', 'kuksa.val.v1', 'sdv.databroker.v1']),
+    /**
+     * External mode: serve sdv.databroker.v1 to the agent's apps, bridged onto the databroker (sdv-bridge.ts; auto: the
+     * apps get it when the databroker has no sdv.databroker.v1; on: always; off: not served), on sdvBridgeAddress.
+     */
+    sdvBridge: oneOf('auto', ['auto', 'on', 'off']),
+    sdvBridgeAddress: str('127.0.0.1:0', { pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, hint: 'host:port' }),
     echoActuators: bool(true),
     modelGenerator: str(''),
     /** Embedded server: a subscription stream whose client takes nothing of it for this long while updates wait is ended. */
@@ -257,7 +263,7 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     try { new URL(km.url); } catch { ok = false; }
     if (!ok) throw new ConfigError(`kitManager.url: not a valid URL (a port from 1 to ${PORT_MAX}?), got ${maskUrl(km.url)}`);
   }
-  for (const [key, address] of [['kuksa.address', raw.kuksa.address], ['mqtt.address', raw.mqtt.address]] as const) {
+  for (const [key, address] of [['kuksa.address', raw.kuksa.address], ['kuksa.sdvBridgeAddress', raw.kuksa.sdvBridgeAddress], ['mqtt.address', raw.mqtt.address]] as const) {
     const [, port] = splitHostPort(address);
     if (port > PORT_MAX) throw new ConfigError(`${key}: expected a port from 0 to ${PORT_MAX}, got ${port}`);
   }

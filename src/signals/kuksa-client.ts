@@ -26,13 +26,13 @@ export interface ClientOptions { address: string; token: string; tls: Config['ku
 /** A long-lived stream the client re-opens after every reconnect. */
 interface Durable { open(): () => void; cancel: (() => void) | null; closed: boolean }
 
-function credentials(opts: ClientOptions): grpc.ChannelCredentials {
+export function credentials(opts: ClientOptions): grpc.ChannelCredentials {
   if (!opts.tls.enabled) return grpc.credentials.createInsecure();
   const read = (f: string) => (f ? fs.readFileSync(f) : null);
   return grpc.credentials.createSsl(read(opts.tls.caFile), read(opts.tls.keyFile), read(opts.tls.certFile));
 }
 
-function channelOptions(opts: ClientOptions): grpc.ChannelOptions {
+export function channelOptions(opts: ClientOptions): grpc.ChannelOptions {
   return opts.tls.enabled && opts.tls.serverName ? { 'grpc.ssl_target_name_override': opts.tls.serverName, 'grpc.default_authority': opts.tls.serverName } : {};
 }
 
