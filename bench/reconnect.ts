@@ -10,7 +10,7 @@
 // BENCH_BASELINE_BUNDLE=<an older dist/sdv-agent.js> adds that build's agents to the 60 s outage, side by side.
 import pino from 'pino';
 import { loadConfig } from '../src/config';
-import { KitLink } from '../src/doors/kit-link';
+import { KitLink } from '../src/doors/kit/link';
 import type { Parts } from '../src/parts';
 import { startAgent, type AgentHandle } from '../test/helpers/agent';
 import { CompressedClock } from '../test/helpers/compressed-clock';

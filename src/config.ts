@@ -140,7 +140,7 @@ export function envName(keyPath: string): string {
 }
 
 /** Names the sdv-runtime container already sets, honoured for drop-in use. */
-const LEGACY_ENV: Record<string, string> = { RUNTIME_NAME: 'runtime.name', SYNCER_SERVER_URL: 'kitManager.url' };
+const DROP_IN_ENV: Record<string, string> = { RUNTIME_NAME: 'runtime.name', SYNCER_SERVER_URL: 'kitManager.url' };
 
 function describe(leaf: Leaf): string {
   switch (leaf.kind) {
@@ -239,8 +239,8 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     }
   }
   const env2: NodeJS.ProcessEnv = { ...env };
-  for (const [legacy, keyPath] of Object.entries(LEGACY_ENV)) {
-    if (env[legacy] !== undefined && env[envName(keyPath)] === undefined) env2[envName(keyPath)] = env[legacy];
+  for (const [dropIn, keyPath] of Object.entries(DROP_IN_ENV)) {
+    if (env[dropIn] !== undefined && env[envName(keyPath)] === undefined) env2[envName(keyPath)] = env[dropIn];
   }
   const raw = build(SCHEMA, parsed, env2, '') as unknown as Config & { runtime: { kitId: string } };
   const runtime = raw.runtime as { name: string; kitId: string; dataDir: string; filesDir: string };

@@ -3,14 +3,14 @@
 import type { Config } from './config';
 import type { Logger } from './log';
 import type { RuntimeState, StatusBoard } from './core/status';
-import type { RunAs } from './apps/run-as';
+import type { RunAs } from './user-code/run-as';
 import type { AppSupervisor } from './apps/supervisor';
 import type { AdhocRuns } from './apps/adhoc';
 import type { TraceRegistry } from './apps/tracer';
 import type { PendingConsoles } from './apps/pending-consoles';
 import type { SignalHub } from './signals/hub';
-import type { PackageInstaller } from './packages/installer';
-import type { PythonEnvironment } from './packages/python-env';
+import type { PackageInstaller } from './python/installer';
+import type { PythonEnvironment } from './python/environment';
 import type { BoxFiles } from './files/box-files';
 import type { MqttService } from './mqtt/service';
 

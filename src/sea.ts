@@ -39,8 +39,6 @@ function seaApi(): SeaApi | null {
   } catch { return null; }
 }
 
-function isSea(): boolean { return seaApi() !== null; }
-
 function sha256(buf: Uint8Array): string { return crypto.createHash('sha256').update(buf).digest('hex'); }
 
 function ownedPrivateDir(dir: string): boolean {

@@ -7,7 +7,7 @@
 import t from 'tap';
 import pino from 'pino';
 import { loadConfig } from '../src/config';
-import { KitLink } from '../src/doors/kit-link';
+import { KitLink } from '../src/doors/kit/link';
 import type { Parts } from '../src/parts';
 import { CompressedClock } from './helpers/compressed-clock';
 import { StandInKitManager } from './helpers/kit-manager';

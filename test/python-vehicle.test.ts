@@ -9,7 +9,7 @@ import { ApiClient, startAgent, tmpDir } from './helpers/agent';
 import { runPython } from './helpers/peers';
 import { FULL_VSS } from './helpers/signals';
 import { probedInfo, velocitasBox, type VelocitasBox } from './helpers/velocitas-box';
-import { generatePythonModel, dataPointClass } from '../src/signals/python-model';
+import { generatePythonModel, dataPointClass } from '../src/python/model-code';
 import { VssModel } from '../src/signals/vss';
 
 type Tree = Record<string, unknown>;

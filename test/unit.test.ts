@@ -9,7 +9,7 @@ import './unit/core-backoff';
 import './unit/kit-wire';
 import './unit/send-bound';
 import './unit/mqtt-units';
-import './unit/packages-requirement';
+import './unit/python-requirement';
 import './unit/sdv-query';
 import './unit/signal-failure';
 import './unit/signals-units';

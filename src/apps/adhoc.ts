@@ -25,10 +25,10 @@ import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { GroupProcess } from './process';
-import { asUser, handOver, letPass, type RunAs } from './run-as';
-import { appEnv, serviceAddresses } from './spawn-spec';
+import { asUser, handOver, letPass, type RunAs } from '../user-code/run-as';
+import { appEnv, serviceAddresses } from '../user-code/app-env';
 import { ImportHint, type HintSource } from './import-hint';
-import { removeUserTree } from './user-files';
+import { removeUserTree } from '../user-code/user-files';
 
 export const MAX_RUNS = 16;
 const COALESCE_MS = 20;

@@ -6,9 +6,9 @@
 // is inside may be the app user's doing (a redeploy) and is never chowned or followed: code is written as new files.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { letPass, type RunAs } from './run-as';
+import { letPass, type RunAs } from '../user-code/run-as';
 import type { AppStore } from './store';
-import { writeUserFile } from './user-files';
+import { writeUserFile } from '../user-code/user-files';
 
 /** Makes both folders (the agent's best effort: a read-only dataDir has none, and consoles are then not logged). */
 export function makeAppFolders(store: AppStore, runAs: RunAs | null, appId: string): { folder: string; own: string } {

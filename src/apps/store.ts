@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensurePrivateDir, readJsonOrQuarantine, ReservedFile } from '../fsutil';
-import type { RunAs } from './run-as';
-import { removeUserTree } from './user-files';
+import type { RunAs } from '../user-code/run-as';
+import { removeUserTree } from '../user-code/user-files';
 
 export const APP_TYPES = ['python', 'binary', 'docker', 'mock-service', 'kuksa-server'] as const;
 export type AppType = (typeof APP_TYPES)[number];

@@ -26,11 +26,12 @@ import { conflict, CommandError, notFound, storageFailure, unavailable } from '.
 import type { Frame } from '../core/frame';
 import { AppConsole } from './console';
 import { GroupProcess, isLeftoverOf, type ExitInfo } from './process';
-import { letPass, type RunAs } from './run-as';
-import { appSpawnSpec, onPath, serviceAddresses } from './spawn-spec';
+import { letPass, type RunAs } from '../user-code/run-as';
+import { appSpawnSpec, onPath } from './spawn-spec';
+import { serviceAddresses } from '../user-code/app-env';
 import { ImportHint, type HintSource } from './import-hint';
 import { AppStore, STATUSES, type AppConfig, type AppRecord, type AppStatus, type AppType } from './store';
-import { UsageSampler, type Usage } from './usage';
+import { UsageSampler } from './usage';
 import { makeAppFolders, writeAppCode } from './app-folders';
 import { ProcessTrees, type ProcessTree } from './process-tree';
 
@@ -191,8 +192,6 @@ export class AppSupervisor {
     this.get(appId);
     return this.apps.get(appId)!.console;
   }
-
-  usageOf(appId: string): Usage | null { return this.usage.get(appId); }
 
   list(): Frame[] {
     return [...this.apps.values()].map(({ rec, proc }) => {

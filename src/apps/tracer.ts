@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resourcePath } from '../resources';
-import { letPass, type RunAs } from './run-as';
+import { letPass, type RunAs } from '../user-code/run-as';
 
 export const MAX_WATCHED = 64;
 const MAX_LINE = 256 * 1024;

@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUILD_ENV, inheritedEnv } from '../child-env';
+import { BUILD_ENV, inheritedEnv } from '../user-code/child-env';
 import type { Config } from '../config';
-import { asUser, handOver, letPass, type RunAs } from '../apps/run-as';
-import { removeUserTree } from '../apps/user-files';
+import { asUser, handOver, letPass, type RunAs } from '../user-code/run-as';
+import { removeUserTree } from '../user-code/user-files';
 
 export type Language = 'rust' | 'cpp';
 

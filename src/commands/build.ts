@@ -6,7 +6,7 @@
 // door sends C++ replies as run_bin_app (with requestCmd run_cpp_app).
 import { compile, ToolchainMissing, type Language } from '../build/compile';
 import { CommandError, isStorageError, storageFailure, unavailable } from '../core/errors';
-import { joinUsedApis, runStreamer } from './kit-runs';
+import { joinUsedApis, runStreamer } from './kit/runs';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
 import { obj, str } from './validate';

@@ -6,7 +6,6 @@
 // times its size, within api.maxPayloadBytes (measured by BoxFiles before the file is decoded).
 import { FileRefused } from '../files/box-files';
 import { jsonStringBytes } from '../core/json-size';
-import type { Parts } from '../parts';
 import { badRequest, CommandError, isStorageError, storageFailure } from '../core/errors';
 import type { Frame } from '../core/frame';
 import type { Command, CommandRequest } from './types';

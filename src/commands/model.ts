@@ -5,7 +5,7 @@
 import type { Parts } from '../parts';
 import { VssError } from '../signals/vss';
 import { modelFromTree, type ModelSource } from '../signals/model-source';
-import { PythonModelError } from '../signals/python-model';
+import { PythonModelError } from '../python/model-code';
 import { writeFileAtomic } from '../fsutil';
 import { badRequest, CommandError, conflict, errorText, storageFailure } from '../core/errors';
 import type { Frame } from '../core/frame';

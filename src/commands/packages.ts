@@ -5,8 +5,8 @@
 // data:"<summary>"}: the frontend shows `data` only, never `result`, so the summary says what was installed, or why
 // not and what to do. list → {data:"<pip freeze text>"}. A refused requirement is an error naming it (error frame on
 // the local API); on the Kit-Manager link its reason is in `data` too (KitShape errorFields).
-import { InstallError, type PackageInstaller } from '../packages/installer';
-import { parseRequirements, RequirementError } from '../packages/requirement';
+import { InstallError, type PackageInstaller } from '../python/installer';
+import { parseRequirements, RequirementError } from '../python/requirement';
 import { CommandError, badRequest, conflict } from '../core/errors';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';

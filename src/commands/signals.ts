@@ -90,7 +90,7 @@ export const signalCommands: Record<string, Command> = {
   },
 };
 
-// ---- Legacy Kit-Manager shapes (kit-manager-protocol.md), for the Kit-Manager adapter to call -----------------------
+// ---- The Kit-Manager's forms (kit-manager-protocol.md), which commands/kit/signals.ts serves -----------------------
 
 /** `subscribe_apis {apis}` from a frontend client: full-set frames, lease of signals.subscriberTtlS, one per client. */
 export async function kitSubscribeApis(parts: Parts, client: Client, body: Frame): Promise<Frame> {

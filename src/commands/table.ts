@@ -1,5 +1,5 @@
 // Every command once, for every door. The areas define the commands; the Kit-Manager's `cmd` forms (the Autowrx
-// frontend's and the Python runtime's names and reply shapes, commands/kit-*.ts) join them here: a name both define
+// frontend's and the Python runtime's names and reply shapes, commands/kit/*.ts) join them here: a name both define
 // is one command whose Kit-Manager form is its `kit.handler`, a name only the Kit-Manager sends (run_python_app…) is
 // a command like any other, and a local client may ask it by `type` too.
 import { runtimeCommands } from './runtime';
@@ -7,7 +7,7 @@ import { appCommands } from './apps';
 import { signalCommands } from './signals';
 import { mockCommands } from './mock';
 import { modelCommands } from './model';
-import { kitCommands } from './kit-commands';
+import { kitCommands } from './kit/dialect';
 import { packageCommands } from './packages';
 import { buildCommands } from './build';
 import { varsCommands } from './vars';

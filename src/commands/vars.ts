@@ -1,8 +1,8 @@
-// Watched variables (run_python_app data.watch_vars; set_vars_value). run_python_app's handler (kit-runs.ts) calls
+// Watched variables (run_python_app data.watch_vars; set_vars_value). run_python_app's handler (kit/runs.ts) calls
 // traceForRun to get the tracer option for the ad-hoc run; changes reach the requester as {cmd:"trace_vars",
 // data:{name:value}} replies on that run's stream. set_vars_value {data:{name:value}} applies to the running traced
 // program of the same client (Kit-Manager request_from or local connection).
-import { MAX_WATCHED, splitWatchVars, TraceChannel, TraceRegistry, tracerScript } from '../apps/tracer';
+import { MAX_WATCHED, splitWatchVars, TraceChannel, tracerScript } from '../apps/tracer';
 import { badRequest, notFound } from '../core/errors';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext } from './types';

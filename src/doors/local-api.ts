@@ -1,5 +1,5 @@
 // The local WebSocket API (seed 000) on api.host:api.port at api.path: accept, authenticate, enforce limits, and
-// hand each connection to a SeedSession. Close codes: 1001 going away, 1009 too big (ws), 4001 no auth in time,
+// hand each connection to a LocalSession. Close codes: 1001 going away, 1009 too big (ws), 4001 no auth in time,
 // 4002 wrong token, 1013 too many clients.
 //
 // Bounds before authentication (api.token set, no valid Authorization header on the upgrade): a socket may send at
@@ -15,7 +15,7 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Parts } from '../parts';
 import { ListenError } from '../core/errors';
 import { limitConnections, SERVER_TIMEOUTS } from './http-limits';
-import { SeedSession } from './seed-session';
+import { LocalSession } from './local-session';
 
 export const AUTH_TIMEOUT_MS = 5000;
 export const CLOSE_NO_AUTH = 4001;
@@ -50,15 +50,13 @@ export class LocalApi {
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
   /** Every open session, authenticated or not (closed with 1001 at shutdown). */
-  private readonly sessions = new Set<SeedSession>();
+  private readonly sessions = new Set<LocalSession>();
   /** The ones that count against api.maxClients. */
-  private readonly authed = new Set<SeedSession>();
+  private readonly authed = new Set<LocalSession>();
   /** Waiting to authenticate, oldest first. */
   private readonly pending = new Set<WebSocket>();
 
   constructor(private readonly parts: Parts) {}
-
-  get clientCount(): number { return this.authed.size; }
 
   async start(): Promise<number> {
     const { api } = this.parts.config;
@@ -100,7 +98,7 @@ export class LocalApi {
       }
     }
     if (authed && this.authed.size >= api.maxClients) { ws.close(CLOSE_TRY_AGAIN, `too many clients (limit ${api.maxClients})`); return; }
-    const session = new SeedSession(ws, this.parts, { door: 'local', sendBufferBytes: api.sendBufferBytes });
+    const session = new LocalSession(ws, this.parts, { door: 'local', sendBufferBytes: api.sendBufferBytes });
     this.sessions.add(session);
     if (authed) this.authed.add(session);
     ws.on('close', () => { this.sessions.delete(session); this.authed.delete(session); this.pending.delete(ws); });

@@ -38,7 +38,6 @@ export class Batcher {
   private latest = new Map<string, SignalValue | null>();
   private timer: NodeJS.Timeout | null = null;
   private unionDirty = false;
-  framesSent = 0;
 
   constructor(private windowMs: number, private readonly onUnionChange: () => void, private readonly now: () => number = Date.now) {}
 
@@ -94,13 +93,6 @@ export class Batcher {
     let n = 0;
     for (const s of [...this.subs.values()]) if (s.client === client && this.remove(s.id)) n++;
     return n;
-  }
-
-  renew(id: string): boolean {
-    const s = this.subs.get(id);
-    if (!s) return false;
-    if (s.ttlMs !== null) s.expiresAt = this.now() + s.ttlMs;
-    return true;
   }
 
   /** Drops signals that no longer exist (a new vehicle model); returns the subscriptions that lost some. */
@@ -172,7 +164,6 @@ export class Batcher {
       if (s.dirty.size) pending = true;
       if (n === 0) continue;
       s.client.send({ type: 'apis-value', id: s.id, result, timestamp: new Date(now).toISOString() });
-      this.framesSent++;
     }
     if (pending) this.arm();
   }

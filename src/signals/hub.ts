@@ -1,16 +1,16 @@
 // The signals part (Parts.signals): owns the vehicle model, the backend (embedded store + kuksa.val gRPC server, or a
 // v1/v2 client of an external databroker), the batcher and the mock provider.
 //
-// PART API (for commands and the Kit-Manager adapters; all transport-free):
+// PART API (for commands; all transport-free):
 //   hub.subscribe(client, apis, {fullSet?, ttlS?}) → {id, paths, unknown}   one upstream subscription for all subscribers;
 //                                 frames {type:"apis-value", id, result:{path: value}, timestamp} go to client.send,
 //                                 at most one per signals.batchWindowMs; fullSet: every frame carries all its signals;
 //                                 ttlS: the subscription lapses ttlS seconds after the last subscribe/renew.
-//   hub.renew(id) / hub.unsubscribe(id) / hub.unsubscribeClient(client)
+//   hub.unsubscribe(id) / hub.unsubscribeClient(client)
 //   hub.subscribers()             → [{id, clientId, door, apis}]  (Kit-Manager lsOfApiSubscriber)
 //   hub.getValues(apis)           → {result: {path: value|null}, errors: {pattern: text}}
 //   hub.write(data)               → {path: WriteOutcome}  (per path; sensors current value, actuators target)
-//   hub.mock                      → MockProvider (start/stop/configure/status, legacy mock list)
+//   hub.mock                      → MockProvider (start/stop/configure/status, the mock list)
 //   hub.setModel(source, text) / hub.revertModel(base)  (embedded: atomic swap; see src/commands/model.ts)
 //   hub.servedSource()            → the model apps should see, with its text's hash (for the Python vehicle package)
 import * as fs from 'node:fs';
@@ -27,12 +27,12 @@ import { grpcText, isNotFound } from './failure';
 import { Batcher } from './batcher';
 import type { Broker, WriteOutcome } from './broker';
 import { EmbeddedBroker, SignalStore } from './embedded';
-import { KuksaGrpcServer } from './grpc-server';
+import { KuksaGrpcServer } from './grpc/server';
 import type { ClientOptions } from './kuksa-client';
 import { KuksaV1Client } from './kuksa-v1';
 import { KuksaV2Client } from './kuksa-v2';
 import { MockProvider } from './mock';
-import { bridgeFor, type BridgeRunner } from './sdv-bridge';
+import { bridgeFor, type BridgeRunner } from './grpc/sdv-bridge';
 import type { SignalValue } from './values';
 import { VssModel } from './vss';
 import { loadModelSource, textHash, type ModelSource } from './model-source';
@@ -255,7 +255,6 @@ export class SignalHub {
     return { id, paths, unknown };
   }
 
-  renew(id: string): boolean { return this.batcher.renew(id); }
   unsubscribe(id: string): boolean { return this.batcher.remove(id); }
   unsubscribeClient(client: Client): number { return this.batcher.removeClient(client); }
 

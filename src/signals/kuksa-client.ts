@@ -11,7 +11,7 @@ import { coerce, ValueError, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
 import { kuksaServices } from './protos';
 import { Backoff } from '../core/backoff';
-import { grpcText, isNotFound } from './failure';
+import { isNotFound } from './failure';
 
 export type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -6,7 +6,7 @@
 //   off            nothing
 // Works through the Broker interface, so the same code drives the embedded store (a provider claim), a v2 databroker
 // (OpenProviderStream: actuators claimed, the signals it publishes announced with provide_signal_request before any
-// publish_values_request, as 0.6+ requires) and a v1 databroker (Subscribe to targets + Set values). The legacy mock list
+// publish_values_request, as 0.6+ requires) and a v1 databroker (Subscribe to targets + Set values). The mock list
 // ([{signal, value}], values as strings like the Python runtime keeps them) is persisted in dataDir.
 
 import { writeFileAtomic, readJsonOrQuarantine } from '../fsutil';

@@ -2,7 +2,7 @@
 // streaming its output lines. The command line is split on whitespace and spawned without a shell; the client's model
 // never reaches the argument vector: the generator reads the model file named by SDV_VSS_FILE.
 import { spawn } from 'node:child_process';
-import { inheritedEnv } from '../child-env';
+import { inheritedEnv } from '../user-code/child-env';
 
 /** A generator is often a Python tool: it keeps the agent's HOME and Python settings (and nothing secret). */
 const GENERATOR_ENV = ['HOME', 'PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV'];

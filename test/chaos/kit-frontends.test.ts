@@ -16,7 +16,7 @@ const SECTION = 'kit-frontends';
 const summary = new Summary(SECTION, seedFor(SECTION));
 t.teardown(() => summary.write(t));
 
-/** The agent's bound on frontends (MAX_KIT_CLIENTS in src/doors/kit-frontends.ts). */
+/** The agent's bound on frontends (MAX_KIT_CLIENTS in src/doors/kit/frontends.ts). */
 const PLACES = 256;
 const LINES = count(20, 30);
 const RUN_CODE = `import time\nfor i in range(1, ${LINES + 1}):\n    print("line %d" % i, flush=True)\n    time.sleep(0.2)\n`;

@@ -1,7 +1,7 @@
 // Engine.IO 4 / Socket.IO packet codec: the frames a real socket.io 4 server sends, what we send back, and that
 // malformed input of every kind comes back as an error value instead of a throw.
 import t from 'tap';
-import { decodeEio, decodeSio, encodeAck, encodeConnect, encodeDisconnect, encodeEvent, encodePong, engineUrl } from '../../src/doors/socketio-wire';
+import { decodeEio, decodeSio, encodeAck, encodeConnect, encodeDisconnect, encodeEvent, encodePong, engineUrl } from '../../src/doors/kit/socketio-wire';
 
 t.test('open packet', async (t) => {
   const r = decodeEio('0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000000}');

@@ -1,7 +1,7 @@
-// The sdv.databroker.v1 query language (src/signals/sdv-query.ts, a pure module): the strings the Velocitas SDK's
+// The sdv.databroker.v1 query language (src/signals/grpc/sdv-query.ts, a pure module): the strings the Velocitas SDK's
 // query builder emits, the operators, what is refused and why, and the bounds.
 import t from 'tap';
-import { compileQuery, QUERY_LIMITS, QueryError, runQuery } from '../../src/signals/sdv-query';
+import { compileQuery, QUERY_LIMITS, QueryError, runQuery } from '../../src/signals/grpc/sdv-query';
 import type { SignalValue } from '../../src/signals/values';
 import type { VssDataType } from '../../src/signals/vss';
 

@@ -1,0 +1,112 @@
+// Kit-Manager deploy_request / deploy_n_run: deploy `VEA-<prototype.id>` from the Kit-Manager's convertedCode (unless
+// the frontend disabled conversion) or the code as sent; progress streams as cmd "deploy-request" lines, which the
+// frontend appends to its log (`result`) until `is_finish`. deploy_n_run then starts the app and watches it for its
+// first seconds: what it prints then is shown, and a crash is reported as a crash, never as "deployed and running".
+import * as crypto from 'node:crypto';
+import type { AppSupervisor } from '../../apps/supervisor';
+import { deployApp, parseDeploy } from '../apps';
+import { badRequest } from '../../core/errors';
+import type { Client, Frame } from '../../core/frame';
+import type { Command, Handler } from '../types';
+import { obj } from '../validate';
+
+/** How long deploy_n_run watches a started app before it says "running". */
+export const DEPLOY_WATCH_MS = 3000;
+/** Lines of the app's first output shown in the deploy log; more are counted, not shown. */
+const MAX_SHOWN_LINES = 20;
+const MAX_LINE = 300;
+
+interface Outcome { status: string; exitCode: number | null; reason: string | null; afterMs: number; lines: string[]; more: number }
+
+/**
+ * Watches an app through its console, as any console client would, for `ms` after start: resolves at its first
+ * exit, or with its status when the time is up. Subscribe before starting it so that nothing is missed.
+ */
+function watchApp(sup: AppSupervisor, appId: string, ms: number, onLine: (text: string) => void): { started(): void; outcome: Promise<Outcome> } {
+  const lines: string[] = [];
+  let more = 0;
+  let t0 = Date.now();
+  let finish!: (o: Omit<Outcome, 'lines' | 'more' | 'afterMs'>) => void;
+  const closers: Array<() => void> = [];
+  let closed = false;
+  const client: Client = {
+    id: `deploy-watch-${crypto.randomUUID()}`,
+    door: 'internal',
+    get closed() { return closed; },
+    congested: () => false,
+    onClose(fn) { closers.push(fn); return () => {}; },
+    send(frame: Frame) {
+      if (frame.type === 'console_output' && typeof frame.output === 'string') {
+        const text = frame.output.length > MAX_LINE ? `${frame.output.slice(0, MAX_LINE)}…` : frame.output;
+        if (lines.length < MAX_SHOWN_LINES) { lines.push(text); onLine(text); } else more++;
+      } else if (frame.type === 'app_status' && (frame.status === 'error' || frame.status === 'stopped')) {
+        finish({ status: frame.status, exitCode: typeof frame.exitCode === 'number' ? frame.exitCode : null, reason: typeof frame.reason === 'string' ? frame.reason : null });
+      }
+    },
+  };
+  const console = sup.console(appId);
+  console.subscribe(client);
+  console.startDelivery(client.id, null);
+  const outcome = new Promise<Omit<Outcome, 'lines' | 'more' | 'afterMs'>>((resolve) => { finish = resolve; });
+  let timer: NodeJS.Timeout | null = null;
+  const done = outcome.then((o) => {
+    if (timer) clearTimeout(timer);
+    closed = true;
+    console.unsubscribe(client.id);
+    for (const fn of closers.splice(0)) fn();
+    return { ...o, afterMs: Date.now() - t0, lines, more };
+  });
+  return {
+    started() {
+      t0 = Date.now();
+      timer = setTimeout(() => {
+        const rec = sup.has(appId) ? sup.get(appId) : null;
+        finish({ status: rec?.status ?? 'gone', exitCode: rec?.exitCode ?? null, reason: rec?.reason ?? null });
+      }, ms);
+    },
+    outcome: done,
+  };
+}
+
+function deployHandler(andRun: boolean): Handler {
+  return async (ctx, req) => {
+    const apps = ctx.parts.apps;
+    const b = req.body;
+    const proto = obj(b, 'prototype')!;
+    const converted = b.disable_code_convert !== true && typeof b.convertedCode === 'string' && b.convertedCode.length > 0;
+    const code = converted ? b.convertedCode : b.code;
+    if (typeof code !== 'string' || code.length === 0) throw badRequest('code: required, expected the prototype\'s python source');
+    const spec = parseDeploy(ctx.parts, { prototype: { id: proto.id, name: proto.name ?? proto.id, type: 'python', code, config: {} } });
+    const line = (text: string) => ctx.emit({ cmd: 'deploy-request', result: `${text}\r\n`, is_finish: false });
+    const user = typeof b.username === 'string' ? ` from ${b.username.slice(0, 64)}` : '';
+    line(`Received prototype "${spec.name}"${user}: ${Buffer.byteLength(code)} bytes of ${converted ? 'converted' : 'original'} code`);
+    line(`Installing ${spec.appId}`);
+    const rec = await deployApp(ctx.parts, spec);
+    const id = { appId: rec.id, executionId: rec.id };
+    if (!andRun) return { cmd: 'deploy-request', result: `${spec.appId} deployed (${rec.status})\r\n`, is_finish: true, ...id, status: rec.status };
+
+    line(`Starting ${spec.appId}; watching its first ${DEPLOY_WATCH_MS / 1000} s`);
+    const watch = watchApp(apps, spec.appId, DEPLOY_WATCH_MS, (text) => line(`[${spec.appId}] ${text}`));
+    try {
+      await apps.run(spec.appId);
+    } finally {
+      watch.started();
+    }
+    const o = await watch.outcome;
+    if (o.more) line(`[${spec.appId}] … ${o.more} more line(s): console_subscribe or app_output show them`);
+    const s = (o.afterMs / 1000).toFixed(1);
+    if (o.status === 'running' || o.status === 'paused' || o.status === 'starting') {
+      return { cmd: 'deploy-request', result: `${spec.appId} deployed and ${o.status}\r\n`, is_finish: true, ...id, status: o.status };
+    }
+    if (o.status === 'stopped' && o.exitCode === 0) {
+      return { cmd: 'deploy-request', result: `${spec.appId} deployed; it ran and exited with code 0 after ${s} s\r\n`, is_finish: true, ...id, status: o.status, exitCode: 0 };
+    }
+    const why = `${spec.appId} deployed but crashed ${s} s after start${o.exitCode !== null ? ` (exit code ${o.exitCode})` : ''}${o.reason ? `: ${o.reason}` : ''}`;
+    return { cmd: 'deploy-request', result: `Error: ${why}\r\n`, is_finish: true, ...id, status: o.status, exitCode: o.exitCode, error: why };
+  };
+}
+
+export const kitDeployCommands: Record<string, Command> = {
+  deploy_request: { handler: deployHandler(false) },
+  deploy_n_run: { handler: deployHandler(true) },
+};
