@@ -14,4 +14,5 @@ import './unit/sdv-query';
 import './unit/signal-failure';
 import './unit/signals-units';
 import './unit/kuksa-v2-proto';
+import './unit/signals-sampling';
 import './unit/no-shell';
