@@ -100,3 +100,12 @@ t.test('kuksa.sdvBridge auto: an upstream that serves sdv.databroker.v1 is used 
   await off.waitLog((l) => l.msg === 'kuksa databroker connected');
   t.notOk(off.logs.some((l) => l.msg === 'sdv.databroker.v1 bridge listening'), 'sdvBridge off: no bridge');
 });
+
+t.test('kuksa.sdvBridge on, the databroker not reachable: the app gets UNAVAILABLE, not a hang', async (t) => {
+  const down = await startDownstream(t, 1, 'v2', { sdvBridge: 'on' }); // port 1: nothing listens
+  const listening = await down.waitLog((l) => l.msg === 'sdv.databroker.v1 bridge listening');
+  const raw = rawClients(listening.port as number);
+  t.teardown(() => { for (const x of Object.values(raw)) x.close(); });
+  await t.rejects(call(raw.broker, 'GetDatapoints', { datapoints: ['Vehicle.Speed'] }), { code: grpc.status.UNAVAILABLE, details: /behind the sdv.databroker.v1 bridge/ }, 'GetDatapoints: UNAVAILABLE naming the bridge');
+  await t.rejects(call(raw.collector, 'UpdateDatapoints', { datapoints: {} }), { code: grpc.status.UNIMPLEMENTED }, 'the Collector is not bridged: UNIMPLEMENTED');
+});

@@ -24,6 +24,15 @@ import { fromSdvDatapoint, sdvMetadata, toSdvDatapoint, typedSdvDatapoint, type 
 import type { SignalValue } from '../values';
 import type { SignalMeta } from '../vss';
 
+/** A failure on the way to the databroker (not reached yet, connection lost) as the app sees it: UNAVAILABLE. */
+async function upstream<T>(fn: () => Promise<T>): Promise<T> {
+  try { return await fn(); } catch (e) {
+    const code = (e as grpc.ServiceError)?.code;
+    if (typeof code === 'number' && code !== S.UNAVAILABLE) throw e;
+    throw fail(S.UNAVAILABLE, `the databroker behind the sdv.databroker.v1 bridge: ${(e as grpc.ServiceError)?.details ?? (e as Error)?.message ?? String(e)}`);
+  }
+}
+
 export interface BridgeOptions { address: string; token: string; stallMs: number; log: Logger }
 
 export class SdvBridge {
@@ -77,9 +86,9 @@ export class SdvBridge {
         const names = (req.datapoints ?? []) as string[];
         if (names.length === 0) throw fail(S.INVALID_ARGUMENT, 'datapoints: name at least one signal');
         checkEntries(names.length, 'datapoints');
-        const metas = await this.meta();
+        const metas = await upstream(() => this.meta());
         const known = [...new Set(names.filter((n) => metas.has(n)))];
-        const values = known.length ? await this.broker().getValues(known) : {};
+        const values = known.length ? await upstream(() => this.broker().getValues(known)) : {};
         const now = Date.now();
         const datapoints: Obj = {};
         for (const n of names) datapoints[n] = metas.has(n) ? toSdvDatapoint(metas.get(n)!, values[n] ?? null, now) : { failure_value: 'UNKNOWN_DATAPOINT' };
@@ -88,7 +97,7 @@ export class SdvBridge {
       SetDatapoints: ctx.unary(async (req: Obj) => {
         const given = Object.entries((req.datapoints ?? {}) as Obj);
         checkEntries(given.length, 'datapoints');
-        const metas = await this.meta();
+        const metas = await upstream(() => this.meta());
         const errors: Record<string, SdvRefusal> = {};
         const values: Record<string, SignalValue> = {};
         for (const [path, dp] of given) {
@@ -98,7 +107,7 @@ export class SdvBridge {
           if (v.ok) values[path] = v.value; else errors[path] = v.error;
         }
         if (Object.keys(values).length) {
-          for (const [path, o] of Object.entries(await this.broker().write(values))) {
+          for (const [path, o] of Object.entries(await upstream(() => this.broker().write(values)))) {
             if (!o.ok) errors[path] = o.code === 'NOT_FOUND' ? 'UNKNOWN_DATAPOINT' : o.code === 'BAD_VALUE' ? 'OUT_OF_BOUNDS' : 'INTERNAL_ERROR';
           }
         }
@@ -107,7 +116,7 @@ export class SdvBridge {
       GetMetadata: ctx.unary(async (req: Obj) => {
         const names = (req.names ?? []) as string[];
         checkEntries(names.length, 'names');
-        const metas = await this.meta();
+        const metas = await upstream(() => this.meta());
         const list = names.length ? names.map((n) => metas.get(n)).filter((m): m is SignalMeta => !!m) : [...metas.values()];
         checkEntries(list.length, 'metadata entries');
         return { list: list.map(sdvMetadata) };
@@ -115,7 +124,7 @@ export class SdvBridge {
       // The query runs here on the values the upstream streams: the first reply on the current values, then one per
       // change while WHERE holds. While the app does not read, only the newest result is held.
       Subscribe: ctx.stream(async (call: grpc.ServerWritableStream<Obj, Obj>, scope) => {
-        const metas = await this.meta();
+        const metas = await upstream(() => this.meta());
         let q;
         try { q = compileQuery(call.request.query, (p) => metas.get(p)?.dataType); } catch (e) {
           if (e instanceof QueryError) throw fail(S.INVALID_ARGUMENT, `query: ${e.message}`);
@@ -126,7 +135,7 @@ export class SdvBridge {
         scope.holdQuery(query.nodes);
         const out = scope.outbox<Obj>(call, { build: (held) => ({ fields: held.get('')! }), sizeOf: (_k, f) => 64 + Object.keys(f).length * 48 });
         const values = new Map<string, SignalValue | null>();
-        const dispose = await this.broker().subscribe(query.inputs, (u) => {
+        const dispose = await upstream(() => this.broker().subscribe(query.inputs, (u) => {
           for (const [p, v] of u) values.set(p, v);
           if (query.inputs.some((p) => !values.has(p))) return; // the first reply waits for every current value
           const r = runQuery(query, (p) => values.get(p) ?? null);
@@ -134,7 +143,7 @@ export class SdvBridge {
           const fields: Obj = {};
           for (const f of r) fields[f.name] = typedSdvDatapoint(f.type, f.value);
           out.offer(new Map([['', fields]]));
-        });
+        }));
         return dispose;
       }),
     };
