@@ -45,3 +45,32 @@ t.test('mock provider on an external v2-only databroker: announce, then publish'
   t.match(await c.request({ type: 'mock_service_status' }), { mode: 'echo-all', running: true, error: null }, 'no refusal reported by the mock');
   t.notOk(down.logs.some((l) => /ABORTED|ProvideSignalRequest first/.test(JSON.stringify(l))), 'the upstream never ended a provider stream for a publish before provide');
 });
+
+t.test('the mock provider announces again after the databroker restarts, then publishes', async (t) => {
+  let up = await startUpstream(t, { kuksa: { serveApis: ['kuksa.val.v2'] } });
+  const port = up.port;
+  const down = await startDownstream(t, port, 'v2');
+  await down.waitLog((l) => l.msg === 'kuksa databroker connected');
+  const c = await ApiClient.connect(down.apiUrl);
+  t.teardown(() => c.close());
+  await c.request({ type: 'mock_service_configure', mode: 'random', signals: [SOC], rateMs: 50 });
+  const moving = async (p: number) => {
+    const raw = rawClients(p);
+    const seen = new Set<number>();
+    try {
+      await eventually('the upstream takes the mock\'s values', async () => {
+        const v = (await call(raw.v2, 'GetValue', { signal_id: { path: SOC } }).catch(() => null))?.data_point?.value?.float;
+        if (typeof v === 'number') seen.add(v);
+        return seen.size > 2;
+      }, { stepMs: 50 });
+    } finally { for (const x of Object.values(raw)) x.close(); }
+    return seen.size;
+  };
+  t.ok(await moving(port) > 2, 'values reach the first upstream');
+  await up.agent.stop('SIGKILL');
+  const mark = down.logs.length;
+  up = await startUpstream(t, { port, kuksa: { serveApis: ['kuksa.val.v2'] } });
+  await down.waitLog((l) => l.msg === 'kuksa databroker connected' && down.logs.indexOf(l) >= mark);
+  t.ok(await moving(port) > 2, 'values reach the restarted upstream: the provider stream was re-opened and the signals announced again');
+  t.match(await c.request({ type: 'mock_service_status' }), { mode: 'random', running: true }, 'the mock runs on');
+});
