@@ -2,11 +2,13 @@
 // measure over kuksa.val v2 in the same run. (1) GetDatapoints of 10 signals, calls/s from a closed loop of 8 calls in
 // flight, beside v2 GetValues of the same 10; (2) the delay from a local-API write of Vehicle.Speed (50 Hz) to the
 // callback of a real Velocitas SDK app's `subscribe`, beside a raw sdv Subscribe and a raw v2 Subscribe (Node
-// clients) on the same writes.
+// clients) on the same writes; and the same app through the sdv.databroker.v1 bridge of an agent in external mode
+// whose upstream serves kuksa.val.v2 only (`kuksa.serveApis: [kuksa.val.v2]`, the stand-in for databroker 0.7), the
+// same ticks written to that upstream at the same moment.
 import type * as grpc from '@grpc/grpc-js';
 import { ApiClient } from '../test/helpers/agent';
 import { startMosquitto } from '../test/helpers/mosquitto';
-import { rawClients, startUpstream } from '../test/helpers/signals';
+import { rawClients, startDownstream, startUpstream } from '../test/helpers/signals';
 import { runVelocitasApp } from '../test/helpers/velocitas';
 import { cpuMeter, quantile, round, sleep, runScope } from './lib';
 import type { Metrics, Scenario } from './scenarios';
@@ -77,7 +79,7 @@ asyncio.run(main())
 
 export const velocitas: Scenario = {
   name: 'velocitas', runs: 1, warmup: false,
-  about: 'sdv.databroker.v1 GetDatapoints of 10 signals (calls/s, 8 in flight) beside kuksa.val v2 GetValues; local write → Velocitas SDK subscribe callback delay beside raw sdv and v2 Subscribe',
+  about: 'sdv.databroker.v1 GetDatapoints of 10 signals (calls/s, 8 in flight) beside kuksa.val v2 GetValues; local write → Velocitas SDK subscribe callback delay beside raw sdv and v2 Subscribe, and through the sdv.databroker.v1 bridge onto a kuksa.val.v2-only upstream',
   async run() {
     const windowS = Number(process.env.BENCH_SIGNALS_S ?? 8);
     const mqtt = await startMosquitto(runScope);
@@ -87,7 +89,16 @@ export const velocitas: Scenario = {
     const streams: grpc.ClientReadableStream<Obj>[] = [];
     const app = runVelocitasApp(runScope, APP, { grpcPort: up.port, mqttUrl: mqtt.url, leaves: { 'Vehicle.Speed': 'float' } });
     const m: Metrics = { signals: TEN.length, inFlight: IN_FLIGHT, windowS };
+    // the bridge: an upstream like databroker 0.7, an agent in external mode on it, the same app on its bridge
+    const up2 = await startUpstream(runScope, { kuksa: { serveApis: ['kuksa.val.v2'] } });
+    const api2 = await ApiClient.connect(up2.agent.apiUrl);
+    const down = await startDownstream(runScope, up2.port, 'auto');
+    const decided = await Promise.race([down.waitLog((l) => typeof l.upstreamHasSdv === 'boolean'), sleep(20_000).then(() => null)]);
+    const bridgePort = decided && decided.upstreamHasSdv === false ? decided.port as number : 0;
+    const bridgeApp = bridgePort ? runVelocitasApp(runScope, APP, { grpcPort: bridgePort, mqttUrl: mqtt.url, leaves: { 'Vehicle.Speed': 'float' } }) : null;
+    if (!bridgePort) m['writeTo.velocitasBridge'] = 'skipped: this build has no sdv.databroker.v1 bridge';
     try {
+      if ((await api2.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 0 } })).errors) throw new Error('setup write (bridge upstream) failed');
       const values: Record<string, unknown> = { 'Vehicle.Speed': 0, 'Vehicle.Body.Lights.Beam.Low.IsOn': true };
       for (const p of TEN) values[p] ??= 1;
       const w = await api.request({ type: 'write_signals_value', data: values });
@@ -122,26 +133,32 @@ export const velocitas: Scenario = {
 
       // (2) write → callback: one Velocitas app, one raw sdv and one raw v2 subscriber on the same writes
       const sentAt = new Map<number, number>();
-      const delays: Record<'velocitas' | 'sdvRaw' | 'v2Raw', number[]> = { velocitas: [], sdvRaw: [], v2Raw: [] };
+      const delays: Record<string, number[]> = { velocitas: [], sdvRaw: [], v2Raw: [], ...(bridgeApp ? { velocitasBridge: [] } : {}) };
       const seen = (sink: number[], tick: number) => { const t0 = sentAt.get(tick); if (t0 !== undefined && tick > 0) sink.push(performance.now() - t0); };
-      let buf = '';
-      app.proc.stdout!.on('data', (c: Buffer) => {
-        buf += c.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) { const l = buf.slice(0, nl); buf = buf.slice(nl + 1); if (l.startsWith('S ')) seen(delays.velocitas, Number(l.slice(2))); }
-      });
+      const lines = (proc: typeof app.proc, sink: number[]) => {
+        let buf = '';
+        proc.stdout!.on('data', (c: Buffer) => {
+          buf += c.toString();
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) { const l = buf.slice(0, nl); buf = buf.slice(nl + 1); if (l.startsWith('S ')) seen(sink, Number(l.slice(2))); }
+        });
+      };
+      lines(app.proc, delays.velocitas!);
+      if (bridgeApp) lines(bridgeApp.proc, delays.velocitasBridge!);
       const sdvSub = raw.broker.Subscribe({ query: 'SELECT Vehicle.Speed' }) as grpc.ClientReadableStream<Obj>;
       sdvSub.on('data', (r: Obj) => seen(delays.sdvRaw, Math.round(r.fields?.['Vehicle.Speed']?.float_value ?? -1)));
       const v2Sub = raw.v2.Subscribe({ signal_paths: ['Vehicle.Speed'] }) as grpc.ClientReadableStream<Obj>;
       v2Sub.on('data', (r: Obj) => seen(delays.v2Raw, Math.round(r.entries?.['Vehicle.Speed']?.value?.float ?? -1)));
       for (const s of [sdvSub, v2Sub]) { s.on('error', () => {}); streams.push(s); }
       await app.waitOut(/^S 0$/, 30_000); // the app is subscribed (its first reply is the current value)
+      await bridgeApp?.waitOut(/^S 0$/, 30_000);
       await sleep(500);
       let tick = 0;
       const writer = setInterval(() => {
         const n = ++tick;
         sentAt.set(n, performance.now());
         api.send({ type: 'write_signals_value', id: `w${n}`, data: { 'Vehicle.Speed': n } });
+        if (bridgeApp) api2.send({ type: 'write_signals_value', id: `w${n}`, data: { 'Vehicle.Speed': n } });
       }, 20);
       await sleep(windowS * 1000);
       clearInterval(writer);
@@ -152,11 +169,16 @@ export const velocitas: Scenario = {
         m[`writeTo.${k}.received`] = d.length;
       }
       m['writeTo.sent'] = tick;
+      if (bridgeApp) m['writeTo.velocitasBridge.extraMedianMs'] = round((m['writeTo.velocitasBridge.medianMs'] as number) - (m['writeTo.velocitas.medianMs'] as number), 2);
       return m;
     } finally {
       for (const s of streams) s.cancel();
       app.proc.kill('SIGKILL'); // the SDK's MQTT thread can outlive a stopped asyncio loop
+      bridgeApp?.proc.kill('SIGKILL');
       api.close();
+      api2.close();
+      await down.stop();
+      await up2.agent.stop();
       for (const c of Object.values(raw)) c.close();
       await up.agent.stop();
       await mqtt.stop();

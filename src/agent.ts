@@ -60,7 +60,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
 
     // 2. parts (apps restored, signals started)
     // Addresses user programs get: the ports the agent's servers actually bound (port 0 in tests), read at each spawn.
-    const addresses = serviceAddresses(config, { kuksa: () => signals.grpcPort ?? 0, mqtt: () => mqtt.port ?? 0 });
+    const addresses = serviceAddresses(config, { kuksa: () => signals.grpcPort ?? 0, sdvBridge: () => signals.bridgePort, mqtt: () => mqtt.port ?? 0 });
     // Where apps and ad-hoc runs start: their process trees and limits (one for both).
     const confinement = new Confinement(config, log);
     const apps = new AppSupervisor(config, log, notices, runAs, addresses, confinement);

@@ -9,7 +9,8 @@ type Leaf =
   | { kind: 'string'; def: string; secret?: boolean; max?: number; pattern?: RegExp; hint?: string }
   | { kind: 'int'; def: number; min: number; max: number }
   | { kind: 'bool'; def: boolean }
-  | { kind: 'enum'; def: string; values: readonly string[] };
+  | { kind: 'enum'; def: string; values: readonly string[] }
+  | { kind: 'list'; def: readonly string[]; values: readonly string[] };
 interface Branch { [key: string]: Leaf | Branch }
 
 type StrLeaf = Extract<Leaf, { kind: 'string' }>;
@@ -17,6 +18,8 @@ const str = (def: string, extra: Partial<StrLeaf> = {}): StrLeaf => ({ kind: 'st
 const int = (def: number, min: number, max: number): Extract<Leaf, { kind: 'int' }> => ({ kind: 'int', def, min, max });
 const bool = (def: boolean): Extract<Leaf, { kind: 'bool' }> => ({ kind: 'bool', def });
 const oneOf = (def: string, values: readonly string[]): Extract<Leaf, { kind: 'enum' }> => ({ kind: 'enum', def, values });
+/** A set of names from `values` (YAML: a list; environment: comma-separated), at least one. */
+const someOf = (def: readonly string[], values: readonly string[]): Extract<Leaf, { kind: 'list' }> => ({ kind: 'list', def, values });
 
 const PORT_MAX = 65535;
 const HOUR_MS = 3_600_000;
@@ -60,6 +63,14 @@ export const SCHEMA = {
     tls: { enabled: bool(false), caFile: str(''), certFile: str(''), keyFile: str(''), serverName: str('') },
     vss: str(''),
     serve: bool(true),
+    /** Which APIs the embedded server serves (databroker 0.7 serves kuksa.val.v2 only, 0.4 all three). */
+    serveApis: someOf(['kuksa.val.v2', 'kuksa.val.v1', 'sdv.databroker.v1'], ['kuksa.val.v2', 'kuksa.val.v1', 'sdv.databroker.v1']),
+    /**
+     * External mode: serve sdv.databroker.v1 to the agent's apps, bridged onto the databroker (sdv-bridge.ts; auto: the
+     * apps get it when the databroker has no sdv.databroker.v1; on: always; off: not served), on sdvBridgeAddress.
+     */
+    sdvBridge: oneOf('auto', ['auto', 'on', 'off']),
+    sdvBridgeAddress: str('127.0.0.1:0', { pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, hint: 'host:port' }),
     echoActuators: bool(true),
     modelGenerator: str(''),
     /** Embedded server: a subscription stream whose client takes nothing of it for this long while updates wait is ended. */
@@ -130,7 +141,7 @@ export const SCHEMA = {
   log: { level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) },
 } satisfies Branch;
 
-type LeafValue<L> = L extends { kind: 'int' } ? number : L extends { kind: 'bool' } ? boolean : string;
+type LeafValue<L> = L extends { kind: 'int' } ? number : L extends { kind: 'bool' } ? boolean : L extends { kind: 'list' } ? readonly string[] : string;
 type Typed<B> = { readonly [K in keyof B]: B[K] extends { kind: string } ? LeafValue<B[K]> : Typed<B[K]> };
 export type Config = Typed<typeof SCHEMA>;
 
@@ -156,11 +167,12 @@ function describe(leaf: Leaf): string {
     case 'int': return `an integer from ${leaf.min} to ${leaf.max}`;
     case 'bool': return 'true or false';
     case 'enum': return `one of ${leaf.values.join(', ')}`;
+    case 'list': return `a list of one or more of ${leaf.values.join(', ')}`;
     case 'string': return leaf.hint ?? 'a string';
   }
 }
 
-function coerce(leaf: Leaf, raw: unknown, keyPath: string, fromEnv: boolean): string | number | boolean {
+function coerce(leaf: Leaf, raw: unknown, keyPath: string, fromEnv: boolean): string | number | boolean | readonly string[] {
   const bad = (): never => {
     const shown = typeof raw === 'string' ? JSON.stringify(raw.length > 60 ? raw.slice(0, 60) + '…' : raw) : JSON.stringify(raw);
     throw new ConfigError(`${keyPath}: expected ${describe(leaf)}, got ${leaf.kind === 'string' && (leaf as { secret?: boolean }).secret ? 'a masked value' : shown}`);
@@ -180,6 +192,11 @@ function coerce(leaf: Leaf, raw: unknown, keyPath: string, fromEnv: boolean): st
     case 'enum':
       if (typeof raw !== 'string' || !leaf.values.includes(raw)) bad();
       return raw as string;
+    case 'list': {
+      const items = fromEnv && typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter((x) => x) : raw;
+      if (!Array.isArray(items) || items.length === 0 || !items.every((x) => typeof x === 'string' && leaf.values.includes(x))) return bad();
+      return [...new Set(items as string[])];
+    }
     case 'string': {
       if (typeof raw === 'number' && !fromEnv) raw = String(raw);
       if (typeof raw !== 'string' || raw.includes('\0')) return bad();
@@ -268,7 +285,7 @@ export function loadConfig(file: string | null, env: NodeJS.ProcessEnv = process
     try { new URL(km.url); } catch { ok = false; }
     if (!ok) throw new ConfigError(`kitManager.url: not a valid URL (a port from 1 to ${PORT_MAX}?), got ${maskUrl(km.url)}`);
   }
-  for (const [key, address] of [['kuksa.address', raw.kuksa.address], ['mqtt.address', raw.mqtt.address]] as const) {
+  for (const [key, address] of [['kuksa.address', raw.kuksa.address], ['kuksa.sdvBridgeAddress', raw.kuksa.sdvBridgeAddress], ['mqtt.address', raw.mqtt.address]] as const) {
     const [, port] = splitHostPort(address);
     if (port > PORT_MAX) throw new ConfigError(`${key}: expected a port from 0 to ${PORT_MAX}, got ${port}`);
   }

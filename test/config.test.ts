@@ -66,6 +66,12 @@ t.test('legacy container variables', async (t) => {
   t.throws(() => loadConfig(null, { RUNTIME_PREFIX: 'Kit /' }), /runtime\.kitIdPrefix .*: expected letters/);
 });
 
+t.test('kuksa.serveApis: a YAML list, or comma-separated in the environment', async (t) => {
+  t.same(loadConfig(null, {}).config.kuksa.serveApis, ['kuksa.val.v2', 'kuksa.val.v1', 'sdv.databroker.v1'], 'default: all three');
+  t.same(loadConfig(writeYaml('kuksa:\n  serveApis: [kuksa.val.v2]\n'), {}).config.kuksa.serveApis, ['kuksa.val.v2']);
+  t.same(loadConfig(null, { SDV_AGENT_KUKSA_SERVE_APIS: ' kuksa.val.v2, sdv.databroker.v1 ' }).config.kuksa.serveApis, ['kuksa.val.v2', 'sdv.databroker.v1']);
+});
+
 t.test('env names', async (t) => {
   t.equal(envName('kitManager.reconnect.minMs'), 'SDV_AGENT_KIT_MANAGER_RECONNECT_MIN_MS');
   t.equal(envName('api.maxPayloadBytes'), 'SDV_AGENT_API_MAX_PAYLOAD_BYTES');
@@ -88,6 +94,9 @@ t.test('every kind of config error names the key path', async (t) => {
     ['', { SDV_AGENT_API_PORT: 'x' }, /^api\.port \(from SDV_AGENT_API_PORT\): expected an integer/],
     ['', { SDV_AGENT_LOG_LEVEL: 'loud' }, /^log\.level \(from SDV_AGENT_LOG_LEVEL\): expected one of/],
     ['api:\n  port: 1\n  port: 2\n', {}, /invalid YAML/],
+    ['kuksa:\n  serveApis: []\n', {}, /^kuksa\.serveApis: expected a list of one or more of kuksa\.val\.v2, kuksa\.val\.v1, sdv\.databroker\.v1, got \[\]/],
+    ['kuksa:\n  serveApis: [kuksa.val.v3]\n', {}, /^kuksa\.serveApis: expected a list/],
+    ['', { SDV_AGENT_KUKSA_SERVE_APIS: 'kuksa.val.v2,grpc' }, /^kuksa\.serveApis \(from SDV_AGENT_KUKSA_SERVE_APIS\): expected a list/],
   ];
   for (const [yaml, env, re] of cases) {
     const f = writeYaml(yaml);

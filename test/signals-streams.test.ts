@@ -93,8 +93,9 @@ t.test('a v2 provider that half-closes its request side keeps its claim while it
   t.ok(got.some((m) => m.provide_actuation_response), 'the claim is acknowledged');
   await call(raw.v2, 'Actuate', { signal_id: { path: LOW }, value: { bool: true } });
   await eventually('the actuation forwarded', () => got.some((m) => m.batch_actuate_stream_request), { stepMs: 10 });
-  t.match(got.find((m) => m.batch_actuate_stream_request)?.batch_actuate_stream_request.actuate_requests[0], { signal_id: { path: LOW }, value: { bool: true } },
-    'Actuate after the half-close reaches the provider');
+  const lowId = (await call(raw.v2, 'ListMetadata', { root: LOW })).metadata[0].id as number;
+  t.match(got.find((m) => m.batch_actuate_stream_request)?.batch_actuate_stream_request.actuate_requests[0], { signal_id: { id: lowId }, value: { bool: true } },
+    'Actuate after the half-close reaches the provider (the signal by id, as databroker 0.7 sends it)');
 
   provider.cancel();
   let refused: unknown;

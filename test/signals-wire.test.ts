@@ -85,8 +85,8 @@ t.test('v1, v2 and auto clients against the embedded server', async (t) => {
     await t.rejects(call(raw.v2, 'GetValue', { signal_id: { path: 'Vehicle.Nope' } }), { code: 5 }, 'NOT_FOUND');
     await t.rejects(call(raw.v2, 'PublishValue', { signal_id: { path: 'Vehicle.T.S_i32' }, data_point: { value: { string: 'x' } } }), { code: 3 }, 'INVALID_ARGUMENT');
     await t.rejects(call(raw.v2, 'Actuate', { signal_id: { path: 'Vehicle.Act.Lamp' }, value: { bool: true } }), { code: 14 }, 'UNAVAILABLE without provider');
-    const unimpl = await new Promise<{ code: number }>((resolve) => { const s = raw.v2.ActuateStream((e: { code: number }) => resolve(e)); s.end(); });
-    t.equal(unimpl.code, 12, 'rpcs not served answer UNIMPLEMENTED');
+    const unimpl = await new Promise<{ code: number }>((resolve) => { const s = raw.v1.StreamedUpdate(); s.on('error', resolve); s.end(); });
+    t.equal(unimpl.code, 12, 'rpcs not served answer UNIMPLEMENTED (v1 StreamedUpdate)');
     const speedId = (await call(raw.v2, 'ListMetadata', { root: 'Vehicle.Speed' })).metadata[0].id as number;
     const byId = raw.v2.SubscribeById({ signal_ids: [speedId] });
     const first = await new Promise<Record<string, unknown>>((resolve, reject) => { byId.once('data', resolve); byId.once('error', reject); });
@@ -99,7 +99,7 @@ t.test('v1, v2 and auto clients against the embedded server', async (t) => {
     t.equal(typeof g.entries[0].value.int64, 'string', 'int64 on the wire');
   });
 
-  await t.test('a provider of its own on OpenProviderStream: publish by id, claim an actuator, receive Actuate', async (t) => {
+  await t.test('a provider of its own on OpenProviderStream: announce, publish by id, claim an actuator, receive Actuate', async (t) => {
     const idOf = async (p: string) => (await call(raw.v2, 'ListMetadata', { root: p })).metadata[0].id as number;
     const sensor = await idOf('Vehicle.T.S_i32');
     const stream = raw.v2.OpenProviderStream();
@@ -112,11 +112,14 @@ t.test('v1, v2 and auto clients against the embedded server', async (t) => {
       await eventually(`a ${key}`, () => { const k = replies.findIndex((r) => r[key]); if (k >= 0) got = replies.splice(k, 1)[0]![key]; return k >= 0; }, { stepMs: 10 });
       return got;
     };
-    stream.write({ publish_values_request: { request_id: 7, data_points: { [sensor]: { value: { int32: 42 } }, 999999: { value: { int32: 1 } } } } });
+    const f32 = await idOf('Vehicle.T.S_float');
+    stream.write({ provide_signal_request: { signals_sample_intervals: { [sensor]: { interval_ms: 10 }, [f32]: { interval_ms: 10 } } } });
+    await next('provide_signal_response');
+    stream.write({ publish_values_request: { request_id: 7, data_points: { [sensor]: { value: { int32: 42 } }, [f32]: { value: { bool: true } } } } });
     const pub = await next('publish_values_response');
     t.equal(pub.request_id, 7, 'the request id comes back (uint32)');
-    t.match(pub.status, { 999999: { code: 'ERROR_CODE_NOT_FOUND' } }, 'an unknown id is reported per signal');
-    t.notOk(pub.status[sensor], 'the known id is accepted');
+    t.match(pub.status, { [f32]: { code: 'ERROR_CODE_INVALID_ARGUMENT' } }, 'a refused value is reported per signal');
+    t.notOk(pub.status[sensor], 'the good value is accepted');
     t.equal((await call(raw.v2, 'GetValue', { signal_id: { id: sensor } })).data_point.value.int32, 42, 'the published value is read back');
 
     stream.write({ provide_actuation_request: { actuator_identifiers: [{ path: 'Vehicle.Act.Level' }] } });

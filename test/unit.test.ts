@@ -13,6 +13,8 @@ import './unit/python-requirement';
 import './unit/sdv-query';
 import './unit/signal-failure';
 import './unit/signals-units';
+import './unit/kuksa-v2-proto';
+import './unit/signals-sampling';
 import './unit/no-shell';
 import './unit/project-tree';
 import './unit/build-project-tree';

@@ -11,6 +11,20 @@ export type SignalUpdate = Map<string, SignalValue | null>;
 
 export interface ServerInfo { name: string; version: string; api: string }
 
+/** What provideSignals hands back: publish current values of the announced signals; dispose ends the claim. */
+export interface SignalPublisher {
+  /** Outcomes per path for what is known here (unknown path, a value the type cannot hold); refusals by a databroker come later, through onRefused. */
+  publish(values: Record<string, unknown>): Promise<Record<string, WriteOutcome>>;
+  dispose(): void;
+}
+
+export interface ProvideOptions {
+  /** The interval the provider publishes at (0: on change), announced to a v2 databroker. */
+  intervalMs?: number;
+  /** A value the databroker refused after publish() returned. */
+  onRefused?: (path: string, text: string) => void;
+}
+
 export interface Broker {
   /** embedded, kuksa-v1 or kuksa-v2 */
   readonly kind: string;
@@ -42,6 +56,11 @@ export interface Broker {
    * Used by the mock provider.
    */
   provideActuation(paths: string[], onTarget: (path: string, value: SignalValue) => void): Promise<() => void>;
+  /**
+   * Announces signals whose current values the caller provides, then publishes them (a v2 databroker 0.6+ refuses a
+   * provider's publish before its provide_signal_request). Used by the mock provider; one-shot writes use publish().
+   */
+  provideSignals(paths: string[], opts?: ProvideOptions): Promise<SignalPublisher>;
   serverInfo(): Promise<ServerInfo>;
 }
 

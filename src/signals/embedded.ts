@@ -1,7 +1,7 @@
 // The embedded signal store (kuksa.mode: embedded, the default): values and actuator targets of every leaf of the
 // vehicle model, with change subscriptions and actuator providers. The agent's hub and the kuksa.val gRPC server
 // both sit on it, so an app speaking kuksa.val and the playground see the same values.
-import type { Broker, ServerInfo, SignalUpdate, WriteOutcome } from './broker';
+import type { Broker, ServerInfo, SignalPublisher, SignalUpdate, WriteOutcome } from './broker';
 import { unknownPath } from './broker';
 import { coerce, ValueError, type SignalValue } from './values';
 import type { SignalMeta, VssModel } from './vss';
@@ -45,7 +45,10 @@ export interface StoreOptions {
 export class SignalStore {
   private entries = new Map<string, Entry>();
   private subs = new Map<string, Set<StoreSubscription>>();
+  /** Actuators claimed by a gRPC provider (one each; a second claim is refused, as databroker 0.7 refuses it). */
   private providers = new Map<string, (path: string, v: SignalValue) => void>();
+  /** The agent's own mock provider's claims: in force where no gRPC provider has claimed the actuator. */
+  private fallback = new Map<string, (path: string, v: SignalValue) => void>();
   private swapListeners = new Set<(r: ModelSwapReport) => void>();
 
   private readonly echo: boolean;
@@ -96,7 +99,7 @@ export class SignalStore {
     if (e.meta.entryType !== 'actuator') return { ok: false, code: 'BAD_VALUE', error: `${path}: is a ${e.meta.entryType}, only actuators take a target` };
     let v: SignalValue;
     try { v = coerce(e.meta, raw); } catch (err) { return { ok: false, code: 'BAD_VALUE', error: `${path}: ${(err as Error).message}` }; }
-    const provider = this.providers.get(path);
+    const provider = this.providers.get(path) ?? this.fallback.get(path);
     if (!provider && !this.echo && requireProvider) {
       return { ok: false, code: 'UNAVAILABLE', error: `${path}: no provider serves this actuator (kuksa.echoActuators is off: start the mock service in an echo mode, or a provider app)` };
     }
@@ -106,11 +109,17 @@ export class SignalStore {
     return { ok: true };
   }
 
+  hasProvider(path: string): boolean { return this.providers.has(path) || this.fallback.has(path); }
 
   /** True when a target set now takes effect: a provider claimed the actuator, or the store echoes it. */
-  canActuate(path: string): boolean { return this.echo || this.providers.has(path); }
+  canActuate(path: string): boolean { return this.echo || this.hasProvider(path); }
 
-  private commit(e: Entry, field: Field, v: SignalValue): void {
+  /** Signals whose current value is cleared (a provider reported an error): they read as having no value. */
+  clearValues(paths: Iterable<string>): void {
+    for (const p of paths) { const e = this.entries.get(p); if (e && e.value !== null) this.commit(e, 'value', null); }
+  }
+
+  private commit(e: Entry, field: Field, v: SignalValue | null): void {
     if (field === 'value') e.value = v; else e.target = v;
     e.ts = Date.now();
     const subs = this.subs.get(e.meta.path);
@@ -134,10 +143,17 @@ export class SignalStore {
     };
   }
 
-  /** Claims actuators; a second claim of the same path replaces the first (the newest provider wins). */
-  provide(paths: string[], onTarget: (path: string, v: SignalValue) => void): () => void {
-    for (const p of paths) this.providers.set(p, onTarget);
-    return () => { for (const p of paths) if (this.providers.get(p) === onTarget) this.providers.delete(p); };
+  /**
+   * Claims actuators. `exclusive` (a gRPC provider): refused when another exclusive claim holds one of them — the
+   * paths already taken are returned and nothing is claimed. Otherwise (the agent's mock provider) the claim is a
+   * fallback, in force where no exclusive claim is, and a newer fallback replaces an older one.
+   */
+  provide(paths: string[], onTarget: (path: string, v: SignalValue) => void, exclusive = false): { taken: string[]; dispose: () => void } {
+    const map = exclusive ? this.providers : this.fallback;
+    const taken = exclusive ? paths.filter((p) => map.has(p) && map.get(p) !== onTarget) : [];
+    if (taken.length) return { taken, dispose: () => {} };
+    for (const p of paths) map.set(p, onTarget);
+    return { taken, dispose: () => { for (const p of paths) if (map.get(p) === onTarget) map.delete(p); } };
   }
 
   /**
@@ -151,7 +167,7 @@ export class SignalStore {
     this.registeredBy = new Map();
     this.fill(model, old);
     const removedPaths = [...old.keys()].filter((p) => !this.entries.has(p));
-    for (const p of removedPaths) { this.subs.delete(p); this.providers.delete(p); }
+    for (const p of removedPaths) { this.subs.delete(p); this.providers.delete(p); this.fallback.delete(p); }
     const report = { kept: this.entries.size, removedPaths };
     for (const fn of this.swapListeners) fn(report);
     return report;
@@ -229,7 +245,12 @@ export class EmbeddedBroker implements Broker {
   }
 
   async provideActuation(paths: string[], onTarget: (path: string, v: SignalValue) => void): Promise<() => void> {
-    return this.store.provide(paths, onTarget);
+    return this.store.provide(paths, onTarget).dispose;
+  }
+
+  /** The agent's own mock on its own store: no claim to make, values are set. */
+  async provideSignals(): Promise<SignalPublisher> {
+    return { publish: (values) => this.publish(values), dispose: () => {} };
   }
 
   async serverInfo(): Promise<ServerInfo> { return { name: 'sdv-agent embedded databroker', version: VERSION, api: 'embedded' }; }

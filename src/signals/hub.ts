@@ -32,6 +32,7 @@ import type { ClientOptions } from './kuksa-client';
 import { KuksaV1Client } from './kuksa-v1';
 import { KuksaV2Client } from './kuksa-v2';
 import { MockProvider } from './mock';
+import { bridgeFor, type BridgeRunner } from './grpc/sdv-bridge';
 import type { SignalValue } from './values';
 import { DEFAULT_MODEL, VssModel } from './vss';
 import { loadModelSource, textHash, type ModelSource } from './model-source';
@@ -68,6 +69,10 @@ export class SignalHub {
   private served: ModelSource | null = null;
   private readonly log: Logger;
   grpcPort = 0;
+  /** External mode: the sdv.databroker.v1 bridge for the agent's Velocitas apps (sdv-bridge.ts). */
+  private bridge: BridgeRunner | null = null;
+  /** The bridge's port while apps are to use it, else 0. */
+  get bridgePort(): number { return this.bridge?.port ?? 0; }
 
   constructor(private readonly deps: SignalsDeps) {
     this.log = deps.log.child({ part: 'signals' });
@@ -115,7 +120,7 @@ export class SignalHub {
       this.attach(new EmbeddedBroker(this.store));
       this.deps.status.kuksa.connected = true;
       if (k.serve) {
-        this.server = new KuksaGrpcServer(this.store, { address: k.address, token: k.token, stallMs: k.streamStallMs, log: this.log });
+        this.server = new KuksaGrpcServer(this.store, { address: k.address, token: k.token, stallMs: k.streamStallMs, log: this.log, apis: k.serveApis });
         try { this.grpcPort = await this.server.start(); } catch (e) {
           // The box stays useful without the gRPC door: the local API and the Kit-Manager still get signals.
           this.server = null;
@@ -128,6 +133,7 @@ export class SignalHub {
       this.log.info({ leaves: model.size }, 'embedded signal store loaded');
     } else {
       this.deps.status.kuksa.connected = false;
+      this.bridge = bridgeFor(k, this.clientOptions(), () => this.backend());
       void this.connectExternal();
     }
     this.sweepTimer = setInterval(() => this.batcher.sweep(), 1000);
@@ -164,7 +170,7 @@ export class SignalHub {
   private async useClient(client: KuksaV1Client | KuksaV2Client): Promise<void> {
     if (this.stopped) { await client.stop(); return; }
     this.deps.status.kuksa.api = client.kind === 'kuksa-v2' ? 'v2' : 'v1';
-    client.onConnection((c) => { this.deps.status.kuksa.connected = c; });
+    client.onConnection((c) => { this.deps.status.kuksa.connected = c; if (c) this.bridge?.reconnected(); });
     this.attach(client);
     await client.start();
     this.deps.status.kuksa.connected = client.connected;
@@ -303,6 +309,7 @@ export class SignalHub {
     this.upstream?.();
     this.upstream = null;
     await this.server?.stop();
+    await this.bridge?.stop();
     await this.broker?.stop();
   }
 }

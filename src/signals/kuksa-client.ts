@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config';
 import type { Logger } from '../log';
-import type { Broker, ServerInfo, SignalUpdate, WriteOutcome } from './broker';
+import type { Broker, ProvideOptions, ServerInfo, SignalPublisher, SignalUpdate, WriteOutcome } from './broker';
 import { unknownPath } from './broker';
 import { coerce, ValueError, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
@@ -26,13 +26,13 @@ export interface ClientOptions { address: string; token: string; tls: Config['ku
 /** A long-lived stream the client re-opens after every reconnect. */
 interface Durable { open(): () => void; cancel: (() => void) | null; closed: boolean }
 
-function credentials(opts: ClientOptions): grpc.ChannelCredentials {
+export function credentials(opts: ClientOptions): grpc.ChannelCredentials {
   if (!opts.tls.enabled) return grpc.credentials.createInsecure();
   const read = (f: string) => (f ? fs.readFileSync(f) : null);
   return grpc.credentials.createSsl(read(opts.tls.caFile), read(opts.tls.keyFile), read(opts.tls.certFile));
 }
 
-function channelOptions(opts: ClientOptions): grpc.ChannelOptions {
+export function channelOptions(opts: ClientOptions): grpc.ChannelOptions {
   return opts.tls.enabled && opts.tls.serverName ? { 'grpc.ssl_target_name_override': opts.tls.serverName, 'grpc.default_authority': opts.tls.serverName } : {};
 }
 
@@ -142,7 +142,7 @@ export abstract class KuksaClient implements Broker {
     this.schedule();
   }
 
-  private durable(open: (onEnd: (e: Error) => void) => () => void): () => void {
+  protected durable(open: (onEnd: (e: Error) => void) => () => void): () => void {
     const d: Durable = { closed: false, cancel: null, open: () => open((e) => { if (!d.closed) this.lost(e); }) };
     this.durables.add(d);
     if (this._connected) d.cancel = d.open();
@@ -171,7 +171,7 @@ export abstract class KuksaClient implements Broker {
 
   async getValues(paths: string[]): Promise<Record<string, SignalValue | null>> { return this.rawGet(paths); }
 
-  private async writeAll(values: Record<string, unknown>, asProvider: boolean): Promise<Record<string, WriteOutcome>> {
+  protected async writeAll(values: Record<string, unknown>, asProvider: boolean): Promise<Record<string, WriteOutcome>> {
     const out: Record<string, WriteOutcome> = {};
     const metas = await this.metaOf(Object.keys(values));
     const items: Array<{ meta: SignalMeta; value: SignalValue; target: boolean }> = [];
@@ -200,5 +200,10 @@ export abstract class KuksaClient implements Broker {
   async provideActuation(paths: string[], onTarget: (p: string, v: SignalValue) => void): Promise<() => void> {
     await this.metaOf(paths);
     return this.durable((onEnd) => this.openProvider(paths, onTarget, onEnd));
+  }
+
+  /** v1 has no provider protocol: values are written as they come (Set FIELD_VALUE). The v2 client announces them. */
+  async provideSignals(_paths: string[], _opts: ProvideOptions = {}): Promise<SignalPublisher> {
+    return { publish: (values) => this.writeAll(values, true), dispose: () => {} };
   }
 }

@@ -1,10 +1,12 @@
 // kuksa.val.v2 client (databroker 0.5 and later): GetValues, Subscribe, PublishValue for sensors and attributes,
 // Actuate for actuators, ListMetadata for wildcards and the metadata cache, OpenProviderStream for the mock provider.
 import * as grpc from '@grpc/grpc-js';
-import type { SignalUpdate, WriteOutcome } from './broker';
+import type { ProvideOptions, SignalPublisher, SignalUpdate, WriteOutcome } from './broker';
+import { unknownPath } from './broker';
 import { KuksaClient, type ClientOptions, type Obj } from './kuksa-client';
+import { ProviderSession } from './kuksa-v2-provider';
 import { grpcText } from './failure';
-import { DATA_TYPE_FROM_ENUM, ENTRY_TYPE_FROM_ENUM, fromWire, toWire, wireNow, type SignalValue } from './values';
+import { coerce, DATA_TYPE_FROM_ENUM, ENTRY_TYPE_FROM_ENUM, fromWire, toWire, wireNow, type SignalValue } from './values';
 import type { SignalMeta } from './vss';
 
 export class KuksaV2Client extends KuksaClient {
@@ -66,22 +68,57 @@ export class KuksaV2Client extends KuksaClient {
     return () => { cancelled = true; call.cancel(); };
   }
 
-  protected openProvider(paths: string[], onTarget: (p: string, v: SignalValue) => void, onEnd: (e: Error) => void): () => void {
-    const call = (this.client as unknown as { OpenProviderStream(md: grpc.Metadata): grpc.ClientDuplexStream<Obj, Obj> }).OpenProviderStream(this.callMeta());
+  private openStream(): grpc.ClientDuplexStream<Obj, Obj> {
+    return (this.client as unknown as { OpenProviderStream(md: grpc.Metadata): grpc.ClientDuplexStream<Obj, Obj> }).OpenProviderStream(this.callMeta());
+  }
+
+  /** One provider stream, ended with onEnd unless cancelled: the durable streams re-open it after a reconnect. */
+  private session(claims: ConstructorParameters<typeof ProviderSession>[1], onEnd: (e: Error) => void): ProviderSession {
+    const call = this.openStream();
     let cancelled = false;
-    call.on('data', (r: Obj) => {
-      const reqs = (r.batch_actuate_stream_request?.actuate_requests ?? []) as Obj[];
-      for (const a of reqs) {
-        const path = a.signal_id?.path ?? [...this.meta.values()].find((m) => m.id === a.signal_id?.id)?.path;
-        const v = fromWire(a.value);
-        if (path && v !== undefined) onTarget(path, v);
-        if (a.signal_id) call.write({ batch_actuate_stream_response: { signal_id: a.signal_id, error: { code: 'ERROR_CODE_OK', message: '' } } });
-      }
-    });
     call.on('error', (e: grpc.ServiceError) => { if (!cancelled) onEnd(e); });
     call.on('end', () => { if (!cancelled) onEnd(new Error('provider stream ended by the server')); });
-    call.write({ provide_actuation_request: { actuator_identifiers: paths.map((path) => ({ path })) } });
-    return () => { cancelled = true; call.cancel(); };
+    const s = new ProviderSession(call, claims);
+    const cancel = s.cancel.bind(s);
+    s.cancel = () => { cancelled = true; cancel(); };
+    return s;
+  }
+
+  protected openProvider(paths: string[], onTarget: (p: string, v: SignalValue) => void, onEnd: (e: Error) => void): () => void {
+    const actuators = paths.map((p) => this.meta.get(p)).filter((m): m is SignalMeta => !!m);
+    const s = this.session({ actuators, onTarget }, onEnd);
+    return () => s.cancel();
+  }
+
+  /**
+   * Announces the signals on a provider stream of their own (provide_signal_request with the interval), and publishes
+   * on it once the databroker has answered. Re-announced after every reconnect; ended by dispose.
+   */
+  override async provideSignals(paths: string[], opts: ProvideOptions = {}): Promise<SignalPublisher> {
+    const metas = await this.metaOf(paths);
+    const signals = [...metas.values()].filter((m): m is SignalMeta => !!m);
+    let current: ProviderSession | null = null;
+    const dispose = this.durable((onEnd) => {
+      const s = this.session({ signals, intervalMs: opts.intervalMs ?? 0, ...(opts.onRefused ? { onRefused: opts.onRefused } : {}) }, onEnd);
+      current = s;
+      return () => { if (current === s) current = null; s.cancel(); };
+    });
+    return {
+      publish: async (values) => {
+        const out: Record<string, WriteOutcome> = {};
+        const typed = new Map<SignalMeta, SignalValue>();
+        for (const [p, raw] of Object.entries(values)) {
+          const m = metas.get(p);
+          if (!m) { out[p] = { ok: false, code: 'NOT_FOUND', error: metas.has(p) ? unknownPath(p) : `${p}: not announced by this provider` }; continue; }
+          try { typed.set(m, coerce(m, raw)); out[p] = { ok: true }; } catch (e) { out[p] = { ok: false, code: 'BAD_VALUE', error: `${p}: ${(e as Error).message}` }; }
+        }
+        const s = current as ProviderSession | null;
+        if (!s) for (const m of typed.keys()) out[m.path] = { ok: false, code: 'UNAVAILABLE', error: `${m.path}: the databroker is not reachable` };
+        else if (typed.size) s.publish(typed);
+        return out;
+      },
+      dispose,
+    };
   }
 }
 

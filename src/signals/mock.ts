@@ -5,7 +5,8 @@
 //   static         the mock list's values are held as current values
 //   off            nothing
 // Works through the Broker interface, so the same code drives the embedded store (a provider claim), a v2 databroker
-// (OpenProviderStream + PublishValue) and a v1 databroker (Subscribe to targets + Set values). The mock list
+// (OpenProviderStream: actuators claimed, the signals it publishes announced with provide_signal_request before any
+// publish_values_request, as 0.6+ requires) and a v1 databroker (Subscribe to targets + Set values). The mock list
 // ([{signal, value}], values as strings like the Python runtime keeps them) is persisted in dataDir.
 
 import { writeFileAtomic, readJsonOrQuarantine } from '../fsutil';
@@ -141,6 +142,9 @@ export class MockProvider {
     return errors;
   }
 
+  /** A value the databroker refused after it was published (a v2 provider stream's publish_values_response). */
+  private readonly refused = (_path: string, text: string): void => { this.lastError = text; };
+
   private halt(): void {
     this.generation++;
     for (const d of this.disposers.splice(0)) { try { d(); } catch { /* already gone */ } }
@@ -169,8 +173,12 @@ export class MockProvider {
         const actuators = metas.filter((m) => m.entryType === 'actuator').map((m) => m.path);
         if (gen !== this.generation) return;
         if (!actuators.length) { this.lastError = 'no actuators to echo'; return; }
+        // The values it echoes are announced first (provide_signal before publish), then the actuators claimed.
+        const pub = await b.provideSignals(actuators, { onRefused: this.refused });
+        if (gen !== this.generation) { pub.dispose(); return; }
+        this.disposers.push(() => pub.dispose());
         const dispose = await b.provideActuation(actuators, (path, value) => {
-          void b.publish({ [path]: value }).then((r) => {
+          void pub.publish({ [path]: value }).then((r) => {
             const o = r[path];
             if (o && !o.ok) this.lastError = o.error;
           });
@@ -180,7 +188,10 @@ export class MockProvider {
         this.claimed = actuators;
       } else if (mode === 'static') {
         const values = Object.fromEntries(this.state.list.map((e) => [e.signal, e.value]));
-        const r = await b.publish(values);
+        const pub = await b.provideSignals(Object.keys(values), { onRefused: this.refused });
+        if (gen !== this.generation) { pub.dispose(); return; }
+        this.disposers.push(() => pub.dispose());
+        const r = await pub.publish(values);
         const errs = Object.values(r).filter((o) => !o.ok).map((o) => (o as { error: string }).error);
         if (errs.length) this.lastError = errs.join('; ');
         this.claimed = Object.keys(values);
@@ -189,13 +200,17 @@ export class MockProvider {
         const metas = (await this.metas(patterns)).filter((m) => m.entryType !== 'attribute');
         if (gen !== this.generation) return;
         if (!metas.length) { this.lastError = 'random mode needs signals (mock_service_configure {signals}) or a mock list'; return; }
+        const rateMs = Math.max(MOCK_LIMITS.minRateMs, this.state.rateMs);
+        const pub = await b.provideSignals(metas.map((m) => m.path), { intervalMs: rateMs, onRefused: this.refused });
+        if (gen !== this.generation) { pub.dispose(); return; }
+        this.disposers.push(() => pub.dispose());
         const tick = () => {
           const values: Record<string, unknown> = {};
           for (const m of metas) values[m.path] = randomValue(m);
-          void b.publish(values).catch((e) => { this.lastError = (e as Error).message; });
+          void pub.publish(values).catch((e) => { this.lastError = (e as Error).message; });
         };
         tick();
-        const t = setInterval(tick, Math.max(MOCK_LIMITS.minRateMs, this.state.rateMs));
+        const t = setInterval(tick, rateMs);
         this.disposers.push(() => clearInterval(t));
         this.claimed = metas.map((m) => m.path);
       }

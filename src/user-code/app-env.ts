@@ -13,16 +13,23 @@ import { PROJECT_PACKAGES_FOLDER } from './project-tree';
 export interface ServiceAddresses {
   /** host:port of the databroker (the embedded store's gRPC server, or the external databroker). */
   databroker(): string;
+  /** host:port where Velocitas apps find sdv.databroker.v1: the databroker, or in external mode the agent's bridge. */
+  sdvDatabroker?(): string;
   /** host:port of the MQTT broker, or null with mqtt.mode off. */
   mqtt(): string | null;
 }
 
 /** The ports the agent's own servers actually listen on (0 or absent: not listening; the configured port is used). */
-export interface ServedPorts { kuksa?: () => number; mqtt?: () => number }
+export interface ServedPorts { kuksa?: () => number; mqtt?: () => number; sdvBridge?: () => number }
 
 export function serviceAddresses(config: Config, served: ServedPorts = {}): ServiceAddresses {
   return {
     databroker: () => reachable(config.kuksa.address, config.kuksa.mode === 'embedded' ? served.kuksa?.() : 0),
+    sdvDatabroker: () => {
+      // external mode with the sdv.databroker.v1 bridge in force (signals/grpc/sdv-bridge.ts): Velocitas apps get the bridge
+      const bridge = config.kuksa.mode === 'external' ? served.sdvBridge?.() ?? 0 : 0;
+      return bridge ? reachable(config.kuksa.sdvBridgeAddress, bridge) : reachable(config.kuksa.address, config.kuksa.mode === 'embedded' ? served.kuksa?.() : 0);
+    },
     mqtt: () => (config.mqtt.mode === 'off' ? null : reachable(config.mqtt.address, config.mqtt.mode === 'embedded' ? served.mqtt?.() : 0)),
   };
 }
@@ -60,7 +67,7 @@ export function appEnv(config: Config, folder: string, runAs: RunAs | null, own:
     PYTHONUNBUFFERED: '1',
     PYTHONPATH: pythonPath,
     SDV_MIDDLEWARE_TYPE: 'native',
-    SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${databroker}`,
+    SDV_VEHICLEDATABROKER_ADDRESS: `grpc://${addresses.sdvDatabroker?.() ?? databroker}`,
     ...(mqtt ? { SDV_MQTT_ADDRESS: `mqtt://${mqtt}` } : {}),
     KUKSA_DATA_BROKER_ADDRESS: host,
     KUKSA_DATA_BROKER_PORT: String(port),

@@ -38,7 +38,7 @@ export interface StreamScope {
   /** Counts a query's terms against the bounds per peer and per server, as hold() does signals. */
   holdQuery(nodes: number): void;
   /** A backpressured sender for this stream (outbox.ts), closed when the stream ends. */
-  outbox<V>(call: OutStream, opts: Pick<OutboxOptions<V>, 'build' | 'sizeOf'>): Outbox<V>;
+  outbox<V>(call: OutStream, opts: Pick<OutboxOptions<V>, 'build' | 'sizeOf' | 'keep'>): Outbox<V>;
 }
 
 /**
@@ -173,7 +173,7 @@ export class GrpcContext {
           u.nodes += n;
           this.nodes += n;
         },
-        outbox: <V>(c: OutStream, opts: Pick<OutboxOptions<V>, 'build' | 'sizeOf'>) => {
+        outbox: <V>(c: OutStream, opts: Pick<OutboxOptions<V>, 'build' | 'sizeOf' | 'keep'>) => {
           const o = new Outbox<V>(c, { ...opts, stallMs: this.stallMs, cut: (why) => end(fail(S.RESOURCE_EXHAUSTED, why)) });
           outboxes.push(o as Outbox<unknown>);
           return o;

@@ -6,7 +6,9 @@
 // takes the earlier ones. Replies that cannot be merged (a provider's acknowledgements) are sent, and the stream stops
 // reading its client's requests until there is room again, so HTTP/2 flow control holds the client back instead.
 // A stream that holds updates for longer than its stall bound, or more than maxHeldBytes of them, is ended
-// RESOURCE_EXHAUSTED with the reason.
+// RESOURCE_EXHAUSTED with the reason. A kuksa.val.v2 subscriber's buffer_size (`keep`, at most 1000) holds that many
+// messages in their order instead of one merged map; past it the oldest two are merged (the newest value per signal
+// wins), so the newest value of every signal still reaches the client.
 import type * as grpc from '@grpc/grpc-js';
 import type { Obj } from './status';
 
@@ -28,12 +30,16 @@ export interface OutboxOptions<V> {
   stallMs: number;
   /** Ends the stream RESOURCE_EXHAUSTED with this reason (GrpcContext.stream wires it). */
   cut(why: string): void;
+  /** Messages held in order while the stream is full (v2 buffer_size); 0 (default) = one map, newest per signal. */
+  keep?: number;
 }
 
 export class Outbox<V> {
   private inFlight = 0;
   private inFlightBytes = 0;
   private held = new Map<string, V>();
+  /** With `keep`: the messages held, oldest first (`held` is then the newest of them). */
+  private queue: Array<Map<string, V>> = [];
   private heldBytes = 0;
   private stallTimer: NodeJS.Timeout | null = null;
   private readPaused = false;
@@ -51,11 +57,12 @@ export class Outbox<V> {
   /** One batch of updates: sent at once when the stream has room and nothing is held, else merged into what is held. */
   offer(updates: ReadonlyMap<string, V>): void {
     if (this.closed || updates.size === 0) return;
-    if (!this.full && this.held.size === 0) {
+    if (!this.full && this.held.size === 0 && this.queue.length === 0) {
       const msg = this.opts.build(updates);
       if (msg) this.write(msg, this.bytesOf(updates));
       return;
     }
+    if (this.opts.keep) this.enqueue(this.opts.keep);
     for (const [k, v] of updates) {
       const old = this.held.get(k);
       if (old !== undefined || this.held.has(k)) { this.heldBytes -= this.opts.sizeOf(k, old as V); this.coalesced++; }
@@ -66,11 +73,14 @@ export class Outbox<V> {
       this.cut(`the client is not reading: more than ${OUTBOX_LIMITS.maxHeldBytes} bytes of updates held for it`);
       return;
     }
-    if (!this.stallTimer) {
-      this.stallTimer = setTimeout(() => this.cut(`the client read nothing for ${this.opts.stallMs} ms while updates waited (kuksa.streamStallMs)`), this.opts.stallMs);
-      this.stallTimer.unref?.();
-    }
+    this.armStall();
     if (!this.full) this.flush();
+  }
+
+  private armStall(): void {
+    if (this.stallTimer) return;
+    this.stallTimer = setTimeout(() => this.cut(`the client read nothing for ${this.opts.stallMs} ms while updates waited (kuksa.streamStallMs)`), this.opts.stallMs);
+    this.stallTimer.unref?.();
   }
 
   /**
@@ -83,8 +93,22 @@ export class Outbox<V> {
     if (this.full && !this.readPaused && this.call.pause) { this.readPaused = true; this.call.pause(); }
   }
 
+  /** `keep` mode: the held map becomes a message of its own; past `keep` messages the oldest two are merged. */
+  private enqueue(keep: number): void {
+    if (this.held.size === 0) return;
+    this.queue.push(this.held);
+    this.held = new Map();
+    if (this.queue.length < keep) return;
+    const oldest = this.queue.shift()!;
+    const next = this.queue[0] ?? this.held;
+    for (const [k, v] of oldest) {
+      if (next.has(k)) { this.heldBytes -= this.opts.sizeOf(k, v); this.coalesced++; } else next.set(k, v);
+    }
+  }
+
   close(): void {
     this.closed = true;
+    this.queue = [];
     this.held.clear();
     this.heldBytes = 0;
     if (this.stallTimer) clearTimeout(this.stallTimer);
@@ -106,26 +130,34 @@ export class Outbox<V> {
       this.inFlightBytes -= bytes;
       if (this.closed) return;
       if (!this.full) {
-        if (this.held.size) this.flush();
+        if (this.held.size || this.queue.length) this.flush();
         if (!this.full && this.readPaused) { this.readPaused = false; this.call.resume?.(); }
       }
     });
   }
 
   private flush(): void {
-    const held = this.held;
-    const bytes = this.heldBytes;
-    this.held = new Map();
-    this.heldBytes = 0;
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.stallTimer = null;
+    // keep mode: the held messages in their order, as many as the stream takes now
+    while (this.queue.length && !this.full) this.send(this.queue.shift()!);
+    if (this.queue.length || (this.full && this.held.size)) { this.armStall(); return; }
+    if (this.held.size === 0) return;
+    const held = this.held;
+    this.held = new Map();
+    this.send(held);
+  }
+
+  private send(held: Map<string, V>): void {
+    const bytes = this.bytesOf(held);
+    this.heldBytes -= bytes;
     const msg = this.opts.build(held);
     if (msg) this.write(msg, bytes);
   }
 
   private cut(why: string): void {
     if (this.closed) return;
-    const signals = this.held.size;
+    const signals = this.held.size + this.queue.reduce((n, m) => n + m.size, 0);
     this.close();
     this.opts.cut(`${why}; ${signals} signals were waiting: stream ended, subscribe again when ready`);
   }
