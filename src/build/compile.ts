@@ -34,18 +34,23 @@ function compilerCommand(config: Config, lang: Language, dir: string, watch: boo
   return { file: config.build.cxx, args: ['-std=c++17', ...(watch ? ['-O0', '-g'] : ['-O1']), '-pthread', '-o', exe, path.join(dir, 'main.cpp')], source: 'main.cpp', what: `C++ compiler "${config.build.cxx}" (build.cxx)` };
 }
 
+/** A fresh folder of its own under dataDir/builds for one build (the run user may pass into builds/), and its removal. */
+export function newBuildFolder(config: Config, runAs: RunAs | null): { dir: string; cleanup: () => void } {
+  const root = path.join(config.runtime.dataDir, 'builds');
+  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  letPass(runAs, root);
+  const dir = path.join(root, crypto.randomBytes(8).toString('hex'));
+  fs.mkdirSync(dir, { mode: 0o700 });
+  return { dir, cleanup: () => { void removeUserTree(runAs, dir); } };
+}
+
 /**
  * Compiles; onOutput gets the compiler's output as it comes. Rejects with ToolchainMissing or a timeout Error.
  * `watch`: C++ whose variables are watched is built with debug information and without optimization, so that every
  * global keeps its place in memory and the program reads it from there (tracer/cpp-watch.ts).
  */
 export function compile(config: Config, lang: Language, code: string, onOutput: (text: string) => void, runAs: RunAs | null = null, opts: { watch?: boolean } = {}): Promise<Build> {
-  const root = path.join(config.runtime.dataDir, 'builds');
-  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-  letPass(runAs, root);
-  const dir = path.join(root, crypto.randomBytes(8).toString('hex'));
-  fs.mkdirSync(dir, { mode: 0o700 });
-  const cleanup = () => { void removeUserTree(runAs, dir); };
+  const { dir, cleanup } = newBuildFolder(config, runAs);
   const cmd = compilerCommand(config, lang, dir, opts.watch === true);
   fs.writeFileSync(path.join(dir, cmd.source), code, { mode: 0o600 });
   handOver(runAs, dir, path.join(dir, cmd.source));

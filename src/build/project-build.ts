@@ -10,16 +10,15 @@
 // Every tool gets absolute paths the agent made (a name from the tree never starts an argument), runs as apps.runAs
 // with the bounds of build-steps.ts. The folder is the run user's once the tree is written; the caller removes it
 // (Build.cleanup) when the program has ended.
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BUILD_ENV, inheritedEnv } from '../user-code/child-env';
 import type { Config } from '../config';
-import { handOver, letPass, type RunAs } from '../user-code/run-as';
-import { readUserFile, removeUserTree } from '../user-code/user-files';
+import { handOver, type RunAs } from '../user-code/run-as';
+import { readUserFile } from '../user-code/user-files';
 import { runSteps, type BuildStep } from './build-steps';
-import type { Build, Language } from './compile';
+import { newBuildFolder, type Build, type Language } from './compile';
 import { hasFile, writeTree, type ProjectTree } from './project-tree';
 
 export interface ProjectBuild extends Build {
@@ -43,12 +42,7 @@ export function projectKind(lang: Language, tree: ProjectTree): ProjectKind {
 
 /** Builds the tree; onOutput gets the tools' output as it comes. Rejects like compile() (a missing tool, the time limit). */
 export async function buildProject(config: Config, lang: Language, tree: ProjectTree, onOutput: (text: string) => void, runAs: RunAs | null, opts: { watch?: boolean } = {}): Promise<ProjectBuild> {
-  const root = path.join(config.runtime.dataDir, 'builds');
-  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-  letPass(runAs, root);
-  const dir = path.join(root, crypto.randomBytes(8).toString('hex'));
-  fs.mkdirSync(dir, { mode: 0o700 });
-  const cleanup = () => { void removeUserTree(runAs, dir); };
+  const { dir, cleanup } = newBuildFolder(config, runAs);
   const src = path.join(dir, 'src');
   const out = path.join(dir, 'out');
   const kind = projectKind(lang, tree);
