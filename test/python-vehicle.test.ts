@@ -5,7 +5,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiClient, startAgent, tmpDir } from './helpers/agent';
+import { ApiClient, eventually, startAgent, tmpDir } from './helpers/agent';
 import { runPython } from './helpers/peers';
 import { FULL_VSS } from './helpers/signals';
 import { probedInfo, velocitasBox, type VelocitasBox } from './helpers/velocitas-box';
@@ -95,7 +95,7 @@ out["arr"] = type(vehicle.Cabin.SeatPosCount).__name__
   // The log line of the last write may come a moment after the reply.
   const written = () => box.agent.logs.filter((l) => l.msg === 'python vehicle model written').length;
   // The built-in model is VSS 4.0 itself: the package written at start already matches what generate and revert name.
-  for (const end = Date.now() + 10_000; written() < 1 && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+  await eventually('the start\'s package write logged', () => written() >= 1);
   const writes = written();
   await box.agent.stop();
   const again = await velocitasBox(t, { dataDir: box.agent.dataDir });
