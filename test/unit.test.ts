@@ -14,3 +14,4 @@ import './unit/sdv-query';
 import './unit/signal-failure';
 import './unit/signals-units';
 import './unit/no-shell';
+import './unit/dispatch';
