@@ -4,7 +4,7 @@
 // arguments, so most answers are the command's own BAD_REQUEST naming what is missing: what matters here is that the
 // door found the command and shaped its answer.
 import t from 'tap';
-import { commandNames } from '../src/commands/table';
+import { commandNames, handlersOf } from '../src/commands/table';
 import { ApiClient, startAgent } from './helpers/agent';
 import { Frontend, StandInKitManager } from './helpers/kit-manager';
 
@@ -13,6 +13,8 @@ const KIT = 'RunTime-Table';
 t.test('every command once, through both doors', async (t) => {
   const names = commandNames();
   t.equal(new Set(names).size, names.length, 'no name twice');
+  // The Kit-Manager dialect adapts a command (input, render, progress), it never brings a second handler.
+  t.same(names.filter((n) => handlersOf(n).length !== 1), [], 'no name has two handlers');
   // The Kit-Manager-only commands and the seed's are in the one table.
   for (const n of ['ping', 'deploy_request', 'run_app', 'subscribe_apis', 'run_python_app', 'stop_python_app', 'deploy_n_run', 'read-file', 'get-runtime-info']) t.ok(names.includes(n), `${n} is in the table`);
 

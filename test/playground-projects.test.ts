@@ -114,6 +114,27 @@ t.test('refused trees: the reason in the log, nothing written anywhere', async (
   await eventually('no run folder left', () => filesUnder(path.join(s.agent.dataDir, 'runs')).length === 0);
 });
 
+t.test('the local API deploys a project too: its steps as progress lines, a tree naming ../ refused', async (t) => {
+  // The Kit-Manager's deploy_request is the local deploy_request's handler with the frontend's form around it, so a
+  // local client gets projects as well.
+  const s = await setup(t);
+  const c = await ApiClient.connect(s.agent.apiUrl);
+  t.teardown(() => c.close());
+  const reply = await c.request({ type: 'deploy_request', prototype: { id: 'localproj', name: 'Local Project', type: 'python', code: PROJECT } });
+  t.match(reply, { type: 'deploy_request-response', appId: 'VEA-localproj', status: 'installed' });
+  const steps = c.frames.filter((f) => f.type === 'deploy_request-progress' && f.appId === 'VEA-localproj' && typeof f.line === 'string').map((f) => String(f.line));
+  t.match(steps[0], /^\[sdv-agent\] project python-project\/: 7 files, 2 folders/, 'the project said first');
+  t.ok(steps.some((l) => /Successfully installed projdep-1\.0/.test(l)), 'pip\'s lines as progress');
+  const sub = `sub-${Math.random()}`;
+  c.send({ type: 'console_subscribe', id: sub, appId: 'VEA-localproj' });
+  await c.waitFor((f) => f.id === sub);
+  await c.request({ type: 'run_app', appId: 'VEA-localproj' });
+  await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-localproj' && f.output === 'projdep 1.0');
+  const bad = await c.request({ type: 'deploy_request', prototype: { id: 'badproj', type: 'python', code: JSON.stringify([file('../evil.py', 'print(1)')]) } });
+  t.match(bad, { type: 'error', code: 'BAD_REQUEST', error: /^project: / }, 'refused with its reason');
+  t.notOk(fs.existsSync(path.join(s.agent.dataDir, 'apps', 'evil.py')) || fs.existsSync(path.join(s.agent.dataDir, 'evil.py')), 'nothing written outside');
+});
+
 t.test('deploy_request and deploy_n_run of a project', async (t) => {
   const s = await setup(t);
   const p = await s.open({ prototype: { id: 'projapp', name: 'Project App', language: 'python', code: PROJECT } });

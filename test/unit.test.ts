@@ -23,3 +23,4 @@ import './unit/python-model-root';
 import './unit/kit-frame-cap';
 import './unit/apps-limits';
 import './unit/apps-health-order';
+import './unit/dispatch';

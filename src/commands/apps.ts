@@ -1,5 +1,7 @@
 // Commands of the app area (seed 000): deploy, lifecycle, list, console. Input is checked here, at the edge;
 // the supervisor (src/apps/supervisor.ts) owns the state.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { DeploySpec } from '../apps/supervisor';
 import { APP_TYPES, isSafeId, type AppConfig, type AppRecord, type AppType, type RestartPolicy } from '../apps/store';
 import type { Parts } from '../parts';
@@ -11,6 +13,9 @@ import { int, isPlainObject, obj, str, strList, typeName } from './validate';
 import { parseAppLimits } from '../apps/limits/spec';
 import { parseHealthCheck } from '../apps/health-check';
 import { parseDependsOn } from '../apps/start-order';
+import { projectLine, readPythonProject, stagePythonProject } from '../python/project';
+import { ProjectRefused, type ProjectTree } from '../user-code/project-tree';
+import { removeUserTree } from '../user-code/user-files';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_ENV = 100;
@@ -144,7 +149,7 @@ export const appCommands: Record<string, Command> = {
       const spec = parseDeploy(ctx.parts, req.body);
       // Progress for the requester itself (console subscribers get app_status pushes): installing, then the reply.
       ctx.emit({ type: 'deploy_request-progress', appId: spec.appId, status: 'installing' });
-      const rec = await deployApp(ctx.parts, spec);
+      const rec = await deployPrototype(ctx.parts, spec, (line) => ctx.emit({ type: 'deploy_request-progress', appId: spec.appId, status: 'installing', line }));
       // executionId names the app in console_output frames: clients that follow those key on it.
       return { ...reply(rec), executionId: rec.id, name: rec.name, appType: rec.type };
     },
@@ -201,6 +206,28 @@ export const appCommands: Record<string, Command> = {
 };
 
 /** Deploys, then hands the app's console to the clients that subscribed before it existed, from its first line. */
+/**
+ * Deploys what a client sent: a python app whose code is a project (a JSON file tree, the playground's multi-file
+ * projects) is first checked (refused BAD_REQUEST with its reason, nothing written), staged beside the apps' folders
+ * with its requirements.txt installed into its own folder (each step a line to `say`), then deployed from there.
+ */
+export async function deployPrototype(parts: Parts, spec: DeploySpec, say: (line: string) => void): Promise<AppRecord> {
+  let project: ProjectTree | null = null;
+  if (spec.type === 'python' && spec.code !== undefined) {
+    try { project = readPythonProject(spec.code, parts.config.apps.maxCodeBytes); } catch (e) {
+      if (e instanceof ProjectRefused) throw badRequest(e.message);
+      throw e;
+    }
+  }
+  if (!project) return deployApp(parts, spec);
+  say(projectLine(project));
+  const { config, log, runAs } = parts;
+  spec.projectDir = await stagePythonProject(config, log, runAs, project, path.dirname(parts.apps.store.folder(spec.appId)), spec.appId, say);
+  return deployApp(parts, spec).finally(() => {
+    if (spec.projectDir && fs.existsSync(spec.projectDir)) void removeUserTree(runAs, spec.projectDir);
+  });
+}
+
 export async function deployApp(parts: Parts, spec: DeploySpec): Promise<AppRecord> {
   const rec = await parts.apps.deploy(spec);
   const waiting = parts.pendingConsoles.take(spec.appId);

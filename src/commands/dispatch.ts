@@ -41,19 +41,22 @@ export async function dispatch(parts: Parts, client: Client, frame: unknown, nam
     envelope.fail({ id, wireName: '' }, 'BAD_REQUEST', `"${nameKey}" must be a non-empty string of at most 64 characters`);
     return;
   }
-  const found = resolveCommand(wireName, nameKey);
+  const found = resolveCommand(wireName);
   if (!found) {
     envelope.fail({ id, wireName }, 'UNKNOWN_TYPE', `unknown ${nameKey} "${wireName.slice(0, 64)}"`);
     return;
   }
   const req: CommandRequest = { name: found.name, wireName, id, body: frame };
-  const ctx: CommandContext = {
-    parts,
-    client,
-    emit: (f) => envelope.progress(req, found.command, f),
-  };
+  // A `cmd` request goes through the command's Kit-Manager dialect (input, progress, render) where it has one; the
+  // adapters themselves emit in the frontend's shape already.
+  const kit = nameKey === 'cmd' ? found.command.kit : undefined;
+  const emit = (f: Frame) => envelope.progress(req, found.command, f);
+  const ctx: CommandContext = { parts, client, emit: kit?.progress ? (f) => { for (const g of kit.progress!(req, f)) emit(g); } : emit };
+  const kitCtx: CommandContext = { parts, client, emit };
   try {
-    const body = await found.handler(ctx, req);
+    const input = kit?.input ? kit.input(kitCtx, req) : req;
+    let body = await found.command.handler(ctx, input);
+    if (body !== undefined && kit?.render) body = kit.render(kitCtx, input, body);
     if (body !== undefined) envelope.done(req, found.command, body);
   } catch (e) {
     if (!(e instanceof CommandError)) parts.log.error({ err: e, command: found.name }, 'command failed unexpectedly');
@@ -72,7 +75,7 @@ export function refuse(frame: Frame, nameKey: 'type' | 'cmd', envelope: Envelope
     envelope.fail({ id, wireName: '' }, code, message);
     return;
   }
-  const found = resolveCommand(wireName, nameKey);
+  const found = resolveCommand(wireName);
   if (!found) envelope.fail({ id, wireName }, code, message);
   else envelope.fail({ name: found.name, wireName, id, body: frame }, code, message, found.command);
 }

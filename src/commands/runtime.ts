@@ -1,12 +1,8 @@
 // Commands about the agent itself: ping, get_runtime_info.
 import { CAPABILITIES } from '../capabilities';
-import type { Parts } from '../parts';
+import { uptimeS, type Parts } from '../parts';
 import type { Frame } from '../core/frame';
 import type { Command } from './types';
-
-export function uptimeS(parts: Parts): number {
-  return Math.floor((Date.now() - parts.runtime.startedAt) / 1000);
-}
 
 /** The agent's own fields, shared by get_runtime_info, health and the Kit-Manager's get-runtime-info. */
 export function runtimeInfo(parts: Parts): Frame {

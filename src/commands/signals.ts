@@ -1,5 +1,5 @@
 // Vehicle signal commands (seed 000): subscribe_apis, unsubscribe_apis, get_signals_value, write_signals_value.
-// Also the Kit-Manager forms of three of them, in the frontend's reply shapes (see the bottom).
+// The Kit-Manager's forms of them (a lease per frontend, its reply words) are adapters in commands/kit/signals.ts.
 import type { Parts } from '../parts';
 import { MAX_APIS_PER_REQUEST } from '../signals/hub';
 import { badRequest, CommandError, notFound, unavailable, type ErrorCode, type SignalFailure } from '../core/errors';
@@ -26,7 +26,7 @@ function apisOf(body: Frame): string[] {
   return strList(body, 'apis', { maxItems: MAX_APIS_PER_REQUEST, maxLen: MAX_PATH_LEN });
 }
 
-function dataOf(body: Frame): Record<string, unknown> {
+export function dataOf(body: Frame): Record<string, unknown> {
   const data = body.data;
   if (!isPlainObject(data)) throw badRequest(`data: expected an object of {signal path: value}, got ${typeName(data)}`);
   const keys = Object.keys(data);
@@ -58,14 +58,18 @@ export async function writeSignals(parts: Parts, data: Record<string, unknown>) 
 
 export const signalCommands: Record<string, Command> = {
   subscribe_apis: {
+    // With a lease (the Kit-Manager's form): the requester's one subscription, full-set frames, renewed by each call.
     handler: async (ctx, req) => {
-      const r = await subscribeApis(ctx.parts, ctx.client, apisOf(req.body));
+      const lease = req.options?.lease;
+      const r = await subscribeApis(ctx.parts, ctx.client, apisOf(req.body), lease ? { fullSet: true, ttlS: lease.ttlS, id: lease.id } : {});
       return { subscriptionId: r.id, apis: r.paths, ...(r.unknown.length ? { unknown: r.unknown } : {}) };
     },
   },
   unsubscribe_apis: {
     handler: (ctx, req) => {
       const hub = ctx.parts.signals;
+      const lease = req.options?.lease;
+      if (lease) return { removed: hub.unsubscribe(lease.id) ? 1 : 0 };
       const sid = req.body.subscriptionId;
       if (sid !== undefined) {
         if (typeof sid !== 'string') throw badRequest(`subscriptionId: expected a string, got ${typeName(sid)}`);
@@ -89,19 +93,3 @@ export const signalCommands: Record<string, Command> = {
     },
   },
 };
-
-// ---- The Kit-Manager's forms (kit-manager-protocol.md), which commands/kit/signals.ts serves -----------------------
-
-/** `subscribe_apis {apis}` from a frontend client: full-set frames, lease of signals.subscriberTtlS, one per client. */
-export async function kitSubscribeApis(parts: Parts, client: Client, body: Frame): Promise<Frame> {
-  await subscribeApis(parts, client, apisOf(body), { fullSet: true, ttlS: parts.config.signals.subscriberTtlS, id: `kit-${client.id}` });
-  return { result: 'Successful' };
-}
-export function kitUnsubscribeApis(parts: Parts, client: Client): Frame {
-  parts.signals.unsubscribe(`kit-${client.id}`);
-  return { result: 'Successful' };
-}
-export async function kitWriteSignals(parts: Parts, body: Frame): Promise<Frame> {
-  const r = await writeSignals(parts, dataOf(body));
-  return r.ok ? { result: 'Successful' } : { result: 'Failed', errors: r.errors };
-}

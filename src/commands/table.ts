@@ -1,13 +1,13 @@
-// Every command once, for every door. The areas define the commands; the Kit-Manager's `cmd` forms (the Autowrx
-// frontend's and the Python runtime's names and reply shapes, commands/kit/*.ts) join them here: a name both define
-// is one command whose Kit-Manager form is its `kit.handler`, a name only the Kit-Manager sends (run_python_app…) is
-// a command like any other, and a local client may ask it by `type` too.
+// Every command once, for every door, with exactly one handler. The areas define the commands; the Kit-Manager
+// dialect (commands/kit/: the Autowrx frontend's and the Python runtime's names and reply shapes) adds adapters to
+// some of them (input, render, progress: KitShape) and defines the commands only a Kit-Manager sends
+// (run_python_app…), which are commands like any other: a local client may ask them by `type` too.
 import { runtimeCommands } from './runtime';
 import { appCommands } from './apps';
 import { signalCommands } from './signals';
 import { mockCommands } from './mock';
 import { modelCommands } from './model';
-import { kitCommands } from './kit/dialect';
+import { kitCommands, kitForms } from './kit/dialect';
 import { packageCommands } from './packages';
 import { buildCommands } from './build';
 import { varsCommands } from './vars';
@@ -24,16 +24,28 @@ for (const area of AREAS) {
     TABLE.set(name, command);
   }
 }
-for (const [name, form] of Object.entries(kitCommands)) {
+for (const [name, command] of Object.entries(kitCommands)) {
+  if (TABLE.has(name)) throw new Error(`command ${name} defined twice`);
+  TABLE.set(name, command);
+}
+for (const [name, form] of Object.entries(kitForms)) {
   const command = TABLE.get(name);
-  TABLE.set(name, command ? { ...command, kit: { ...form.kit, handler: form.handler } } : form);
+  if (!command) throw new Error(`the Kit-Manager form of ${name}: no such command`);
+  TABLE.set(name, { ...command, kit: { ...command.kit, ...form } });
 }
 
-/** The command a wire name asks for, and the handler its door runs (`cmd`: the Kit-Manager form where there is one). */
-export function resolveCommand(wireName: string, nameKey: 'type' | 'cmd' = 'type'): { name: string; command: Command; handler: Handler } | null {
+/** The command a wire name asks for. */
+export function resolveCommand(wireName: string): { name: string; command: Command } | null {
   const command = TABLE.get(wireName);
-  if (!command) return null;
-  return { name: wireName, command, handler: (nameKey === 'cmd' ? command.kit?.handler : undefined) ?? command.handler };
+  return command ? { name: wireName, command } : null;
+}
+
+/** Every command's handlers (the table test checks that each name has exactly one). */
+export function handlersOf(name: string): Handler[] {
+  const command = TABLE.get(name);
+  if (!command) return [];
+  const kit = command.kit as Record<string, unknown> | undefined;
+  return [command.handler, ...(typeof kit?.handler === 'function' ? [kit.handler as Handler] : [])];
 }
 
 /** Every command name, once (the table test runs each through both doors). */

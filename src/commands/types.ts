@@ -12,6 +12,17 @@ export interface CommandRequest {
   readonly id: string | number | null;
   /** The whole request object as received (already checked to be a plain object). */
   readonly body: Frame;
+  /** What a dialect's input adapter asks of the handler beyond the body (see KitShape.input). */
+  readonly options?: CommandOptions;
+}
+
+/** The handler options a door's dialect may set; a local `type` request sets none. */
+export interface CommandOptions {
+  /**
+   * subscribe_apis / unsubscribe_apis: the requester's one subscription `id`, a lease of full-set frames that lapses
+   * `ttlS` seconds after the last subscribe (a Kit-Manager frontend resends it every 30 s).
+   */
+  readonly lease?: { readonly id: string; readonly ttlS: number };
 }
 
 export interface CommandContext {
@@ -28,8 +39,9 @@ export interface CommandContext {
 export type Handler = (ctx: CommandContext, req: CommandRequest) => Promise<Frame | undefined> | Frame | undefined;
 
 /**
- * How the Kit-Manager frontend shows a command's replies, where that differs from the default (`cmd` = the request's,
- * the reason of a failure in `result`/`error`). The Kit-Manager door reads it; the local API ignores it.
+ * The Kit-Manager dialect of a command (commands/kit/): pure adapters around its one handler, the way undici composes
+ * behaviour around its one dispatch. A `cmd` request runs input → handler → render (interim frames through progress);
+ * a `type` request (either door) runs the handler alone. Only the dialect speaks the Python runtime's words.
  */
 export interface KitShape {
   /** The `cmd` its replies carry, when the frontend shows them only under another name (C++ output as run_bin_app). */
@@ -41,12 +53,12 @@ export interface KitShape {
   readonly errorLine?: string;
   /** Fields added to an error reply where the frontend's view reads them (install: `data`; read-file: `data.content`). */
   readonly errorFields?: (req: CommandRequest, message: string) => Frame;
-  /**
-   * What a Kit-Manager frontend means by the command, where that is more than another reply shape: subscribe_apis is
-   * a lease of full-set frames per frontend, deploy_request takes the frontend's prototype form and answers in its
-   * words. A `cmd` request runs this; a `type` request (either door) runs the command's handler.
-   */
-  readonly handler?: Handler;
+  /** The frontend's request → the handler's (its body in the local form, options such as subscribe_apis' lease). */
+  readonly input?: (ctx: CommandContext, req: CommandRequest) => CommandRequest;
+  /** The handler's result → the reply the frontend reads (`Successful`, a failure also said as a log line…). */
+  readonly render?: (ctx: CommandContext, req: CommandRequest, result: Frame) => Frame;
+  /** An interim frame of the handler → the frames the frontend reads in its place (none, one or more). */
+  readonly progress?: (req: CommandRequest, frame: Frame) => Frame[];
 }
 
 /**

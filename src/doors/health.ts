@@ -3,8 +3,7 @@
 // match the served model. The TCP side is bounded (timeouts,
 // idle sockets, connections: http-limits.ts), so a peer holding sockets open cannot take health down with it.
 import * as http from 'node:http';
-import type { Parts } from '../parts';
-import { uptimeS } from '../commands/runtime';
+import { uptimeS, type Parts } from '../parts';
 import { ListenError } from '../core/errors';
 import { limitConnections, SERVER_TIMEOUTS } from './http-limits';
 import { METRICS_CONTENT_TYPE, type Metrics } from './metrics';

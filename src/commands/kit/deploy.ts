@@ -1,19 +1,15 @@
 // Kit-Manager deploy_request / deploy_n_run: deploy `VEA-<prototype.id>` from the Kit-Manager's convertedCode (unless
-// the frontend disabled conversion) or the code as sent; progress streams as cmd "deploy-request" lines, which the
-// frontend appends to its log (`result`) until `is_finish`. deploy_n_run then starts the app and watches it for its
-// first seconds: what it prints then is shown, and a crash is reported as a crash, never as "deployed and running".
+// the frontend disabled conversion) or the code as sent, through the local deploy_request's handler (commands/apps.ts);
+// progress streams as cmd "deploy-request" lines, which the frontend appends to its log (`result`) until
+// `is_finish`; a project's steps are lines of it. deploy_n_run then starts the app and watches it for its first
+// seconds: what it prints then is shown, and a crash is reported as a crash, never as "deployed and running".
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
 import type { AppSupervisor } from '../../apps/supervisor';
-import { deployApp, parseDeploy } from '../apps';
+import { deployPrototype, parseDeploy } from '../apps';
 import { badRequest } from '../../core/errors';
 import type { Client, Frame } from '../../core/frame';
-import type { Command, Handler } from '../types';
+import type { Command, CommandRequest, Handler, KitShape } from '../types';
 import { obj } from '../validate';
-import { removeUserTree } from '../../user-code/user-files';
-import { ProjectRefused, type ProjectTree } from '../../user-code/project-tree';
-import { projectLine, readPythonProject, stagePythonProject } from '../../python/project';
 
 /** How long deploy_n_run watches a started app before it says "running". */
 export const DEPLOY_WATCH_MS = 3000;
@@ -73,58 +69,73 @@ function watchApp(sup: AppSupervisor, appId: string, ms: number, onLine: (text: 
   };
 }
 
-function deployHandler(andRun: boolean): Handler {
-  return async (ctx, req) => {
-    const apps = ctx.parts.apps;
-    const b = req.body;
-    const proto = obj(b, 'prototype')!;
-    const converted = b.disable_code_convert !== true && typeof b.convertedCode === 'string' && b.convertedCode.length > 0;
-    const code = converted ? b.convertedCode : b.code;
-    if (typeof code !== 'string' || code.length === 0) throw badRequest('code: required, expected the prototype\'s python source');
-    const spec = parseDeploy(ctx.parts, { prototype: { id: proto.id, name: proto.name ?? proto.id, type: 'python', code, config: {} } });
-    const line = (text: string) => ctx.emit({ cmd: 'deploy-request', result: `${text}\r\n`, is_finish: false });
-    const user = typeof b.username === 'string' ? ` from ${b.username.slice(0, 64)}` : '';
-    line(`Received prototype "${spec.name}"${user}: ${Buffer.byteLength(code)} bytes of ${converted ? 'converted' : 'original'} code`);
-    // A project (code that is a JSON file tree): refused with its reason, or unpacked with its requirements first.
-    let project: ProjectTree | null = null;
-    try { project = readPythonProject(code, ctx.parts.config.apps.maxCodeBytes); } catch (e) {
-      if (!(e instanceof ProjectRefused)) throw e;
-      return { cmd: 'deploy-request', result: `Error: ${e.message}\r\n`, is_finish: true, error: e.message };
-    }
-    line(`Installing ${spec.appId}`);
-    if (project) {
-      line(projectLine(project));
-      const { config, log, runAs } = ctx.parts;
-      spec.projectDir = await stagePythonProject(config, log, runAs, project, nodePath.dirname(apps.store.folder(spec.appId)), spec.appId, line);
-    }
-    const rec = await deployApp(ctx.parts, spec).finally(() => {
-      if (spec.projectDir && fs.existsSync(spec.projectDir)) void removeUserTree(ctx.parts.runAs, spec.projectDir);
-    });
-    const id = { appId: rec.id, executionId: rec.id };
-    if (!andRun) return { cmd: 'deploy-request', result: `${spec.appId} deployed (${rec.status})\r\n`, is_finish: true, ...id, status: rec.status };
-
-    line(`Starting ${spec.appId}; watching its first ${DEPLOY_WATCH_MS / 1000} s`);
-    const watch = watchApp(apps, spec.appId, DEPLOY_WATCH_MS, (text) => line(`[${spec.appId}] ${text}`));
-    try {
-      await apps.run(spec.appId);
-    } finally {
-      watch.started();
-    }
-    const o = await watch.outcome;
-    if (o.more) line(`[${spec.appId}] … ${o.more} more line(s): console_subscribe or app_output show them`);
-    const s = (o.afterMs / 1000).toFixed(1);
-    if (o.status === 'running' || o.status === 'paused' || o.status === 'starting') {
-      return { cmd: 'deploy-request', result: `${spec.appId} deployed and ${o.status}\r\n`, is_finish: true, ...id, status: o.status };
-    }
-    if (o.status === 'stopped' && o.exitCode === 0) {
-      return { cmd: 'deploy-request', result: `${spec.appId} deployed; it ran and exited with code 0 after ${s} s\r\n`, is_finish: true, ...id, status: o.status, exitCode: 0 };
-    }
-    const why = `${spec.appId} deployed but crashed ${s} s after start${o.exitCode !== null ? ` (exit code ${o.exitCode})` : ''}${o.reason ? `: ${o.reason}` : ''}`;
-    return { cmd: 'deploy-request', result: `Error: ${why}\r\n`, is_finish: true, ...id, status: o.status, exitCode: o.exitCode, error: why };
-  };
+/** The code a deploy from the frontend brings: its convertedCode unless the frontend disabled conversion, or its code. */
+function chosenCode(b: Frame): { code: unknown; converted: boolean } {
+  const converted = b.disable_code_convert !== true && typeof b.convertedCode === 'string' && b.convertedCode.length > 0;
+  return { code: converted ? b.convertedCode : b.code, converted };
 }
 
-export const kitDeployCommands: Record<string, Command> = {
-  deploy_request: { handler: deployHandler(false) },
-  deploy_n_run: { handler: deployHandler(true) },
+/** The frontend's prototype form → the local deploy_request's: a python app named after the prototype. */
+function prototypeForm(req: CommandRequest): CommandRequest {
+  const b = req.body;
+  const proto = obj(b, 'prototype')!;
+  const { code } = chosenCode(b);
+  if (typeof code !== 'string' || code.length === 0) throw badRequest('code: required, expected the prototype\'s python source');
+  return { ...req, body: { ...b, prototype: { id: proto.id, name: proto.name ?? proto.id, type: 'python', code, config: {} } } };
+}
+
+/** One line of the deploy log the frontend shows (`result`, appended until `is_finish`). */
+const logLine = (text: string): Frame => ({ cmd: 'deploy-request', result: `${text}\r\n`, is_finish: false });
+
+/** The lines that open a deploy's log, when the app is about to be installed. */
+function openingLines(req: CommandRequest, appId: string): Frame[] {
+  const b = req.body;
+  const { code, converted } = chosenCode(b);
+  const name = String((b.prototype as Frame).name);
+  const user = typeof b.username === 'string' ? ` from ${b.username.slice(0, 64)}` : '';
+  return [logLine(`Received prototype "${name}"${user}: ${Buffer.byteLength(String(code))} bytes of ${converted ? 'converted' : 'original'} code`), logLine(`Installing ${appId}`)];
+}
+
+/** deploy_request from a frontend: the local deploy_request (apps.ts) with the prototype form in and the log out. */
+const deployForm: KitShape = {
+  input: (_ctx, req) => prototypeForm(req),
+  progress: (req, f) => {
+    if (f.type !== 'deploy_request-progress' || typeof f.appId !== 'string') return [f];
+    // A step of the install (a project's lines, pip's) is a line of the log; the first progress opens the log.
+    return typeof f.line === 'string' ? [logLine(f.line)] : openingLines(req, f.appId);
+  },
+  render: (_ctx, _req, r) => ({ cmd: 'deploy-request', result: `${String(r.appId)} deployed (${String(r.status)})\r\n`, is_finish: true, appId: r.appId, executionId: r.executionId, status: r.status }),
 };
+
+/** deploy_n_run: deploys as deploy_request does, then starts the app and watches its first seconds. */
+const deployAndRun: Handler = async (ctx, frontendReq) => {
+  const apps = ctx.parts.apps;
+  const req = prototypeForm(frontendReq);
+  const spec = parseDeploy(ctx.parts, req.body);
+  const line = (text: string) => ctx.emit(logLine(text));
+  for (const l of openingLines(req, spec.appId)) ctx.emit(l);
+  const rec = await deployPrototype(ctx.parts, spec, line);
+  const id = { appId: rec.id, executionId: rec.id };
+
+  line(`Starting ${spec.appId}; watching its first ${DEPLOY_WATCH_MS / 1000} s`);
+  const watch = watchApp(apps, spec.appId, DEPLOY_WATCH_MS, (text) => line(`[${spec.appId}] ${text}`));
+  try {
+    await apps.run(spec.appId);
+  } finally {
+    watch.started();
+  }
+  const o = await watch.outcome;
+  if (o.more) line(`[${spec.appId}] … ${o.more} more line(s): console_subscribe or app_output show them`);
+  const s = (o.afterMs / 1000).toFixed(1);
+  if (o.status === 'running' || o.status === 'paused' || o.status === 'starting') {
+    return { cmd: 'deploy-request', result: `${spec.appId} deployed and ${o.status}\r\n`, is_finish: true, ...id, status: o.status };
+  }
+  if (o.status === 'stopped' && o.exitCode === 0) {
+    return { cmd: 'deploy-request', result: `${spec.appId} deployed; it ran and exited with code 0 after ${s} s\r\n`, is_finish: true, ...id, status: o.status, exitCode: 0 };
+  }
+  const why = `${spec.appId} deployed but crashed ${s} s after start${o.exitCode !== null ? ` (exit code ${o.exitCode})` : ''}${o.reason ? `: ${o.reason}` : ''}`;
+  return { cmd: 'deploy-request', result: `Error: ${why}\r\n`, is_finish: true, ...id, status: o.status, exitCode: o.exitCode, error: why };
+};
+
+export const kitDeployForms: Record<string, KitShape> = { deploy_request: deployForm };
+export const kitDeployCommands: Record<string, Command> = { deploy_n_run: { handler: deployAndRun } };

@@ -1,19 +1,36 @@
 // The Kit-Manager's signal, mock and model commands, in the reply shapes the Autowrx frontend reads. The work is the
-// signals area's (src/commands/{signals,mock,model}.ts and src/signals/hub.ts); this file only maps the `cmd` names.
+// areas' (src/commands/{signals,mock,model}.ts): this file holds the adapters around their handlers and the one
+// command only a Kit-Manager sends (reset_signals_value).
 // A Kit-Manager subscriber is one lease per frontend client, renewed by each subscribe_apis (the frontend resends
 // every 30 s) and lapsing signals.subscriberTtlS after the last one; values flow as apis-value replies.
 // The frontend shows no reply of these commands but the model's, so a failure (a write the signal refused, a mock
 // signal that does not exist, a subscription to nothing) is also a line in its output log (run_python_app,
 // isDone false: the one place it prints text sent by the box).
 import { badRequest } from '../../core/errors';
-import { listMock, setMockList } from '../mock';
-import { generateModel, revertModel, withGenerator } from '../model';
-import { kitSubscribeApis, kitUnsubscribeApis, kitWriteSignals } from '../signals';
-import type { Command, Handler } from '../types';
+import type { Frame } from '../../core/frame';
+import { dataOf, writeSignals } from '../signals';
+import type { Command, CommandContext, CommandRequest, Handler, KitShape } from '../types';
 import { isPlainObject, strList, typeName } from '../validate';
+import { SUCCESSFUL } from './words';
 
 const MAX_PATHS = 20_000;
 const MAX_PATH = 512;
+const LOG_CMD = 'run_python_app';
+
+/** The frontend's one subscription: a lease named after its client, as long as signals.subscriberTtlS. */
+const lease = (ctx: CommandContext, req: CommandRequest): CommandRequest =>
+  ({ ...req, options: { lease: { id: `kit-${ctx.client.id}`, ttlS: ctx.parts.config.signals.subscriberTtlS } } });
+
+/** A reply that says some of it failed (`error`) also becomes a log line, before the reply itself. */
+function shown(ctx: CommandContext, req: CommandRequest, reply: Frame): Frame {
+  if (typeof reply.error === 'string') ctx.emit({ cmd: LOG_CMD, isDone: false, result: `Error: ${req.wireName}: ${reply.error}\r\n`, code: 0 });
+  return reply;
+}
+
+/** write_signals_value as the frontend reads it: `Successful`, or `Failed` with the refused paths (and in one line). */
+function writeReply(errors: Record<string, string> | undefined): Frame {
+  return errors ? { result: 'Failed', errors } : { result: SUCCESSFUL };
+}
 
 /**
  * reset_signals_value: sets signals back to the values of the mock list (list_mock_signal): the named ones (`data` as
@@ -29,51 +46,44 @@ const resetSignals: Handler = async (ctx, req) => {
   const wanted = names ? new Set(names) : null;
   const data: Record<string, unknown> = {};
   for (const e of hub.mock.list()) if (!wanted || wanted.has(e.signal)) data[e.signal] = e.value;
-  if (Object.keys(data).length === 0) return { result: 'Successful' };
-  return kitWriteSignals(ctx.parts, { data });
+  if (Object.keys(data).length === 0) return { result: SUCCESSFUL };
+  const r = await writeSignals(ctx.parts, dataOf({ data }));
+  return writeReply(r.ok ? undefined : r.errors);
 };
 
-const command = (handler: Handler): Command => ({ handler });
 /** A command whose failure the user should read in the output log (thrown errors: KitShape errorLine). */
-const logged = (handler: Handler): Command => ({ handler: shownFailures(handler), kit: { errorLine: LOG_CMD } });
-const LOG_CMD = 'run_python_app';
-
-/** A reply that says some of it failed (`error`) also becomes a log line, before the reply itself. */
-function shownFailures(handler: Handler): Handler {
-  return async (ctx, req) => {
-    const body = await handler(ctx, req);
-    if (body && typeof body.error === 'string') ctx.emit({ cmd: LOG_CMD, isDone: false, result: `Error: ${req.wireName}: ${body.error}\r\n`, code: 0 });
-    return body;
-  };
-}
-
-/** write_signals_value's reply, with the refused paths said in one line too. */
-async function writeSignals(ctx: Parameters<Handler>[0], body: Parameters<Handler>[1]['body']) {
-  const r = await kitWriteSignals(ctx.parts, body);
-  const errors = r.errors as Record<string, string> | undefined;
-  return errors ? { ...r, error: Object.values(errors).slice(0, 5).join('; ') } : r;
-}
+const logged: Pick<KitShape, 'errorLine'> = { errorLine: LOG_CMD };
 
 /**
- * generate/revert_vehicle_model as the local API runs them, kuksa.modelGenerator included: its lines go to the
- * output log (run_python_app, isDone false), and a failed generator is said in the result the log shows.
+ * generate/revert_vehicle_model: kuksa.modelGenerator's lines go to the output log (run_python_app, isDone false), and
+ * a failed generator is said in the result the log shows.
  */
-function modelCommand(change: Handler): Command {
-  return command(async (ctx, req) => {
-    const reply = await withGenerator(ctx, (await change(ctx, req)) ?? {}, (_stream, line) => ctx.emit({ cmd: LOG_CMD, isDone: false, result: `${line}\r\n`, code: 0 }));
+const model: KitShape = {
+  progress: (_req, f) => (typeof f.line === 'string' && f.stream !== undefined ? [{ cmd: LOG_CMD, isDone: false, result: `${f.line}\r\n`, code: 0 }] : [f]),
+  render: (_ctx, _req, reply) => {
     const g = reply.generator as { exitCode: number | null; error?: string } | undefined;
     if (!g || (g.exitCode === 0 && !g.error)) return reply;
     return { ...reply, result: `${String(reply.result)}; kuksa.modelGenerator failed: ${g.error ?? `exit code ${g.exitCode ?? 'none (killed)'}`}` };
-  });
-}
+  },
+};
+
+/** The Kit-Manager's forms of the areas' signal, mock and model commands. */
+export const kitSignalForms: Record<string, KitShape> = {
+  subscribe_apis: { ...logged, input: lease, render: () => ({ result: SUCCESSFUL }) },
+  unsubscribe_apis: { input: lease, render: () => ({ result: SUCCESSFUL }) },
+  write_signals_value: {
+    ...logged,
+    render: (ctx, req, reply) => {
+      const errors = reply.errors as Record<string, string> | undefined;
+      const r = writeReply(errors);
+      return shown(ctx, req, errors ? { ...r, error: Object.values(errors).slice(0, 5).join('; ') } : r);
+    },
+  },
+  set_mock_signals: { ...logged, render: shown },
+  generate_vehicle_model: model,
+  revert_vehicle_model: model,
+};
 
 export const kitSignalCommands: Record<string, Command> = {
-  subscribe_apis: logged((ctx, req) => kitSubscribeApis(ctx.parts, ctx.client, req.body)),
-  unsubscribe_apis: command((ctx) => kitUnsubscribeApis(ctx.parts, ctx.client)),
-  write_signals_value: logged((ctx, req) => writeSignals(ctx, req.body)),
-  reset_signals_value: logged(resetSignals),
-  list_mock_signal: command((ctx) => listMock(ctx.parts)),
-  set_mock_signals: logged((ctx, req) => setMockList(ctx.parts, req.body)),
-  generate_vehicle_model: modelCommand((ctx, req) => generateModel(ctx.parts, req.body)),
-  revert_vehicle_model: modelCommand((ctx) => revertModel(ctx.parts)),
+  reset_signals_value: { handler: async (ctx, req) => shown(ctx, req, (await resetSignals(ctx, req))!), kit: logged },
 };

@@ -4,10 +4,9 @@
 // and the runtime-state report pushed when runners or subscribers change.
 import { dispatch, refuse, type Envelope } from '../../commands/dispatch';
 import type { ErrorCode } from '../../core/errors';
-import { runtimeState } from '../../commands/kit/dialect';
 import type { Frame } from '../../core/frame';
 import { isPlainObject } from '../../commands/validate';
-import type { Parts } from '../../parts';
+import { runtimeState, type Parts } from '../../parts';
 import { cmdEnvelope, errorReply, KitClient, typeEnvelope, type KitReplies } from './client';
 
 /**
