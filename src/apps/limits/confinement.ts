@@ -82,11 +82,12 @@ export class Confinement {
 
   /**
    * Starts `spawn` (synchronous: it starts the first process) for `id` within `limits`. `spawn` gets the environment
-   * the wrapper needs for rlimits (empty where cgroups do it all); `onEvent` what a limit did, as it happens.
+   * the wrapper needs for rlimits (empty where cgroups do it all, or `rlimits: false`); `onEvent` what a limit did,
+   * as it happens.
    */
-  spawn<T extends { readonly pid: number }>(id: string, marks: readonly string[], limits: Limits, spawn: (env: Record<string, string>) => T, onEvent: (e: LimitEvent) => void): Confined<T> {
+  spawn<T extends { readonly pid: number }>(id: string, marks: readonly string[], limits: Limits, spawn: (env: Record<string, string>) => T, onEvent: (e: LimitEvent) => void, opts: { rlimits?: boolean } = {}): Confined<T> {
     const e = this.enforcement;
-    const env = rlimitEnv(limits, { memory: e.memoryMB === 'rlimit', pids: e.pids === 'rlimit' });
+    const env = opts.rlimits === false ? {} : rlimitEnv(limits, { memory: e.memoryMB === 'rlimit', pids: e.pids === 'rlimit' });
     const v2 = this.trees.controllers.filter((c) => limits[nameOf(c)] > 0);
     const v1 = this.v1 && LIMIT_NAMES.some((n) => limits[n] > 0 && e[n] === 'cgroup v1') ? this.v1 : null;
     const extra = ownTaskCount() + TASK_MARGIN;
