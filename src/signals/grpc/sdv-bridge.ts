@@ -19,7 +19,8 @@ import { fail, GrpcContext, S, type Obj } from './base';
 import { checkEntries, SERVER_OPTIONS } from './limits';
 import { channelOptions, credentials, type ClientOptions } from '../kuksa-client';
 import { kuksaServices } from '../protos';
-import { compileQuery, QueryError, runQuery } from './sdv-query';
+import { runQuery } from './sdv-query';
+import { subscribedQuery } from './sdv-v1';
 import { fromSdvDatapoint, sdvMetadata, toSdvDatapoint, typedSdvDatapoint, type SdvRefusal } from './sdv-values';
 import type { SignalValue } from '../values';
 import type { SignalMeta } from '../vss';
@@ -125,14 +126,7 @@ export class SdvBridge {
       // change while WHERE holds. While the app does not read, only the newest result is held.
       Subscribe: ctx.stream(async (call: grpc.ServerWritableStream<Obj, Obj>, scope) => {
         const metas = await upstream(() => this.meta());
-        let q;
-        try { q = compileQuery(call.request.query, (p) => metas.get(p)?.dataType); } catch (e) {
-          if (e instanceof QueryError) throw fail(S.INVALID_ARGUMENT, `query: ${e.message}`);
-          throw e;
-        }
-        const query = q;
-        scope.hold(query.inputs.length);
-        scope.holdQuery(query.nodes);
+        const query = subscribedQuery(call.request.query, (p) => metas.get(p)?.dataType, scope);
         const out = scope.outbox<Obj>(call, { build: (held) => ({ fields: held.get('')! }), sizeOf: (_k, f) => 64 + Object.keys(f).length * 48 });
         const values = new Map<string, SignalValue | null>();
         const dispose = await upstream(() => this.broker().subscribe(query.inputs, (u) => {

@@ -2,17 +2,33 @@
 // GetDatapoints, `.set()` SetDatapoints, `.subscribe()` Subscribe with a query), with databroker 0.4.4's behaviour
 // (shared/kuksa-wire.md). Broker is the app side, Collector the feeder side (values by id).
 import type * as grpc from '@grpc/grpc-js';
-import { VssError, type SignalMeta } from '../vss';
-import { asStatus, fail, S, type GrpcContext, type Obj } from './base';
+import { VssError, type SignalMeta, type VssDataType } from '../vss';
+import { asStatus, fail, S, type GrpcContext, type Obj, type StreamScope } from './base';
 import { checkEntries, GRPC_LIMITS, ReplyBudget, Slicer } from './limits';
 import { valueBytes } from './outbox';
-import { compileQuery, QueryError, runQuery } from './sdv-query';
+import { compileQuery, QueryError, runQuery, type CompiledQuery } from './sdv-query';
 import { fromSdvDatapoint, sdvDataType, sdvMetadata, toSdvDatapoint, typedSdvDatapoint, vssTypeOf, type SdvRefusal } from './sdv-values';
 
 /** Estimated bytes of one sdv Datapoint: its one value field (a scalar, or `{values: […]}` for arrays). */
 function dpBytes(dp: Obj): number {
   const x = Object.values(dp)[0] as unknown;
   return valueBytes(x && typeof x === 'object' && !Array.isArray(x) ? (x as Obj).values : x);
+}
+
+/**
+ * A Subscribe's query compiled against the model it is served from (a bad query INVALID_ARGUMENT, naming why), its
+ * signals and terms counted against the stream's bounds. The embedded server and the bridge (sdv-bridge.ts) both.
+ */
+export function subscribedQuery(text: unknown, typeOf: (path: string) => VssDataType | undefined, scope: StreamScope): CompiledQuery {
+  try {
+    const query = compileQuery(text as string, typeOf);
+    scope.hold(query.inputs.length);
+    scope.holdQuery(query.nodes);
+    return query;
+  } catch (e) {
+    if (e instanceof QueryError) throw fail(S.INVALID_ARGUMENT, `query: ${e.message}`);
+    throw e;
+  }
 }
 
 export function sdvBroker(ctx: GrpcContext): grpc.UntypedServiceImplementation {
@@ -63,14 +79,7 @@ export function sdvBroker(ctx: GrpcContext): grpc.UntypedServiceImplementation {
     // its WHERE clause holds. A signal the query reads that leaves the model ends the stream NOT_FOUND.
     // While the client does not read, only the newest result is held.
     Subscribe: ctx.stream((call: grpc.ServerWritableStream<Obj, Obj>, scope) => {
-      let q;
-      try { q = compileQuery(call.request.query, (p) => store.meta(p)?.dataType); } catch (e) {
-        if (e instanceof QueryError) throw fail(S.INVALID_ARGUMENT, `query: ${e.message}`);
-        throw e;
-      }
-      const query = q;
-      scope.hold(query.inputs.length);
-      scope.holdQuery(query.nodes);
+      const query = subscribedQuery(call.request.query, (p) => store.meta(p)?.dataType, scope);
       const out = scope.outbox<Obj>(call, {
         build: (held) => ({ fields: held.get('')! }),
         sizeOf: (_k, fields) => { let n = 8; for (const [k, dp] of Object.entries(fields)) n += k.length + 16 + dpBytes(dp as Obj); return n; },
