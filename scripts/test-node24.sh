@@ -13,6 +13,8 @@ pty="$root/.cache/build-$arch/node_modules"
 [ -x "$node24/node" ] && [ -f "$pty/node-pty/build/Release/pty.node" ] \
   || { echo "test-node24: Node $version or its node-pty build is missing: run scripts/build-binary.sh first" >&2; exit 1; }
 
+# the bundle under test: the binary's build bundles into its own folder, so a clean clone has no dist/sdv-agent.js yet
+node "$root/scripts/build.mjs" --if-stale
 work="$(mktemp -d /tmp/sdv-node24-XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/dist"
