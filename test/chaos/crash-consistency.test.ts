@@ -1,5 +1,5 @@
 // Section 3 — crash consistency: the agent is kill -9'ed at random points of a loop of deploys, redeploys, starts,
-// stops and uninstalls driven through the local API (10 kills short, 100 full). After every kill the registry parses,
+// stops and uninstalls driven through the local API (6 kills short, 100 full). After every kill the registry parses,
 // every operation acknowledged before the kill is present after the restart, the apps meant to run are running, and
 // no app runs twice. Then a dataDir that turns read-only mid-run: the failing write is reported to the requester and
 // the previous state stays intact, and the agent also starts on it; and an app that fills dataDir: stop, run and
@@ -78,7 +78,7 @@ t.test('kill -9 at random points of a deploy/run/stop/uninstall loop', async (t)
     await agent.stop();
     return;
   }
-  const kills = count(10, 100);
+  const kills = count(6, 100);
   const deadline = budgetEnd(330_000);
   const model = new Map<string, Expect>();
   const protoIds = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];

@@ -1,4 +1,4 @@
-// Section "mixed-load" — the agent under a sustained mixed load (10 minutes in full, 25 s in short form), all at once:
+// Section "mixed-load" — the agent under a sustained mixed load (10 minutes in full, 15 s in short form), all at once:
 //   - 50 apps printing (a line every 50 ms each);
 //   - the 910 signals of VSS 4.0 written at 10 Hz (one kuksa.val v1 Set of all 910 every 100 ms) and 100 local API
 //     signal subscribers of 10 signals each (together all 910);
@@ -30,7 +30,7 @@ const rng = makeRng(seed);
 const summary = new Summary(SECTION, seed);
 t.teardown(() => summary.write(t));
 
-const DURATION_MS = count(25_000, 600_000);
+const DURATION_MS = count(15_000, 600_000);
 const APPS = count(10, 50);
 const SUBSCRIBERS = count(20, 100);
 const FRONTENDS = count(5, 20);

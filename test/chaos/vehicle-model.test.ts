@@ -88,7 +88,8 @@ t.test('models past the bounds, and the largest accepted one', async (t) => {
   const probe = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => probe.close());
   const n = count(400, 12_500);
-  const windowMs = count(5_000, 15_000);
+  // The ping probe's window feeds figures and the full run's bound; the short form asserts no ping time, so it waits less.
+  const windowMs = count(1_000, 15_000);
   let seq = 0;
 
   const refused = async (name: string, tree: Tree, bound: RegExp) => {
@@ -116,7 +117,7 @@ t.test('models past the bounds, and the largest accepted one', async (t) => {
   const [branches, per] = FULL ? [9_999, 10] : [2_000, 5];
   const name = `${branches * per} leaves in ${branches + 1} branches, accepted`;
   await attack(t, summary, name, agent, async () => {
-    const r = await sendBig(c, agent.apiUrl, `big-${++seq}`, 'generate_vehicle_model', wide(branches, per), count(10_000, 30_000));
+    const r = await sendBig(c, agent.apiUrl, `big-${++seq}`, 'generate_vehicle_model', wide(branches, per), count(2_000, 30_000));
     summary.data.figures[`${name}: answered in (ms)`] = r.ms;
     summary.data.figures[`${name}: the package's share (ms)`] = String((r.reply.pythonModel as Tree | undefined)?.ms ?? '-');
     summary.data.figures[`${name}: slowest ping from a process of its own (ms)`] = `${r.slowestPing} (missed ${r.pingsMissed})`;
