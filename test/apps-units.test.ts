@@ -1,14 +1,11 @@
-// Pure pieces of the app area (line splitting, the ring, subscriber cursors) and the ad-hoc runner with real
-// processes. A subscriber here is a small real Client object, not a mock of project code.
+// The line splitter on the real event loop (its idle flush is about how the loop reads) and the ad-hoc runner with
+// real processes (the ring and the subscriber cursors are in the unit tier: test/unit/apps-console.ts).
 import t from 'tap';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
-import { AppConsole, LineRing, LineSplitter, MAX_LINE_CHARS } from '../src/apps/console';
+import { LineSplitter, MAX_LINE_CHARS } from '../src/apps/console';
 import { AdhocRuns } from '../src/apps/adhoc';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
-import { MemoryClient } from './helpers/memory-client';
 import { eventually, tmpDir } from './helpers/scope';
 
 
@@ -61,43 +58,6 @@ t.test('LineSplitter: a long chunk cut mid-line waits for its rest longer than a
   s.push('34\nName: ');
   await eventually('the prompt shown after the short idle time', () => out.length === 3);
   t.same(out.map((l) => l.slice(0, 10)), ['xxxxxxxxxx', 'line 1234', 'Name: '], 'the cut line whole, then the prompt');
-});
-
-t.test('LineRing: line cap, byte cap, lookup by seq, tail', async (t) => {
-  const r = new LineRing(5, 1_000_000);
-  for (let i = 1; i <= 8; i++) r.add('stdout', `l${i}`, 0);
-  t.equal(r.firstSeq, 4);
-  t.equal(r.lastSeq, 8);
-  t.equal(r.get(4)!.text, 'l4');
-  t.equal(r.get(3), undefined);
-  t.same(r.tail(2).map((l) => l.text), ['l7', 'l8']);
-  const b = new LineRing(1000, 1000);
-  for (let i = 0; i < 100; i++) b.add('stderr', 'x'.repeat(100), 0);
-  t.ok(b.size < 10, `byte cap holds (size ${b.size})`);
-});
-
-
-t.test('AppConsole: a congested subscriber holds nothing, then learns what it lost', async (t) => {
-  const dir = tmpDir(t, 'console-');
-  const con = new AppConsole({ appId: 'A', lines: 10, bytes: 1 << 20, logFile: path.join(dir, 'console.log'), logMaxBytes: 4096 });
-  const c = new MemoryClient('c1');
-  con.startDelivery(c.id, con.subscribe(c));
-  con.write('stdout', 'one\n');
-  t.equal(c.frames.length, 1);
-  c.congestedNow = true;
-  for (let i = 0; i < 25; i++) con.write('stdout', `n${i}\n`);
-  t.equal(c.frames.length, 1, 'nothing sent while congested');
-  c.congestedNow = false;
-  await eventually('delivery resumed', () => c.frames.length >= 12);
-  t.match(c.frames[1], { type: 'console_dropped', appId: 'A', count: 15 });
-  t.same(c.frames.slice(2).map((f) => f.output), Array.from({ length: 10 }, (_, i) => `n${i + 15}`));
-  for (let round = 0; round < 3; round++) {
-    for (let i = 0; i < 40; i++) con.write('stderr', `${'y'.repeat(50)}\n`);
-    con.flushLog();
-  }
-  con.close();
-  t.ok(fs.existsSync(path.join(dir, 'console.log.1')), 'log rotated');
-  t.ok(fs.statSync(path.join(dir, 'console.log')).size <= 4096, 'current log within logMaxBytes');
 });
 
 t.test('ad-hoc runs: output by lines, replace by owner, list, lifetime cap', async (t) => {

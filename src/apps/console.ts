@@ -6,6 +6,7 @@
 // congested nothing is sent; when the ring has moved past its cursor it is told how many lines it lost
 // (console_dropped) and continues with the oldest line still held.
 import * as fs from 'node:fs';
+import { systemClock, type Clock } from '../core/clock';
 import type { Client, Frame } from '../core/frame';
 
 export type Stream = 'stdout' | 'stderr';
@@ -141,7 +142,7 @@ interface Subscriber {
   cursor: number;
   /** While replaying: the last seq of the replay (then console_replay_end is sent). */
   replayTo: number | null;
-  timer: NodeJS.Timeout | null;
+  timer: unknown;
   /** Between subscribe and startDelivery: the reply must go out before any line. */
   held: boolean;
   disposeClose: () => void;
@@ -155,12 +156,13 @@ export class AppConsole {
   private readonly splitters: Record<Stream, LineSplitter>;
   private logPending: string[] = [];
   private logPendingBytes = 0;
-  private logTimer: NodeJS.Timeout | null = null;
+  private logTimer: unknown = null;
   private logSize: number;
   /** Highest seq reserved on disk (`<logFile>.seq`); lines up to it may be handed out without writing. */
   private seqReserved: number;
 
-  constructor(private readonly opts: ConsoleOptions) {
+  /** The clock times the congestion retries, the log writes and the lines' timestamps (test/unit/apps-console.ts). */
+  constructor(private readonly opts: ConsoleOptions, private readonly clock: Clock = systemClock) {
     this.ring = new LineRing(opts.lines, opts.bytes);
     this.splitters = {
       stdout: new LineSplitter((l) => this.addLine('stdout', l)),
@@ -191,7 +193,7 @@ export class AppConsole {
       this.seqReserved = this.ring.lastSeq + SEQ_BLOCK;
       try { fs.writeFileSync(this.seqFile, `${this.seqReserved}\n`, { mode: 0o600 }); } catch { /* folder removed (uninstall): nothing to continue */ }
     }
-    const line = this.ring.add(stream, text, Date.now());
+    const line = this.ring.add(stream, text, this.clock.now());
     this.log(`${new Date(line.ts).toISOString()} ${stream === 'stderr' ? 'E' : 'O'} ${text}\n`);
     for (const sub of this.subs.values()) if (!sub.timer && !sub.held) this.pump(sub);
   }
@@ -223,7 +225,7 @@ export class AppConsole {
   unsubscribe(clientId: string): boolean {
     const sub = this.subs.get(clientId);
     if (!sub) return false;
-    if (sub.timer) clearTimeout(sub.timer);
+    if (sub.timer) this.clock.clearTimeout(sub.timer);
     sub.disposeClose();
     this.subs.delete(clientId);
     return true;
@@ -245,7 +247,7 @@ export class AppConsole {
       client.send({ type: 'console_dropped', appId, count });
     }
     while (sub.cursor <= this.ring.lastSeq) {
-      if (client.congested()) { sub.timer = setTimeout(() => this.pump(sub), RETRY_MS); return; }
+      if (client.congested()) { sub.timer = this.clock.setTimeout(() => this.pump(sub), RETRY_MS); return; }
       const line = this.ring.get(sub.cursor)!;
       client.send(outputFrame(appId, line));
       sub.cursor++;
@@ -258,11 +260,11 @@ export class AppConsole {
     this.logPending.push(text);
     this.logPendingBytes += text.length;
     if (this.logPendingBytes >= LOG_CHUNK) this.flushLog();
-    else if (!this.logTimer) this.logTimer = setTimeout(() => this.flushLog(), LOG_FLUSH_MS);
+    else if (!this.logTimer) this.logTimer = this.clock.setTimeout(() => this.flushLog(), LOG_FLUSH_MS);
   }
 
   flushLog(): void {
-    if (this.logTimer) { clearTimeout(this.logTimer); this.logTimer = null; }
+    if (this.logTimer) { this.clock.clearTimeout(this.logTimer); this.logTimer = null; }
     if (this.logPending.length === 0) return;
     const data = this.logPending.join('');
     this.logPending = [];

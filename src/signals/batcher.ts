@@ -2,6 +2,7 @@
 // per signal (the latest value wins); each subscriber remembers only WHICH of its signals changed, so its memory is
 // bounded by its own signal list however slow it is: a congested client skips windows and later gets newer values,
 // never a queue. Knows nothing about brokers or doors: the hub feeds it and gives it Clients.
+import { systemClock, type Clock } from '../core/clock';
 import type { Client } from '../core/frame';
 import { SignalError } from '../core/errors';
 import type { SignalUpdate } from './broker';
@@ -36,10 +37,11 @@ export class Batcher {
   private byPath = new Map<string, Set<Subscriber>>();
   /** The latest value of every signal someone subscribes to (undefined = not heard yet). */
   private latest = new Map<string, SignalValue | null>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   private unionDirty = false;
 
-  constructor(private windowMs: number, private readonly onUnionChange: () => void, private readonly now: () => number = Date.now) {}
+  /** The clock decides the window and the leases: a test moves it by hand (test/unit/signals-units.ts). */
+  constructor(private windowMs: number, private readonly onUnionChange: () => void, private readonly clock: Clock = systemClock) {}
 
   get size(): number { return this.subs.size; }
   get(id: string): Subscriber | undefined { return this.subs.get(id); }
@@ -53,7 +55,7 @@ export class Batcher {
     const mine = this.perClient.get(sub.client) ?? { subs: 0, paths: 0 };
     if (mine.subs >= BATCH_LIMITS.maxPerClient) throw new SignalError('limit', `more than ${BATCH_LIMITS.maxPerClient} subscriptions on one connection: unsubscribe one first`);
     if (mine.paths + sub.paths.size > BATCH_LIMITS.maxPathsPerClient) throw new SignalError('limit', `more than ${BATCH_LIMITS.maxPathsPerClient} signals subscribed on one connection: unsubscribe some first`);
-    const full: Subscriber = { ...sub, since: this.now(), dirty: new Set(sub.paths), disposeClose: sub.client.onClose(() => this.remove(sub.id)) };
+    const full: Subscriber = { ...sub, since: this.clock.now(), dirty: new Set(sub.paths), disposeClose: sub.client.onClose(() => this.remove(sub.id)) };
     this.subs.set(full.id, full);
     this.perClient.set(sub.client, { subs: mine.subs + 1, paths: mine.paths + sub.paths.size });
     let grew = false;
@@ -139,12 +141,12 @@ export class Batcher {
 
   private arm(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => { this.timer = null; this.flush(); }, this.windowMs);
+    this.timer = this.clock.setTimeout(() => { this.timer = null; this.flush(); }, this.windowMs);
   }
 
   /** One window: at most one frame per subscriber, only with signals whose values are known. */
   flush(): void {
-    const now = this.now();
+    const now = this.clock.now();
     let pending = false;
     for (const s of [...this.subs.values()]) {
       if (s.expiresAt !== null && s.expiresAt <= now) { this.remove(s.id); continue; }
@@ -159,9 +161,9 @@ export class Batcher {
         result[p] = v;
         n++;
       }
-      // Signals not heard yet stay dirty so they go out once their first value arrives.
+      // Signals not heard yet stay dirty so they go out once their first value arrives; that arrival arms the window
+      // (ingest), so they need no window of their own: a subscription to a signal nobody sets costs no timer.
       for (const p of [...s.dirty]) if (this.latest.has(p)) s.dirty.delete(p);
-      if (s.dirty.size) pending = true;
       if (n === 0) continue;
       s.client.send({ type: 'apis-value', id: s.id, result, timestamp: new Date(now).toISOString() });
     }
@@ -170,12 +172,12 @@ export class Batcher {
 
   /** Time-based upkeep (lease expiry) when no updates arrive. */
   sweep(): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const s of [...this.subs.values()]) if (s.expiresAt !== null && s.expiresAt <= now) this.remove(s.id);
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = null;
     for (const id of [...this.subs.keys()]) this.remove(id);
   }

@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { allowedHosts, HealthWatcher, isLoopback, parseHealthCheck, probe, type ProbeResult } from '../../src/apps/health-check';
 import { checkDependencies, findCycle, parseDependsOn, startOrder, unmet, type Dependencies, type OrderView } from '../../src/apps/start-order';
-import type { Clock } from '../../src/core/clock';
+import { ManualClock } from '../helpers/manual-clock';
 import { CommandError } from '../../src/core/errors';
 
 const refused = (t: Test, fn: () => unknown, msg: RegExp) => {
@@ -62,49 +62,33 @@ t.test('probes against real sockets and a real command', async (t) => {
   t.same(slow, { ok: false, why: 'sh: no exit within 300 ms' }, 'a command past its timeout is killed with its group');
 });
 
-/** A clock whose timers run when the test says. */
-class StepClock implements Clock {
-  t = 0;
-  private timers: Array<{ at: number; fn: () => void }> = [];
-  now(): number { return this.t; }
-  random(): number { return 0.5; }
-  setTimeout(fn: () => void, ms: number): unknown { const x = { at: this.t + ms, fn }; this.timers.push(x); return x; }
-  clearTimeout(h: unknown): void { this.timers = this.timers.filter((x) => x !== h); }
-  get pending(): number { return this.timers.length; }
-  async advance(ms: number): Promise<void> {
-    this.t += ms;
-    for (const x of this.timers.filter((y) => y.at <= this.t)) { this.timers = this.timers.filter((y) => y !== x); x.fn(); }
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  }
-}
-
 t.test('the watcher: the start period, failures in a row, one unhealthy call, then silence', async (t) => {
-  const clock = new StepClock();
+  const clock = new ManualClock();
   const results: ProbeResult[] = [];
   let next: ProbeResult = { ok: false, why: 'refused' };
   const failures: string[] = [];
   const unhealthy: string[] = [];
   const w = new HealthWatcher(parseHealthCheck({ tcp: '127.0.0.1:1', intervalMs: 1000, timeoutMs: 500, failures: 3, startPeriodMs: 2500 }, [])!, async () => { results.push(next); return next; }, { failure: (x) => failures.push(x), unhealthy: (x) => unhealthy.push(x) }, clock);
-  await clock.advance(1000);
-  await clock.advance(1000);
+  await clock.step(1000);
+  await clock.step(1000);
   t.same(failures, [], 'failures in the start period do not count');
   t.equal(w.state.status, 'starting');
   next = { ok: true };
-  await clock.advance(1000);
+  await clock.step(1000);
   t.equal(w.state.status, 'healthy');
   next = { ok: false, why: 'no answer' };
-  await clock.advance(1000);
-  await clock.advance(1000);
+  await clock.step(1000);
+  await clock.step(1000);
   next = { ok: true };
-  await clock.advance(1000);
+  await clock.step(1000);
   t.same([w.state.status, w.state.failuresInRow, w.state.failuresTotal], ['healthy', 0, 2], 'a success ends a run of failures');
   next = { ok: false, why: 'no answer' };
-  for (let i = 0; i < 3; i++) await clock.advance(1000);
+  for (let i = 0; i < 3; i++) await clock.step(1000);
   t.same(unhealthy, ['no answer'], 'unhealthy once, after 3 in a row');
   t.equal(w.state.status, 'unhealthy');
   t.equal(clock.pending, 0, 'and no more checks');
   const before = results.length;
-  await clock.advance(10_000);
+  await clock.step(10_000);
   t.equal(results.length, before);
   t.equal(failures.length, 5);
 });

@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { Clock } from '../../src/core/clock';
+import { ManualClock } from '../helpers/manual-clock';
 import { PONG_BURST, PONG_EVERY_MS, PongPacer, SendBound, type SendLimits } from '../../src/doors/send-bound';
 
 async function pair(t: Test): Promise<WebSocket> {
@@ -21,23 +21,6 @@ async function pair(t: Test): Promise<WebSocket> {
 /** Frames bound small, bytes out of the way. */
 const LIMITS: SendLimits = { softFrames: 10, hardFrames: 50, softBytes: 64 * 1024 * 1024, hardBytes: 128 * 1024 * 1024 };
 const tick = () => new Promise((r) => setImmediate(r));
-
-/** Timers that run only when the test moves the time. */
-class ManualClock implements Clock {
-  t = 0;
-  private timers: Array<{ at: number; fn: () => void } | null> = [];
-  now(): number { return this.t; }
-  setTimeout(fn: () => void, ms: number): unknown { this.timers.push({ at: this.t + ms, fn }); return this.timers.length - 1; }
-  clearTimeout(h: unknown): void { this.timers[h as number] = null; }
-  random(): number { return 0.5; }
-  advance(ms: number): void {
-    this.t += ms;
-    for (let i = 0; i < this.timers.length; i++) {
-      const x = this.timers[i];
-      if (x && x.at <= this.t) { this.timers[i] = null; x.fn(); }
-    }
-  }
-}
 
 t.test('a burst is counted until written; above the soft bound reading is held, half drained released', async (t) => {
   const ws = await pair(t);

@@ -2,32 +2,12 @@
 // manual clock: at most one message per interval, the first change after a quiet interval at once, the changes
 // within an interval merged (newest value per signal) and sent when it ends, nothing after close.
 import t from 'tap';
-import type { Clock } from '../../src/core/clock';
+import { ManualClock } from '../helpers/manual-clock';
 import { Sampler } from '../../src/signals/grpc/sampling';
 
-function manualClock() {
-  let now = 0;
-  const timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
-  const clock: Clock = {
-    now: () => now,
-    setTimeout: (fn, ms) => { const x = { at: now + ms, fn, live: true }; timers.push(x); return x; },
-    clearTimeout: (h) => { (h as { live: boolean }).live = false; },
-    random: () => 0.5,
-  };
-  const advance = (ms: number) => {
-    const end = now + ms;
-    for (;;) {
-      const due = timers.filter((x) => x.live && x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      now = due.at; due.live = false; due.fn();
-    }
-    now = end;
-  };
-  return { clock, advance };
-}
-
 t.test('Sampler: at most one message per interval, no change lost', async (t) => {
-  const { clock, advance } = manualClock();
+  const clock = new ManualClock();
+  const advance = (ms: number) => clock.advance(ms);
   const sent: Array<{ at: number; batch: Record<string, number> }> = [];
   const s = new Sampler<number>(500, (b) => sent.push({ at: clock.now(), batch: Object.fromEntries(b) }), clock);
   s.offer(new Map([['a', 1]]));
@@ -57,7 +37,8 @@ t.test('Sampler: at most one message per interval, no change lost', async (t) =>
 });
 
 t.test('Sampler.mark: the snapshot a stream sent counts as the first sample', async (t) => {
-  const { clock, advance } = manualClock();
+  const clock = new ManualClock();
+  const advance = (ms: number) => clock.advance(ms);
   const sent: number[] = [];
   const s = new Sampler<number>(200, () => sent.push(clock.now()), clock);
   s.mark();

@@ -4,6 +4,7 @@ import t from 'tap';
 import { Batcher } from '../../src/signals/batcher';
 import { coerce, fromWire, toWire } from '../../src/signals/values';
 import { VssModel } from '../../src/signals/vss';
+import { ManualClock } from '../helpers/manual-clock';
 import { MemoryClient } from '../helpers/memory-client';
 
 t.test('vss: default model, wildcards, validation', async (t) => {
@@ -98,13 +99,14 @@ t.test('values: conversion and wire form', async (t) => {
 
 
 t.test('batcher: coalescing, congestion, full set, leases', async (t) => {
-  let now = 1000;
+  const clock = new ManualClock();
+  clock.t = 1000;
   let unionChanges = 0;
-  const b = new Batcher(10, () => unionChanges++, () => now);
+  const b = new Batcher(10, () => unionChanges++, clock);
   const slow = new MemoryClient('slow');
   const full = new MemoryClient('full');
   b.add({ id: 's1', client: slow, paths: new Set(['A', 'B']), fullSet: false, ttlMs: null, expiresAt: null });
-  b.add({ id: 's2', client: full, paths: new Set(['A', 'B', 'C']), fullSet: true, ttlMs: 5000, expiresAt: now + 5000 });
+  b.add({ id: 's2', client: full, paths: new Set(['A', 'B', 'C']), fullSet: true, ttlMs: 5000, expiresAt: clock.now() + 5000 });
   await Promise.resolve();
   t.equal(unionChanges, 1, 'one union change for the adds in one tick');
   b.ingest(new Map([['A', 1], ['B', 2], ['C', 3]]));
@@ -119,7 +121,7 @@ t.test('batcher: coalescing, congestion, full set, leases', async (t) => {
   slow.congestedNow = false;
   b.flush();
   t.same(slow.frames.at(-1)!.result, { A: 9999 }, 'after congestion: the newest value, once');
-  now += 6000;
+  clock.t += 6000;
   b.sweep();
   t.notOk(b.get('s2'), 'lease expired');
   t.ok(b.get('s1'));
@@ -128,8 +130,35 @@ t.test('batcher: coalescing, congestion, full set, leases', async (t) => {
   b.stop();
 });
 
+t.test('batcher: the window — at most one frame per subscriber per window, the newest values, none when idle', async (t) => {
+  const clock = new ManualClock();
+  const b = new Batcher(100, () => {}, clock);
+  const c = new MemoryClient('local');
+  b.add({ id: 's', client: c, paths: new Set(['A', 'B']), fullSet: false, ttlMs: null, expiresAt: null });
+  t.equal(clock.pending, 1, 'a new subscription arms the window (its first frame carries the known values)');
+  clock.advance(100);
+  t.equal(c.frames.length, 0, 'nothing known yet: no frame');
+  for (let i = 0; i < 1000; i++) b.ingest(new Map([['A', i]]));
+  t.equal(clock.pending, 1, 'a thousand updates arm one window');
+  clock.advance(99);
+  t.equal(c.frames.length, 0, 'nothing before the window ends');
+  clock.advance(1);
+  t.same(c.frames.map((f) => f.result), [{ A: 999 }], 'one frame at the end of the window, with the newest value');
+  b.ingest(new Map([['A', 999]]));
+  t.equal(clock.pending, 0, 'an unchanged value arms nothing');
+  b.ingest(new Map([['B', 1]]));
+  b.ingest(new Map([['A', 1000]]));
+  clock.advance(250);
+  t.same(c.frames.map((f) => f.result), [{ A: 999 }, { A: 1000, B: 1 }], 'changes within a window merged into one frame');
+  t.same(c.frames.map((f) => f.timestamp), [new Date(200).toISOString(), new Date(300).toISOString()], 'each stamped with its window\'s end on the clock');
+  clock.advance(10_000);
+  t.equal(c.frames.length, 2, 'no frame without a change');
+  b.stop();
+  t.equal(clock.pending, 0, 'stop clears the window');
+});
+
 t.test('batcher: replacing a subscription in place keeps the known values', async (t) => {
-  const b = new Batcher(10, () => {});
+  const b = new Batcher(10, () => {}, new ManualClock());
   const c = new MemoryClient('kit');
   b.add({ id: 'k', client: c, paths: new Set(['A', 'B']), fullSet: true, ttlMs: null, expiresAt: null });
   b.ingest(new Map([['A', 1], ['B', 2]]));
