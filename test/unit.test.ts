@@ -24,3 +24,4 @@ import './unit/kit-frame-cap';
 import './unit/apps-limits';
 import './unit/apps-health-order';
 import './unit/dispatch';
+import './unit/core-child-runner';
