@@ -62,9 +62,9 @@ t.test('the environment is the one given: nothing of the agent\'s is inherited',
   const before = process.env.SDV_AGENT_API_TOKEN;
   process.env.SDV_AGENT_API_TOKEN = 'secret-of-the-agent';
   t.teardown(() => { if (before === undefined) delete process.env.SDV_AGENT_API_TOKEN; else process.env.SDV_AGENT_API_TOKEN = before; });
-  const r = await runChild({ file: 'env', args: [], env: { ...ENV, GIVEN: 'yes' } });
+  const r = await runChild({ file: 'env', args: ['-0'], env: { ...ENV, GIVEN: 'yes' } });
   // tap's process-info hook adds its own names to every child the test process spawns (NODE_OPTIONS, _TAPJS_*).
-  const names = r.stdout.trim().split('\n').map((l) => l.split('=')[0]!).filter((n) => n !== 'NODE_OPTIONS' && !n.startsWith('_TAPJS_')).sort();
+  const names = r.stdout.split('\0').filter(Boolean).map((l) => l.split('=')[0]!).filter((n) => n !== 'NODE_OPTIONS' && !n.startsWith('_TAPJS_')).sort();
   t.same(names, ['GIVEN', 'PATH'], 'only the names given');
   t.ok(process.env.HOME !== undefined && !names.includes('HOME'), 'not even HOME');
   t.notMatch(r.stdout, /secret-of-the-agent/);
