@@ -48,7 +48,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     // 1. state on disk
     ensurePrivateDir(config.runtime.dataDir);
     const runtimeId = loadRuntimeId(config.runtime.dataDir);
-    const runAs = resolveRunAs(config.apps.runAs, log);
+    const runAs = await resolveRunAs(config.apps.runAs, log);
     letPass(runAs, config.runtime.dataDir);
     const status: StatusBoard = {
       kitManager: { configured: config.kitManager.url !== '', connected: false, url: maskUrl(config.kitManager.url), droppedReplies: 0 },

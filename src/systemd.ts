@@ -21,9 +21,9 @@
 // fixed paths Debian and Ubuntu install it to and then on PATH, and used by its absolute path; it must be a regular
 // executable owned by root and not writable by group or others. Without $NOTIFY_SOCKET (a shell, a container, the
 // tests) every call is a no-op.
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runChild } from './core/child-runner';
 import type { Logger } from './log';
 
 const HELPER_TIMEOUT_MS = 5_000;
@@ -126,10 +126,15 @@ export function createSystemdNotifier(log: Logger, env: NodeJS.ProcessEnv = proc
     log.warn({ socket, helper: helper.file }, `systemd notifications go through systemd-notify, which systemd accepts only with NotifyAccess=all: then every process of the unit, apps included, may send messages for it. The shipped unit hands the agent a socket instead ($${NOTIFY_FD_ENV}; docs/operations.md, systemd)`);
     // A helper's failure is not retried: the next message (a watchdog ping at the latest) starts another.
     deliver = (lines, done) => {
-      // argv array, no shell; only the helper gets NOTIFY_SOCKET back. The child exists when this returns (spawn
-      // forks synchronously), so it outlives our exit.
-      execFile(helper.file, lines, { timeout: HELPER_TIMEOUT_MS, killSignal: 'SIGKILL', env: { ...process.env, NOTIFY_SOCKET: socket } }, (err) => {
-        if (err) warnOnce({ err: err.message, socket, helper: helper.file }, 'systemd notification failed (is NotifyAccess=all set?)');
+      // argv array, no shell (core/child-runner); only the helper gets NOTIFY_SOCKET back, with the rest of the agent's
+      // environment (it is the box's own program, not user code). The child exists when this returns (spawn forks
+      // synchronously), so it outlives our exit.
+      const env: Record<string, string> = { NOTIFY_SOCKET: socket };
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NOTIFY_SOCKET') env[k] = v;
+      void runChild({ file: helper.file, args: lines, env, timeoutMs: HELPER_TIMEOUT_MS, maxKeptBytes: 4096 }).then((r) => {
+        const err = r.startError ? r.startError.message
+          : r.exitCode !== 0 ? `Command failed: ${[helper.file, ...lines].join(' ')}${r.timedOut ? ' (timed out)' : ''}\n${r.stderr}` : null;
+        if (err !== null) warnOnce({ err, socket, helper: helper.file }, 'systemd notification failed (is NotifyAccess=all set?)');
         done(true);
       });
     };

@@ -5,12 +5,12 @@
 // the supervisor ends the app, whose restart policy decides what comes next.
 // A check may name only the loopback (127.0.0.0/8, ::1, localhost) unless the host is in apps.healthCheckHosts: the
 // agent must not become a way for whoever deploys an app to probe the vehicle's network.
-import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { badRequest } from '../core/errors';
 import { systemClock, type Clock } from '../core/clock';
+import { runChild } from '../core/child-runner';
 
 export interface HealthCheckConfig {
   http?: string;
@@ -131,28 +131,18 @@ function probeTcp(address: string, timeoutMs: number): Promise<ProbeResult> {
   });
 }
 
-function probeCommand(argv: string[], timeoutMs: number, ctx: CommandContext): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    let tail = '';
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: ctx.cwd, env: ctx.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      ...(ctx.uid !== undefined ? { uid: ctx.uid, gid: ctx.gid } : {}),
-    });
-    const keep = (c: Buffer) => { tail = (tail + c.toString('utf8')).slice(-4 * WHY_MAX); };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    let timedOut = false;
-    // The command's whole process group goes at the timeout, not only the command.
-    const timer = setTimeout(() => { timedOut = true; try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
-    const last = () => tail.trim().split('\n').at(-1)?.slice(0, WHY_MAX) ?? '';
-    child.once('error', (e) => { clearTimeout(timer); resolve({ ok: false, why: `${argv[0]}: ${(e as NodeJS.ErrnoException).code ?? e.message}` }); });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) resolve({ ok: false, why: `${argv[0]}: no exit within ${timeoutMs} ms` });
-      else if (code === 0) resolve({ ok: true });
-      else resolve({ ok: false, why: `${argv[0]} ${code !== null ? `exited with code ${code}` : `was killed by ${signal}`}${last() ? `: ${last()}` : ''}` });
-    });
+async function probeCommand(argv: string[], timeoutMs: number, ctx: CommandContext): Promise<ProbeResult> {
+  // The command's whole process group goes at the timeout, not only the command (core/child-runner).
+  const r = await runChild({
+    file: argv[0]!, args: argv.slice(1), cwd: ctx.cwd, env: ctx.env, timeoutMs,
+    runAs: ctx.uid !== undefined ? { uid: ctx.uid, gid: ctx.gid! } : null,
+    mergeStderr: true, keep: 'tail', maxKeptBytes: 4 * WHY_MAX,
   });
+  if (r.startError) return { ok: false, why: `${argv[0]}: ${r.startError.code ?? r.startError.message}` };
+  if (r.timedOut) return { ok: false, why: `${argv[0]}: no exit within ${timeoutMs} ms` };
+  if (r.exitCode === 0) return { ok: true };
+  const last = r.stdout.trim().split('\n').at(-1)?.slice(0, WHY_MAX) ?? '';
+  return { ok: false, why: `${argv[0]} ${r.exitCode !== null ? `exited with code ${r.exitCode}` : `was killed by ${r.signal}`}${last ? `: ${last}` : ''}` };
 }
 
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';

@@ -1,11 +1,14 @@
-// The steps of a project build (cmake configure, cmake --build; cargo build; one compiler run), each a child started
-// with an argument vector (never a shell) as apps.runAs, in its own process group. Bounds for the whole sequence: one
+// The steps of a project build (cmake configure, cmake --build; cargo build; one compiler run, also a single file's
+// build), each a child started by core/child-runner: an argument vector (never a shell), as apps.runAs, in its own
+// process group. Bounds for the whole sequence: one
 // time limit (build.timeoutS: the group is killed and the build fails) and one output cap (build.maxOutputBytes:
 // beyond it output is dropped with one marker line). What a step leaves running in its group when it ends (a server a
 // build script started) is killed before the next step.
-import { spawn } from 'node:child_process';
-import { asUser, type RunAs } from '../user-code/run-as';
-import { ToolchainMissing } from './compile';
+import { runChild, type Stream } from '../core/child-runner';
+import type { RunAs } from '../user-code/run-as';
+
+/** The program a step needs is not on this box (ENOENT). */
+export class ToolchainMissing extends Error { override name = 'ToolchainMissing'; }
 
 export interface BuildStep {
   /** How the user knows the program when it is missing: `C++ compiler "g++" (build.cxx)`. */
@@ -23,6 +26,8 @@ export interface StepsOptions {
   readonly runAs: RunAs | null;
   readonly env: Record<string, string>;
   readonly onOutput: (text: string) => void;
+  /** What the output cap's marker calls the output: "build output" unless said. */
+  readonly outputName?: string;
 }
 
 export interface StepsResult {
@@ -36,7 +41,7 @@ export interface StepsResult {
 export class BuildTimeout extends Error { override name = 'BuildTimeout'; }
 
 const TAIL_BYTES = 8 * 1024;
-/** stdout lines handed to onStdoutLine are at most this long (a longer one is cut). */
+/** stdout lines handed to onStdoutLine are at most this long (a longer one is handed on in pieces). */
 const MAX_STDOUT_LINE = 256 * 1024;
 
 /** Runs the steps in order until one fails. Rejects with ToolchainMissing (a program not there), BuildTimeout or the spawn error. */
@@ -51,7 +56,7 @@ export async function runSteps(steps: readonly BuildStep[], opts: StepsOptions):
     if (capped) return;
     if (sent + chunk.length > opts.maxOutputBytes) {
       capped = true;
-      opts.onOutput(chunk.subarray(0, Math.max(0, opts.maxOutputBytes - sent)).toString('utf8') + `\n[sdv-agent] build output truncated at ${opts.maxOutputBytes} bytes (build.maxOutputBytes)\n`);
+      opts.onOutput(chunk.subarray(0, Math.max(0, opts.maxOutputBytes - sent)).toString('utf8') + `\n[sdv-agent] ${opts.outputName ?? 'build output'} truncated at ${opts.maxOutputBytes} bytes (build.maxOutputBytes)\n`);
       return;
     }
     sent += chunk.length;
@@ -64,35 +69,20 @@ export async function runSteps(steps: readonly BuildStep[], opts: StepsOptions):
   return { code: 0, tail };
 }
 
-function runStep(step: BuildStep, deadline: number, opts: StepsOptions, show: (c: Buffer) => void): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const child = spawn(step.file, [...step.args], { cwd: step.cwd, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env, ...asUser(opts.runAs) });
-    const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
-    let line = '';
-    child.stdout.on('data', (c: Buffer) => {
-      if (!step.onStdoutLine) { show(c); return; }
-      line += c.toString('utf8');
-      let nl: number;
-      while ((nl = line.indexOf('\n')) >= 0) { step.onStdoutLine(line.slice(0, nl)); line = line.slice(nl + 1); }
-      if (line.length > MAX_STDOUT_LINE) line = '';
-    });
-    child.stderr.on('data', show);
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; killGroup(); }, Math.max(0, deadline - Date.now()));
-    let spawnError: NodeJS.ErrnoException | null = null;
-    child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; });
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      if (spawnError) {
-        reject(spawnError.code === 'ENOENT' ? new ToolchainMissing(`${step.what} not found: install it or set the path in the config`)
-          : new Error(`cannot start ${step.what}: ${spawnError.message}`));
-        return;
-      }
-      // What the step left behind in its group goes with it.
-      killGroup();
-      if (line && step.onStdoutLine) step.onStdoutLine(line);
-      if (timedOut) { reject(new BuildTimeout(`the build took longer than ${Math.round(opts.timeoutMs / 1000)} s (build.timeoutS) and was stopped`)); return; }
-      resolve(exitCode ?? 1);
-    });
+async function runStep(step: BuildStep, deadline: number, opts: StepsOptions, show: (c: Buffer) => void): Promise<number> {
+  const onLine = step.onStdoutLine;
+  const r = await runChild({
+    file: step.file, args: step.args, cwd: step.cwd, env: opts.env, runAs: opts.runAs,
+    timeoutMs: Math.max(0, deadline - Date.now()), maxKeptBytes: 0,
+    // What the step left behind in its group goes with it.
+    endGroupOnExit: true,
+    onOutput: (_stream, c) => show(c),
+    ...(onLine ? { lines: { streams: ['stdout'] as const, maxChars: MAX_STDOUT_LINE, onLine: (_stream: Stream, line: string) => onLine(line) } } : {}),
   });
+  if (r.startError) {
+    throw r.notInstalled ? new ToolchainMissing(`${step.what} not found: install it or set the path in the config`)
+      : new Error(`cannot start ${step.what}: ${r.startError.message}`);
+  }
+  if (r.timedOut) throw new BuildTimeout(`the build took longer than ${Math.round(opts.timeoutMs / 1000)} s (build.timeoutS) and was stopped`);
+  return r.exitCode ?? 1;
 }

@@ -1,16 +1,19 @@
 // Rust and C++ builds for ad-hoc runs: the client's code is written into a fresh folder dataDir/builds/<random>/,
-// compiled with build.rustc / build.cxx spawned with an argument vector (never a shell), with a time limit
-// (build.timeoutS) and an output cap (build.maxOutputBytes: beyond it output is dropped with one marker line).
+// compiled with build.rustc / build.cxx as a one-step build (build-steps.ts: an argument vector, never a shell, its own
+// process group), with a time limit (build.timeoutS) and an output cap (build.maxOutputBytes: beyond it output is
+// dropped with one marker line).
 // The caller removes the folder (Build.cleanup) when the program has finished. With apps.runAs the folder is that
 // user's and the compiler runs as that user, as the program will.
-import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILD_ENV, inheritedEnv } from '../user-code/child-env';
 import type { Config } from '../config';
-import { asUser, handOver, letPass, type RunAs } from '../user-code/run-as';
+import { handOver, letPass, type RunAs } from '../user-code/run-as';
 import { removeUserTree } from '../user-code/user-files';
+import { runSteps, ToolchainMissing } from './build-steps';
+
+export { ToolchainMissing };
 
 export type Language = 'rust' | 'cpp';
 
@@ -22,8 +25,6 @@ export interface Build {
   readonly code: number;
   cleanup(): void;
 }
-
-export class ToolchainMissing extends Error { override name = 'ToolchainMissing'; }
 
 /** The argument vector for one compiler run; file names are ours, never the client's. */
 function compilerCommand(config: Config, lang: Language, dir: string, watch: boolean): { file: string; args: string[]; source: string; what: string } {
@@ -49,55 +50,21 @@ export function newBuildFolder(config: Config, runAs: RunAs | null): { dir: stri
  * `watch`: C++ whose variables are watched is built with debug information and without optimization, so that every
  * global keeps its place in memory and the program reads it from there (tracer/cpp-watch.ts).
  */
-export function compile(config: Config, lang: Language, code: string, onOutput: (text: string) => void, runAs: RunAs | null = null, opts: { watch?: boolean } = {}): Promise<Build> {
+export async function compile(config: Config, lang: Language, code: string, onOutput: (text: string) => void, runAs: RunAs | null = null, opts: { watch?: boolean } = {}): Promise<Build> {
   const { dir, cleanup } = newBuildFolder(config, runAs);
   const cmd = compilerCommand(config, lang, dir, opts.watch === true);
-  fs.writeFileSync(path.join(dir, cmd.source), code, { mode: 0o600 });
-  handOver(runAs, dir, path.join(dir, cmd.source));
-  const maxBytes = config.build.maxOutputBytes;
-  let sent = 0;
-  let capped = false;
-  const take = (chunk: Buffer) => {
-    if (capped) return;
-    if (sent + chunk.length > maxBytes) {
-      capped = true;
-      onOutput(chunk.subarray(0, Math.max(0, maxBytes - sent)).toString('utf8') + `\n[sdv-agent] compiler output truncated at ${maxBytes} bytes (build.maxOutputBytes)\n`);
-      return;
-    }
-    sent += chunk.length;
-    onOutput(chunk.toString('utf8'));
-  };
-  return new Promise<Build>((resolve, reject) => {
-    const child = spawn(cmd.file, cmd.args, {
-      cwd: dir, shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...asUser(runAs),
-      env: { ...inheritedEnv(BUILD_ENV), ...(runAs ? { HOME: dir } : process.env.HOME ? { HOME: process.env.HOME } : {}) },
+  try {
+    fs.writeFileSync(path.join(dir, cmd.source), code, { mode: 0o600 });
+    handOver(runAs, dir, path.join(dir, cmd.source));
+    const env = { ...inheritedEnv(BUILD_ENV), ...(runAs ? { HOME: dir } : process.env.HOME ? { HOME: process.env.HOME } : {}) };
+    const { code: exitCode } = await runSteps([{ what: cmd.what, file: cmd.file, args: cmd.args, cwd: dir }], {
+      timeoutMs: config.build.timeoutS * 1000, maxOutputBytes: config.build.maxOutputBytes, runAs, env, onOutput, outputName: 'compiler output',
     });
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
-    }, config.build.timeoutS * 1000);
-    let spawnError: NodeJS.ErrnoException | null = null;
-    child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; });
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      if (spawnError) {
-        cleanup();
-        reject(spawnError.code === 'ENOENT'
-          ? new ToolchainMissing(`${cmd.what} not found: install it or set the path in the config`)
-          : new Error(`cannot start ${cmd.what}: ${spawnError.message}`));
-        return;
-      }
-      if (timedOut) {
-        cleanup();
-        reject(new Error(`the build took longer than ${config.build.timeoutS} s (build.timeoutS) and was stopped`));
-        return;
-      }
-      resolve({ dir, exe: path.join(dir, 'app'), code: exitCode ?? 1, cleanup });
-    });
-  });
+    return { dir, exe: path.join(dir, 'app'), code: exitCode, cleanup };
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
 }
 
 /** At start: build folders left by a crash are removed (each one the run user's, so removed as that user). */

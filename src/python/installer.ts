@@ -1,16 +1,16 @@
 // Python packages in packages.dir (default dataDir/python-packages; on every python app's PYTHONPATH): list them, install more with pip.
-// pip is spawned with an argument vector (never a shell) and is given only requirements rebuilt by requirement.ts.
+// pip is run by core/child-runner (an argument vector, never a shell) and is given only requirements rebuilt by requirement.ts.
 // One install at a time; a second is refused with a clear message. Time limit packages.installTimeoutS; the output
 // kept for the final reply is bounded (its tail, MAX_KEPT_OUTPUT), lines are streamed as they come. With apps.runAs,
 // pip (and any setup.py it runs) runs as that user, and the folder is that user's.
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { inheritedEnv, NETWORK_ENV } from '../user-code/child-env';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Requirement } from './requirement';
-import { asUser, letPass, type RunAs } from '../user-code/run-as';
+import { letPass, type RunAs } from '../user-code/run-as';
+import { runChild } from '../core/child-runner';
 import { handOverTree } from '../user-code/user-files';
 import { pythonPackagesDir } from '../user-code/python-folders';
 
@@ -31,7 +31,8 @@ export interface InstallResult { readonly output: string }
 
 export class PackageInstaller {
   readonly dir: string;
-  private running: ChildProcess | null = null;
+  /** Stops the install that is running. */
+  private running: AbortController | null = null;
 
   /** target: another folder than packages.dir, and pip's empty working folder for it (a project's own packages). */
   constructor(private readonly config: Config, private readonly log: Logger, private readonly runAs: RunAs | null = null, private readonly target?: { dir: string; cwd: string }) {
@@ -80,64 +81,44 @@ export class PackageInstaller {
     const python = this.config.apps.python;
     const args = this.pipArgs(reqs);
     this.log.info({ python, packages: reqs.map((r) => r.text) }, 'installing python packages');
-    let child: ChildProcess;
-    try {
-      child = spawn(python, args, {
-        shell: false,
-        cwd,
-        detached: true, // own process group: a timeout kills pip and any build it started
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...inheritedEnv(NETWORK_ENV), PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1',
-          // pip's "running as root" warning is noise in a page: the agent installs into its own --target folder.
-          PIP_ROOT_USER_ACTION: 'ignore',
-          // The run user has no home of its own here: no cache, and HOME where it may write.
-          ...(this.runAs ? { HOME: this.dir, PIP_NO_CACHE_DIR: '1' } : process.env.HOME ? { HOME: process.env.HOME } : {}),
-        },
-        ...asUser(this.runAs),
-      });
-    } catch (e) {
-      return Promise.reject(new InstallError('unavailable', `cannot start ${python}: ${(e as Error).message}`));
-    }
-    this.running = child;
-    let kept = '';
-    let dropped = false;
-    const take = (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      kept += text;
-      if (kept.length > MAX_KEPT_OUTPUT) { kept = kept.slice(kept.length - MAX_KEPT_OUTPUT); dropped = true; }
-      try { onOutput(text); } catch (e) { this.log.error({ err: e }, 'install output consumer failed'); }
-    };
-    child.stdout!.on('data', take);
-    child.stderr!.on('data', take);
+    const stop = new AbortController();
+    this.running = stop;
     const limitS = this.config.packages.installTimeoutS;
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; killGroup(child); }, limitS * 1000);
-    return new Promise<InstallResult>((resolve, reject) => {
-      let spawnError: NodeJS.ErrnoException | null = null;
-      child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        this.running = null;
-        const output = (dropped ? '[… earlier output dropped]\n' : '') + kept;
-        const packages = reqs.map((r) => r.text);
-        // A failure is logged as well as answered: the one who asked may be gone, the box's operator reads the log.
-        const failed = (e: InstallError) => {
-          this.log.warn({ packages, exitCode: code, reason: e.message, lastLines: lastLines(output, LOGGED_LINES) }, 'python packages not installed');
-          reject(e);
-        };
-        if (spawnError) {
-          failed(new InstallError('unavailable', spawnError.code === 'ENOENT'
-            ? `python interpreter "${python}" not found (set apps.python)` : `cannot start ${python}: ${spawnError.message}`));
-        } else if (timedOut) {
-          failed(new InstallError('timeout', `the install took longer than ${limitS} s (packages.installTimeoutS) and was stopped`, output));
-        } else if (code === 0) {
-          this.log.info({ packages }, 'python packages installed');
-          resolve({ output });
-        } else {
-          failed(new InstallError('failed', explainFailure(output, python, code), output));
-        }
-      });
+    const run = runChild({
+      file: python, args, cwd, signal: stop.signal,
+      // Its own process group (the runner's): a timeout kills pip and any build it started.
+      timeoutMs: limitS * 1000, runAs: this.runAs,
+      env: {
+        ...inheritedEnv(NETWORK_ENV), PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1',
+        // pip's "running as root" warning is noise in a page: the agent installs into its own --target folder.
+        PIP_ROOT_USER_ACTION: 'ignore',
+        // The run user has no home of its own here: no cache, and HOME where it may write.
+        ...(this.runAs ? { HOME: this.dir, PIP_NO_CACHE_DIR: '1' } : process.env.HOME ? { HOME: process.env.HOME } : {}),
+      },
+      // The reply keeps pip's last MAX_KEPT_OUTPUT bytes, both streams as they came.
+      mergeStderr: true, keep: 'tail', maxKeptBytes: MAX_KEPT_OUTPUT,
+      onOutput: (_stream, chunk) => {
+        try { onOutput(chunk.toString('utf8')); } catch (e) { this.log.error({ err: e }, 'install output consumer failed'); }
+      },
+    });
+    return run.then((r) => {
+      this.running = null;
+      const code = r.exitCode;
+      const output = (r.droppedBytes > 0 ? '[… earlier output dropped]\n' : '') + r.stdout;
+      const packages = reqs.map((req) => req.text);
+      // A failure is logged as well as answered: the one who asked may be gone, the box's operator reads the log.
+      const failed = (e: InstallError): never => {
+        this.log.warn({ packages, exitCode: code, reason: e.message, lastLines: lastLines(output, LOGGED_LINES) }, 'python packages not installed');
+        throw e;
+      };
+      if (r.startError) {
+        return failed(new InstallError('unavailable', r.notInstalled
+          ? `python interpreter "${python}" not found (set apps.python)` : `cannot start ${python}: ${r.startError.message}`));
+      }
+      if (r.timedOut) return failed(new InstallError('timeout', `the install took longer than ${limitS} s (packages.installTimeoutS) and was stopped`, output));
+      if (code !== 0) return failed(new InstallError('failed', explainFailure(output, python, code), output));
+      this.log.info({ packages }, 'python packages installed');
+      return { output };
     });
   }
 
@@ -153,8 +134,8 @@ export class PackageInstaller {
     return dir;
   }
 
-  /** Agent shutdown: a running install is killed. */
-  stop(): void { if (this.running) killGroup(this.running); }
+  /** Agent shutdown: a running install is killed (its whole process group). */
+  stop(): void { this.running?.abort(); }
 }
 
 /**
@@ -174,10 +155,6 @@ function metadataHead(distInfo: string): string | null {
 
 function lastLines(output: string, n: number): string[] {
   return output.split(/\r?\n/).map((l) => l.trimEnd()).filter(Boolean).slice(-n).map((l) => l.slice(0, 300));
-}
-
-function killGroup(child: ChildProcess): void {
-  try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { try { child.kill('SIGKILL'); } catch { /* gone */ } }
 }
 
 /** One plain sentence for the usual causes; pip's own text follows in the reply's data. */

@@ -5,9 +5,10 @@
 // renames nor removes anything in it by path: marks are read as the app user (readUserFile), a package is set aside
 // with `mv` as that user, and trees are removed as that user (removeUserTree, which leaves to a root `rm` walking by
 // descriptor only what the app user cannot remove: the root-owned package an older agent made there).
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runChild } from '../core/child-runner';
+import { inheritedEnv } from '../user-code/child-env';
 import type { RunAs } from '../user-code/run-as';
 import { readUserFile, removeUserTree } from '../user-code/user-files';
 import { ALIAS_MARKER } from './sdv-alias';
@@ -53,9 +54,6 @@ export async function setAsideVehicle(dir: string, runAs: RunAs | null): Promise
   try { await fs.promises.lstat(p); } catch { return null; }
   const aside = path.join(dir, `vehicle.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   if (!runAs) return fs.promises.rename(p, aside).then(() => aside, () => null);
-  return new Promise((resolve) => {
-    const child = spawn('mv', ['-T', '--', p, aside], { stdio: 'ignore', cwd: '/', uid: runAs.uid, gid: runAs.gid });
-    child.on('error', () => resolve(null));
-    child.on('close', (code) => resolve(code === 0 ? aside : null));
-  });
+  const r = await runChild({ file: 'mv', args: ['-T', '--', p, aside], env: inheritedEnv(), runAs, maxKeptBytes: 0 });
+  return r.exitCode === 0 ? aside : null;
 }

@@ -1,8 +1,9 @@
 // One look at the Python that runs the apps: apps.python started with the environment apps get (as apps.runAs), a
 // standard-library script read from stdin (`python - <the agent's folder>`), one JSON line back. It imports velocitas_sdk itself (its __init__ is empty)
-// but nothing below it: velocitas_sdk.model and .vehicle_app connect to MQTT on import.
-import { spawn } from 'node:child_process';
-import { asUser, type RunAs } from '../user-code/run-as';
+// but nothing below it: velocitas_sdk.model and .vehicle_app connect to MQTT on import. Run by core/child-runner: the
+// time limit takes whatever the interpreter started too.
+import { runChild } from '../core/child-runner';
+import type { RunAs } from '../user-code/run-as';
 
 const PROBE_TIMEOUT_MS = 10_000;
 const MAX_OUTPUT = 64 * 1024;
@@ -84,27 +85,12 @@ export interface ProbeResult {
   readonly error?: string;
 }
 
-export function probePython(python: string, env: Record<string, string>, agentFolder: string, runAs: RunAs | null): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    let out = '';
-    let err = '';
-    let settled = false;
-    const done = (r: ProbeResult) => { if (!settled) { settled = true; clearTimeout(timer); resolve(r); } };
-    let child;
-    try {
-      child = spawn(python, ['-', agentFolder], { env, cwd: '/', shell: false, stdio: ['pipe', 'pipe', 'pipe'], ...asUser(runAs) });
-    } catch (e) { resolve({ error: `cannot start ${python}: ${(e as Error).message}` }); return; }
-    child.stdin.on('error', () => { /* an interpreter that exits at once: its close says why */ });
-    child.stdin.end(SCRIPT);
-    const timer = setTimeout(() => { child.kill('SIGKILL'); done({ error: `${python} did not answer within ${PROBE_TIMEOUT_MS / 1000} s` }); }, PROBE_TIMEOUT_MS);
-    child.stdout.on('data', (c: Buffer) => { if (out.length < MAX_OUTPUT) out += c.toString('utf8'); });
-    child.stderr.on('data', (c: Buffer) => { if (err.length < MAX_OUTPUT) err += c.toString('utf8'); });
-    child.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code === 'ENOENT' ? `python interpreter "${python}" not found (set apps.python)` : `cannot start ${python}: ${e.message}` }));
-    child.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      try { done(JSON.parse(line) as ProbeResult); } catch {
-        done({ error: `${python} exited with ${code}: ${(err.trim().split('\n').pop() ?? '').slice(0, 300)}` });
-      }
-    });
-  });
+export async function probePython(python: string, env: Record<string, string>, agentFolder: string, runAs: RunAs | null, timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
+  const r = await runChild({ file: python, args: ['-', agentFolder], env, cwd: '/', runAs, input: SCRIPT, timeoutMs, maxKeptBytes: MAX_OUTPUT });
+  if (r.startError) return { error: r.notInstalled ? `python interpreter "${python}" not found (set apps.python)` : `cannot start ${python}: ${r.startError.message}` };
+  if (r.timedOut) return { error: `${python} did not answer within ${timeoutMs / 1000} s` };
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try { return JSON.parse(line) as ProbeResult; } catch {
+    return { error: `${python} exited with ${r.exitCode}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 300)}` };
+  }
 }

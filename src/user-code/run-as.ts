@@ -1,22 +1,27 @@
 // apps.runAs: when the agent runs as root, everything that executes code a user sent — deployed apps, Kit-Manager
 // ad-hoc runs, Rust/C++ builds and their programs, pip installs — runs as this user instead. The user is resolved
-// once at start (argv to `id`, never a shell); an unknown user stops the start.
+// once at start (`id` run by core/child-runner: an argument vector, never a shell); an unknown user stops the start.
 import * as fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { runChild } from '../core/child-runner';
 import type { Logger } from '../log';
+import { inheritedEnv } from './child-env';
+
+/** `id` answers from the user database at once; one that hangs (a dead directory service) stops the start. */
+const ID_TIMEOUT_MS = 30_000;
 
 export interface RunAs { readonly name: string; readonly uid: number; readonly gid: number }
 
 /** null when apps.runAs is empty or the agent is not root (then there are no privileges to drop). */
-export function resolveRunAs(name: string, log: Logger): RunAs | null {
+export async function resolveRunAs(name: string, log: Logger): Promise<RunAs | null> {
   if (!name || process.getuid?.() !== 0) return null;
-  const id = (flag: string) => {
-    const r = spawnSync('id', [flag, name], { encoding: 'utf8' });
+  const id = async (flag: string) => {
+    const r = await runChild({ file: 'id', args: [flag, name], env: inheritedEnv(), timeoutMs: ID_TIMEOUT_MS, maxKeptBytes: 1024 });
+    if (r.notInstalled) throw new Error(`apps.runAs: cannot look up user ${name}: the program id is not installed`);
     const n = Number(r.stdout.trim());
-    if (r.status !== 0 || !Number.isInteger(n)) throw new Error(`apps.runAs: no user ${name} on this box`);
+    if (r.exitCode !== 0 || !Number.isInteger(n)) throw new Error(`apps.runAs: no user ${name} on this box`);
     return n;
   };
-  const out = { name, uid: id('-u'), gid: id('-g') };
+  const out = { name, uid: await id('-u'), gid: await id('-g') };
   log.info({ runAs: name, uid: out.uid, gid: out.gid }, 'user code runs as an unprivileged user');
   return out;
 }

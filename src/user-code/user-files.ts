@@ -4,9 +4,10 @@
 // O_NOFOLLOW) and hands over the open file (fchown), changes owners only with lchown and only below folders the app
 // user cannot change, and removes such trees as the app user. The agent's own files (console log, seq mark, stderr
 // FIFO, registry) live in folders the app user cannot write at all (see AppStore.agentFolder).
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runChild } from '../core/child-runner';
+import { inheritedEnv } from './child-env';
 import type { RunAs } from './run-as';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_NONBLOCK } = fs.constants;
@@ -71,12 +72,8 @@ export async function removeUserTree(runAs: RunAs | null, dir: string): Promise<
   }
 }
 
-function rmAs(runAs: RunAs | null, dir: string): Promise<void> {
-  return new Promise((resolve) => {
-    const child = spawn('rm', ['-rf', '--one-file-system', '--', dir], { stdio: 'ignore', cwd: '/', ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) });
-    child.on('error', () => resolve());
-    child.on('close', () => resolve());
-  });
+async function rmAs(runAs: RunAs | null, dir: string): Promise<void> {
+  await runChild({ file: 'rm', args: ['-rf', '--one-file-system', '--', dir], env: inheritedEnv(), runAs, maxKeptBytes: 0 });
 }
 
 /**
@@ -95,13 +92,6 @@ export async function readUserFile(runAs: RunAs | null, file: string, max: numbe
       return buf.subarray(0, bytesRead).toString('utf8');
     } catch { return null; } finally { await fh?.close().catch(() => {}); }
   }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const child = spawn('head', [`--bytes=${max}`, '--', file], { stdio: ['ignore', 'pipe', 'ignore'], cwd: '/', uid: runAs.uid, gid: runAs.gid });
-    const timer = setTimeout(() => child.kill('SIGKILL'), READ_AS_USER_MS);
-    child.stdout.on('data', (c: Buffer) => { if (size < max) { chunks.push(c); size += c.length; } });
-    child.on('error', () => { clearTimeout(timer); resolve(null); });
-    child.on('close', (code) => { clearTimeout(timer); resolve(code === 0 ? Buffer.concat(chunks).subarray(0, max).toString('utf8') : null); });
-  });
+  const r = await runChild({ file: 'head', args: [`--bytes=${max}`, '--', file], env: inheritedEnv(), runAs, timeoutMs: READ_AS_USER_MS, maxKeptBytes: max });
+  return r.exitCode === 0 ? r.stdout : null;
 }

@@ -33,3 +33,10 @@ t.test('no shell anywhere in src/', async (t) => {
     t.notMatch(m[2]!.replace(/\$\{WRAP_(TAIL|HEAD)\}/g, ''), /\$\{/, `${m[1]} interpolates no value`);
   }
 });
+
+t.test('child_process only in the one-shot runner and the app process', async (t) => {
+  // Every one-shot child goes through core/child-runner.ts (argv, the environment given, run-as, a time limit that
+  // kills the group, an output cap); apps/process.ts holds the long-lived apps under node-pty (and its mkfifo).
+  const importers = files(SRC).filter((f) => /from\s*['"](node:)?child_process['"]|require\(['"](node:)?child_process['"]\)/.test(fs.readFileSync(f, 'utf8')));
+  t.same(importers.map((f) => path.relative(SRC, f)).sort(), [path.join('apps', 'process.ts'), path.join('core', 'child-runner.ts')]);
+});
