@@ -17,7 +17,7 @@ import './unit/kuksa-v2-proto';
 import './unit/signals-sampling';
 import './unit/no-shell';
 import './unit/project-tree';
-import './unit/build-project-tree';
+import './unit/python-project';
 import './unit/cpp-values';
 import './unit/python-model-root';
 import './unit/kit-frame-cap';

@@ -1,5 +1,5 @@
-// Builds a project tree (project-tree.ts) of a compiled language, in a fresh folder dataDir/builds/<random>/ with the
-// tree in src/ and everything the build makes in out/:
+// Builds a project tree (user-code/project-tree.ts) of a compiled language, in a fresh folder dataDir/builds/<random>/
+// with the tree in src/ and everything the build makes in out/:
 //   C++ with CMakeLists.txt at the root  cmake -S src -B out (CMAKE_BUILD_TYPE=Debug when variables are watched),
 //                                         cmake --build out --parallel N; the program is the project's executable
 //                                         target, read from CMake's file API (codemodel-v2) as the run user
@@ -19,7 +19,7 @@ import { handOver, type RunAs } from '../user-code/run-as';
 import { readUserFile } from '../user-code/user-files';
 import { runSteps, type BuildStep } from './build-steps';
 import { newBuildFolder, type Build, type Language } from './compile';
-import { hasFile, writeTree, type ProjectTree } from './project-tree';
+import { fileAt, writeProject, type ProjectTree } from '../user-code/project-tree';
 
 export interface ProjectBuild extends Build {
   /** Why the build failed, as the line the user reads after "Error: " (set when code is not 0). */
@@ -36,8 +36,8 @@ const MAX_API_FILE = 1024 * 1024;
 const MAX_API_TARGETS = 500;
 
 export function projectKind(lang: Language, tree: ProjectTree): ProjectKind {
-  if (lang === 'cpp') return hasFile(tree, 'CMakeLists.txt') ? 'cmake' : 'c++ sources';
-  return hasFile(tree, 'Cargo.toml') ? 'cargo' : 'rustc';
+  if (lang === 'cpp') return fileAt(tree, 'CMakeLists.txt') ? 'cmake' : 'c++ sources';
+  return fileAt(tree, 'Cargo.toml') ? 'cargo' : 'rustc';
 }
 
 /** Builds the tree; onOutput gets the tools' output as it comes. Rejects like compile() (a missing tool, the time limit). */
@@ -49,7 +49,7 @@ export async function buildProject(config: Config, lang: Language, tree: Project
   try {
     fs.mkdirSync(src, { mode: 0o700 });
     fs.mkdirSync(out, { mode: 0o700 });
-    const made = writeTree(tree, src);
+    const made = writeProject(tree, src);
     if (kind === 'cmake') made.push(...cmakeQuery(out));
     // Until here the folder is the agent's alone; from here on it is the run user's.
     handOver(runAs, dir, ...made, src, out);
@@ -88,7 +88,7 @@ function stepsFor(config: Config, kind: ProjectKind, tree: ProjectTree, src: str
     ] };
   }
   if (kind === 'c++ sources') {
-    const sources = tree.files.filter((f) => CXX_SOURCES.test(f.segments[f.segments.length - 1]!)).map((f) => path.join(src, ...f.segments)).sort();
+    const sources = tree.files.filter((f) => CXX_SOURCES.test(f.path[f.path.length - 1]!)).map((f) => path.join(src, ...f.path)).sort();
     if (sources.length === 0) return { failure: 'the project has no .cpp, .cc or .cxx file (and no CMakeLists.txt at its root)' };
     const include = tree.folders.some((f) => f.length === 1 && f[0] === 'include') ? ['-I', path.join(src, 'include')] : [];
     return { cargoExe: noCargo, steps: [{
@@ -97,7 +97,7 @@ function stepsFor(config: Config, kind: ProjectKind, tree: ProjectTree, src: str
     }] };
   }
   if (kind === 'rustc') {
-    const main = hasFile(tree, 'main.rs') ? ['main.rs'] : hasFile(tree, 'src', 'main.rs') ? ['src', 'main.rs'] : null;
+    const main = fileAt(tree, 'main.rs') ? ['main.rs'] : fileAt(tree, 'src', 'main.rs') ? ['src', 'main.rs'] : null;
     if (!main) return { failure: 'the project has no Cargo.toml and no main.rs (at its root or in src/)' };
     return { cargoExe: noCargo, steps: [{ what: `Rust compiler "${b.rustc}" (build.rustc)`, file: b.rustc, cwd: src, args: ['--edition', '2021', '-o', path.join(out, 'app'), path.join(src, ...main)] }] };
   }

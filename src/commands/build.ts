@@ -6,7 +6,7 @@
 // door sends C++ replies as run_bin_app (with requestCmd run_cpp_app).
 import { compile, ToolchainMissing, type Language } from '../build/compile';
 import { buildProject } from '../build/project-build';
-import { isProjectTree, parseTree, TreeError, type ProjectTree } from '../build/project-tree';
+import { parseProject, ProjectRefused, type ProjectTree } from '../user-code/project-tree';
 import { badRequest, CommandError, isStorageError, storageFailure, unavailable } from '../core/errors';
 import { watchForCompiledRun } from './cpp-vars';
 import { joinUsedApis, runStreamer } from './kit/runs';
@@ -21,10 +21,11 @@ async function runCompiled(ctx: CommandContext, req: CommandRequest, lang: Langu
   const data = obj(req.body, 'data')!;
   const code = str(data, 'code', { max: ctx.parts.config.apps.maxCodeBytes });
   const name = str(data, 'name', { optional: true, max: MAX_RUN_NAME }) ?? (lang === 'rust' ? 'rust-app' : 'cpp-app');
-  // A JSON file tree is a project (project-tree.ts); its names are checked before anything is written.
-  let tree: ProjectTree | null = null;
-  if (isProjectTree(code)) {
-    try { tree = parseTree(code); } catch (e) { if (e instanceof TreeError) throw badRequest(`${req.wireName}: ${e.message}; nothing was written`); throw e; }
+  // A JSON file tree is a project (user-code/project-tree.ts); its names are checked before anything is written.
+  let tree: ProjectTree | null;
+  try { tree = parseProject(code, ctx.parts.config.apps.maxCodeBytes); } catch (e) {
+    if (e instanceof ProjectRefused) throw badRequest(`${req.wireName}: ${e.message}; nothing was written`);
+    throw e;
   }
   const watch = watchForCompiledRun(ctx, data, lang);
   const stream = runStreamer(ctx);

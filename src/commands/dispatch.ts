@@ -6,6 +6,8 @@ import type { Client, Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
 import type { Parts } from '../parts';
 import { isPlainObject } from './validate';
+import { Outcome } from './outcome';
+import { outcomeReply } from './kit/words';
 
 export interface Envelope {
   /** The handler's final reply body. */
@@ -55,7 +57,9 @@ export async function dispatch(parts: Parts, client: Client, frame: unknown, nam
   const kitCtx: CommandContext = { parts, client, emit };
   try {
     const input = kit?.input ? kit.input(kitCtx, req) : req;
-    let body = await found.command.handler(ctx, input);
+    const result = await found.command.handler(ctx, input);
+    // An Outcome is said in the Python runtime's words through either door (commands/kit/words.ts).
+    let body = result instanceof Outcome ? outcomeReply(result) : result;
     if (body !== undefined && kit?.render) body = kit.render(kitCtx, input, body);
     if (body !== undefined) envelope.done(req, found.command, body);
   } catch (e) {

@@ -9,6 +9,7 @@ import { jsonStringBytes } from '../core/json-size';
 import { badRequest, CommandError, isStorageError, storageFailure } from '../core/errors';
 import type { Frame } from '../core/frame';
 import type { Command, CommandRequest } from './types';
+import { Outcome } from './outcome';
 import { isPlainObject, typeName } from './validate';
 
 /** The path a request names: `data` as a string (read-file) or `data.path`. */
@@ -55,7 +56,7 @@ export const kitFileCommands: Record<string, Command> = {
       try { r = await files.read(p, { maxReplyBytes: files.maxBytes, otherBytes: jsonStringBytes(p) + REPLY_OVERHEAD_BYTES }); } catch (e) {
         return refused(e, `file ${p.slice(0, 200)}`);
       }
-      return { result: 'Successful', data: { path: r.path, content: r.content }, bytes: r.bytes };
+      return Outcome.done({ data: { path: r.path, content: r.content }, bytes: r.bytes });
     },
   },
   'write-file': {
@@ -66,7 +67,7 @@ export const kitFileCommands: Record<string, Command> = {
       if (typeof content !== 'string') throw badRequest(`data.content: expected the file's text, got ${typeName(content)}`);
       try {
         const r = ctx.parts.files.write(p, content);
-        return { result: 'Successful', data: { path: r.path, bytes: r.bytes } };
+        return Outcome.done({ data: { path: r.path, bytes: r.bytes } });
       } catch (e) { return refused(e, `file ${p.slice(0, 200)}`); }
     },
   },

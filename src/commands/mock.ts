@@ -6,6 +6,7 @@ import { badRequest, unavailable } from '../core/errors';
 import { signalFailure } from '../signals/failure';
 import type { Frame } from '../core/frame';
 import type { Command } from './types';
+import { Outcome } from './outcome';
 import { int, strList, typeName, isPlainObject } from './validate';
 
 function modeOf(body: Frame, optional: boolean): MockMode | undefined {
@@ -42,15 +43,15 @@ async function reachable<T>(fn: () => Promise<T>): Promise<T> {
  * set_mock_signals: stores the entries whose signal exists, refuses and names the others, and makes the values live.
  * `data` is the list as now stored (what list_mock_signal shows); `unknown` and `errors` say what did not take.
  */
-export async function setMockList(parts: Parts, body: Frame): Promise<Frame> {
+export async function setMockList(parts: Parts, body: Frame): Promise<Outcome> {
   const { list, unknown, errors } = await reachable(() => parts.signals.mock.setList(mockListOf(body)));
   const failed = Object.keys(errors);
-  if (unknown.length === 0 && failed.length === 0) return { result: 'Successful', data: list };
+  if (unknown.length === 0 && failed.length === 0) return Outcome.done({ data: list });
   const why = [
     ...(unknown.length ? [`refused ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''} (no such signal in the vehicle model)`] : []),
     ...failed.slice(0, 10).map((p) => errors[p]!),
   ].join('; ');
-  return { result: `Failed: ${why}; ${list.length} signal(s) stored`, error: why, data: list, ...(unknown.length ? { unknown } : {}), ...(failed.length ? { errors } : {}) };
+  return Outcome.failed(`Failed: ${why}; ${list.length} signal(s) stored`, { error: why, data: list, ...(unknown.length ? { unknown } : {}), ...(failed.length ? { errors } : {}) });
 }
 
 export const mockCommands: Record<string, Command> = {

@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../fsutil';
 import { badRequest, CommandError, conflict, errorText, storageFailure } from '../core/errors';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext } from './types';
+import { Outcome } from './outcome';
 import { runModelGenerator } from '../signals/model-generator';
 import { resourcePath } from '../resources';
 import * as fs from 'node:fs';
@@ -21,13 +22,13 @@ type GeneratorLine = (stream: 'stdout' | 'stderr', line: string) => void;
  * Runs kuksa.modelGenerator when configured, streaming its lines to the requester (as `{stream, line}` frames unless
  * the door says otherwise); adds its outcome to the reply. Both doors' model commands come through here.
  */
-export async function withGenerator(ctx: CommandContext, reply: Frame, onLine?: GeneratorLine): Promise<Frame> {
+export async function withGenerator(ctx: CommandContext, reply: Outcome, onLine?: GeneratorLine): Promise<Outcome> {
   const cmd = ctx.parts.config.kuksa.modelGenerator;
   if (!cmd) return reply;
   const hub = ctx.parts.signals;
   const file = fs.existsSync(hub.modelFile) ? hub.modelFile : ctx.parts.config.kuksa.vss || resourcePath(DEFAULT_MODEL);
   const r = await runModelGenerator(cmd, file, ctx.parts.config.runtime.dataDir, onLine ?? ((stream, line) => ctx.emit({ stream, line })));
-  return { ...reply, generator: r };
+  return reply.with({ generator: r });
 }
 
 /** The databroker apps the agent supervises (type kuksa-server); external mode can only change the model through them. */
@@ -69,7 +70,7 @@ async function restartKuksaServers(parts: Parts, ids: string[], file: string): P
 }
 
 /** External mode: the model goes to dataDir and into every kuksa-server app's --vss; live ones restart. */
-async function externalModel(parts: Parts, ids: string[], next: { text: string; leaves: number } | null): Promise<Frame> {
+async function externalModel(parts: Parts, ids: string[], next: { text: string; leaves: number } | null): Promise<Outcome> {
   const hub = parts.signals;
   let file: string;
   let leaves: number;
@@ -84,7 +85,8 @@ async function externalModel(parts: Parts, ids: string[], next: { text: string; 
   }
   const kuksaServer = await restartKuksaServers(parts, ids, file);
   const failed = kuksaServer.filter((k) => k.error || k.status === 'error');
-  return { result: failed.length ? 'Failed' : 'Successful', leaves, file, kuksaServer, droppedSubscriptions: [] };
+  const fields = { leaves, file, kuksaServer, droppedSubscriptions: [] };
+  return failed.length ? Outcome.failed('Failed', fields) : Outcome.done(fields);
 }
 
 function parseTree(body: Frame): unknown {
@@ -116,7 +118,7 @@ function baseSource(parts: Parts): ModelSource {
  * is refused with nothing changed. When it cannot be put in place after the change, the reply is `Failed` with the
  * reason, and /health is degraded until a later change or start puts a matching package in place.
  */
-async function withPackage(parts: Parts, next: ModelSource | null, apply: () => Promise<Frame> | Frame): Promise<Frame> {
+async function withPackage(parts: Parts, next: ModelSource | null, apply: () => Promise<Outcome> | Outcome): Promise<Outcome> {
   let out;
   try {
     out = await parts.python.change(next, async () => {
@@ -131,10 +133,10 @@ async function withPackage(parts: Parts, next: ModelSource | null, apply: () => 
   const pythonModel = error
     ? { signals: state?.signals ?? 0, error }
     : state ? { signals: state.signals, branches: state.branches, source: state.source, ms: state.tookMs } : { signals: 0, note };
-  return { ...reply, ...(error ? { result: 'Failed', error } : {}), pythonModel };
+  return (error ? Outcome.failed('Failed', { ...reply.fields, error }) : reply).with({ pythonModel });
 }
 
-export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
+export async function generateModel(parts: Parts, body: Frame): Promise<Outcome> {
   const hub = parts.signals;
   let next: { source: ModelSource; text: string };
   // A model sent as a JSON text is kept as that text: no second serialisation of megabytes.
@@ -148,11 +150,11 @@ export async function generateModel(parts: Parts, body: Frame): Promise<Frame> {
   }
   return withPackage(parts, next.source, () => {
     const r = hub.setModel(next.source, next.text);
-    return { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped };
+    return Outcome.done({ leaves: r.leaves, droppedSubscriptions: r.dropped });
   });
 }
 
-export async function revertModel(parts: Parts): Promise<Frame> {
+export async function revertModel(parts: Parts): Promise<Outcome> {
   const hub = parts.signals;
   if (!hub.embedded) {
     const ids = kuksaServers(parts, 'revert');
@@ -163,7 +165,7 @@ export async function revertModel(parts: Parts): Promise<Frame> {
   const base = baseSource(parts);
   return withPackage(parts, base, () => {
     const r = hub.revertModel(base);
-    return { result: 'Successful', leaves: r.leaves, droppedSubscriptions: r.dropped };
+    return Outcome.done({ leaves: r.leaves, droppedSubscriptions: r.dropped });
   });
 }
 

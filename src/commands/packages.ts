@@ -1,8 +1,8 @@
 // Python packages: list_python_packages, install_python_packages. The same handler serves the Kit-Manager `cmd` and
 // the local API `type` (over the local API the body arrives as `<name>-response` with the id).
 // Shapes (shared/kit-manager-protocol.md): install → {result:"Installing", data:"Installing packages: …\n"}, then
-// more {result:"Installing", data:"<pip text>"} while pip runs (each line once), then {result:"Successful" | "<error>",
-// data:"<summary>"}: the frontend shows `data` only, never `result`, so the summary says what was installed, or why
+// more {result:"Installing", data:"<pip text>"} while pip runs (each line once), then the Outcome (done, or failed with
+// pip's reason as `result`) with data:"<summary>": the frontend shows `data` only, never `result`, so the summary says what was installed, or why
 // not and what to do. list → {data:"# python-packages …\n<pip freeze text>\n# the interpreter …\n<pip freeze text>"}. A refused requirement is an error naming it (error frame on
 // the local API); on the Kit-Manager link its reason is in `data` too (KitShape errorFields). list's `data` has two labelled
 // parts: packages.dir, then the interpreter's own packages.
@@ -13,6 +13,7 @@ import { parseRequirements, RequirementError } from '../python/requirement';
 import { CommandError, badRequest, conflict } from '../core/errors';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
+import { Outcome } from './outcome';
 
 const installer = (ctx: CommandContext): PackageInstaller => ctx.parts.packages;
 
@@ -40,7 +41,7 @@ async function listPythonPackages(ctx: CommandContext): Promise<Frame> {
   return { kit_id: ctx.parts.runtime.kitId, data: text, packages: freezeLines(own), interpreter: freezeLines(theirs) };
 }
 
-async function installPythonPackages(ctx: CommandContext, req: CommandRequest): Promise<Frame> {
+async function installPythonPackages(ctx: CommandContext, req: CommandRequest): Promise<Outcome> {
   const inst = installer(ctx);
   let reqs;
   try { reqs = parseRequirements(req.body.data); } catch (e) {
@@ -54,11 +55,11 @@ async function installPythonPackages(ctx: CommandContext, req: CommandRequest): 
     const { output } = await inst.install(reqs, (text) => ctx.emit({ result: 'Installing', data: text }));
     // What was installed may be the SDK: the probe (and the sdv alias) are brought up to date before the reply.
     await ctx.parts.python.refresh();
-    return { result: 'Successful', data: installedSummary(names, output, inst.dir) };
+    return Outcome.done({ data: installedSummary(names, output, inst.dir) });
   } catch (e) {
     if (e instanceof InstallError) {
       if (e.kind === 'busy') throw conflict(e.message);
-      return { result: e.message, error: e.message, data: `Error: ${e.message}. ${whatToDo(e)}\n` };
+      return Outcome.failed(e.message, { error: e.message, data: `Error: ${e.message}. ${whatToDo(e)}\n` });
     }
     throw new CommandError('INTERNAL', `install failed: ${(e as Error).message}`);
   }

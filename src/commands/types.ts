@@ -2,6 +2,7 @@
 // the table, and puts the handler's replies into its own envelope. Handlers never see a socket.
 import type { Parts } from '../parts';
 import type { Client, Frame } from '../core/frame';
+import type { Outcome } from './outcome';
 
 export interface CommandRequest {
   /** The command's name in the table. */
@@ -35,8 +36,11 @@ export interface CommandContext {
   emit(frame: Frame): void;
 }
 
-/** Returns the final reply body (or undefined when everything was emitted already). Throws CommandError. */
-export type Handler = (ctx: CommandContext, req: CommandRequest) => Promise<Frame | undefined> | Frame | undefined;
+/**
+ * Returns the final reply body, or an Outcome that the dialect words (commands/outcome.ts), or undefined when
+ * everything was emitted already. Throws CommandError.
+ */
+export type Handler = (ctx: CommandContext, req: CommandRequest) => Promise<Frame | Outcome | undefined> | Frame | Outcome | undefined;
 
 /**
  * The Kit-Manager dialect of a command (commands/kit/): pure adapters around its one handler, the way undici composes
@@ -55,7 +59,7 @@ export interface KitShape {
   readonly errorFields?: (req: CommandRequest, message: string) => Frame;
   /** The frontend's request → the handler's (its body in the local form, options such as subscribe_apis' lease). */
   readonly input?: (ctx: CommandContext, req: CommandRequest) => CommandRequest;
-  /** The handler's result → the reply the frontend reads (`Successful`, a failure also said as a log line…). */
+  /** The handler's reply (an Outcome already in words) → the reply the frontend reads (a failure also as a log line…). */
   readonly render?: (ctx: CommandContext, req: CommandRequest, result: Frame) => Frame;
   /** An interim frame of the handler → the frames the frontend reads in its place (none, one or more). */
   readonly progress?: (req: CommandRequest, frame: Frame) => Frame[];

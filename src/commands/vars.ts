@@ -6,6 +6,7 @@ import { MAX_WATCHED, splitWatchVars, TraceChannel, tracerScript } from '../apps
 import { badRequest, notFound } from '../core/errors';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext } from './types';
+import { Outcome } from './outcome';
 import { obj } from './validate';
 
 export interface RunTrace {
@@ -40,7 +41,7 @@ export const varsCommands: Record<string, Command> = {
       if (!ch) throw notFound('set_vars_value: no program with watched variables (watch_vars) is running for this client');
       const sent = ch.set(values);
       if (sent.length === 0) throw badRequest(`set_vars_value: none of ${Object.keys(values).slice(0, 10).join(', ') || '(nothing)'} is watched; watched: ${ch.watch.join(', ')}`);
-      return { result: 'Successful', data: sent };
+      return Outcome.done({ data: sent });
     },
   },
 };

@@ -20,14 +20,15 @@ import type { RunAs } from '../user-code/run-as';
 import { handOverTree, removeUserTree } from '../user-code/user-files';
 import { PackageInstaller } from './installer';
 import { parseRequirement, MAX_REQUIREMENTS, type Requirement } from './requirement';
-import { describeProject, parseProject, PROJECT_PACKAGES_FOLDER, ProjectRefused, rootFile, writeProject, type ProjectTree } from '../user-code/project-tree';
+import { atRoot, describeProject, fileAt, parseProject, ProjectRefused, writeProject, type ProjectTree } from '../user-code/project-tree';
+import { PROJECT_PACKAGES_FOLDER } from '../user-code/python-folders';
 
 export const PYTHON_ENTRY = 'main.py';
 const REQUIREMENTS = 'requirements.txt';
 
 /** Throws ProjectRefused when the tree has no entry point. */
 export function checkPythonEntry(tree: ProjectTree): void {
-  if (rootFile(tree, PYTHON_ENTRY)) return;
+  if (fileAt(tree, PYTHON_ENTRY)) return;
   const where = tree.topFolder ? `${tree.topFolder}/` : '';
   const py = tree.files.filter((f) => f.path[f.path.length - 1]!.endsWith('.py')).slice(0, 5).map((f) => f.path.join('/'));
   throw new ProjectRefused(`project ${where}: no ${PYTHON_ENTRY} at the project's root; the entry point is ${where}${PYTHON_ENTRY}${py.length ? ` (the project holds ${py.join(', ')})` : ''}`);
@@ -42,6 +43,9 @@ export function readPythonProject(code: string, maxBytes: number): ProjectTree |
   try { tree = parseProject(code, maxBytes); } catch (e) {
     if (e instanceof ProjectRefused) throw new ProjectRefused(`project: ${e.message}`);
     throw e;
+  }
+  if (tree && atRoot(tree, PROJECT_PACKAGES_FOLDER)) {
+    throw new ProjectRefused(`project: ${PROJECT_PACKAGES_FOLDER}: this name at the project's root is where the agent installs requirements.txt; rename it`);
   }
   if (tree) checkPythonEntry(tree);
   return tree;
@@ -63,7 +67,7 @@ export function unpackPythonProject(tree: ProjectTree, folder: string): void {
 
 /** The requirements of the project's requirements.txt; null when it has none; throws Error with the reason. */
 export function projectRequirements(tree: ProjectTree): Requirement[] | null {
-  const file = rootFile(tree, REQUIREMENTS);
+  const file = fileAt(tree, REQUIREMENTS);
   if (!file) return null;
   const reqs: Requirement[] = [];
   for (const raw of file.content.toString('utf8').split(/\r?\n/)) {

@@ -5,9 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { splitHostPort, type Config } from '../config';
 import { inheritedEnv } from './child-env';
-import { agentPythonDir, pythonPackagesDir } from './python-folders';
+import { agentPythonDir, PROJECT_PACKAGES_FOLDER, pythonPackagesDir } from './python-folders';
 import type { RunAs } from './run-as';
-import { PROJECT_PACKAGES_FOLDER } from './project-tree';
 
 /** Where user programs find the agent's services, read when a program starts (ports chosen at listen time included). */
 export interface ServiceAddresses {

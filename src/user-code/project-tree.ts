@@ -1,17 +1,19 @@
-// A multi-file project as the Autowrx frontend sends it: a prototype's `code` that parses as a JSON array is a file
-// tree (the frontend's rule, PrototypeTabCode.tsx getEditorType), its nodes `{type: "folder", name, items: [...]}` and
-// `{type: "file", name, content, isBase64?}` (project_editor/types.ts). This module reads such a text into a checked
-// list of folders and files (pure: no I/O) and writes one into a fresh folder of the agent's.
+// A multi-file project as the Autowrx frontend sends it, in any language: a prototype's `code` that parses as a JSON
+// array is a file tree (the frontend's rule, PrototypeTabCode.tsx getEditorType), its nodes `{type: "folder", name,
+// items: [...]}` and `{type: "file", name, content, isBase64?}` (project_editor/types.ts). This module reads such a
+// text into a checked list of folders and files (pure: no I/O) and writes one into a fresh folder of the agent's.
+// Python projects (python/project.ts) and C++/Rust builds (build/project-build.ts) both take their trees from here.
 //
 // Checked before anything is written, each refusal a ProjectRefused naming the node by its path in the tree:
 //   - every name: a string of 1 to 255 UTF-8 bytes, not "." or "..", no "/", "\", NUL or other control character
 //     (so no name is a path, absolute or climbing), unique in its folder;
 //   - a node is a file or a folder, nothing else; a file's content is text, or base64 with isBase64: true;
 //   - depth (folders below the project's root) at most PROJECT_LIMITS.maxDepth, at most maxEntries files and folders,
-//     the files' bytes together at most the caller's bound (apps.maxCodeBytes);
+//     the files' bytes together at most the caller's bound (apps.maxCodeBytes, which bounds the code they came in);
 //   - a node's own `path` field is ignored: a path is only ever made from checked names.
 // The project's root: when the tree is one folder (the frontend's templates: `python-project`, `rust-project`), that
-// folder's contents; otherwise the list itself. The language decides the entry point (python: `main.py` at the root).
+// folder's contents; otherwise the list itself. The language decides the entry point (python: `main.py` at the root;
+// a build: CMakeLists.txt, Cargo.toml or the sources) and any name it keeps for itself (python: `.python-packages`).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -22,9 +24,6 @@ export const PROJECT_LIMITS = {
   maxEntries: 2000,
   maxNameBytes: 255,
 } as const;
-
-/** A project's folder the agent keeps for itself: where `requirements.txt` is installed (python). */
-export const PROJECT_PACKAGES_FOLDER = '.python-packages';
 
 export class ProjectRefused extends Error {
   override name = 'ProjectRefused';
@@ -84,7 +83,6 @@ export function parseProject(code: string, maxBytes: number): ProjectTree | null
       const shown = p.join('/');
       if (seen.has(name)) refuse(`${shown}: two entries of this name in one folder`);
       seen.add(name);
-      if (at.length === 0 && name === PROJECT_PACKAGES_FOLDER) refuse(`${shown}: this name at the project's root is where the agent installs requirements.txt; rename it`);
       if (folders.length + files.length >= PROJECT_LIMITS.maxEntries) refuse(`more than ${PROJECT_LIMITS.maxEntries} files and folders`);
       if (node.type === 'folder') {
         if (p.length > PROJECT_LIMITS.maxDepth) refuse(`${shown}: folders nested deeper than ${PROJECT_LIMITS.maxDepth}`);
@@ -129,9 +127,14 @@ function fileContent(node: Rec, shown: string): Buffer {
   return Buffer.from(c, 'utf8');
 }
 
-/** The file at the project's root with this name, if any. */
-export function rootFile(tree: ProjectTree, name: string): ProjectFile | undefined {
-  return tree.files.find((f) => f.path.length === 1 && f.path[0] === name);
+/** The file at this path below the project's root (`fileAt(tree, 'main.py')`, `fileAt(tree, 'src', 'main.rs')`), if any. */
+export function fileAt(tree: ProjectTree, ...names: string[]): ProjectFile | undefined {
+  return tree.files.find((f) => f.path.length === names.length && f.path.every((n, i) => n === names[i]));
+}
+
+/** True when a file or folder of this name is at the project's root. */
+export function atRoot(tree: ProjectTree, name: string): boolean {
+  return tree.files.some((f) => f.path.length === 1 && f.path[0] === name) || tree.folders.some((f) => f.length === 1 && f[0] === name);
 }
 
 /** One line that says what a tree is, for a run's log: `python-project/: 3 files, 1 folder, 2 KiB`. */
@@ -143,14 +146,24 @@ export function describeProject(tree: ProjectTree): string {
 
 /**
  * Writes a checked tree into `dir`, an empty folder of the agent's that no one else can write (0700, in a folder only
- * the agent changes): folders 0700, files 0600, each created exclusively and never through a link. Nothing is written outside `dir`: every path is `dir` joined with checked
- * names. Handing the tree to apps.runAs is the caller's (user-files.ts handOverTree), once it is complete.
+ * the agent changes): folders 0700, files 0600, each created exclusively and never through a link. Nothing is written
+ * outside `dir`: every path is `dir` joined with checked names. Returns every path made, folders (parents first) then
+ * files. Handing the tree to apps.runAs is the caller's (user-files.ts handOverTree, run-as.ts handOver), once it is
+ * complete.
  */
-export function writeProject(tree: ProjectTree, dir: string): void {
-  for (const f of tree.folders) fs.mkdirSync(path.join(dir, ...f), { mode: 0o700 });
+export function writeProject(tree: ProjectTree, dir: string): string[] {
+  const made: string[] = [];
+  for (const f of tree.folders) {
+    const p = path.join(dir, ...f);
+    fs.mkdirSync(p, { mode: 0o700 });
+    made.push(p);
+  }
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
   for (const f of tree.files) {
-    const fd = fs.openSync(path.join(dir, ...f.path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    const p = path.join(dir, ...f.path);
+    const fd = fs.openSync(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
     try { fs.writeFileSync(fd, f.content); } finally { fs.closeSync(fd); }
+    made.push(p);
   }
+  return made;
 }

@@ -5,12 +5,17 @@
 //     there; with apps.runAs the app user may read it (its group, 0750/0640) and change nothing. It comes right after
 //     packages.dir. The agent never writes into packages.dir itself: with apps.runAs that folder is the app user's,
 //     and anything in it may be swapped for a link between two of root's steps.
+// A multi-file project adds a third, before both: PROJECT_PACKAGES_FOLDER at its root, where python/project.ts
+// installs its requirements.txt.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
 import { handOver, type RunAs } from './run-as';
 
 export const AGENT_PYTHON_FOLDER = 'python-agent';
+
+/** A python project's folder the agent keeps for itself, at the project's root: where its requirements.txt goes. */
+export const PROJECT_PACKAGES_FOLDER = '.python-packages';
 
 export function pythonPackagesDir(config: Config): string {
   return config.packages.dir;

@@ -8,6 +8,7 @@ import * as nodePath from 'node:path';
 import { badRequest, CommandError, isStorageError, notFound, storageFailure } from '../../core/errors';
 import type { Frame } from '../../core/frame';
 import type { Command, CommandContext, Handler } from '../types';
+import { Outcome } from '../outcome';
 import { isPlainObject, obj, str, typeName } from '../validate';
 import { traceForRun, type RunTrace } from '../vars';
 import { ProjectRefused, type ProjectTree } from '../../user-code/project-tree';
@@ -146,11 +147,11 @@ const stopHandler: Handler = async (ctx, req) => {
   const data = req.body.data;
   const runId = isPlainObject(data) ? str(data, 'runId', { optional: true, max: 64 }) : undefined;
   if (runId !== undefined) {
-    if (await adhoc.stopRun(runId, req.wireName)) return { result: 'Successful', runId };
+    if (await adhoc.stopRun(runId, req.wireName)) return Outcome.done({ runId });
     throw notFound(`no run ${runId} on ${ctx.parts.runtime.kitId} (it ended, or the id is wrong: get-runtime-info lists the runs)`);
   }
   // The end of the stopped run arrives as its own isDone reply.
-  if (await adhoc.stopOnRequest(ctx.client.id, req.wireName)) return { result: 'Successful' };
+  if (await adhoc.stopOnRequest(ctx.client.id, req.wireName)) return Outcome.done();
   throw nothingToStop(ctx);
 };
 

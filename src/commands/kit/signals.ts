@@ -9,7 +9,7 @@
 import { badRequest } from '../../core/errors';
 import type { Frame } from '../../core/frame';
 import { dataOf, writeSignals } from '../signals';
-import type { Command, CommandContext, CommandRequest, Handler, KitShape } from '../types';
+import type { Command, CommandContext, CommandRequest, KitShape } from '../types';
 import { isPlainObject, strList, typeName } from '../validate';
 import { SUCCESSFUL } from './words';
 
@@ -36,7 +36,7 @@ function writeReply(errors: Record<string, string> | undefined): Frame {
  * reset_signals_value: sets signals back to the values of the mock list (list_mock_signal): the named ones (`data` as
  * a list of paths, or an object whose keys are paths), or every signal of the list when none is named.
  */
-const resetSignals: Handler = async (ctx, req) => {
+async function resetSignals(ctx: CommandContext, req: CommandRequest): Promise<Frame> {
   const hub = ctx.parts.signals;
   const d = req.body.data;
   let names: string[] | null = null;
@@ -49,7 +49,7 @@ const resetSignals: Handler = async (ctx, req) => {
   if (Object.keys(data).length === 0) return { result: SUCCESSFUL };
   const r = await writeSignals(ctx.parts, dataOf({ data }));
   return writeReply(r.ok ? undefined : r.errors);
-};
+}
 
 /** A command whose failure the user should read in the output log (thrown errors: KitShape errorLine). */
 const logged: Pick<KitShape, 'errorLine'> = { errorLine: LOG_CMD };
@@ -85,5 +85,5 @@ export const kitSignalForms: Record<string, KitShape> = {
 };
 
 export const kitSignalCommands: Record<string, Command> = {
-  reset_signals_value: { handler: async (ctx, req) => shown(ctx, req, (await resetSignals(ctx, req))!), kit: logged },
+  reset_signals_value: { handler: async (ctx, req) => shown(ctx, req, await resetSignals(ctx, req)), kit: logged },
 };
