@@ -25,3 +25,4 @@ import './unit/apps-limits';
 import './unit/apps-health-order';
 import './unit/dispatch';
 import './unit/apps-console';
+import './unit/src-layers';
