@@ -26,3 +26,4 @@ import './unit/apps-health-order';
 import './unit/dispatch';
 import './unit/apps-console';
 import './unit/core-child-runner';
+import './unit/src-layers';
