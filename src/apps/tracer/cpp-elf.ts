@@ -11,13 +11,8 @@ export interface Section { readonly name: string; readonly type: number; readonl
 export interface Segment { readonly vaddr: number; readonly offset: number; readonly memsz: number }
 export interface DataSymbol { readonly name: string; readonly value: number; readonly size: number; readonly global: boolean }
 
-const SHT_NOBITS = 8;
-const SHT_SYMTAB = 2;
-const SHF_COMPRESSED = 0x800;
-const PT_LOAD = 1;
-const STT_OBJECT = 1;
-const STB_GLOBAL = 1;
-const STB_WEAK = 2;
+/** The numbers of the format this reader needs (elf(5)): section types and flags, the loadable segment, symbol kinds. */
+const ELF = { SHT_SYMTAB: 2, SHT_NOBITS: 8, SHF_COMPRESSED: 0x800, PT_LOAD: 1, STT_OBJECT: 1, STB_GLOBAL: 1, STB_WEAK: 2 } as const;
 /** At most this many symbols are read (a larger table is cut). */
 const MAX_SYMBOLS = 1_000_000;
 
@@ -53,7 +48,7 @@ export class ElfFile {
       const ph = this.read(phoff, phentsize * phnum);
       for (let i = 0; i < phnum; i++) {
         const o = i * phentsize;
-        if (ph.readUInt32LE(o) !== PT_LOAD) continue;
+        if (ph.readUInt32LE(o) !== ELF.PT_LOAD) continue;
         this.loads.push(this.is64
           ? { offset: this.u64(ph, o + 8), vaddr: this.u64(ph, o + 16), memsz: this.u64(ph, o + 40) }
           : { offset: ph.readUInt32LE(o + 4), vaddr: ph.readUInt32LE(o + 8), memsz: ph.readUInt32LE(o + 20) });
@@ -81,9 +76,9 @@ export class ElfFile {
   /** A section's contents (decompressed), or null when the file has no such section. */
   section(name: string): Buffer | null {
     const s = this.sections.get(name);
-    if (!s || s.type === SHT_NOBITS) return null;
+    if (!s || s.type === ELF.SHT_NOBITS) return null;
     const data = this.read(s.offset, s.size);
-    if (!(s.flags & SHF_COMPRESSED)) return data;
+    if (!(s.flags & ELF.SHF_COMPRESSED)) return data;
     // Elf32_Chdr / Elf64_Chdr: type (1 = zlib), then the uncompressed size.
     const chType = data.readUInt32LE(0);
     const full = this.is64 ? this.u64(data, 8) : data.readUInt32LE(4);
@@ -95,14 +90,14 @@ export class ElfFile {
   /** The data objects of .symtab (functions and other kinds left out); empty when the binary is stripped. */
   dataSymbols(): DataSymbol[] {
     const tab = this.sections.get('.symtab');
-    if (!tab || tab.type !== SHT_SYMTAB) return [];
+    if (!tab || tab.type !== ELF.SHT_SYMTAB) return [];
     const syms = this.section('.symtab')!;
     const strs = this.section('.strtab') ?? Buffer.alloc(0);
     const entry = this.is64 ? 24 : 16;
     const out: DataSymbol[] = [];
     for (let o = 0, n = 0; o + entry <= syms.length && n < MAX_SYMBOLS; o += entry, n++) {
       const info = syms[this.is64 ? o + 4 : o + 12]!;
-      if ((info & 0xf) !== STT_OBJECT) continue;
+      if ((info & 0xf) !== ELF.STT_OBJECT) continue;
       const nameOff = syms.readUInt32LE(o);
       const end = strs.indexOf(0, nameOff);
       if (nameOff >= strs.length || end < 0) continue;
@@ -111,7 +106,7 @@ export class ElfFile {
         name: strs.toString('utf8', nameOff, end),
         value: this.is64 ? this.u64(syms, o + 8) : syms.readUInt32LE(o + 4),
         size: this.is64 ? this.u64(syms, o + 16) : syms.readUInt32LE(o + 8),
-        global: bind === STB_GLOBAL || bind === STB_WEAK,
+        global: bind === ELF.STB_GLOBAL || bind === ELF.STB_WEAK,
       });
     }
     return out;
