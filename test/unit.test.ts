@@ -23,4 +23,6 @@ import './unit/python-model-root';
 import './unit/kit-frame-cap';
 import './unit/apps-limits';
 import './unit/apps-health-order';
+import './unit/apps-restart-policy';
+import './unit/apps-registry';
 import './unit/dispatch';
