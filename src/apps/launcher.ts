@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { RunAs } from '../user-code/run-as';
+import type { ServiceAddresses } from '../user-code/app-env';
 import type { AppConsole } from './console';
 import { GroupProcess, type ExitInfo } from './process';
 import { appSpawnSpec } from './spawn-spec';
@@ -36,9 +37,10 @@ export class AppLauncher {
 
   constructor(
     private readonly config: Config, private readonly log: Logger, private readonly store: AppStore,
-    private readonly runAs: RunAs | null, private readonly addresses: Parameters<typeof appSpawnSpec>[5], private readonly watch: AppWatch,
+    private readonly runAs: RunAs | null, private readonly addresses: ServiceAddresses, private readonly watch: AppWatch,
   ) {}
 
+  /** Starts the service of a kind that is no process (its hook); UNAVAILABLE when this build has none. */
   async startService(rec: AppRecord, console: AppConsole): Promise<void> {
     const hook = this.hooks.get(rec.type);
     if (!hook) throw unavailable(`${rec.type} is not available in this build of the agent`);
