@@ -23,6 +23,8 @@ import './unit/python-model-root';
 import './unit/kit-frame-cap';
 import './unit/apps-limits';
 import './unit/apps-health-order';
+import './unit/apps-restart-policy';
+import './unit/apps-registry';
 import './unit/dispatch';
 import './unit/apps-console';
 import './unit/core-child-runner';

@@ -1,11 +1,10 @@
-// The app registry on disk: dataDir/apps/registry.json, written on every change and read back at start, through a
-// ReservedFile so that a full disk cannot refuse a stop or an uninstall. App folders are dataDir/apps/<appId>/ (the
-// app's: its code, cwd and HOME; with apps.runAs the app user's); the agent's own files of an app (console log, seq
-// mark, stderr FIFO) are in dataDir/consoles/<appId>/, where the app user cannot write. An appId is checked before it
-// becomes a path.
+// A deployed app as it is recorded (AppRecord, its config, types and statuses) and where its files live; the registry
+// file that lists them is registry.ts. App folders are dataDir/apps/<appId>/ (the app's: its code, cwd and HOME; with
+// apps.runAs the app user's); the agent's own files of an app (console log, seq mark, stderr FIFO) are in
+// dataDir/consoles/<appId>/, where the app user cannot write. An appId is checked before it becomes a path.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensurePrivateDir, readJsonOrQuarantine, ReservedFile } from '../fsutil';
+import { ensurePrivateDir } from '../fsutil';
 import type { RunAs } from '../user-code/run-as';
 import type { HealthCheckConfig } from './health-check';
 import type { Limits } from './limits/spec';
@@ -71,15 +70,11 @@ export class AppStore {
   readonly root: string;
   /** Parent of the agent's own per-app folders. */
   readonly agentRoot: string;
-  private readonly file: string;
-  private readonly registry: ReservedFile;
 
   constructor(dataDir: string) {
     this.root = path.join(dataDir, 'apps');
     this.agentRoot = path.join(dataDir, 'consoles');
-    this.file = path.join(this.root, 'registry.json');
     ensurePrivateDir(this.root);
-    this.registry = new ReservedFile(this.file);
   }
 
   /** The app's folder; throws if the id would leave dataDir/apps. */
@@ -93,23 +88,6 @@ export class AppStore {
   /** The agent's own folder for an app (console log, seq mark, stderr FIFO): never writable by the app user. */
   agentFolder(appId: string): string {
     return path.join(this.agentRoot, path.basename(this.folder(appId)));
-  }
-
-  /** Reads the registry; a file that does not parse is moved aside and reported through `quarantined`. */
-  load(): { apps: AppRecord[]; quarantined: string | null } {
-    const { value, quarantined } = readJsonOrQuarantine(this.file);
-    const list = (value as { apps?: unknown } | undefined)?.apps;
-    const apps: AppRecord[] = [];
-    if (Array.isArray(list)) {
-      for (const a of list as AppRecord[]) {
-        if (a && typeof a.id === 'string' && isSafeId(a.id) && (APP_TYPES as readonly string[]).includes(a.type) && a.config) apps.push(a);
-      }
-    }
-    return { apps, quarantined };
-  }
-
-  save(apps: Iterable<AppRecord>): void {
-    this.registry.write(JSON.stringify({ version: 1, apps: [...apps] }, null, 1));
   }
 
   /** The app's folder (removed as the app user, see user-files.ts) and the agent's folder of the app. */
