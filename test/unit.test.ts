@@ -6,6 +6,7 @@ import './unit/core-json-size';
 import './unit/child-env';
 import './unit/fsutil';
 import './unit/core-backoff';
+import './unit/core-clock';
 import './unit/kit-wire';
 import './unit/send-bound';
 import './unit/mqtt-units';
