@@ -8,23 +8,9 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { AppRegistry, restore, STATUS_SAVE_MS } from '../../src/apps/registry';
 import type { AppRecord } from '../../src/apps/store';
-import type { Clock } from '../../src/core/clock';
 import { CommandError } from '../../src/core/errors';
+import { ManualClock } from '../helpers/manual-clock';
 import { tmpDir } from '../helpers/scope';
-
-/** A clock whose timers run when the test moves it. */
-class HandClock implements Clock {
-  t = 0;
-  timers = new Set<{ at: number; fn: () => void }>();
-  now(): number { return this.t; }
-  random(): number { return 0.5; }
-  setTimeout(fn: () => void, ms: number): unknown { const x = { at: this.t + ms, fn }; this.timers.add(x); return x; }
-  clearTimeout(h: unknown): void { this.timers.delete(h as { at: number; fn: () => void }); }
-  advance(ms: number): void {
-    this.t += ms;
-    for (const x of [...this.timers]) if (x.at <= this.t) { this.timers.delete(x); x.fn(); }
-  }
-}
 
 const record = (id: string, more: Partial<AppRecord> = {}): AppRecord => ({
   id, prototypeId: id, name: id, type: 'python', createdAt: '2026-12-07T00:00:00.000Z',
@@ -37,7 +23,7 @@ function setup(t: Test) {
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(s); } });
   const apps: AppRecord[] = [];
-  const clock = new HandClock();
+  const clock = new ManualClock();
   const registry = new AppRegistry(root, () => apps, log, clock);
   /** The registry as the next agent reads it. */
   const onDisk = () => new AppRegistry(root, () => [], log).load();
@@ -115,16 +101,16 @@ t.test('status changes are written together within STATUS_SAVE_MS, on the clock 
   apps[1]!.status = 'error';
   apps[1]!.exitCode = 2;
   registry.saveSoon();
-  t.equal(clock.timers.size, 1, 'one write waits for both');
+  t.equal(clock.pending, 1, 'one write waits for both');
   clock.advance(STATUS_SAVE_MS - 1);
   t.equal(fs.readFileSync(registry.file, 'utf8'), before, 'not written before its time');
   clock.advance(1);
   t.same(onDisk().apps.map((a) => [a.status, a.exitCode]), [['running', null], ['error', 2]], 'both in one write after 1 s');
-  t.equal(clock.timers.size, 0);
+  t.equal(clock.pending, 0);
   apps[0]!.status = 'stopped';
   registry.saveSoon();
   registry.intend(apps[1]!, 'running', 'x');
-  t.equal(clock.timers.size, 0, 'a write ahead takes the waiting status along');
+  t.equal(clock.pending, 0, 'a write ahead takes the waiting status along');
   t.equal(onDisk().apps[0]!.status, 'stopped');
   apps[0]!.status = 'paused';
   registry.saveSoon();
@@ -132,7 +118,7 @@ t.test('status changes are written together within STATUS_SAVE_MS, on the clock 
   clock.advance(10 * STATUS_SAVE_MS);
   t.equal(onDisk().apps[0]!.status, 'stopped', 'held at shutdown: the last save writes what the stops changed');
   registry.saveSoon();
-  t.equal(clock.timers.size, 0);
+  t.equal(clock.pending, 0);
   registry.saveOrLog();
   t.equal(onDisk().apps[0]!.status, 'paused');
 });
