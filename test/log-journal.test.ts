@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { syslogPriority } from '../src/log';
-import { AGENT_JS, CEILING_MS, sleep, tmpDir } from './helpers/agent';
+import { AGENT_JS, CEILING_MS, sleep, tmpDir, uninstrumented } from './helpers/agent';
 import { stopChild, trackChild } from './helpers/scope';
 
 t.test('pino levels map to syslog priorities', async (t) => {
@@ -29,7 +29,8 @@ async function runWithStdoutFile(journalStream: (st: fs.Stats) => string | null)
   delete env.JOURNAL_STREAM;
   const js = journalStream(fs.fstatSync(fd));
   if (js !== null) env.JOURNAL_STREAM = js;
-  const proc = trackChild(spawn(process.execPath, [AGENT_JS, '--config', configFile], { env, stdio: ['ignore', fd, 'inherit'] }));
+  const [file, ...args] = uninstrumented([process.execPath, AGENT_JS, '--config', configFile]);
+  const proc = trackChild(spawn(file!, args, { env, stdio: ['ignore', fd, 'inherit'] }));
   t.teardown(() => stopChild(proc));
   fs.closeSync(fd);
   const deadline = Date.now() + CEILING_MS;
