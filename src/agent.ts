@@ -17,7 +17,7 @@ import { letPass, resolveRunAs } from './user-code/run-as';
 import { PackageInstaller } from './python/installer';
 import { removeStaleBuilds } from './build/compile';
 import { SignalHub } from './signals/hub';
-import { mockAppHook } from './signals/mock-app';
+import { mockServiceHook } from './apps/kinds/mock-service';
 import { KitLink } from './doors/kit/link';
 import { KitWsLink } from './doors/kit/ws-link';
 import { removeSpareFifoDir } from './apps/spawn-spec';
@@ -80,7 +80,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     await python.start(signals);
     apps.setImportHints((m) => python.hint(m));
     // Apps are restored once signals run: a restored mock-service app needs the hub, other apps find the databroker up.
-    apps.setServiceHook('mock-service', mockAppHook(signals));
+    apps.setServiceHook('mock-service', mockServiceHook(signals.mock));
     apps.start();
     // After the apps have stopped (stops run in reverse): the temp-dir FIFOs of a read-only dataDir go too.
     stops.push(() => removeSpareFifoDir());

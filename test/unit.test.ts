@@ -26,6 +26,7 @@ import './unit/apps-limits';
 import './unit/apps-health-order';
 import './unit/apps-restart-policy';
 import './unit/apps-registry';
+import './unit/apps-kinds';
 import './unit/dispatch';
 import './unit/apps-console';
 import './unit/core-child-runner';

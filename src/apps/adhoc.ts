@@ -35,6 +35,8 @@ import { handOverTree, removeUserTree } from '../user-code/user-files';
 import { installProjectRequirements, unpackPythonProject } from '../python/project';
 import type { ProjectTree } from '../user-code/project-tree';
 import { Confinement, type Confined } from './limits/confinement';
+import { KINDS } from './kinds';
+import { PYTHON_MAIN } from './kinds/python';
 
 export const MAX_RUNS = 16;
 const COALESCE_MS = 20;
@@ -123,30 +125,22 @@ export class AdhocRuns {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
     letPass(this.runAs, this.root);
     fs.mkdirSync(folder, { mode: 0o700 });
-    let file: string;
-    let args: string[];
-    if (opts.kind === 'python') {
-      if (opts.project) unpackPythonProject(opts.project, folder);
-      else fs.writeFileSync(path.join(folder, 'main.py'), opts.code ?? '', { mode: 0o600 });
-      file = this.config.apps.python;
-      args = ['-u', 'main.py'];
-      if (opts.tracer) {
-        // A copy in the run's folder: the run user may not read the agent's resources (the binary's are private).
-        fs.copyFileSync(opts.tracer.script, path.join(folder, '.sdv_trace.py'));
-        args = ['-u', '.sdv_trace.py', 'main.py'];
-      }
-    } else if (opts.code) {
-      file = path.join(folder, 'app.bin');
-      fs.writeFileSync(file, Buffer.from(opts.code, 'base64'), { mode: 0o700 });
-      args = opts.args ?? [];
-    } else {
-      if (!opts.path || !path.isAbsolute(opts.path) || opts.path.includes('\0')) throw new Error('an ad-hoc binary run needs an absolute path or code');
-      file = opts.path;
-      args = opts.args ?? [];
+    // Installed and spawned as a deployed app of its kind is (apps/kinds/), in the run's folder; handed over below.
+    const kind = KINDS[opts.kind];
+    if (opts.kind === 'binary' && !opts.code && (!opts.path || !path.isAbsolute(opts.path) || opts.path.includes('\0'))) throw new Error('an ad-hoc binary run needs an absolute path or code');
+    if (opts.project) unpackPythonProject(opts.project, folder);
+    else kind.install(folder, null, opts.code);
+    const config = { ...(!opts.code && !opts.project && opts.path ? { path: opts.path } : {}), args: opts.args ?? [], env: {}, extra: {} };
+    const launch = kind.spawn({ id, config, folder, apps: this.config.apps, env: {} });
+    let args = launch.args;
+    if (opts.kind === 'python' && opts.tracer) {
+      // A copy in the run's folder: the run user may not read the agent's resources (the binary's are private).
+      fs.copyFileSync(opts.tracer.script, path.join(folder, '.sdv_trace.py'));
+      args = ['-u', '.sdv_trace.py', PYTHON_MAIN];
     }
     if (opts.project) handOverTree(this.runAs, folder);
     else handOver(this.runAs, folder, ...fs.readdirSync(folder).map((n) => path.join(folder, n)));
-    return { id, folder, file, args };
+    return { id, folder, file: launch.file, args };
   }
 
   private spawn(opts: AdhocStart, slot: Live, { id, folder, file, args }: { id: string; folder: string; file: string; args: string[] }): AdhocRun {
@@ -175,7 +169,7 @@ export class AdhocRuns {
       }, COALESCE_MS);
     };
 
-    const hint = opts.kind === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
+    const hint = KINDS[opts.kind].importHints && this.importHints ? new ImportHint(this.importHints) : null;
     const withHint = (c: string) => {
       output(c);
       const line = hint?.feed(c);

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { letPass, type RunAs } from '../user-code/run-as';
 import type { AppStore } from './store';
-import { writeUserFile } from '../user-code/user-files';
 import { replaceWithProject } from '../python/project';
+import { KIND_FILES, kindOf, type AppType } from './kinds';
 
 /** Makes both folders (the agent's best effort: a read-only dataDir has none, and consoles are then not logged). */
 export function makeAppFolders(store: AppStore, runAs: RunAs | null, appId: string): { folder: string; own: string } {
@@ -23,14 +23,14 @@ export function makeAppFolders(store: AppStore, runAs: RunAs | null, appId: stri
   return { folder, own };
 }
 
-/** The code of a deploy: main.py (python) or app.bin (binary, kuksa-server), private to the app's user; or a project's folder. */
-export function writeAppCode(store: AppStore, runAs: RunAs | null, appId: string, type: string, code: string | undefined, projectDir?: string): void {
+/** The code of a deploy, as its kind installs it (main.py, app.bin: private to the app's user); or a project's folder. */
+export function writeAppCode(store: AppStore, runAs: RunAs | null, appId: string, type: AppType, code: string | undefined, projectDir?: string): void {
   const folder = store.folder(appId);
   // A multi-file project, unpacked beside it: it becomes the app's folder (src/python/project.ts).
   if (projectDir) { replaceWithProject(runAs, folder, projectDir); return; }
   fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
   if (runAs && fs.lstatSync(folder).uid !== runAs.uid) fs.lchownSync(folder, runAs.uid, runAs.gid);
-  for (const f of ['main.py', 'app.bin']) fs.rmSync(path.join(folder, f), { force: true });
-  if (type === 'python') writeUserFile(runAs, path.join(folder, 'main.py'), code ?? '', 0o600);
-  if ((type === 'binary' || type === 'kuksa-server') && code) writeUserFile(runAs, path.join(folder, 'app.bin'), Buffer.from(code, 'base64'), 0o700);
+  // What an earlier deploy (of this kind or another) installed goes first.
+  for (const f of KIND_FILES) fs.rmSync(path.join(folder, f), { force: true });
+  kindOf(type).install(folder, runAs, code);
 }

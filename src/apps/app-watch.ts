@@ -6,6 +6,7 @@ import type { Config } from '../config';
 import type { AppConsole } from './console';
 import type { GroupProcess, SpawnSpec } from './process';
 import type { AppRecord } from './store';
+import { kindOf } from './kinds';
 import { allowedHosts, HealthWatcher, probe, type HealthState } from './health-check';
 import type { Confined, Confinement } from './limits/confinement';
 import { effectiveLimits, type Limits } from './limits/spec';
@@ -48,10 +49,8 @@ export class AppWatch {
 
   /** Starts the app's process (`make`, synchronous) inside its limits; what a limit does goes to its console. */
   start(rec: AppRecord, console: AppConsole, marks: readonly string[], make: (env: Record<string, string>) => GroupProcess): Run {
-    // The databroker (a kuksa-server app: the image's or the operator's binary, not user code) gets cgroup limits only:
-    // an address-space rlimit keeps a Rust/tokio binary from starting (it reserves far more than it uses), and the
-    // run user's box-wide process count would tie it to every app's.
-    const rlimits = rec.type !== 'kuksa-server';
+    // A kind may take cgroup limits only (kuksa-server: a databroker binary, apps/kinds/kuksa-server.ts says why).
+    const rlimits = kindOf(rec.type).rlimits;
     const confined = this.confinement.spawn(rec.id, marks, this.limitsOf(rec), make, (e) => { if (e.line) console.note('stderr', e.line); }, { rlimits });
     const run: Run = { confined, health: null, unhealthy: null };
     this.runs.set(rec.id, run);

@@ -27,11 +27,8 @@ export interface DeploySpec {
   autoStart: boolean;
 }
 
-/** Behaviour for app types that are not a process of their own (mock-service), wired by the signals area. */
-export interface ServiceHook {
-  start(app: AppRecord, console: AppConsole): Promise<void>;
-  stop(app: AppRecord): Promise<void>;
-}
+/** Behaviour for app kinds that are not a process of their own (mock-service): apps/kinds/kind.ts. */
+export type { ServiceHook } from './kinds';
 
 export interface Instance {
   rec: AppRecord;

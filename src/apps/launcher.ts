@@ -1,7 +1,7 @@
 // How one run of a deployed app starts, for the supervisor: its spawn spec (spawn-spec.ts), its process group
 // (process.ts) inside its limits and with its health checks (app-watch.ts), its output into its console with the
-// import hint of a python app (import-hint.ts); or, for a kind that is no process of its own (mock-service), the
-// service hook the signals part plugged in. The supervisor decides when, and what follows an exit.
+// import hint of a kind that wants one (python: import-hint.ts); or, for a kind that is no process of its own
+// (mock-service), the service hook plugged in for it (apps/kinds/). The supervisor decides when, and what follows an exit.
 import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../log';
@@ -13,7 +13,7 @@ import { appSpawnSpec } from './spawn-spec';
 import { ImportHint, type HintSource } from './import-hint';
 import type { AppStore, AppRecord } from './store';
 import type { AppWatch, Run } from './app-watch';
-import type { ServiceHook } from './instance';
+import { kindOf, type ServiceHook } from './kinds';
 import { unavailable } from '../core/errors';
 
 /** Environment entries only this app's processes carry (its id and its FIFO path: unique per agent and app). */
@@ -30,7 +30,7 @@ export interface LaunchEvents {
 export class AppLauncher {
   /** Where a python app's failed import finds the agent's extra console line (the python environment part). */
   importHints: HintSource | null = null;
-  /** Behaviour of the kinds that are not a process of their own (mock-service), by type. */
+  /** Behaviour of the kinds that are a service, not a process of their own (mock-service), by type. */
   readonly hooks = new Map<string, ServiceHook>();
   /** The temp-dir FIFO folder already named in the log (see appSpawnSpec). */
   private spareFifoDirSaid: string | null = null;
@@ -58,7 +58,7 @@ export class AppLauncher {
       this.spareFifoDirSaid = fifoDir;
       this.log.warn({ dir: fifoDir }, 'the apps folder is not writable: stderr FIFOs are made in the temp dir');
     }
-    const hint = rec.type === 'python' && this.importHints ? new ImportHint(this.importHints) : null;
+    const hint = kindOf(rec.type).importHints && this.importHints ? new ImportHint(this.importHints) : null;
     // Inside its limits (app-watch.ts); the wrapper gets what it needs for rlimits in its environment.
     const run = this.watch.start(rec, console, marksOf(rec.id, spec.stderrFifo), (env) => new GroupProcess({ ...spec, env: { ...spec.env, ...env } }, {
       onStdout: (c) => console.write('stdout', c),

@@ -10,9 +10,10 @@ import type { HealthCheckConfig } from './health-check';
 import type { Limits } from './limits/spec';
 import type { Dependencies } from './start-order';
 import { removeUserTree } from '../user-code/user-files';
+import type { AppType } from './kinds';
 
-export const APP_TYPES = ['python', 'binary', 'docker', 'mock-service', 'kuksa-server'] as const;
-export type AppType = (typeof APP_TYPES)[number];
+// The app types are the kinds of apps/kinds/ (one file each, one map).
+export { APP_TYPES, type AppType } from './kinds';
 // waiting: asked to run, held until the apps it depends on are there (start-order.ts).
 export const STATUSES = ['installing', 'installed', 'waiting', 'starting', 'running', 'paused', 'stopped', 'uninstalling', 'error'] as const;
 export type AppStatus = (typeof STATUSES)[number];

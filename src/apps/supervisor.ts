@@ -21,7 +21,7 @@ import type { Frame } from '../core/frame';
 import { AppConsole } from './console';
 import type { ExitInfo } from './process';
 import type { RunAs } from '../user-code/run-as';
-import { onPath } from './spawn-spec';
+import { kindOf } from './kinds';
 import { serviceAddresses } from '../user-code/app-env';
 import type { HintSource } from './import-hint';
 import { AppStore, type AppRecord, type AppStatus, type AppType } from './store';
@@ -137,7 +137,8 @@ export class AppSupervisor {
     if (!existing && this.apps.size >= this.config.apps.maxApps) {
       throw new CommandError('LIMIT', `at most ${this.config.apps.maxApps} apps (apps.maxApps); uninstall one first`);
     }
-    if (spec.type === 'docker' && !onPath(this.config.apps.docker)) throw unavailable('docker is not available on this box');
+    const notHere = kindOf(spec.type).unavailable(this.config.apps);
+    if (notHere) throw unavailable(notHere);
     // Dependencies exist and make no cycle (start-order.ts); refused before anything changes.
     checkDependencies(spec.appId, spec.config.dependsOn, new Map([...this.apps].filter(([id]) => id !== spec.appId).map(([id, i]) => [id, i.rec.config.dependsOn])));
     const rec = recordOf(spec);
@@ -309,7 +310,7 @@ export class AppSupervisor {
     rec.succeeded = false;
     this.setStatus(inst, 'starting', { exitCode: null, reason: null });
     try {
-      if (rec.type === 'mock-service') {
+      if (kindOf(rec.type).service) {
         await this.launcher.startService(rec, inst.console);
         inst.serviceRunning = true;
       } else {

@@ -3,10 +3,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeploySpec } from '../apps/supervisor';
-import { APP_TYPES, isSafeId, type AppConfig, type AppRecord, type AppType, type RestartPolicy } from '../apps/store';
+import { isSafeId, type AppConfig, type AppRecord, type RestartPolicy } from '../apps/store';
+import { APP_TYPES, isAppType, kindOf, type AppKind } from '../apps/kinds';
 import type { Parts } from '../parts';
 import { badRequest, CommandError } from '../core/errors';
-import { mockAppSettings } from '../signals/mock-app';
 import type { Frame } from '../core/frame';
 import type { Command, CommandContext, CommandRequest } from './types';
 import { int, isPlainObject, obj, str, strList, typeName } from './validate';
@@ -44,7 +44,7 @@ function appIdOfPrototype(raw: string, key: string): string {
   return id.startsWith('VEA-') ? id : `VEA-${id}`;
 }
 
-function parseConfig(type: AppType, cfg: Frame, hasCode: boolean, parts: Parts): AppConfig {
+function parseConfig(kind: AppKind, cfg: Frame, hasCode: boolean, parts: Parts): AppConfig {
   const env: Record<string, string> = {};
   const envObj = obj(cfg, 'env', true);
   if (envObj) {
@@ -63,18 +63,16 @@ function parseConfig(type: AppType, cfg: Frame, hasCode: boolean, parts: Parts):
   if (!['never', 'on-failure', 'always'].includes(policy)) throw badRequest('config.restartPolicy: expected never, on-failure or always');
   const path = str(cfg, 'path', { max: 4096, optional: true });
   if (path !== undefined && (!path.startsWith('/') || path.includes('\0'))) throw badRequest('config.path: expected an absolute path to an executable on the box');
-  if ((type === 'binary' || type === 'kuksa-server') && path === undefined && !hasCode) {
-    throw badRequest(`prototype: a ${type} app needs config.path (an executable on the box) or code (the executable, base64)`);
-  }
   const image = str(cfg, 'image', { max: 512, optional: true });
-  if (type === 'docker' && (!image || !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(image))) throw badRequest('config.image: a docker app needs an image name like "repo/name:tag"');
+  const known = new Set(['env', 'args', 'restartPolicy', 'restartDelayMs', 'maxRestarts', 'path', 'image', 'autoStart', 'limits', 'healthCheck', 'dependsOn']);
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cfg)) if (!known.has(k)) extra[k] = v;
+  // The kind's own fields (an executable's path, a docker image, a mock-service's settings): apps/kinds/.
+  kind.checkConfig({ ...(path !== undefined ? { path } : {}), ...(image !== undefined ? { image } : {}), args, env, extra }, hasCode);
   // What operators of a workload supervisor rely on (limits, health checks, start order): checked here, at the edge.
   const limits = parseAppLimits(cfg.limits, parts.apps.watch.confinement.box);
   const healthCheck = parseHealthCheck(cfg.healthCheck, parts.apps.watch.healthHosts);
   const dependsOn = parseDependsOn(cfg.dependsOn, (id) => appIdOfPrototype(id, 'id'));
-  const known = new Set(['env', 'args', 'restartPolicy', 'restartDelayMs', 'maxRestarts', 'path', 'image', 'autoStart', 'limits', 'healthCheck', 'dependsOn']);
-  const extra: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cfg)) if (!known.has(k)) extra[k] = v;
   return {
     ...(path !== undefined ? { path } : {}),
     ...(image !== undefined ? { image } : {}),
@@ -105,32 +103,28 @@ export function parseDeploy(parts: Parts, body: Frame): DeploySpec {
   const prototypeId = sanitiseId(String(rawId), 'prototype.id');
   const appId = prototypeId.startsWith('VEA-') ? prototypeId : `VEA-${prototypeId}`;
   if (!isSafeId(appId)) throw badRequest('prototype.id: at most 60 characters');
-  const type = (proto.type ?? 'python') as AppType;
-  if (typeof type !== 'string' || !(APP_TYPES as readonly string[]).includes(type)) {
-    throw badRequest(`prototype.type: expected one of ${APP_TYPES.join(', ')}, got ${JSON.stringify(proto.type)?.slice(0, 40)}`);
-  }
+  const type = proto.type ?? 'python';
+  if (!isAppType(type)) throw badRequest(`prototype.type: expected one of ${APP_TYPES.join(', ')}, got ${JSON.stringify(proto.type)?.slice(0, 40)}`);
+  const kind = kindOf(type);
   const name = proto.name === undefined || proto.name === null ? prototypeId : str(proto, 'name', { max: 256 });
   let code: string | undefined;
   if (proto.code !== undefined && proto.code !== null) {
     if (typeof proto.code !== 'string') throw badRequest(`prototype.code: expected a string, got ${typeName(proto.code)}`);
     const max = parts.config.apps.maxCodeBytes;
-    if (proto.code.length > max * (type === 'python' ? 1 : 4 / 3 + 0.01) || Buffer.byteLength(proto.code) > max * 2) {
+    if (proto.code.length > max * (kind.code === 'executable' ? 4 / 3 + 0.01 : 1) || Buffer.byteLength(proto.code) > max * 2) {
       throw new CommandError('LIMIT', `prototype.code: larger than ${max} bytes (apps.maxCodeBytes)`);
     }
     code = proto.code;
-    if (type === 'binary' || type === 'kuksa-server') {
+    if (kind.code === 'executable') {
       if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(code)) throw badRequest('prototype.code: a binary app\'s code must be the executable in base64');
       if (Buffer.from(code, 'base64').length > max) throw new CommandError('LIMIT', `prototype.code: larger than ${max} bytes (apps.maxCodeBytes)`);
     } else if (Buffer.byteLength(code) > max) {
       throw new CommandError('LIMIT', `prototype.code: larger than ${max} bytes (apps.maxCodeBytes)`);
     }
   }
-  if (type === 'python' && (code === undefined || code.length === 0)) throw badRequest('prototype.code: a python app needs its source code');
   const cfgRaw = proto.config ?? {};
   if (!isPlainObject(cfgRaw)) throw badRequest(`prototype.config: expected an object, got ${typeName(cfgRaw)}`);
-  const config = parseConfig(type, cfgRaw, code !== undefined && code.length > 0, parts);
-  // Refused at deploy, not at the first run_app: nothing that cannot start gets installed.
-  if (type === 'mock-service') mockAppSettings(config.extra);
+  const config = parseConfig(kind, cfgRaw, code !== undefined && code.length > 0, parts);
   return { prototypeId, appId, name, type, ...(code !== undefined ? { code } : {}), config, autoStart: cfgRaw.autoStart === true };
 }
 

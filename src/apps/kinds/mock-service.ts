@@ -1,13 +1,10 @@
-// The `mock-service` app type: a deployed app {type: 'mock-service', config: {mode, signals?, rateMs?}} whose run_app
-// starts the agent's mock provider in that mode and whose stop_app turns it off. There is one provider (the one the
-// mock_service_* commands drive too), so the app that started it last owns it: stopping another mock-service app
-// does not turn it off.
-import type { AppConsole } from '../apps/console';
-import type { AppRecord } from '../apps/store';
-import type { ServiceHook } from '../apps/supervisor';
-import { badRequest } from '../core/errors';
-import type { SignalHub } from './hub';
-import { MOCK_LIMITS, MOCK_MODES, type MockMode } from './mock';
+// The `mock-service` kind: a deployed app {type: 'mock-service', config: {mode, signals?, rateMs?}} that is no process
+// of its own: its run_app starts the agent's mock provider (signals/mock.ts) in that mode and its stop_app turns it
+// off. There is one provider (the one the mock_service_* commands drive too), so the app that started it last owns
+// it: stopping another mock-service app does not turn it off. The hook is plugged in once signals run (agent.ts).
+import { badRequest } from '../../core/errors';
+import { MOCK_LIMITS, MOCK_MODES, type MockMode, type MockProvider } from '../../signals/mock';
+import { noProcess, type AppKind, type ServiceHook } from './kind';
 
 export interface MockAppSettings { mode: MockMode; signals?: string[]; rateMs?: number }
 
@@ -35,22 +32,37 @@ export function mockAppSettings(extra: Record<string, unknown>): MockAppSettings
   return out;
 }
 
-export function mockAppHook(hub: SignalHub): ServiceHook {
+export const mockService: AppKind = {
+  name: 'mock-service',
+  code: 'unused',
+  files: [],
+  // Refused at deploy, not at the first run_app: nothing that cannot start gets installed.
+  checkConfig: (config) => { mockAppSettings(config.extra); },
+  install: () => { /* nothing to install */ },
+  service: true,
+  spawn: noProcess('mock-service'),
+  unavailable: () => null,
+  rlimits: true,
+  importHints: false,
+};
+
+/** The kind's behaviour on the agent's mock provider. */
+export function mockServiceHook(mock: Pick<MockProvider, 'configure' | 'status' | 'off'>): ServiceHook {
   let owner: string | null = null;
   return {
-    async start(app: AppRecord, console: AppConsole): Promise<void> {
+    async start(app, console): Promise<void> {
       const settings = mockAppSettings(app.config.extra ?? {});
-      await hub.mock.configure(settings);
+      await mock.configure(settings);
       owner = app.id;
-      const st = hub.mock.status();
+      const st = mock.status();
       // Not fatal: an external databroker not reached yet gets the mode applied once it is (MockProvider.brokerReady).
       if (st.error) console.note('stderr', `[mock-service] mode ${st.mode}: ${st.error}`);
       else console.note('stdout', `[mock-service] mode ${st.mode}, ${st.claimed} signals`);
     },
-    async stop(app: AppRecord): Promise<void> {
+    async stop(app): Promise<void> {
       if (owner !== app.id) return;
       owner = null;
-      await hub.mock.off();
+      await mock.off();
     },
   };
 }
