@@ -67,8 +67,17 @@ export class Outbox {
   private pause(): void {
     this.paused = true;
     this.progressAt = Date.now();
-    this.stallTimer = setTimeout(() => this.events.stalled(Date.now() - this.progressAt), this.stallMs);
+    this.armStall(this.stallMs);
     this.events.backpressure(true);
+  }
+
+  private armStall(ms: number): void {
+    this.stallTimer = setTimeout(() => {
+      // A timer may run a millisecond before Date.now() says its time is up: a stall counts once it is whole.
+      const stalled = Date.now() - this.progressAt;
+      if (stalled < this.stallMs) this.armStall(this.stallMs - stalled);
+      else this.events.stalled(stalled);
+    }, ms);
   }
 
   private resume(): void {
