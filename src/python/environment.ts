@@ -267,6 +267,8 @@ export class PythonEnvironment {
       case 'sdv':
         if (this.sdvNote) return `[sdv-agent] ${this.sdvNote}`;
         if (module !== 'sdv') return null;
+        // Before the first probe (PROBE_DELAY_MS after start) the agent does not know yet whether the SDK is there.
+        if (!this.probe) return `[sdv-agent] sdv (the alias of velocitas_sdk) is written once the agent has looked at ${this.config.apps.python}, a few seconds after its start: run it again`;
         return sdkThere
           ? '[sdv-agent] sdv (the alias of velocitas_sdk) was not there yet when this run started: run it again'
           : `[sdv-agent] sdv is the Velocitas SDK's old name and the SDK is not installed: ${how}; the agent then provides sdv as an alias of velocitas_sdk`;

@@ -75,8 +75,15 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/bin/python3'))) {
   t.teardown(() => fs.rmSync(WORK, { recursive: true, force: true }));
 
   t.test('standalone image (container/Containerfile)', async (t) => {
+    // The build context as the docs make it: the binary, container/, and container/python-packages/ filled with the
+    // Velocitas SDK (here the test peer, laid out as site-packages as `pip install --target` leaves it).
+    const ctx = stage(path.join(WORK, 'standalone-context'), {
+      'dist/sdv-agent-linux-x64': BINARY, 'container/Containerfile': path.join(ROOT, 'container', 'Containerfile'),
+      'container/entrypoint.sh': path.join(ROOT, 'container', 'entrypoint.sh'), 'container/sdv-api.py': path.join(ROOT, 'container', 'sdv-api.py'),
+      'container/sdv-agent.yaml': path.join(ROOT, 'container', 'sdv-agent.yaml'), 'container/python-packages': VELOCITAS_SDK,
+    });
     const t0 = Date.now();
-    build('localhost/sdv-agent:ci', ROOT, path.join(ROOT, 'container', 'Containerfile'), { BASE: base });
+    build('localhost/sdv-agent:ci', ctx, path.join(ctx, 'container', 'Containerfile'), { BASE: base });
     t.comment(`built in ${Date.now() - t0} ms`);
     // A module of the operator's on PYTHONPATH: apps must see the inherited PYTHONPATH, behind packages.dir.
     const extra = path.join(WORK, 'extra');
@@ -94,6 +101,15 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/bin/python3'))) {
     const up = await c.output('VEA-keeper', 'keeper up').catch((e: Error) => e.message);
     t.equal(up, 'keeper up from the inherited PYTHONPATH', 'a python app runs, with the inherited PYTHONPATH');
     if (up !== 'keeper up from the inherited PYTHONPATH') c.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER(''), config: { autoStart: true } } });
+    // The image carries the SDK: a python app imports it under both names, beside the operator's PYTHONPATH (the sdv
+    // alias is the agent's, written once it has probed the interpreter).
+    let info: Frame = {};
+    await eventually('the python probe', () => ((info = c.call({ type: 'get_runtime_info' })).python as Frame | null)?.probed === true, 60_000);
+    t.match(info.python, { velocitasSdk: { importable: true, version: '0.14.1' }, sdvAlias: true }, 'get_runtime_info: the SDK imports, sdv is its alias');
+    const sdkApp = 'import sdv, velocitas_sdk, ci_extra\nprint("SDK", velocitas_sdk.__file__, ci_extra.WHO, flush=True)\n';
+    c.call({ type: 'deploy_request', prototype: { id: 'sdk', type: 'python', code: sdkApp, config: { autoStart: true } } });
+    t.equal(await c.output('VEA-sdk', 'SDK ').catch((e: Error) => e.message), 'SDK /usr/local/lib/sdv-agent/python/velocitas_sdk/__init__.py from the inherited PYTHONPATH',
+      'a python app imports the image\'s SDK (sdv, velocitas_sdk), with -e PYTHONPATH kept');
     await orphanReaped(t, c);
     stopsCleanly(t, c, '/var/lib/sdv-agent/apps/VEA-keeper');
 
