@@ -191,18 +191,22 @@ t.test('apps.runAs: the watched program runs as another user and is read and wri
 });
 
 t.test('a watched program that becomes another program (exec) is no longer read or written', async (t) => {
+  // It execs only once the test has seen it watched and set go: on a busy box the watcher's first look may come after
+  // a fixed second of counting, and a program that has already become sleep is rightly not attached at all.
   const code = `#include <cstdio>
 #include <unistd.h>
 int counter = 0;
+volatile int go = 0;
 int main() {
-  for (counter = 1; counter <= 3; counter++) { std::printf("counter %d\\n", counter); std::fflush(stdout); usleep(300000); }
+  for (counter = 1; go == 0; counter++) { std::printf("counter %d\\n", counter); std::fflush(stdout); usleep(100000); }
   std::printf("exec\\n"); std::fflush(stdout);
   execl("/bin/sleep", "sleep", "60", (char *)nullptr);
   return 1;
 }
 `;
-  const { c, id, seen, output } = await localRun(t, code, 'counter');
+  const { c, id, seen, output } = await localRun(t, code, 'counter, go');
   await c.waitFor(() => typeof seen().counter === 'number');
+  t.equal((await set(c, { go: 1 })).result, 'Successful', 'go set while the program is watched');
   await c.waitFor(() => /exec\r?\n/.test(output()));
   let last: F = {};
   let n = 0;
