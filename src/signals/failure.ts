@@ -1,11 +1,10 @@
 // The one place a signal backend's failure gets its meaning (core/errors.ts SignalError): a databroker's gRPC status,
 // a value the signal cannot hold, a path the model does not have, a bound of the part. Anything else is not a
 // signal failure but a bug, and the caller lets it through (dispatch answers INTERNAL and logs it).
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { SignalError } from '../core/errors';
 import { ValueError } from './values';
-
-const S = grpc.status;
+import { GrpcCode as S } from './grpc-codes';
 
 /** A gRPC error's own text (the server's details, without the numeric prefix grpc-js adds), or any error's message. */
 export function grpcText(e: unknown): string {

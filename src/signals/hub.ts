@@ -29,15 +29,15 @@ import type { Broker, WriteOutcome } from './broker';
 import { EmbeddedBroker, SignalStore } from './embedded';
 import { KuksaGrpcServer } from './grpc/server';
 import type { ClientOptions } from './kuksa-client';
-import { KuksaV1Client } from './kuksa-v1';
-import { KuksaV2Client } from './kuksa-v2';
+import type { KuksaV1Client } from './kuksa-v1';
+import type { KuksaV2Client } from './kuksa-v2';
 import { MockProvider } from './mock';
-import { bridgeFor, type BridgeRunner } from './grpc/sdv-bridge';
+import type { BridgeRunner } from './grpc/sdv-bridge';
 import type { SignalValue } from './values';
 import { DEFAULT_MODEL, VssModel } from './vss';
 import { loadModelSource, textHash, type ModelSource } from './model-source';
 import { resourcePath } from '../resources';
-import * as grpc from '@grpc/grpc-js';
+import { GrpcCode } from './grpc-codes';
 
 /** Upstream re-subscription waits this long after the union of wanted signals last changed. */
 export const RESUBSCRIBE_DEBOUNCE_MS = 30;
@@ -133,6 +133,8 @@ export class SignalHub {
       this.log.info({ leaves: model.size }, 'embedded signal store loaded');
     } else {
       this.deps.status.kuksa.connected = false;
+      // The clients and the bridge bring grpc-js with them: loaded here, so an embedded box never loads them.
+      const { bridgeFor } = await import('./grpc/sdv-bridge');
       this.bridge = bridgeFor(k, this.clientOptions(), () => this.backend());
       void this.connectExternal();
     }
@@ -148,6 +150,7 @@ export class SignalHub {
   /** kuksa.api v1/v2: that client; auto: v2 GetServerInfo decides, UNIMPLEMENTED means v1. Retries until it knows. */
   private async connectExternal(): Promise<void> {
     const api = this.deps.config.kuksa.api;
+    const [{ KuksaV1Client }, { KuksaV2Client }] = await Promise.all([import('./kuksa-v1'), import('./kuksa-v2')]);
     if (api !== 'auto') return this.useClient(api === 'v2' ? new KuksaV2Client(this.clientOptions()) : new KuksaV1Client(this.clientOptions()));
     let attempt = 0;
     while (!this.stopped) {
@@ -156,7 +159,7 @@ export class SignalHub {
         await probe.serverInfo();
         return this.useClient(probe);
       } catch (e) {
-        if ((e as grpc.ServiceError).code === grpc.status.UNIMPLEMENTED) {
+        if ((e as { code?: unknown }).code === GrpcCode.UNIMPLEMENTED) {
           probe.stop().catch(() => {});
           return this.useClient(new KuksaV1Client(this.clientOptions()));
         }

@@ -2,55 +2,77 @@
 // (kuksa-client apps, a second agent in external mode) and sdv.databroker.v1 (Velocitas apps). One store behind
 // all three, so a value written through any API is read and streamed through every other. The APIs live in
 // val-v1.ts, val-v2.ts and sdv-v1.ts; what they share in base.ts; their bounds in limits.ts.
-import * as grpc from '@grpc/grpc-js';
+//
+// This half only listens. grpc-js, the protos and the handlers (services.ts) are loaded when the first client
+// connects: a box where no gRPC client runs never pays for them (issue 30: about 5 MB and 150 ms of start-up), and
+// the first client waits once for the load (bench "grpc-first-call"). The port is bound at start either way, so a
+// taken port is still said at start.
+import * as net from 'node:net';
 import type { Logger } from '../../log';
 import type { SignalStore } from '../embedded';
-import { GrpcContext } from './base';
-import { SERVER_OPTIONS } from './limits';
-import { sdvBroker, sdvCollector } from './sdv-v1';
-import { valV1 } from './val-v1';
-import { valV2 } from './val-v2';
-import { kuksaServices } from '../protos';
+import { splitHostPort } from '../../config';
+import type { LoadedServer } from './services';
 
 export const SERVED_APIS = ['kuksa.val.v2', 'kuksa.val.v1', 'sdv.databroker.v1'] as const;
 export type ServedApi = (typeof SERVED_APIS)[number];
 
 export class KuksaGrpcServer {
-  private server: grpc.Server | null = null;
-  private readonly ctx: GrpcContext;
+  private listener: net.Server | null = null;
+  private loading: Promise<LoadedServer> | null = null;
+  private loaded: LoadedServer | null = null;
+  private readonly apis: ServedApi[];
   port = 0;
 
-  constructor(store: SignalStore, private readonly opts: { address: string; token: string; stallMs: number; log: Logger; apis?: readonly string[] }) {
-    this.ctx = new GrpcContext(store, opts.token, opts.stallMs);
+  constructor(private readonly store: SignalStore, private readonly opts: { address: string; token: string; stallMs: number; log: Logger; apis?: readonly string[] }) {
+    this.apis = SERVED_APIS.filter((a) => (opts.apis ?? SERVED_APIS).includes(a));
   }
 
   async start(): Promise<number> {
-    const s = kuksaServices();
-    const server = new grpc.Server(SERVER_OPTIONS);
-    // kuksa.serveApis: an API left out answers UNIMPLEMENTED (grpc-js does that for a service not added).
-    const apis = SERVED_APIS.filter((a) => (this.opts.apis ?? SERVED_APIS).includes(a));
-    if (apis.includes('kuksa.val.v2')) server.addService(s.v2.service, valV2(this.ctx));
-    if (apis.includes('kuksa.val.v1')) server.addService(s.v1.service, valV1(this.ctx));
-    if (apis.includes('sdv.databroker.v1')) {
-      server.addService(s.sdvBroker.service, sdvBroker(this.ctx));
-      server.addService(s.sdvCollector.service, sdvCollector(this.ctx));
-    }
-    this.port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(this.opts.address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    const [host, port] = splitHostPort(this.opts.address);
+    const listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(port, host, () => { listener.off('error', reject); resolve(); });
     });
-    this.server = server;
-    this.opts.log.info({ address: this.opts.address, port: this.port, apis }, 'databroker gRPC server listening');
+    listener.on('error', (e) => this.opts.log.error({ err: e.message }, 'databroker gRPC listener error'));
+    this.listener = listener;
+    this.port = (listener.address() as net.AddressInfo).port;
+    this.opts.log.info({ address: this.opts.address, port: this.port, apis: this.apis }, 'databroker gRPC server listening');
     return this.port;
   }
 
-  async stop(): Promise<void> {
-    this.ctx.endAll();
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
-      server.tryShutdown(() => { clearTimeout(t); resolve(); });
+  private accept(socket: net.Socket): void {
+    if (this.loaded) return this.loaded.inject(socket);
+    // Until grpc-js has the socket, a reset or a close must not throw; what the client sends meanwhile waits in the
+    // socket (read up to its high-water mark, then not read: the kernel holds the rest).
+    const dropped = (): void => { socket.destroy(); };
+    socket.on('error', dropped);
+    this.load().then((server) => {
+      socket.off('error', dropped);
+      if (socket.destroyed || !this.listener) socket.destroy();
+      else server.inject(socket);
+    }, () => socket.destroy());
+  }
+
+  private load(): Promise<LoadedServer> {
+    if (this.loading) return this.loading;
+    const t0 = performance.now();
+    this.loading = import('./services').then(({ loadServer }) => {
+      this.loaded = loadServer(this.store, { token: this.opts.token, stallMs: this.opts.stallMs, apis: this.apis });
+      this.opts.log.info({ ms: Math.round(performance.now() - t0) }, 'databroker gRPC services loaded (first connection)');
+      return this.loaded;
     });
+    // A build without its protos: said once; every client is refused (its socket closed) instead of hanging.
+    this.loading.catch((e) => this.opts.log.error({ err: (e as Error).message }, 'databroker gRPC services failed to load'));
+    return this.loading;
+  }
+
+  async stop(): Promise<void> {
+    const listener = this.listener;
+    this.listener = null;
+    listener?.close();
+    const loaded = this.loaded ?? (this.loading ? await this.loading.catch(() => null) : null);
+    this.loaded = null;
+    await loaded?.stop();
   }
 }
