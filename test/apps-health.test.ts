@@ -1,9 +1,15 @@
 // Health checks (config.healthCheck, src/apps/health-check.ts) on real apps through the local API: an app whose HTTP
 // endpoint stops answering while its process stays alive is ended and restarted through its restart policy, and that
-// is visible in its status, its console (one line) and list_deployed_apps. Refusals at deploy are named by field.
+// is visible in its status, its console (one line) and list_deployed_apps. Refusals at deploy are named by field. An
+// https check is made over TLS with a self-signed certificate (https is loaded by the first such check, not at start).
 import t from 'tap';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as net from 'node:net';
-import { ApiClient, startAgent } from './helpers/agent';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ApiClient, startAgent, tmpDir } from './helpers/agent';
+import { eventually } from './helpers/scope';
 
 type F = Record<string, unknown>;
 
@@ -67,4 +73,31 @@ t.test('health checks refused at deploy: the field named', async (t) => {
   t.match(await deploy({ http: 'http://10.1.2.3/health' }), { type: 'error', code: 'BAD_REQUEST', error: /^config\.healthCheck\.http: 10\.1\.2\.3 is not the loopback/ });
   t.match(await deploy({ tcp: '127.0.0.1:80', command: ['true'] }), { type: 'error', code: 'BAD_REQUEST', error: /^config\.healthCheck: expected exactly one/ });
   t.match(await deploy({ tcp: '127.0.0.1:80', failures: 0 }), { type: 'error', code: 'BAD_REQUEST', error: /^config\.healthCheck\.failures/ });
+});
+
+t.test('an https health check (self-signed certificate) is probed over TLS', async (t) => {
+  const dir = tmpDir(t, 'sdv-hc-tls-');
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  let answer = 200;
+  const seen: string[] = [];
+  const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => { seen.push(String(req.headers['user-agent'])); res.writeHead(answer).end(); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  const port = (server.address() as net.AddressInfo).port;
+  const agent = await startAgent(t, { config: { apps: { stopGraceMs: 500 } } });
+  const c = await ApiClient.connect(agent.apiUrl);
+  t.teardown(() => c.close());
+  const healthCheck = { http: `https://127.0.0.1:${port}/`, intervalMs: 5000, timeoutMs: 5000, failures: 1, startPeriodMs: 0 };
+  const dep = await c.request({ type: 'deploy_request', prototype: { id: 'hcs', name: 'Hcs', type: 'python', code: 'import time\nwhile True: time.sleep(1)', config: { restartPolicy: 'never', healthCheck } } });
+  t.match(dep, { status: 'installed' });
+  c.send({ type: 'console_subscribe', id: 'sub', appId: 'VEA-hcs' });
+  await c.waitFor((f) => f.id === 'sub' && f.type === 'console_subscribed');
+  await c.request({ type: 'run_app', appId: 'VEA-hcs' });
+  await eventually('the first https probe', () => seen.length > 0);
+  t.equal(seen[0], 'sdv-agent-health-check', 'the check reached the https server');
+  answer = 503;
+  const ended: F = await c.waitFor((f) => f.type === 'app_status' && f.appId === 'VEA-hcs' && /unhealthy/.test(String(f.reason)));
+  t.match(ended.reason, /GET https:\/\/127\.0\.0\.1:\d+\/ answered 503/, 'its status names the https answer');
 });

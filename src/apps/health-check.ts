@@ -6,7 +6,6 @@
 // A check may name only the loopback (127.0.0.0/8, ::1, localhost) unless the host is in apps.healthCheckHosts: the
 // agent must not become a way for whoever deploys an app to probe the vehicle's network.
 import * as http from 'node:http';
-import * as https from 'node:https';
 import * as net from 'node:net';
 import { badRequest } from '../core/errors';
 import { systemClock, type Clock } from '../core/clock';
@@ -104,7 +103,8 @@ export function probe(cfg: HealthCheckConfig, ctx: CommandContext): Promise<Prob
 
 function probeHttp(url: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const mod = url.startsWith('https:') ? https : http;
+    // https (and tls with it) only for a check that names it: not loaded at start (issue 30).
+    const mod = url.startsWith('https:') ? require('node:https') as typeof import('node:https') : http;
     // A probe reads a status code and sends nothing a certificate would protect: a self-signed one is fine.
     const req = mod.get(url, { timeout: timeoutMs, agent: false, rejectUnauthorized: false, headers: { 'user-agent': 'sdv-agent-health-check' } }, (res) => {
       const code = res.statusCode ?? 0;

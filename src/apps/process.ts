@@ -6,7 +6,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import * as pty from 'node-pty';
+import type * as Pty from 'node-pty';
+
+// node-pty's native addon is loaded with the first app, not at start: an idle box runs none (issue 30).
+let ptyModule: typeof Pty | null = null;
+const pty = (): typeof Pty => (ptyModule ??= require('node-pty') as typeof Pty);
 
 /**
  * The wrapper shell scripts are fixed strings: the program and its arguments reach them only as argv ($0, $@) and
@@ -53,7 +57,7 @@ export interface ProcessEvents {
 
 export class GroupProcess {
   readonly pid: number;
-  private readonly term: pty.IPty;
+  private readonly term: Pty.IPty;
   /** This run's end marker up to the status: `ESC ] sdv-exit;<token>;`. */
   private readonly marker: string;
   private stderrSock: net.Socket | null = null;
@@ -87,7 +91,7 @@ export class GroupProcess {
     args = ['-c', spec.stderrFifo ? WRAP_STDERR : WRAP_PLAIN, file, ...args];
     file = '/bin/sh';
     try {
-      this.term = pty.spawn(file, args, {
+      this.term = pty().spawn(file, args, {
         name: 'dumb', cols: 400, rows: 50, cwd: spec.cwd, env,
         ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
       });

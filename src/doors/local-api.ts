@@ -11,7 +11,8 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type * as net from 'node:net';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import type { WebSocketServer, WebSocket, RawData } from 'ws';
+import { wsModule } from './ws-module';
 import type { Parts } from '../parts';
 import { ListenError } from '../core/errors';
 import { limitConnections, SERVER_TIMEOUTS } from './http-limits';
@@ -64,18 +65,17 @@ export class LocalApi {
   async start(): Promise<number> {
     const { api } = this.parts.config;
     const server = http.createServer(SERVER_TIMEOUTS, (_req, res) => { res.writeHead(426, { 'content-type': 'text/plain' }).end(`WebSocket endpoint: ${api.path}\n`); });
-    const wss = new WebSocketServer({ noServer: true, maxPayload: api.maxPayloadBytes, perMessageDeflate: false });
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname !== api.path) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket as net.Socket, head.length));
+      this.wss ??= new (wsModule().WebSocketServer)({ noServer: true, maxPayload: api.maxPayloadBytes, perMessageDeflate: false });
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket as net.Socket, head.length));
     });
     server.on('clientError', (_e, socket) => socket.destroy());
     this.server = server;
-    this.wss = wss;
     await new Promise<void>((resolve, reject) => {
       const failed = (e: Error) => reject(ListenError.from('api.port', `${api.host}:${api.port}`, e));
       server.once('error', failed);

@@ -7,7 +7,9 @@
 // counted in frames and bytes (send-bound.ts): a Kit-Manager that does not read is not read either, and is left past
 // the bound, so the agent's memory does not follow what the peer does.
 import * as fs from 'node:fs';
-import WebSocket, { type RawData } from 'ws';
+import type WebSocket from 'ws';
+import type { RawData } from 'ws';
+import { WS_OPEN, wsModule } from '../ws-module';
 import { CAPABILITIES } from '../../capabilities';
 import type { Frame } from '../../core/frame';
 import type { Parts } from '../../parts';
@@ -98,7 +100,7 @@ export class KitLink implements KitReplies {
     this.redial.stop();
     const ws = this.ws;
     this.lose('agent stopping');
-    if (ws && ws.readyState === WebSocket.OPEN) {
+    if (ws && ws.readyState === WS_OPEN) {
       try { ws.send('41'); } catch { /* closing anyway */ }
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => { ws.terminate(); resolve(); }, 1000);
@@ -115,7 +117,7 @@ export class KitLink implements KitReplies {
     this.state = 'connecting';
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url, {
+      ws = new (wsModule())(this.url, {
         headers: this.headers,
         ...(this.ca ? { ca: this.ca } : {}),
         maxPayload: WS_MAX_PAYLOAD,
@@ -358,7 +360,7 @@ export class KitLink implements KitReplies {
   /** Emits an event while registered; otherwise (or when the socket is backed up) the event is dropped and counted. */
   emitEvent(name: string, payload: Frame): boolean {
     const ws = this.ws;
-    if (!ws || this.state !== 'registered' || ws.readyState !== WebSocket.OPEN) {
+    if (!ws || this.state !== 'registered' || ws.readyState !== WS_OPEN) {
       this.dropped();
       return false;
     }

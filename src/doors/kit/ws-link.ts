@@ -2,7 +2,9 @@
 // local API's protocol over that outbound WebSocket, so a controller behind NAT gets the same control as a local
 // client. Same reconnect policy as the Socket.IO link; the session itself is the local API's LocalSession.
 import * as fs from 'node:fs';
-import WebSocket, { type RawData } from 'ws';
+import type WebSocket from 'ws';
+import type { RawData } from 'ws';
+import { WS_OPEN, wsModule } from '../ws-module';
 import type { Parts } from '../../parts';
 import { Redialer } from './redialer';
 import { systemClock, type Clock } from '../../core/clock';
@@ -38,7 +40,7 @@ export class KitWsLink {
     this.redial.stop();
     const ws = this.ws;
     this.lose();
-    if (ws && ws.readyState === WebSocket.OPEN) {
+    if (ws && ws.readyState === WS_OPEN) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => { ws.terminate(); resolve(); }, 1000);
         ws.once('close', () => { clearTimeout(t); resolve(); });
@@ -51,7 +53,7 @@ export class KitWsLink {
     const { config, log } = this.parts;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(config.kitManager.url, {
+      ws = new (wsModule())(config.kitManager.url, {
         headers: this.headers, ...(this.ca ? { ca: this.ca } : {}), maxPayload: config.api.maxPayloadBytes,
         perMessageDeflate: false, handshakeTimeout: config.kitManager.connectTimeoutMs,
         // Pongs go through the same bound as every other frame (below), not straight into the socket.
