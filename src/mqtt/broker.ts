@@ -8,7 +8,7 @@
 // subscriptions per client, levels per filter and filter bytes in all, topic length; persistent sessions of clients
 // that are away are kept up to maxClients (oldest dropped first), and their filters count while they are kept.
 import * as net from 'node:net';
-import { mqtt } from './codec';
+import { generate } from './codec';
 import type { Logger } from '../log';
 import { Connection, type BrokerSide, type Opened } from './connection';
 import { FIXED_LIMITS, type MqttLimits } from './limits';
@@ -184,7 +184,7 @@ export class MqttBroker implements BrokerSide {
     for (const [session, subQos] of this.tree.match(topic)) {
       let ok: boolean;
       if (Math.min(qos, subQos) === 0) {
-        encoded0 ??= mqtt.generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
+        encoded0 ??= generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
         ok = session.sendQos0(encoded0);
       } else {
         ok = session.sendQos1({ topic, payload, retain: false });
@@ -232,7 +232,7 @@ export class MqttBroker implements BrokerSide {
     const deliverRetained = () => {
       for (const { filter, qos } of accepted) {
         for (const m of this.retained.match(filter)) {
-          if (Math.min(qos, m.qos) === 0) session.sendQos0(mqtt.generate({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 0, retain: true, dup: false }));
+          if (Math.min(qos, m.qos) === 0) session.sendQos0(generate({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 0, retain: true, dup: false }));
           else session.sendQos1({ topic: m.topic, payload: m.payload, retain: true });
         }
       }

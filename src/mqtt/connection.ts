@@ -6,7 +6,7 @@
 // that is not a DISCONNECT publishes the client's will.
 import type * as net from 'node:net';
 import type { Logger } from '../log';
-import { mqtt } from './codec';
+import { generate, parser, type IConnectPacket, type IPublishPacket, type Packet } from './codec';
 import { FIXED_LIMITS, PacketSizeGuard, type MqttLimits } from './limits';
 import { Outbox } from './outbox';
 import type { Outlet, Session } from './session';
@@ -33,7 +33,8 @@ export interface BrokerSide {
   closed(conn: Connection, why: string): void;
 }
 
-const PINGRESP = mqtt.generate({ cmd: 'pingresp' });
+/** PINGRESP: its type (13) and a remaining length of 0, the same two bytes for every client. */
+const PINGRESP = Buffer.from([0xd0, 0x00]);
 /**
  * Bytes of one client handled before the event loop gets a turn: libuv reads a socket up to 32 times (2 MiB) in one
  * go, and a flood of tiny packets is a million of them, seconds of work during which no other client, ping or /health
@@ -48,7 +49,7 @@ export class Connection implements Outlet, Droppable {
   slot: Slot | null = null;
   private will: Will | null = null;
   private readonly guard: PacketSizeGuard;
-  private readonly parser = mqtt.parser({ protocolVersion: 4 });
+  private readonly parser = parser({ protocolVersion: 4 });
   private readonly outbox: Outbox;
   private timer: NodeJS.Timeout | null;
   private keepAliveS = 0;
@@ -58,7 +59,7 @@ export class Connection implements Outlet, Droppable {
   private burst = 0;
   private yielding = false;
   /** Packets that came after a CONNECT still being decided, handled once it is. */
-  private early: mqtt.Packet[] | null = null;
+  private early: Packet[] | null = null;
   /** QoS 2 packet ids received and not yet released (duplicates are not delivered twice). */
   private readonly qos2 = new Set<number>();
 
@@ -71,7 +72,7 @@ export class Connection implements Outlet, Droppable {
     socket.setNoDelay(true);
     const ms = FIXED_LIMITS.connectTimeoutMs;
     this.timer = setTimeout(() => this.close(this.early ? `CONNECT not decided within ${ms} ms` : `no CONNECT within ${ms} ms`), ms);
-    this.parser.on('packet', (p: mqtt.Packet) => {
+    this.parser.on('packet', (p: Packet) => {
       // A packet the codec cannot answer (it throws on a field it refuses) ends this connection, never the agent.
       try { this.onPacket(p); } catch (e) { this.close(`cannot handle ${p.cmd}: ${(e as Error).message}`); }
     });
@@ -104,7 +105,7 @@ export class Connection implements Outlet, Droppable {
     this.outbox.push(packet);
   }
 
-  private onPacket(p: mqtt.Packet): void {
+  private onPacket(p: Packet): void {
     if (this.closed) return;
     if (this.early) {
       if (this.early.length >= FIXED_LIMITS.maxEarlyPackets) { this.close(`more than ${FIXED_LIMITS.maxEarlyPackets} packets before the CONNACK`); return; }
@@ -123,19 +124,19 @@ export class Connection implements Outlet, Droppable {
       case 'puback': this.session.acknowledged(p.messageId ?? 0); break;
       case 'pubrel':
         this.qos2.delete(p.messageId ?? 0);
-        this.send(mqtt.generate({ cmd: 'pubcomp', messageId: p.messageId }));
+        this.send(generate({ cmd: 'pubcomp', messageId: p.messageId }));
         break;
       // QoS 2 is granted as QoS 1, so PUBREC/PUBCOMP from the client are not expected; ignored if they come.
       case 'pubrec': case 'pubcomp': break;
       case 'subscribe': {
         const { granted, deliverRetained } = this.broker.subscribe(this.session, p.subscriptions);
-        this.send(mqtt.generate({ cmd: 'suback', messageId: p.messageId, granted }));
+        this.send(generate({ cmd: 'suback', messageId: p.messageId, granted }));
         deliverRetained();
         break;
       }
       case 'unsubscribe':
         this.broker.unsubscribe(this.session, p.unsubscriptions);
-        this.send(mqtt.generate({ cmd: 'unsuback', messageId: p.messageId, granted: [] }));
+        this.send(generate({ cmd: 'unsuback', messageId: p.messageId, granted: [] }));
         break;
       case 'pingreq': this.send(PINGRESP); break;
       case 'disconnect': this.will = null; this.close('DISCONNECT'); break;
@@ -144,12 +145,12 @@ export class Connection implements Outlet, Droppable {
   }
 
   private refuse(code: number, why: string): void {
-    this.send(mqtt.generate({ cmd: 'connack', returnCode: code, sessionPresent: false }));
+    this.send(generate({ cmd: 'connack', returnCode: code, sessionPresent: false }));
     this.will = null;
     this.close(why);
   }
 
-  private onConnect(p: mqtt.IConnectPacket): void {
+  private onConnect(p: IConnectPacket): void {
     if (p.protocolVersion !== 4 && p.protocolVersion !== 3) { this.refuse(1, `protocol level ${p.protocolVersion} (this broker speaks MQTT 3.1 and 3.1.1)`); return; }
     const clean = p.clean !== false;
     let clientId = p.clientId ?? '';
@@ -184,7 +185,7 @@ export class Connection implements Outlet, Droppable {
     if ('refuse' in opened) { this.refuse(opened.refuse, 'refused by the broker'); return; }
     this.clientId = clientId;
     this.session = opened.session;
-    this.send(mqtt.generate({ cmd: 'connack', returnCode: 0, sessionPresent: opened.present }));
+    this.send(generate({ cmd: 'connack', returnCode: 0, sessionPresent: opened.present }));
     opened.session.attach(this);
     // Keep-alive 0 means none; otherwise the connect timer becomes the keep-alive cut-off.
     if (this.timer) clearTimeout(this.timer);
@@ -201,19 +202,19 @@ export class Connection implements Outlet, Droppable {
     this.timer = setTimeout(() => this.close(`keep-alive: nothing received for ${this.keepAliveMs} ms (1.5 × ${this.keepAliveS} s)`), this.keepAliveMs);
   }
 
-  private onPublish(p: mqtt.IPublishPacket): void {
+  private onPublish(p: IPublishPacket): void {
     const err = topicNameError(p.topic, this.broker.limits.maxTopicLength);
     if (err) { this.close(`PUBLISH: ${err}`); return; }
     const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
     if (p.qos === 2) {
       const id = p.messageId ?? 0;
-      this.send(mqtt.generate({ cmd: 'pubrec', messageId: id }));
+      this.send(generate({ cmd: 'pubrec', messageId: id }));
       if (this.qos2.has(id)) return; // a re-sent QoS 2 message already delivered
       if (this.qos2.size >= FIXED_LIMITS.maxInflight * 2) { this.close('too many unreleased QoS 2 messages'); return; }
       this.qos2.add(id);
     }
     this.broker.publish(p.topic, payload, p.qos === 0 ? 0 : 1, p.retain);
-    if (p.qos === 1) this.send(mqtt.generate({ cmd: 'puback', messageId: p.messageId }));
+    if (p.qos === 1) this.send(generate({ cmd: 'puback', messageId: p.messageId }));
   }
 
   /** Reads the socket unless the client is being identified or is not reading what it is owed. */

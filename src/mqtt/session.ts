@@ -4,7 +4,7 @@
 // flight with DUP when it comes back (spec 4.4). Everything waiting for one client is bounded by mqtt.maxQueuedBytes:
 // above it QoS 0 messages are dropped, and QoS 1 messages too once the queue is full; the drops are counted for the
 // broker's log line.
-import { mqtt } from './codec';
+import { generate } from './codec';
 import { FIXED_LIMITS } from './limits';
 
 /** The part of a connection a session writes to. */
@@ -71,7 +71,7 @@ export class Session {
   private transmit(q: Queued, dup: boolean, id = this.allocateId()): void {
     this.inflight.set(id, q);
     this.inflightBytes += q.size;
-    this.outlet!.send(mqtt.generate({ cmd: 'publish', topic: q.topic, payload: q.payload, qos: 1, messageId: id, retain: q.retain, dup }));
+    this.outlet!.send(generate({ cmd: 'publish', topic: q.topic, payload: q.payload, qos: 1, messageId: id, retain: q.retain, dup }));
   }
 
   private allocateId(): number {

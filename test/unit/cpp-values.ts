@@ -4,6 +4,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { decode, encode, MAX_STRING_READ, readSize, typeName, type Readable } from '../../src/apps/tracer/cpp-values';
 import { splitCppNames } from '../../src/apps/tracer/cpp-watch';
 import { ElfError, ElfFile } from '../../src/apps/tracer/cpp-elf';
@@ -98,4 +99,19 @@ t.test('cpp-dwarf: crafted debug information is refused with a reason, never wal
   t.throws(() => drive(new Dwarf(sections(unit(Buffer.from([1, 0x16, 0x16, 0x08])), indirect))), /indirect form of an indirect form/);
   t.throws(() => new Dwarf(sections(unit(Buffer.from([1])), Buffer.from([1, 0x34]))), /out of range|outside|past/i, 'a table cut short');
   t.ok(new DwarfError('x') instanceof Error);
+});
+
+t.test('cpp-elf: a debug section compressed by the compiler (g++ -gz) is inflated to its full size', async (t) => {
+  const dir = tmpDir(t, 'sdv-elf-gz-');
+  const exe = path.join(dir, 'gz');
+  fs.writeFileSync(path.join(dir, 'gz.cpp'), 'int counter = 7;\nint main() { return counter; }\n');
+  execFileSync('g++', ['-g', '-gz=zlib', '-O0', '-o', exe, path.join(dir, 'gz.cpp')]);
+  const fd = fs.openSync(exe, 'r');
+  t.teardown(() => fs.closeSync(fd));
+  const elf = new ElfFile(fd, 64 * 1024 * 1024);
+  const info = elf.sections.get('.debug_info')!;
+  t.ok(info.flags & 0x800, '.debug_info is compressed (SHF_COMPRESSED)');
+  const data = elf.section('.debug_info')!;
+  t.ok(data.length > info.size, `inflated: ${info.size} → ${data.length} bytes`);
+  t.ok(data.readUInt16LE(4) >= 2, `a DWARF unit header (version ${data.readUInt16LE(4)})`);
 });

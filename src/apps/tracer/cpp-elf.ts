@@ -3,7 +3,6 @@
 // the data symbols of .symtab. Little-endian ELF32 and ELF64 (x86-64, ARM64, ARM). Every offset and size is checked
 // against the file before it is read; nothing is trusted: the file is the user's build.
 import * as fs from 'node:fs';
-import * as zlib from 'node:zlib';
 
 export class ElfError extends Error { override name = 'ElfError'; }
 
@@ -84,6 +83,8 @@ export class ElfFile {
     const full = this.is64 ? this.u64(data, 8) : data.readUInt32LE(4);
     if (chType !== 1) throw new ElfError(`section ${name} is compressed with an unknown method (${chType})`);
     this.charge(full);
+    // zlib for compressed debug sections only, not at start (issue 30).
+    const zlib = require('node:zlib') as typeof import('node:zlib');
     return zlib.inflateSync(data.subarray(this.is64 ? 24 : 12), { maxOutputLength: full });
   }
 
