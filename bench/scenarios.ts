@@ -15,6 +15,7 @@ import { mqttScenario, modelScenario } from './app-environment';
 import { cppWatchScenario } from './cpp-watch';
 import { defaultModelScenario } from './default-model';
 import { limitsScenario } from './limits';
+import { firstUseScenario } from './first-use';
 import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
 
 export type Metrics = Record<string, number | string>;
@@ -577,4 +578,4 @@ async function scaleRun(executable?: string): Promise<Metrics> {
   }
 }
 
-export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect, mqttScenario, modelScenario, cppWatchScenario, defaultModelScenario, limitsScenario];
+export const SCENARIOS: Scenario[] = [footprint, startup, consoleScenario, signals, velocitas, latency, scale, reconnect, mqttScenario, modelScenario, cppWatchScenario, defaultModelScenario, limitsScenario, firstUseScenario];
