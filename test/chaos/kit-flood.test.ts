@@ -7,9 +7,10 @@
 // whatever the peer does, answer local pings throughout (the liveness probe) and right after (the round trip is a
 // figure; the bound of 100 ms is the benchmark's, not this test's), and serve the Kit-Manager again after it.
 import t from 'tap';
-import { ApiClient, CEILING_MS, startAgent, type AgentHandle } from '../helpers/agent';
+import { CEILING_MS, startAgent } from '../helpers/agent';
 import { loopbackWsServer } from '../helpers/ws-server';
-import { MB, Summary, attack, caughtCrashes, count, rssOf, seedFor, sleep, until } from './lib';
+import { FLOOD_RSS_BOUND_MB, Peak, median, pingsAfter, wsFrames } from './flood';
+import { MB, Summary, attack, caughtCrashes, count, seedFor, sleep, until } from './lib';
 import { RawKitManager } from './raw-kit-manager';
 import { SAFE_ENV } from './safe-env';
 
@@ -18,60 +19,13 @@ const summary = new Summary(SECTION, seedFor(SECTION));
 t.teardown(() => summary.write(t));
 
 const FLOOD_MS = count(4000, 15_000);
-/** What the agent may grow by, whatever the peer sends (the issue's bound). */
-const RSS_BOUND = 64 * MB;
 /** Frames per raw write, and how much this side lets pile up unsent before it waits. */
 const BATCH = 5000;
 const OWN_BACKLOG = 4 * MB;
+const RSS_BOUND = FLOOD_RSS_BOUND_MB * MB;
 
-/** Unmasked (server to client) WebSocket frames of one opcode, each payload under 126 bytes, in one Buffer. */
-function frames(opcode: number, payloads: string[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const p of payloads) {
-    const body = Buffer.from(p);
-    parts.push(Buffer.from([0x80 | opcode, body.length]), body);
-  }
-  return Buffer.concat(parts);
-}
-const PINGS = frames(0x1, Array.from({ length: BATCH }, () => '2'));
-const ackedBatch = (from: number): Buffer => frames(0x1, Array.from({ length: BATCH }, (_, i) => (i % 2 ? '2' : `42${from + i}["x",1]`)));
-
-/**
- * The agent's RSS every 50 ms from the start of a flood until stop(): the peak, including what the agent does with
- * the backlog after the peer stopped sending.
- */
-class Peak {
-  readonly start: number;
-  private max: number;
-  private readonly timer: NodeJS.Timeout;
-  constructor(private readonly agent: AgentHandle) {
-    this.start = this.max = rssOf(agent.proc.pid) ?? 0;
-    this.timer = setInterval(() => this.sample(), 50).unref();
-  }
-  private sample(): void { this.max = Math.max(this.max, rssOf(this.agent.proc.pid) ?? 0); }
-  /** Stops sampling; the growth at the peak in MB. */
-  stop(): number {
-    clearInterval(this.timer);
-    this.sample();
-    return +((this.max - this.start) / MB).toFixed(1);
-  }
-}
-
-/** Local pings right after a flood: every round trip in ms (a missed one, none within the suite's ceiling, is Infinity). */
-async function pingsAfter(agent: AgentHandle, n: number): Promise<number[]> {
-  const c = await ApiClient.connect(agent.apiUrl);
-  const ms: number[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now();
-      const r = await c.request({ type: 'ping' }).catch(() => null);
-      ms.push(r?.type === 'pong' ? +(performance.now() - t0).toFixed(1) : Infinity);
-    }
-  } finally { c.close(); }
-  return ms;
-}
-
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
+const PINGS = wsFrames(0x1, Array.from({ length: BATCH }, () => '2'));
+const ackedBatch = (from: number): Buffer => wsFrames(0x1, Array.from({ length: BATCH }, (_, i) => (i % 2 ? '2' : `42${from + i}["x",1]`)));
 
 const kinds = [
   { name: 'pings (R4)', batch: (_: number) => PINGS },
@@ -145,8 +99,8 @@ t.test('a plain-ws controller that stops reading and floods', async (t) => {
     const sock = (ws as unknown as { _socket: import('node:net').Socket })._socket;
     ws.pause();
     // Half WebSocket pings (opcode 9, answered by the agent's pongs), half seed-000 ping requests.
-    const wsPings = frames(0x9, Array.from({ length: BATCH }, () => ''));
-    const seedPings = (from: number) => frames(0x1, Array.from({ length: BATCH / 10 }, (_, i) => JSON.stringify({ type: 'ping', id: from + i })));
+    const wsPings = wsFrames(0x9, Array.from({ length: BATCH }, () => ''));
+    const seedPings = (from: number) => wsFrames(0x1, Array.from({ length: BATCH / 10 }, (_, i) => JSON.stringify({ type: 'ping', id: from + i })));
     const t0 = Date.now();
     let sent = 0;
     while (Date.now() - t0 < FLOOD_MS && ws.readyState === 1) {
