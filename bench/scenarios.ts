@@ -300,6 +300,8 @@ function publisher(port: number, leaves: Leaf[]) {
   let tick = 0;
   let pending = 0;
   let skipped = 0;
+  /** Each Set's round trip (call → answer), ms: the upstream's own time, and its queue when it falls behind. */
+  const rtts: number[] = [];
   const timer = setInterval(() => {
     if (pending > 20) { skipped++; return; } // the server is behind: skip a tick rather than queue without bound
     const n = ++tick;
@@ -308,9 +310,10 @@ function publisher(port: number, leaves: Leaf[]) {
     sentAt.set(n, epochNow());
     if (sentAt.size > 5000) sentAt.delete(n - 5000);
     pending++;
-    raw.v1.Set({ updates }, () => { pending--; });
+    const at = performance.now();
+    raw.v1.Set({ updates }, () => { pending--; rtts.push(performance.now() - at); });
   }, 10);
-  return { raw, sentAt, ticks: () => tick, skipped: () => skipped, stop: () => { clearInterval(timer); } };
+  return { raw, sentAt, rtts, ticks: () => tick, skipped: () => skipped, stop: () => { clearInterval(timer); } };
 }
 
 const signals: Scenario = {
@@ -338,6 +341,7 @@ const signals: Scenario = {
           await sleep(1000); // settle
           await subs.reset();
           benchLoop.reset();
+          pub.rtts.length = 0;
           const dm = cpuMeter(down.proc.pid!);
           const um = cpuMeter(up.agent.proc.pid!);
           const bm = cpuMeter(process.pid);
@@ -365,6 +369,9 @@ const signals: Scenario = {
           m[`sub${n}.delayP99Ms`] = round(quantile(all, 0.99));
           m[`sub${n}.delayMaxMs`] = round(Math.max(...all));
           m[`sub${n}.publishedHz`] = round((pub.ticks() - t0) / d.wallS);
+          // the upstream's part of the delay: a Set's round trip (its queue included, up to 20 in flight)
+          m[`sub${n}.setRttMedianMs`] = round(quantile(pub.rtts, 0.5));
+          m[`sub${n}.setRttP99Ms`] = round(quantile(pub.rtts, 0.99));
         } finally { await subs.close(); }
         await sleep(500);
       }
