@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { AGENT_JS, ApiClient, ROOT, startAgent, tmpDir, type AgentHandle } from '../test/helpers/agent';
 import { FULL_VSS, rawClients, startDownstream, startUpstream } from '../test/helpers/signals';
@@ -16,6 +17,7 @@ import { cppWatchScenario } from './cpp-watch';
 import { defaultModelScenario } from './default-model';
 import { limitsScenario } from './limits';
 import { firstUseScenario } from './first-use';
+import { subscriberThread } from './subscribers';
 import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
 
 export type Metrics = Record<string, number | string>;
@@ -25,6 +27,8 @@ const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]
 /** BENCH_AGENT_NODE_OPTIONS: V8/Node flags for the agents the console and scale scenarios start (an A/B of a flag). */
 const AGENT_ENV: Record<string, string> = process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {};
 const MB = (v: number) => round(v, 1);
+/** Epoch ms of high resolution: comparable with the subscriber thread's times (bench/subscribers.ts). */
+const epochNow = () => performance.timeOrigin + performance.now();
 
 /** Requests and turns an "unknown type"/"not available" error into a Skip; other errors are failures. */
 let reqSeq = 0;
@@ -208,35 +212,23 @@ const startup: Scenario = {
 };
 
 // ---------------------------------------------------------------------------------------------- console
-/** Counts console_output frames of one app on a raw socket without parsing them (the bench must not be the bottleneck). */
-function countLines(ws: WebSocket, appId: string): { lines: number; dropped: number; last: number; first: number } {
-  const s = { lines: 0, dropped: 0, last: 0, first: 0 };
-  const tag = `"appId":"${appId}"`;
-  ws.on('message', (d) => {
-    const text = d.toString();
-    if (!text.includes(tag)) return;
-    if (text.includes('"console_output"') && text.includes('"stream":"stdout"') && !text.includes('"output":"[sdv-agent] ')) { if (s.lines++ === 0) s.first = performance.now(); s.last = performance.now(); }
-    else if (text.includes('"console_dropped"')) s.dropped += Number(/"count":(\d+)/.exec(text)?.[1] ?? 0);
-  });
-  return s;
-}
-
 async function consoleRun(agent: AgentHandle, c: ApiClient, id: string, code: string, expected: number): Promise<Metrics> {
   const appId = await deploy(c, id, code);
-  const sub = await ApiClient.connect(agent.apiUrl);
-  const s = countLines(sub.ws, appId);
-  await need(sub, { type: 'console_subscribe', appId });
-  const pid = agent.proc.pid!;
-  const meter = cpuMeter(pid);
-  const t0 = performance.now();
-  await need(c, { type: 'run_app', appId });
-  await waitStopped(c, appId);
-  // let the tail drain: stop when every line is in or nothing new came for 2 s
-  for (let prev = -1; s.lines < expected && s.lines !== prev;) { prev = s.lines; await sleep(2000); }
-  const { cpuS } = meter();
-  sub.close();
-  const secs = ((s.last || performance.now()) - t0) / 1000;
-  return { lines: s.lines, linesPerS: Math.round(s.lines / secs), cpuSPer100k: round((cpuS / Math.max(1, s.lines)) * 100_000, 2), lost: expected - s.lines, droppedReported: s.dropped };
+  // the subscriber on a thread of its own, counting frames as text (bench/subscribers.ts)
+  const sub = await subscriberThread(agent.apiUrl, 1, { type: 'console_subscribe', appId }, 'console', `"appId":"${appId}"`);
+  try {
+    const pid = agent.proc.pid!;
+    const meter = cpuMeter(pid);
+    const t0 = epochNow();
+    await need(c, { type: 'run_app', appId });
+    await waitStopped(c, appId);
+    // let the tail drain: stop when every line is in or nothing new came for 2 s
+    let s = await sub.stats();
+    for (let prev = -1; s.frames < expected && s.frames !== prev;) { prev = s.frames; await sleep(2000); s = await sub.stats(); }
+    const { cpuS } = meter();
+    const secs = ((s.last || epochNow()) - t0) / 1000;
+    return { lines: s.frames, linesPerS: Math.round(s.frames / secs), cpuSPer100k: round((cpuS / Math.max(1, s.frames)) * 100_000, 2), lost: expected - s.frames, droppedReported: s.dropped, subscriberLoopP99Ms: s.loopP99Ms };
+  } finally { await sub.close(); }
 }
 
 const LINE93 = 'x'.repeat(93);
@@ -309,38 +301,20 @@ function publisher(port: number, leaves: Leaf[]) {
   let tick = 0;
   let pending = 0;
   let skipped = 0;
+  /** Each Set's round trip (call → answer), ms: the upstream's own time, and its queue when it falls behind. */
+  const rtts: number[] = [];
   const timer = setInterval(() => {
     if (pending > 20) { skipped++; return; } // the server is behind: skip a tick rather than queue without bound
     const n = ++tick;
     const updates = leaves.map((m) => ({ entry: { path: m.path, value: toWire(m.dataType, valueFor(m, n)) }, fields: ['FIELD_VALUE'] }));
     updates.push({ entry: { path: 'Vehicle.Speed', value: toWire('float', n) }, fields: ['FIELD_VALUE'] });
-    sentAt.set(n, performance.now());
+    sentAt.set(n, epochNow());
     if (sentAt.size > 5000) sentAt.delete(n - 5000);
     pending++;
-    raw.v1.Set({ updates }, () => { pending--; });
+    const at = performance.now();
+    raw.v1.Set({ updates }, () => { pending--; rtts.push(performance.now() - at); });
   }, 10);
-  return { raw, sentAt, ticks: () => tick, skipped: () => skipped, stop: () => { clearInterval(timer); } };
-}
-
-const SPEED_RE = /"Vehicle\.Speed":(\d+(?:\.\d+)?)/;
-
-async function subscribers(apiUrl: string, n: number, sentAt: Map<number, number>) {
-  const subs: Array<{ c: ApiClient; frames: number; delays: number[] }> = [];
-  for (let i = 0; i < n; i++) {
-    const c = await ApiClient.connect(apiUrl);
-    const s = { c, frames: 0, delays: [] as number[] };
-    c.ws.on('message', (d) => {
-      const text = d.toString();
-      if (!text.startsWith('{"type":"apis-value"') && !text.includes('"apis-value"')) return;
-      s.frames++;
-      const m = SPEED_RE.exec(text);
-      const t = m ? sentAt.get(Number(m[1])) : undefined;
-      if (t !== undefined) s.delays.push(performance.now() - t);
-    });
-    await need(c, { type: 'subscribe_apis', apis: ['Vehicle.**'] });
-    subs.push(s);
-  }
-  return subs;
+  return { raw, sentAt, rtts, ticks: () => tick, skipped: () => skipped, stop: () => { clearInterval(timer); } };
 }
 
 const signals: Scenario = {
@@ -356,30 +330,50 @@ const signals: Scenario = {
     const down = await startDownstream(runScope, up.port, 'v2', { vss: FULL_VSS }, { signals: { batchWindowMs } }).catch(() => startDownstream(runScope, up.port, 'v2', {}, { signals: { batchWindowMs } }));
     const pub = publisher(up.port, leaves);
     const m: Metrics = { signals: leaves.length + 1, hz: 100, batchWindowMs };
+    const benchLoop = monitorEventLoopDelay({ resolution: 10 });
+    benchLoop.enable();
     try {
       await sleep(1000);
       for (const n of [1, 10]) {
-        const subs = await subscribers(down.apiUrl, n, pub.sentAt);
-        await sleep(1000); // settle
-        for (const s of subs) { s.frames = 0; s.delays.length = 0; }
-        const dm = cpuMeter(down.proc.pid!);
-        const um = cpuMeter(up.agent.proc.pid!);
-        const t0 = pub.ticks();
-        await sleep(windowS * 1000);
-        const d = dm();
-        const u = um();
-        const all = subs.flatMap((s) => s.delays);
-        m[`sub${n}.agentCpuPct`] = round(d.cpuPct);
-        m[`sub${n}.upstreamCpuPct`] = round(u.cpuPct);
-        // Where the memory is after the load (issue 16), for the serving agent and the embedded one feeding it
-        // (sub<n>.agentRssMB, …AnonMB, …FileMB, …HeapUsedMB; sub<n>.upstreamRssMB …).
-        Object.assign(m, memoryMetrics(`sub${n}.agent`, down.proc.pid!), await heapMetrics(`sub${n}.agent`, down.apiPort));
-        Object.assign(m, memoryMetrics(`sub${n}.upstream`, up.agent.proc.pid!));
-        m[`sub${n}.framesPerSPerSub`] = round(subs.reduce((a, s) => a + s.frames, 0) / n / d.wallS);
-        m[`sub${n}.delayMedianMs`] = round(quantile(all, 0.5));
-        m[`sub${n}.delayP99Ms`] = round(quantile(all, 0.99));
-        m[`sub${n}.publishedHz`] = round((pub.ticks() - t0) / d.wallS);
-        for (const s of subs) s.c.close();
+        // the subscribers on a thread of their own (bench/subscribers.ts): the publisher's work in this thread does
+        // not delay their arrival times
+        const subs = await subscriberThread(down.apiUrl, n, { type: 'subscribe_apis', apis: ['Vehicle.**'] }, 'signals');
+        try {
+          await sleep(1000); // settle
+          await subs.reset();
+          benchLoop.reset();
+          pub.rtts.length = 0;
+          const dm = cpuMeter(down.proc.pid!);
+          const um = cpuMeter(up.agent.proc.pid!);
+          const bm = cpuMeter(process.pid);
+          const t0 = pub.ticks();
+          await sleep(windowS * 1000);
+          const d = dm();
+          const u = um();
+          const b = bm();
+          const s = await subs.stats();
+          const all: number[] = [];
+          for (const [at, tick] of s.speeds) { const t = pub.sentAt.get(tick); if (t !== undefined) all.push(at - t); }
+          m[`sub${n}.agentCpuPct`] = round(d.cpuPct);
+          m[`sub${n}.upstreamCpuPct`] = round(u.cpuPct);
+          // the bench process (publisher and subscriber thread) and the event-loop delays of both its threads: a
+          // late publisher or a late subscriber shows here, not as the agent's delay
+          m[`sub${n}.benchCpuPct`] = round(b.cpuPct);
+          m[`sub${n}.publisherLoopP99Ms`] = round(benchLoop.percentile(99) / 1e6);
+          m[`sub${n}.subscriberLoopP99Ms`] = s.loopP99Ms;
+          // Where the memory is after the load (issue 16), for the serving agent and the embedded one feeding it
+          // (sub<n>.agentRssMB, …AnonMB, …FileMB, …HeapUsedMB; sub<n>.upstreamRssMB …).
+          Object.assign(m, memoryMetrics(`sub${n}.agent`, down.proc.pid!), await heapMetrics(`sub${n}.agent`, down.apiPort));
+          Object.assign(m, memoryMetrics(`sub${n}.upstream`, up.agent.proc.pid!));
+          m[`sub${n}.framesPerSPerSub`] = round(s.frames / n / d.wallS);
+          m[`sub${n}.delayMedianMs`] = round(quantile(all, 0.5));
+          m[`sub${n}.delayP99Ms`] = round(quantile(all, 0.99));
+          m[`sub${n}.delayMaxMs`] = round(Math.max(...all));
+          m[`sub${n}.publishedHz`] = round((pub.ticks() - t0) / d.wallS);
+          // the upstream's part of the delay: a Set's round trip (its queue included, up to 20 in flight)
+          m[`sub${n}.setRttMedianMs`] = round(quantile(pub.rtts, 0.5));
+          m[`sub${n}.setRttP99Ms`] = round(quantile(pub.rtts, 0.99));
+        } finally { await subs.close(); }
         await sleep(500);
       }
       // anchor: the old runtime polled — one Get per signal every 300 ms — against the same databroker
@@ -398,7 +392,7 @@ const signals: Scenario = {
             calls++;
             if (p === 'Vehicle.Speed') {
               const t = pub.sentAt.get(Number(r?.entries?.[0]?.value?.float));
-              if (t !== undefined) delays.push(performance.now() - t);
+              if (t !== undefined) delays.push(epochNow() - t);
             }
           });
         }
@@ -415,6 +409,7 @@ const signals: Scenario = {
       m.publisherSkippedTicks = pub.skipped();
       return m;
     } finally {
+      benchLoop.disable();
       pub.stop();
       pub.raw.v1.close();
       pub.raw.v2.close();

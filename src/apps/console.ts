@@ -23,7 +23,10 @@ export const PARTIAL_FLUSH_MS = 50;
  */
 const BULK_CHUNK_CHARS = 1024;
 const BULK_FLUSH_MS = 1000;
-/** How often a congested subscriber is looked at again. */
+/**
+ * How often a congested subscriber is looked at again, when its client cannot say when it drains (Client.whenDrained):
+ * a poll caps delivery at what the send bound lets through per poll (1 000 frames per 25 ms, 40 000 lines/s).
+ */
 const RETRY_MS = 25;
 /** Log writes are gathered and written at most this often (or when LOG_CHUNK bytes are waiting). */
 const LOG_FLUSH_MS = 200;
@@ -142,7 +145,8 @@ interface Subscriber {
   cursor: number;
   /** While replaying: the last seq of the replay (then console_replay_end is sent). */
   replayTo: number | null;
-  timer: unknown;
+  /** While congested: the disposer of the wait for its client to drain (or of the retry timer). */
+  waiting: (() => void) | null;
   /** Between subscribe and startDelivery: the reply must go out before any line. */
   held: boolean;
   disposeClose: () => void;
@@ -195,12 +199,12 @@ export class AppConsole {
     }
     const line = this.ring.add(stream, text, this.clock.now());
     this.log(`${new Date(line.ts).toISOString()} ${stream === 'stderr' ? 'E' : 'O'} ${text}\n`);
-    for (const sub of this.subs.values()) if (!sub.timer && !sub.held) this.pump(sub);
+    for (const sub of this.subs.values()) if (!sub.waiting && !sub.held) this.pump(sub);
   }
 
   subscribe(client: Client, since?: number): { fromSeq: number; toSeq: number } | null {
     this.unsubscribe(client.id);
-    const sub: Subscriber = { client, cursor: this.ring.lastSeq + 1, replayTo: null, timer: null, held: true, disposeClose: () => {} };
+    const sub: Subscriber = { client, cursor: this.ring.lastSeq + 1, replayTo: null, waiting: null, held: true, disposeClose: () => {} };
     sub.disposeClose = client.onClose(() => this.unsubscribe(client.id));
     this.subs.set(client.id, sub);
     let replay: { fromSeq: number; toSeq: number } | null = null;
@@ -225,7 +229,7 @@ export class AppConsole {
   unsubscribe(clientId: string): boolean {
     const sub = this.subs.get(clientId);
     if (!sub) return false;
-    if (sub.timer) this.clock.clearTimeout(sub.timer);
+    if (sub.waiting) { sub.waiting(); sub.waiting = null; }
     sub.disposeClose();
     this.subs.delete(clientId);
     return true;
@@ -237,7 +241,7 @@ export class AppConsole {
   }
 
   private pump(sub: Subscriber): void {
-    sub.timer = null;
+    sub.waiting = null;
     const { client } = sub;
     if (client.closed) { this.unsubscribe(client.id); return; }
     const appId = this.opts.appId;
@@ -247,13 +251,21 @@ export class AppConsole {
       client.send({ type: 'console_dropped', appId, count });
     }
     while (sub.cursor <= this.ring.lastSeq) {
-      if (client.congested()) { sub.timer = this.clock.setTimeout(() => this.pump(sub), RETRY_MS); return; }
+      if (client.congested()) { this.waitForDrain(sub); return; }
       const line = this.ring.get(sub.cursor)!;
       client.send(outputFrame(appId, line));
       sub.cursor++;
       if (sub.replayTo !== null && sub.cursor > sub.replayTo) { sub.replayTo = null; client.send({ type: 'console_replay_end', appId }); }
     }
     if (sub.replayTo !== null && sub.cursor > sub.replayTo) { sub.replayTo = null; client.send({ type: 'console_replay_end', appId }); }
+  }
+
+  /** Pumps again once the client drains; a client that cannot tell is looked at again every RETRY_MS. */
+  private waitForDrain(sub: Subscriber): void {
+    const again = () => this.pump(sub);
+    if (sub.client.whenDrained) { sub.waiting = sub.client.whenDrained(again); return; }
+    const timer = this.clock.setTimeout(again, RETRY_MS);
+    sub.waiting = () => this.clock.clearTimeout(timer);
   }
 
   private log(text: string): void {

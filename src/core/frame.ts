@@ -16,6 +16,11 @@ export interface Client {
   send(frame: Frame): void;
   /** True while the transport under this client is above its soft send-buffer limit: producers should hold back. */
   congested(): boolean;
+  /**
+   * Run fn once, when the client is no longer congested (a producer that held back carries on at once instead of
+   * polling congested()). Returns a disposer. Optional: a client without it is polled.
+   */
+  whenDrained?(fn: () => void): () => void;
   /** True once the client is gone; sends are then dropped. */
   readonly closed: boolean;
   /** Run fn when the client goes away. Returns a disposer. */

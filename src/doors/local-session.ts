@@ -46,6 +46,8 @@ export class LocalSession implements Client {
   readonly id = crypto.randomUUID();
   readonly door: string;
   private closers: Array<() => void> = [];
+  /** Producers waiting for the congestion to end (whenDrained), each called once. */
+  private drainWaiters = new Set<() => void>();
   private inFlight = 0;
   private readonly waiting: string[] = [];
   private readonly maxInFlight: number;
@@ -59,7 +61,7 @@ export class LocalSession implements Client {
 
   constructor(private readonly ws: WebSocket, private readonly parts: Parts, opts: LocalSessionOptions) {
     this.door = opts.door;
-    this.bound = new SendBound(ws, sendLimits(opts.sendBufferBytes), () => this.pongs.flush());
+    this.bound = new SendBound(ws, sendLimits(opts.sendBufferBytes), () => { this.pongs.flush(); this.drained(); });
     this.pongs = new PongPacer(this.bound, systemClock, (data: Buffer) => {
       if (!this._closed && this.ws.readyState === 1 && this.withinBound()) this.bound.control('pong', data);
     });
@@ -70,6 +72,21 @@ export class LocalSession implements Client {
   get closed(): boolean { return this._closed; }
 
   congested(): boolean { return this.bound.congested(); }
+
+  /** Called once the send bound drains (the console pumps again at once instead of polling). */
+  whenDrained(fn: () => void): () => void {
+    this.drainWaiters.add(fn);
+    return () => { this.drainWaiters.delete(fn); };
+  }
+
+  private drained(): void {
+    const waiters = [...this.drainWaiters];
+    this.drainWaiters.clear();
+    for (const fn of waiters) {
+      if (this.bound.congested()) { this.drainWaiters.add(fn); continue; } // an earlier one filled it again
+      fn();
+    }
+  }
 
   onClose(fn: () => void): () => void {
     if (this._closed) { queueMicrotask(fn); return () => {}; }
@@ -148,6 +165,7 @@ export class LocalSession implements Client {
     if (this._closed) return;
     this._closed = true;
     this.pongs.dispose();
+    this.drainWaiters.clear();
     const closers = this.closers;
     this.closers = [];
     for (const fn of closers) {

@@ -1,7 +1,8 @@
 // The console's ring and its subscriber cursors (src/apps/console.ts) on a manual clock: a subscriber is a cursor
-// into the ring, so a congested one is sent nothing, is looked at again on the clock's retry, learns how many lines it
-// lost and goes on with the oldest line still held; a replay from a seq is framed by console_replay_begin/end; a
-// subscriber hears nothing before its subscribe reply went out; the log rotates at its bound.
+// into the ring, so a congested one is sent nothing, is looked at again when its client drains (or on the clock's
+// retry when the client cannot tell), learns how many lines it lost and goes on with the oldest line still held; a
+// replay from a seq is framed by console_replay_begin/end; a subscriber hears nothing before its subscribe reply went
+// out; the log rotates at its bound.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -57,6 +58,29 @@ t.test('a congested subscriber is sent nothing, is retried on the clock, then le
   }
   t.ok(fs.existsSync(path.join(dir, 'console.log.1')), 'log rotated');
   t.ok(fs.statSync(path.join(dir, 'console.log')).size <= 4096, 'current log within logMaxBytes');
+});
+
+t.test('a congested subscriber whose client tells when it drains is pumped at the drain, not on a timer', async (t) => {
+  const clock = new ManualClock();
+  const { con } = consoleIn(t, 100, clock);
+  const waiting = new Set<() => void>();
+  const c = Object.assign(new MemoryClient('drains'), {
+    whenDrained(fn: () => void) { waiting.add(fn); return () => { waiting.delete(fn); }; },
+  });
+  con.startDelivery(c.id, con.subscribe(c));
+  c.congestedNow = true;
+  for (let i = 0; i < 5; i++) con.write('stdout', `d${i}\n`);
+  t.equal(outputs(c).length, 0, 'nothing sent while congested');
+  t.equal(waiting.size, 1, 'one wait for the drain, not one per line');
+  t.equal(clock.pending, 1, 'no retry timer (only the log write)');
+  c.congestedNow = false;
+  for (const fn of [...waiting]) { waiting.delete(fn); fn(); }
+  t.same(outputs(c), ['d0', 'd1', 'd2', 'd3', 'd4'], 'everything held goes at the drain');
+  c.congestedNow = true;
+  con.write('stdout', 'later\n');
+  t.equal(waiting.size, 1, 'congested again: waits again');
+  c.close();
+  t.equal(waiting.size, 0, 'a client that goes: its wait is disposed');
 });
 
 t.test('a replay from a seq: begin, the held lines after it, end, then live lines; nothing before the reply', async (t) => {
