@@ -1,5 +1,5 @@
 // Wiring: builds the parts in order, opens the doors last, and stops everything in reverse.
-import * as path from 'node:path';
+import path = require('node:path');
 import { maskUrl, type Config } from './config';
 import { ensurePrivateDir } from './fsutil';
 import { loadRuntimeId } from './identity';

@@ -1,7 +1,7 @@
 // The whole configuration surface in one schema: defaults, types, bounds and the environment names.
 // Validated once, before anything starts; every error names the key path and what was expected.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { parse as parseYaml } from 'yaml';
 import { checkBoxLimit, LIMIT_NAMES, LIMIT_RANGES } from './apps/limits/spec';
 

@@ -1,6 +1,6 @@
 // Crash-safe file writes: a reader after a power cut sees the old file or the new one, never half of either.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 /** temp file in the same folder, fsync, rename, fsync the folder. Files are private to the agent's user (0600). */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): void {

@@ -5,7 +5,7 @@
 // priority. So when stdout is the journal — $JOURNAL_STREAM names its device:inode, as systemd documents — each line
 // gets the prefix of its pino level and `journalctl -p err` finds the errors; the message stays the JSON object.
 // Anywhere else (a terminal, a container's log, the tests) the lines are plain JSON.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import pino from 'pino';
 import { maskUrl } from './config';
 

@@ -1,7 +1,7 @@
 // Files the agent reads at run time (protos, the default vehicle model). From a checkout or the bundle they sit
 // beside dist/; the single binary extracts them from its SEA assets first (see src/sea.ts).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 let root: string | null = null;
 

@@ -10,10 +10,10 @@
 // so another user cannot plant a library in a shared /tmp for us to load. It must also allow mapping code: the addon
 // is loaded right after extraction, and a folder where that fails (a noexec mount) is passed over too. When none
 // works the start ends with one line saying why for each folder and what to set, never a stack trace.
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import crypto = require('node:crypto');
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import { setResourceRoot } from './resources';
 
 /** Written by scripts/build-sea.mjs as the asset "manifest.json". */

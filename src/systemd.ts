@@ -21,8 +21,8 @@
 // fixed paths Debian and Ubuntu install it to and then on PATH, and used by its absolute path; it must be a regular
 // executable owned by root and not writable by group or others. Without $NOTIFY_SOCKET (a shell, a container, the
 // tests) every call is a no-op.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { runChild } from './core/child-runner';
 import type { Logger } from './log';
 

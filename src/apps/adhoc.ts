@@ -22,9 +22,9 @@
 // Bounds: one run per owner, at most MAX_RUNS runs at once (the oldest is stopped to make room); output is not kept.
 // The slot is taken synchronously when start() is called, before anything is awaited, so parallel starts cannot
 // overshoot the bound: a start whose slot was given to a newer one before its process began is refused.
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import crypto = require('node:crypto');
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { GroupProcess } from './process';

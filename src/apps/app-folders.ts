@@ -4,8 +4,8 @@
 //                              to open its FIFO by name, never list or write it
 // The first sits in dataDir/apps, which only the agent may change, so the folder itself can be chowned safely; what
 // is inside may be the app user's doing (a redeploy) and is never chowned or followed: code is written as new files.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { letPass, type RunAs } from '../user-code/run-as';
 import type { AppStore } from './store';
 import { replaceWithProject } from '../python/project';

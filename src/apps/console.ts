@@ -5,7 +5,7 @@
 // A subscriber is only a cursor into the ring, so a slow subscriber costs the agent nothing: while its client is
 // congested nothing is sent; when the ring has moved past its cursor it is told how many lines it lost
 // (console_dropped) and continues with the oldest line still held.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { systemClock, type Clock } from '../core/clock';
 import type { Client, Frame } from '../core/frame';
 

@@ -5,8 +5,8 @@
 // the supervisor ends the app, whose restart policy decides what comes next.
 // A check may name only the loopback (127.0.0.0/8, ::1, localhost) unless the host is in apps.healthCheckHosts: the
 // agent must not become a way for whoever deploys an app to probe the vehicle's network.
-import * as http from 'node:http';
-import * as net from 'node:net';
+import http = require('node:http');
+import net = require('node:net');
 import { badRequest } from '../core/errors';
 import { systemClock, type Clock } from '../core/clock';
 import { runChild } from '../core/child-runner';

@@ -1,7 +1,7 @@
 // One deployed app as the supervisor holds it (its record, console, process, run, restart history and command chain):
 // how one is made, how its commands are serialised, and what it shows (list_deployed_apps, the counts of /health,
 // /metrics). Its transitions are supervisor.ts.
-import * as path from 'node:path';
+import path = require('node:path');
 import type { Config } from '../config';
 import type { Frame } from '../core/frame';
 import type { RunAs } from '../user-code/run-as';

@@ -2,7 +2,7 @@
 // (process.ts) inside its limits and with its health checks (app-watch.ts), its output into its console with the
 // import hint of a kind that wants one (python: import-hint.ts); or, for a kind that is no process of its own
 // (mock-service), the service hook plugged in for it (apps/kinds/). The supervisor decides when, and what follows an exit.
-import * as path from 'node:path';
+import path = require('node:path');
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { RunAs } from '../user-code/run-as';

@@ -10,9 +10,9 @@
 //     SDV_APP_ID and its stderr FIFO, which no other app of any agent shares; a detached child keeps them). A program
 //     that re-executes itself with a cleared environment and detaches escapes.
 // Both kill with SIGKILL and wait (up to END_WAIT_MS) until the processes are gone.
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import crypto = require('node:crypto');
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Logger } from '../log';
 import { enableControllers } from './limits/cgroup-v2';
 

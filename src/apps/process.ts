@@ -2,8 +2,8 @@
 // leader, so pid = pgid), stdout through the pty, stderr through a FIFO of its own so lines keep their stream.
 // Pause, resume and the final kill go to the whole group, so grandchildren go with their parent; the polite SIGTERM
 // of a stop goes to the program itself (see stop()).
-import * as fs from 'node:fs';
-import * as net from 'node:net';
+import fs = require('node:fs');
+import net = require('node:net');
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type * as Pty from 'node-pty';

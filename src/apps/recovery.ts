@@ -2,8 +2,8 @@
 // read back (one that does not parse moved aside and said), the processes a previous agent left behind killed (by
 // their marks, and each recorded leader), and every app's status as its desired state makes it (registry.ts
 // `restore`), in start order (start-order.ts): an app comes after the apps it depends on.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Logger } from '../log';
 import { letPass, type RunAs } from '../user-code/run-as';
 import { isLeftoverOf } from './process';

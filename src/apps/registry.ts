@@ -8,7 +8,7 @@
 // they follow within STATUS_SAVE_MS, one write for every change in that time, off the request path (`saveSoon`; the
 // next start recomputes status from the desired state and the processes it finds: `restore`). installing and
 // uninstalling are written at once: a start after a crash in the middle of either must know it.
-import * as path from 'node:path';
+import path = require('node:path');
 import type { Logger } from '../log';
 import { systemClock, type Clock } from '../core/clock';
 import { storageFailure } from '../core/errors';

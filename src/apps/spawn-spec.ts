@@ -1,8 +1,8 @@
 // How a deployed app is started: its kind's program and arguments (apps/kinds/), in the environment every user
 // program gets (user-code/app-env.ts). The supervisor decides when; this file decides how.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import type { Config } from '../config';
 import { appEnv, serviceAddresses } from '../user-code/app-env';
 import { unavailable } from '../core/errors';

@@ -2,8 +2,8 @@
 // file that lists them is registry.ts. App folders are dataDir/apps/<appId>/ (the app's: its code, cwd and HOME; with
 // apps.runAs the app user's); the agent's own files of an app (console log, seq mark, stderr FIFO) are in
 // dataDir/consoles/<appId>/, where the app user cannot write. An appId is checked before it becomes a path.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { ensurePrivateDir } from '../fsutil';
 import type { RunAs } from '../user-code/run-as';
 import type { HealthCheckConfig } from './health-check';

@@ -4,10 +4,10 @@
 // watched variables as {"vars": {...}} lines; the agent sends {"set": {...}} lines for set_vars_value.
 // Bounds: MAX_WATCHED names, MAX_LINE bytes per line from the tracer (a longer line closes the channel), one
 // tracer connection per channel; values the tracer sends are already size-capped by it.
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import net = require('node:net');
+import os = require('node:os');
+import path = require('node:path');
 import { resourcePath } from '../resources';
 import { letPass, type RunAs } from '../user-code/run-as';
 

@@ -4,9 +4,9 @@
 // dropped with one marker line).
 // The caller removes the folder (Build.cleanup) when the program has finished. With apps.runAs the folder is that
 // user's and the compiler runs as that user, as the program will.
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import crypto = require('node:crypto');
+import fs = require('node:fs');
+import path = require('node:path');
 import { BUILD_ENV, inheritedEnv } from '../user-code/child-env';
 import type { Config } from '../config';
 import { handOver, letPass, type RunAs } from '../user-code/run-as';

@@ -10,9 +10,9 @@
 // Every tool gets absolute paths the agent made (a name from the tree never starts an argument), runs as apps.runAs
 // with the bounds of build-steps.ts. The folder is the run user's once the tree is written; the caller removes it
 // (Build.cleanup) when the program has ended.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import { BUILD_ENV, inheritedEnv } from '../user-code/child-env';
 import type { Config } from '../config';
 import { handOver, type RunAs } from '../user-code/run-as';

@@ -1,7 +1,7 @@
 // Commands of the app area (seed 000): deploy, lifecycle, list, console. Input is checked here, at the edge;
 // the supervisor (src/apps/supervisor.ts) owns the state.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { DeploySpec } from '../apps/supervisor';
 import { isSafeId, type AppConfig, type AppRecord, type RestartPolicy } from '../apps/store';
 import { APP_TYPES, isAppType, kindOf, type AppKind } from '../apps/kinds';

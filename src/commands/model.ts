@@ -13,8 +13,8 @@ import type { Command, CommandContext } from './types';
 import { Outcome } from './outcome';
 import { runModelGenerator } from '../signals/model-generator';
 import { resourcePath } from '../resources';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 type GeneratorLine = (stream: 'stdout' | 'stderr', line: string) => void;
 

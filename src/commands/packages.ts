@@ -6,7 +6,7 @@
 // not and what to do. list → {data:"# python-packages …\n<pip freeze text>\n# the interpreter …\n<pip freeze text>"}. A refused requirement is an error naming it (error frame on
 // the local API); on the Kit-Manager link its reason is in `data` too (KitShape errorFields). list's `data` has two labelled
 // parts: packages.dir, then the interpreter's own packages.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { InstallError, type PackageInstaller } from '../python/installer';
 import { freezeLines, listDistributions, LIST_LIMITS, type Distribution } from '../python/package-list';
 import { parseRequirements, RequirementError } from '../python/requirement';

@@ -2,7 +2,7 @@
 // a configured server could not bind, the app registry cannot be written, or the Python vehicle package does not
 // match the served model. The TCP side is bounded (timeouts,
 // idle sockets, connections: http-limits.ts), so a peer holding sockets open cannot take health down with it.
-import * as http from 'node:http';
+import http = require('node:http');
 import { uptimeS, type Parts } from '../parts';
 import { ListenError } from '../core/errors';
 import { limitConnections, SERVER_TIMEOUTS } from './http-limits';

@@ -8,8 +8,8 @@
 // strangers cannot lock out the token holder. A socket that breaks a rule before authenticating gets its close code
 // and is terminated a moment later, without waiting for the peer's closing handshake; one that floods is terminated
 // at once. The TCP side (timeouts for half-sent requests, idle sockets, a cap on connections) is in http-limits.ts.
-import * as crypto from 'node:crypto';
-import * as http from 'node:http';
+import crypto = require('node:crypto');
+import http = require('node:http');
 import type * as net from 'node:net';
 import type { WebSocketServer, WebSocket, RawData } from 'ws';
 import { wsModule } from './ws-module';

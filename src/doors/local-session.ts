@@ -1,7 +1,7 @@
 // The local protocol (seed 000: the JSON frames of docs/local-api.md) over one WebSocket, whoever opened it: a local
 // API client, or the outbound link to a Kit-Manager that speaks plain ws. Translates frames to commands and replies
 // back; holds no business state.
-import * as crypto from 'node:crypto';
+import crypto = require('node:crypto');
 import type { WebSocket } from 'ws';
 import { dispatch, type Envelope } from '../commands/dispatch';
 import type { Client, Frame } from '../core/frame';

@@ -8,8 +8,8 @@
 // time and off the event loop, so a file is in memory once however many clients ask for it. Writes are atomic (temp
 // file, fsync, rename) and private (0600, folders 0700).
 import { isUtf8 } from 'node:buffer';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { jsonStringBytes, jsonUtf8Bytes } from '../core/json-size';
 import { ensurePrivateDir, writeFileAtomic } from '../fsutil';

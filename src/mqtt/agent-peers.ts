@@ -12,7 +12,7 @@
 // make the agent start a program (the local API without api.token, a Kit-Manager) can make one its own.
 // The tables are read only when a client needs the answer (the shared slots are taken), in one pass for every client
 // asking at that moment, at most one pass per MIN_GAP_MS; an answer that cannot be had (no /proc) is 'other'.
-import * as fs from 'node:fs/promises';
+import fs = require('node:fs/promises');
 import type * as net from 'node:net';
 import type { PeerKind } from './slots';
 

@@ -7,7 +7,7 @@
 // packet size, bytes and writes queued per client (the outbox of each connection), retained count and bytes,
 // subscriptions per client, levels per filter and filter bytes in all, topic length; persistent sessions of clients
 // that are away are kept up to maxClients (oldest dropped first), and their filters count while they are kept.
-import * as net from 'node:net';
+import net = require('node:net');
 import { generate } from './codec';
 import type { Logger } from '../log';
 import { Connection, type BrokerSide, type Opened } from './connection';

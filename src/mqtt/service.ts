@@ -1,7 +1,7 @@
 // The MQTT part (Parts.mqtt): what mqtt.mode asks for. embedded runs the agent's broker on mqtt.address; external only
 // passes mqtt.address to apps and checks now and then that something listens there; off does neither. A broker that
 // cannot listen (the port is taken) leaves the agent running, with a notice and MQTT reported down.
-import * as net from 'node:net';
+import net = require('node:net');
 import { splitHostPort, type Config } from '../config';
 import type { Logger } from '../log';
 import { AgentPeers } from './agent-peers';

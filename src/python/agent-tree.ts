@@ -3,8 +3,8 @@
 // exclusively and never through a link (O_EXCL|O_NOFOLLOW), though no one else could have planted one there.
 // TreeWriter writes a whole package asynchronously, a bounded number of files at a time, each folder after its parent,
 // so writing thousands of files never holds the event loop.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { AgentAccess } from '../user-code/python-folders';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;

@@ -12,8 +12,8 @@
 // deferred probe); python.change(next, apply) (a model command: the new package staged before `apply` changes the
 // model, swapped in after it); python.refresh() → Promise (probe); python.modelError() (for /health);
 // python.info() → the get_runtime_info `python` object; python.hint(missingModule) → a console line or null.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { appEnv, type ServiceAddresses } from '../user-code/app-env';

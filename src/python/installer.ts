@@ -3,8 +3,8 @@
 // One install at a time; a second is refused with a clear message. Time limit packages.installTimeoutS; the output
 // kept for the final reply is bounded (its tail, MAX_KEPT_OUTPUT), lines are streamed as they come. With apps.runAs,
 // pip (and any setup.py it runs) runs as that user, and the folder is that user's.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { inheritedEnv, NETWORK_ENV } from '../user-code/child-env';
 import type { Config } from '../config';
 import type { Logger } from '../log';

@@ -13,7 +13,7 @@
 // Names: an attribute keeps its VSS name (the SDK's getNode walks attributes by VSS name), set with setattr when it is
 // no plain Python identifier; a module and class name is the VSS name made a Python identifier, unique among its
 // siblings (also ignoring case, for case-insensitive file systems) and never a name the generated code itself uses.
-import * as crypto from 'node:crypto';
+import crypto = require('node:crypto');
 import type { SignalMeta, VssModel } from '../signals/vss';
 
 /** Bumped when the output changes for the same model, so packages written by an older agent are rewritten. */

@@ -5,8 +5,8 @@
 // renames nor removes anything in it by path: marks are read as the app user (readUserFile), a package is set aside
 // with `mv` as that user, and trees are removed as that user (removeUserTree, which leaves to a root `rm` walking by
 // descriptor only what the app user cannot remove: the root-owned package an older agent made there).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { runChild } from '../core/child-runner';
 import { inheritedEnv } from '../user-code/child-env';
 import type { RunAs } from '../user-code/run-as';

@@ -5,8 +5,8 @@
 // So, everywhere: an entry is looked at with lstat (a link is skipped, never followed), a metadata file is opened
 // O_NOFOLLOW | O_NONBLOCK and read only when it is a regular file (a FIFO would hold open(2) or read(2)), at most
 // METADATA_BYTES of it, at most MAX_LISTED entries of a folder; all through fs.promises, off the event loop.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 /** Entries looked at in one folder, and the most of one metadata file read (its head is a few lines). */
 export const LIST_LIMITS = { maxListed: 10_000, metadataBytes: 64 * 1024, maxFolders: 32 } as const;

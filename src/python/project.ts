@@ -11,9 +11,9 @@
 // (names and version constraints only: no options, URLs or paths); pip runs as apps.runAs with --target into the
 // project's folder, never the box's packages.dir. A file that cannot be read that way, or an install that fails, is
 // said in one `Warning:` line and the program starts without it: not fatal, unless the program then fails.
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import crypto = require('node:crypto');
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { RunAs } from '../user-code/run-as';

@@ -5,9 +5,9 @@
 // `sdv.model.DataPointFloat is velocitas_sdk.model.DataPointFloat` and isinstance holds between user code and the
 // generated `vehicle` model (a second import of the same files under another name would make every class a different
 // one).
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import crypto = require('node:crypto');
+import fs = require('node:fs');
+import path = require('node:path');
 import { makeDirSync, writeNewFileSync } from './agent-tree';
 import type { AgentAccess } from '../user-code/python-folders';
 

@@ -4,9 +4,9 @@
 // the other, and a model whose package cannot be made (a name Python cannot hold, past PYTHON_LIMITS, a full disk)
 // changes nothing. The package carries a stamp with the hash of the model text it was made from: a start compares
 // that with the model it loads and writes nothing when they agree.
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import crypto = require('node:crypto');
+import fs = require('node:fs');
+import path = require('node:path');
 import { emitPythonModel, PYTHON_MODEL_FORMAT, type PythonPlan } from './model-code';
 import { makeDir, removeInBackground, TreeWriter, writeNewFile } from './agent-tree';
 import type { AgentAccess } from '../user-code/python-folders';

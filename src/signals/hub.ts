@@ -13,9 +13,9 @@
 //   hub.mock                      → MockProvider (start/stop/configure/status, the mock list)
 //   hub.setModel(source, text) / hub.revertModel(base)  (embedded: atomic swap; see src/commands/model.ts)
 //   hub.servedSource()            → the model apps should see, with its text's hash (for the Python vehicle package)
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as crypto from 'node:crypto';
+import fs = require('node:fs');
+import path = require('node:path');
+import crypto = require('node:crypto');
 import type { Config } from '../config';
 import type { Client } from '../core/frame';
 import { readJsonOrQuarantine, writeFileAtomic } from '../fsutil';

@@ -1,7 +1,7 @@
 // What the v1 and v2 clients share: one gRPC channel with the token and TLS from config, the connected flag, the
 // metadata cache that routes writes, reconnect with capped jittered backoff, and re-opening every subscription and
 // provider claim after a reconnect. The subclasses only speak their API generation.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config';
 import type { Logger } from '../log';

@@ -1,8 +1,8 @@
 // A vehicle model with the hash of the text it came from and where it came from. The embedded store serves it, the
 // Python vehicle package is made from it and keeps the hash in its stamp: at start the agent hashes the model text it
 // reads anyway and compares, instead of generating the package again to see whether it changed.
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
+import crypto = require('node:crypto');
+import fs = require('node:fs');
 import { VssError, VssModel } from './vss';
 
 export type ModelOrigin = 'built-in' | 'kuksa.vss' | 'generate_vehicle_model';

@@ -4,7 +4,7 @@
 // are one contiguous range of that order (a branch → range map answers `A.B`, `A.B.*`, `A.B.**` in time proportional
 // to what they name), ids map to leaves without a search, and a pattern with wildcards inside is matched only
 // against the range of its literal prefix. Leaves registered at run time have an index of their own beside it.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { resourcePath } from '../resources';
 
 export type EntryKind = 'sensor' | 'actuator' | 'attribute';

@@ -1,8 +1,8 @@
 // The environment of every user program (deployed apps, ad-hoc runs, compiled programs, the interpreter probe): the
 // allow-listed part of the agent's own (child-env.ts), where the agent's services are (the databroker under the names
 // the Velocitas SDK and kuksa-client read, the MQTT broker) and the two Python folders on PYTHONPATH.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { splitHostPort, type Config } from '../config';
 import { inheritedEnv } from './child-env';
 import { agentPythonDir, PROJECT_PACKAGES_FOLDER, pythonPackagesDir } from './python-folders';

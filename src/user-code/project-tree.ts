@@ -14,8 +14,8 @@
 // The project's root: when the tree is one folder (the frontend's templates: `python-project`, `rust-project`), that
 // folder's contents; otherwise the list itself. The language decides the entry point (python: `main.py` at the root;
 // a build: CMakeLists.txt, Cargo.toml or the sources) and any name it keeps for itself (python: `.python-packages`).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 export const PROJECT_LIMITS = {
   /** Folders below the project's root. */

@@ -7,8 +7,8 @@
 //     and anything in it may be swapped for a link between two of root's steps.
 // A multi-file project adds a third, before both: PROJECT_PACKAGES_FOLDER at its root, where python/project.ts
 // installs its requirements.txt.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Config } from '../config';
 import { handOver, type RunAs } from './run-as';
 

@@ -1,7 +1,7 @@
 // apps.runAs: when the agent runs as root, everything that executes code a user sent — deployed apps, Kit-Manager
 // ad-hoc runs, Rust/C++ builds and their programs, pip installs — runs as this user instead. The user is resolved
 // once at start (`id` run by core/child-runner: an argument vector, never a shell); an unknown user stops the start.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { runChild } from '../core/child-runner';
 import type { Logger } from '../log';
 import { inheritedEnv } from './child-env';

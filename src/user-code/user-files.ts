@@ -4,8 +4,8 @@
 // O_NOFOLLOW) and hands over the open file (fchown), changes owners only with lchown and only below folders the app
 // user cannot change, and removes such trees as the app user. The agent's own files (console log, seq mark, stderr
 // FIFO, registry) live in folders the app user cannot write at all (see AppStore.agentFolder).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { runChild } from '../core/child-runner';
 import { inheritedEnv } from './child-env';
 import type { RunAs } from './run-as';

@@ -25,8 +25,9 @@ t.test('no two top-level folders of src/ import each other; core/ imports none',
   for (const file of sources(SRC)) {
     const from = folderOf(file);
     if (!from) continue;
-    for (const m of fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from\s+'(\.[^']+)'/gm)) {
-      const to = folderOf(path.resolve(path.dirname(file), m[1]!));
+    // Static imports, and what is loaded on first use: import('./x') and require('./x').
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from\s+'(\.[^']+)'|\b(?:import|require)\('(\.[^']+)'\)/gm)) {
+      const to = folderOf(path.resolve(path.dirname(file), (m[1] ?? m[2])!));
       if (to && to !== from && !edges.has(`${from} -> ${to}`)) edges.set(`${from} -> ${to}`, path.relative(SRC, file));
     }
   }

@@ -1,7 +1,7 @@
 // The `binary` kind: config.path (an absolute path on the box) with config.args, or `code`, the executable in base64,
 // stored as app.bin (0700). kuksa-server.ts is this kind with another name and no rlimits.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { badRequest } from '../../core/errors';
 import { writeUserFile } from '../../user-code/user-files';
 import type { AppKind, KindConfig, KindSpawn } from './kind';

@@ -4,8 +4,8 @@
 // this folder, one line per kind in the map (index.ts); deployed apps and ad-hoc runs both read it.
 // Kinds import nothing of apps/ outside this folder but the console's type: the store, registry and supervisor import
 // the map, not the other way round.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Config } from '../../config';
 import type { RunAs } from '../../user-code/run-as';
 import type { AppConsole } from '../console';

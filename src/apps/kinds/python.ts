@@ -1,7 +1,7 @@
 // The `python` kind: `code` is the app's source, stored as main.py (0600) and run as `apps.python -u main.py`; its
 // output is watched for a failed import of the vehicle environment. (A multi-file project replaces the app's folder
 // before the install: src/python/project.ts.)
-import * as path from 'node:path';
+import path = require('node:path');
 import { badRequest } from '../../core/errors';
 import { writeUserFile } from '../../user-code/user-files';
 import type { AppKind } from './kind';

@@ -1,7 +1,7 @@
 // Reading the box's cgroup layout and the small files of a cgroup. The parsers are pure (tested on text); the rest
 // are thin reads and writes that never throw where a missing file only means "not here".
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 export interface CgroupMount {
   /** 'cgroup2', or 'cgroup' for a v1 hierarchy. */

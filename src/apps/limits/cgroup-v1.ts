@@ -7,8 +7,8 @@
 //   pids    pids.max: a fork or thread past it fails with EAGAIN (pids.events counts the refusals as "max").
 // The agent may use a hierarchy when it can make that folder and step into it and back (as root, or a cgroup chowned
 // to it: systemd on v1 delegates only name=systemd, so the unit's ExecStartPre=+ chowns these, see the unit).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Limits } from './spec';
 import { cgroupDir, parseMounts, parseProcCgroup, readKeyed, readNumber, readProcs, removeCgroupTree, writeFile } from './cgroup-fs';
 

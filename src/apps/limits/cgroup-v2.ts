@@ -6,8 +6,8 @@
 // The controllers must be enabled in cgroup.subtree_control of every cgroup above the app's, which v2 allows only in
 // a cgroup without processes of its own (except the root): enableControllers() moves the agent into a leaf of its own
 // cgroup when it is alone there (systemd's Delegate=yes hands the unit's cgroup over that way) and gives up otherwise.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Limits } from './spec';
 import { readKeyed, readNumber, readProcs, writeFile } from './cgroup-fs';
 

@@ -7,8 +7,8 @@
 // The app's first process is born inside its cgroups: the agent steps into them for the synchronous moment of the
 // spawn and back out (as clone3's CLONE_INTO_CGROUP would), so not even its first fork is outside. pids.max allows the
 // agent's own threads for that moment and is set to the real value once it is out.
-import * as crypto from 'node:crypto';
-import * as path from 'node:path';
+import crypto = require('node:crypto');
+import path = require('node:path');
 import type { Config } from '../../config';
 import type { Logger } from '../../log';
 import { ProcessTrees, type ProcessTree } from '../process-tree';

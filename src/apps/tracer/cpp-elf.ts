@@ -2,7 +2,7 @@
 // headers, the debug sections (decompressed when SHF_COMPRESSED), the PT_LOAD segments (for a PIE's load address) and
 // the data symbols of .symtab. Little-endian ELF32 and ELF64 (x86-64, ARM64, ARM). Every offset and size is checked
 // against the file before it is read; nothing is trusted: the file is the user's build.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 
 export class ElfError extends Error { override name = 'ElfError'; }
 

@@ -9,7 +9,7 @@
 //     image it was opened on, so once they pass, an exec or exit afterwards leaves the file reading nothing (pread
 //     returns 0 bytes), never another program's memory;
 //   - every read and write lies inside a mapping of the process with the permission it needs (/proc/<pid>/maps).
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 
 export interface ExeIdentity { readonly dev: number; readonly ino: number }
 interface Region { readonly start: number; readonly end: number; readonly readable: boolean; readonly writable: boolean }

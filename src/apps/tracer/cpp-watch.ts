@@ -7,7 +7,7 @@
 // Bounds: MAX_WATCHED names (tracer.ts), MAX_DEBUG_BYTES of debug information read from the file (parsed in slices
 // between event-loop turns), at most MAX_STRING_READ bytes of a char array per sample: at most 64 KiB read per sample.
 // What cannot be watched is said once, in one line of the run's output; the run goes on.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { badRequest, unavailable } from '../../core/errors';
 import type { RunAs } from '../../user-code/run-as';
 import { MAX_WATCHED } from '../tracer';

@@ -3,8 +3,8 @@
 // for the final `isDone: true` one, only "Exit code N": so a reason must be a line of its own first (KitShape
 // errorLine), and a warning is a line of the stream. The handler's reply is the end of the run, so over the local API
 // the stream frames carry `requestId` and the final `{isDone: true, code}` carries the request's `id`.
-import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
+import fs = require('node:fs');
+import nodePath = require('node:path');
 import { badRequest, CommandError, isStorageError, notFound, storageFailure } from '../../core/errors';
 import type { Frame } from '../../core/frame';
 import type { Command, CommandContext, Handler } from '../types';

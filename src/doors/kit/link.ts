@@ -6,7 +6,7 @@
 // `messageToKit-kitReply`. The link holds no business state: apps keep running whatever it does. What it sends is
 // counted in frames and bytes (send-bound.ts): a Kit-Manager that does not read is not read either, and is left past
 // the bound, so the agent's memory does not follow what the peer does.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import { WS_OPEN, wsModule } from '../ws-module';

@@ -1,7 +1,7 @@
 // kitManager.protocol 'ws': the agent dials out to a controller that speaks the seed-000 protocol and serves the
 // local API's protocol over that outbound WebSocket, so a controller behind NAT gets the same control as a local
 // client. Same reconnect policy as the Socket.IO link; the session itself is the local API's LocalSession.
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import { WS_OPEN, wsModule } from '../ws-module';

@@ -7,7 +7,7 @@
 // connects: a box where no gRPC client runs never pays for them (issue 30: about 5 MB and 150 ms of start-up), and
 // the first client waits once for the load (bench "grpc-first-call"). The port is bound at start either way, so a
 // taken port is still said at start.
-import * as net from 'node:net';
+import net = require('node:net');
 import type { Logger } from '../../log';
 import type { SignalStore } from '../embedded';
 import { splitHostPort } from '../../config';
