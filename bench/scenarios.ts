@@ -1,6 +1,7 @@
 // The benchmark scenarios of issue 7. Each returns flat numeric metrics (and notes); bench/run.ts repeats them and
 // aggregates. A scenario throws Skip when the part it measures is not in this build.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import WebSocket from 'ws';
@@ -151,11 +152,19 @@ async function timeToHealth(argv: string[]): Promise<{ first: number; restart: n
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 }
 
-/** spawn → exit of `node -e 0`: the start-up of a bare node. */
+/**
+ * spawn → exit of `node -e 0`: the start-up of a bare node. A baseline that fails (a missing file exits at once) must
+ * never be reported as a figure: a non-zero exit throws with the process's stderr.
+ */
 async function timeToExit(node: string, args = ['-e', '0']): Promise<number> {
   const t0 = performance.now();
-  await new Promise((r) => spawn(node, args, { stdio: 'ignore' }).once('exit', r));
-  return performance.now() - t0;
+  const child = spawn(node, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`baseline \`${node} ${args.join(' ')}\` exited (${code ?? signal}): ${stderr.trim().slice(-500)}`);
+  return ms;
 }
 
 /**
@@ -164,9 +173,11 @@ async function timeToExit(node: string, args = ['-e', '0']): Promise<number> {
  */
 let floorBundle: string | null = null;
 async function startupFloor(): Promise<string> {
-  if (floorBundle) return floorBundle;
+  if (floorBundle && fs.existsSync(floorBundle)) return floorBundle;
   const { build } = await import('esbuild');
-  const dir = tmpDir(runScope, 'sdv-bench-floor-');
+  // Built once for the whole bench process, so not in runScope (bench/run.ts ends that after every run, and the later
+  // runs timed `node <missing file>`: the floor read as fast as `node -e 0`); removed when the process exits.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-bench-floor-'));
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'floor.js');
   const requires = FLOOR_MODULES.map((m) => `require(${JSON.stringify(m)});`).join('\n');
