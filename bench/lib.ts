@@ -82,7 +82,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface Spawned { proc: ChildProcess; healthUrl: string; exited: Promise<void>; stop(): Promise<void> }
+export interface Spawned {
+  proc: ChildProcess; healthUrl: string; exited: Promise<void>; stop(): Promise<void>;
+  /** The last OUTPUT_TAIL characters the agent wrote (stdout and stderr: its log at `warn`, and a fatal error). */
+  outputTail(): string;
+}
+const OUTPUT_TAIL = 4096;
 
 /** Starts an agent executable (node + dist/sdv-agent.js, or the binary) on a known health port, without waiting. */
 export async function spawnAgent(argv: string[], config: Record<string, unknown> = {}, keepDir?: string): Promise<Spawned> {
@@ -95,10 +100,16 @@ export async function spawnAgent(argv: string[], config: Record<string, unknown>
   fs.writeFileSync(file, stringify(cfg));
   const run = path.join(dir, 'run');
   fs.mkdirSync(run, { mode: 0o700 });
-  const proc = spawn(argv[0]!, [...argv.slice(1), '--config', file], { env: { ...process.env, SDV_AGENT_CONFIG: '', XDG_RUNTIME_DIR: run }, stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const proc = spawn(argv[0]!, [...argv.slice(1), '--config', file], { env: { ...process.env, SDV_AGENT_CONFIG: '', XDG_RUNTIME_DIR: run }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Kept so that an agent that dies says why in the bench's error; bounded, as the agent may log for minutes.
+  let tail = '';
+  const keep = (d: Buffer) => { tail = (tail + d.toString()).slice(-OUTPUT_TAIL); };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  // 'close': the pipes are drained too, so the tail holds the last words of an agent that exited.
+  const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   return {
-    proc, healthUrl: `http://127.0.0.1:${healthPort}/health`, exited,
+    proc, healthUrl: `http://127.0.0.1:${healthPort}/health`, exited, outputTail: () => tail,
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
@@ -115,7 +126,7 @@ export async function waitHealthy(s: Spawned, timeoutMs = 30_000): Promise<void>
   let dead = false;
   void s.exited.then(() => { dead = true; });
   while (performance.now() < deadline) {
-    if (dead) throw new Error(`agent exited (${s.proc.exitCode ?? s.proc.signalCode}) before /health answered`);
+    if (dead) throw new Error(`agent exited (${s.proc.exitCode ?? s.proc.signalCode}) before /health answered; its last output: ${s.outputTail().trim().slice(-1500) || '(none)'}`);
     try {
       const r = await fetch(s.healthUrl);
       await r.arrayBuffer();
