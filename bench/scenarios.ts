@@ -19,7 +19,11 @@ import { limitsScenario } from './limits';
 import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
 
 export type Metrics = Record<string, number | string>;
-export interface Scenario { name: string; runs: number; warmup: boolean; about: string; run(): Promise<Metrics> }
+export interface Scenario {
+  name: string; runs: number; warmup: boolean; about: string; run(): Promise<Metrics>;
+  /** Drives the real peers scripts/test-peers.sh sets up (the SDK, the peer venv, mosquitto, the compilers). */
+  peers?: true;
+}
 
 const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 /** BENCH_AGENT_NODE_OPTIONS: V8/Node flags for the agents the console and scale scenarios start (an A/B of a flag). */
