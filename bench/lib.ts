@@ -16,6 +16,20 @@ export const runScope = new Cleanup();
 export const BINARY = process.env.BENCH_BINARY || path.join(ROOT, 'dist', `sdv-agent-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
 export const CLK_TCK = 100; // USER_HZ on Linux: /proc/<pid>/stat times are in 1/100 s
 
+/**
+ * BENCH_AGENT_NODE_OPTIONS: Node/V8 flags for the agents the scenarios start (an A/B of a flag; the baselines beside
+ * them run without). Given as arguments, never as NODE_OPTIONS: the tests' startAgent takes that out of the agent's
+ * environment (tap's instrumentation travels in it), and the single binary reads none.
+ */
+export const AGENT_NODE_OPTIONS = process.env.BENCH_AGENT_NODE_OPTIONS?.trim() || undefined;
+
+/** The command line of the js bundle on `node`, or of the binary, with AGENT_NODE_OPTIONS. */
+export function agentArgv(bundleOrBinary: { node: string; bundle: string } | { binary: string }): string[] {
+  const flags = AGENT_NODE_OPTIONS?.split(/\s+/) ?? [];
+  if ('binary' in bundleOrBinary) return [bundleOrBinary.binary, ...(flags.length ? [`--node-options=${flags.join(' ')}`] : [])];
+  return [bundleOrBinary.node, ...flags, bundleOrBinary.bundle];
+}
+
 /** Thrown by a scenario when the feature it measures is not in this build: reported as "skipped: <reason>". */
 export class Skip extends Error {}
 

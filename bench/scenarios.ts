@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import WebSocket from 'ws';
 import { AGENT_JS, ApiClient, ROOT, startAgent, tmpDir, type AgentHandle } from '../test/helpers/agent';
-import { FULL_VSS, rawClients, startDownstream, startUpstream } from '../test/helpers/signals';
+import { FULL_VSS, rawClients, startUpstream } from '../test/helpers/signals';
 import { Frontend, StandInKitManager } from '../test/helpers/kit-manager';
 import { toWire, type SignalValue } from '../src/signals/values';
 import { VssModel } from '../src/signals/vss';
@@ -16,7 +16,7 @@ import { mqttScenario, modelScenario } from './app-environment';
 import { cppWatchScenario } from './cpp-watch';
 import { defaultModelScenario } from './default-model';
 import { limitsScenario } from './limits';
-import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
+import { AGENT_NODE_OPTIONS, BINARY, Skip, agentArgv, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
 
 export type Metrics = Record<string, number | string>;
 export interface Scenario {
@@ -26,8 +26,8 @@ export interface Scenario {
 }
 
 const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
-/** BENCH_AGENT_NODE_OPTIONS: V8/Node flags for the agents the console and scale scenarios start (an A/B of a flag). */
-const AGENT_ENV: Record<string, string> = process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {};
+/** BENCH_AGENT_NODE_OPTIONS (bench/lib.ts) for the agents startAgent starts. */
+const AGENT_FLAGS = { nodeOptions: AGENT_NODE_OPTIONS };
 const MB = (v: number) => round(v, 1);
 
 /** Requests and turns an "unknown type"/"not available" error into a Skip; other errors are failures. */
@@ -130,11 +130,11 @@ const footprint: Scenario = {
   about: 'idle memory after BENCH_IDLE_S (30) s of the standalone agent serving embedded kuksa.val (js on this Node, the binary on its own Node): RSS, PSS, anonymous, file-backed, V8 heap; beside a bare node and the dependency floor of the same Node version',
   async run() {
     const idleS = envNum('BENCH_IDLE_S', 30);
-    const m: Metrics = { idleS, jsNode: process.version, ...await idleFootprint('js', process.execPath, [process.execPath, AGENT_JS], idleS) };
+    const m: Metrics = { idleS, jsNode: process.version, ...await idleFootprint('js', process.execPath, agentArgv({ node: process.execPath, bundle: AGENT_JS }), idleS) };
     const own = binaryNode();
     if (!fs.existsSync(BINARY)) m.binary = `skipped: ${BINARY} missing (scripts/build-binary.sh)`;
     else if (!own) m.binary = 'skipped: no Node of the binary\'s version in .cache/node (scripts/build-binary.sh unpacks it)';
-    else Object.assign(m, { binaryNode: `v${own.version}` }, await idleFootprint('binary', own.node, [BINARY], idleS));
+    else Object.assign(m, { binaryNode: `v${own.version}` }, await idleFootprint('binary', own.node, agentArgv({ binary: BINARY }), idleS));
     return m;
   },
 };
@@ -199,13 +199,13 @@ const startup: Scenario = {
   async run() {
     const floor = await startupFloor();
     const m: Metrics = { nodeExitMs: round(await timeToExit(process.execPath)), floorMs: round(await timeToExit(process.execPath, [floor])) };
-    const js = await timeToHealth([process.execPath, AGENT_JS]);
+    const js = await timeToHealth(agentArgv({ node: process.execPath, bundle: AGENT_JS }));
     Object.assign(m, { agentMs: round(js.first), agentRestartMs: round(js.restart) });
     m.agentRatio = round(js.first / (m.nodeExitMs as number), 2);
     m.agentRestartRatio = round(js.restart / (m.nodeExitMs as number), 2);
     m.floorRatio = round((m.floorMs as number) / (m.nodeExitMs as number), 2);
     if (fs.existsSync(BINARY)) {
-      const bin = await timeToHealth([BINARY]);
+      const bin = await timeToHealth(agentArgv({ binary: BINARY }));
       Object.assign(m, { binaryMs: round(bin.first), binaryRestartMs: round(bin.restart) });
       // The binary beside `node -e 0` and the floor of its own Node version, the baselines it is judged by.
       const own = binaryNode();
@@ -258,7 +258,7 @@ const consoleScenario: Scenario = {
   name: 'console', runs: 1, warmup: false,
   about: 'python output to one local-API subscriber: as fast as possible (200 000 lines) and 100-byte lines at 10 000/s (5 s); then a subscriber that never reads (200 000 lines): RSS growth',
   async run() {
-    const agent = await startAgent(runScope, { config: {}, env: AGENT_ENV }).catch(() => startAgent(runScope, { env: AGENT_ENV }));
+    const agent = await startAgent(runScope, { config: {}, ...AGENT_FLAGS }).catch(() => startAgent(runScope, AGENT_FLAGS));
     const c = await ApiClient.connect(agent.apiUrl);
     try {
       const N = 200_000;
@@ -366,8 +366,8 @@ const signals: Scenario = {
     const batchWindowMs = 50;
     const model = VssModel.load(FULL_VSS);
     const leaves = model.all().filter((m) => m.path !== 'Vehicle.Speed');
-    const up = await startUpstream(runScope, { kuksa: { vss: FULL_VSS } });
-    const down = await startDownstream(runScope, up.port, 'v2', { vss: FULL_VSS }, { signals: { batchWindowMs } }).catch(() => startDownstream(runScope, up.port, 'v2', {}, { signals: { batchWindowMs } }));
+    const up = await startUpstream(runScope, { ...AGENT_FLAGS, kuksa: { vss: FULL_VSS } });
+    const down = await startAgent(runScope, { ...AGENT_FLAGS, config: { signals: { batchWindowMs }, kuksa: { mode: 'external', api: 'v2', address: `127.0.0.1:${up.port}`, vss: FULL_VSS } } });
     const pub = publisher(up.port, leaves);
     const m: Metrics = { signals: leaves.length + 1, hz: 100, batchWindowMs };
     try {
@@ -514,7 +514,7 @@ async function scaleRun(executable?: string): Promise<Metrics> {
   const APPS = 50;
   const CON = 20;
   const SIG = 100;
-  const opts = { executable, env: AGENT_ENV, config: { api: { maxClients: 200 }, apps: { maxApps: 60 } } };
+  const opts = { executable, ...AGENT_FLAGS, config: { api: { maxClients: 200 }, apps: { maxApps: 60 } } };
   const up = await startUpstream(runScope, opts).catch(() => startUpstream(runScope, opts));
   const agent = up.agent;
   const c = await ApiClient.connect(agent.apiUrl);

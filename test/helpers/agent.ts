@@ -89,6 +89,12 @@ export interface StartOptions {
   bundle?: string;
   /** An executable started instead of node + bundle (the single binary, in benchmarks). */
   executable?: string;
+  /**
+   * Node/V8 flags for the agent (a benchmark's A/B of a flag): node's own arguments before the bundle, or the single
+   * binary's `--node-options=` (it reads no NODE_OPTIONS: scripts/build-sea.mjs). Not through env: startAgent takes
+   * NODE_OPTIONS out (uninstrumented).
+   */
+  nodeOptions?: string;
 }
 
 /**
@@ -119,7 +125,10 @@ export async function startAgent(scope: Scope, opts: StartOptions = {}): Promise
   const config = deepMerge(base, opts.config ?? {});
   const configFile = path.join(dir, 'config.yaml');
   fs.writeFileSync(configFile, stringify(config));
-  const argv = uninstrumented(opts.executable ? [opts.executable] : [process.execPath, opts.bundle ?? AGENT_JS]);
+  const flags = opts.nodeOptions?.split(/\s+/).filter(Boolean) ?? [];
+  const argv = uninstrumented(opts.executable
+    ? [opts.executable, ...(flags.length ? [`--node-options=${flags.join(' ')}`] : [])]
+    : [process.execPath, ...flags, opts.bundle ?? AGENT_JS]);
   const proc = trackChild(spawn(argv[0]!, [...argv.slice(1), '--config', configFile], {
     env: { ...process.env, SDV_AGENT_CONFIG: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
