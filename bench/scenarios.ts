@@ -89,7 +89,8 @@ async function heapMetrics(prefix: string, apiPort: number): Promise<Metrics> {
     const mem = info.memory as Record<string, number> | undefined;
     if (!mem) return { [`${prefix}Heap`]: 'not reported by this build' };
     const mb = (b: number) => MB(b / 1048576);
-    return { [`${prefix}HeapUsedMB`]: mb(mem.heapUsedBytes!), [`${prefix}HeapTotalMB`]: mb(mem.heapTotalBytes!), [`${prefix}ExternalMB`]: mb(mem.externalBytes!) };
+    const limit = mem.heapSizeLimitBytes === undefined ? {} : { [`${prefix}HeapLimitMB`]: mb(mem.heapSizeLimitBytes) };
+    return { [`${prefix}HeapUsedMB`]: mb(mem.heapUsedBytes!), [`${prefix}HeapTotalMB`]: mb(mem.heapTotalBytes!), [`${prefix}ExternalMB`]: mb(mem.externalBytes!), ...limit };
   } finally { c.close(); }
 }
 
