@@ -97,7 +97,7 @@ export function freePort(): Promise<number> {
 }
 
 export interface Spawned {
-  proc: ChildProcess; healthUrl: string; exited: Promise<void>; stop(): Promise<void>;
+  proc: ChildProcess; healthUrl: string; apiPort: number; exited: Promise<void>; stop(): Promise<void>;
   /** The last OUTPUT_TAIL characters the agent wrote (stdout and stderr: its log at `warn`, and a fatal error). */
   outputTail(): string;
 }
@@ -109,7 +109,8 @@ export async function spawnAgent(argv: string[], config: Record<string, unknown>
   const dir = keepDir ?? tmpDir(runScope, 'sdv-bench-');
   fs.rmSync(path.join(dir, 'run'), { recursive: true, force: true });
   const healthPort = await freePort();
-  const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: 0 }, health: { port: healthPort }, mqtt: { address: '127.0.0.1:0' }, log: { level: 'warn' }, ...config };
+  const apiPort = await freePort();
+  const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: apiPort }, health: { port: healthPort }, mqtt: { address: '127.0.0.1:0' }, log: { level: 'warn' }, ...config };
   const file = path.join(dir, 'config.yaml');
   fs.writeFileSync(file, stringify(cfg));
   const run = path.join(dir, 'run');
@@ -123,7 +124,7 @@ export async function spawnAgent(argv: string[], config: Record<string, unknown>
   // 'close': the pipes are drained too, so the tail holds the last words of an agent that exited.
   const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   return {
-    proc, healthUrl: `http://127.0.0.1:${healthPort}/health`, exited, outputTail: () => tail,
+    proc, healthUrl: `http://127.0.0.1:${healthPort}/health`, apiPort, exited, outputTail: () => tail,
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
@@ -149,6 +150,28 @@ export async function waitHealthy(s: Spawned, timeoutMs = 30_000): Promise<void>
     await sleep(2);
   }
   throw new Error(`/health not 200 within ${timeoutMs} ms`);
+}
+
+/**
+ * spawnAgent, then waitHealthy; the time from that spawn to /health 200. The health and API ports are picked free and
+ * closed before the agent binds them, and on a busy box another process's listen or outgoing connection can take one
+ * meanwhile: an agent that exits for EADDRINUSE is started again on new ports (up to 3 times; a fresh start on a
+ * fresh dataDir again), so the figure is never lost to the bench's own race. Any other failure is thrown.
+ */
+export async function startHealthy(argv: string[], config: Record<string, unknown>, keepDir?: string, opts: { fresh?: boolean } = {}): Promise<{ agent: Spawned; ms: number }> {
+  for (let attempt = 1; ; attempt++) {
+    if (keepDir && opts.fresh) fs.rmSync(path.join(keepDir, 'data'), { recursive: true, force: true });
+    const t0 = performance.now();
+    const agent = await spawnAgent(argv, config, keepDir);
+    try {
+      await waitHealthy(agent, 60_000);
+      return { agent, ms: performance.now() - t0 };
+    } catch (e) {
+      await agent.stop();
+      if (attempt < 3 && /EADDRINUSE/.test(agent.outputTail())) { process.stderr.write(`bench: a picked port was taken before the agent bound it (EADDRINUSE); starting again\n`); continue; }
+      throw e;
+    }
+  }
 }
 
 export function machine(): Record<string, unknown> {

@@ -16,7 +16,7 @@ import { mqttScenario, modelScenario } from './app-environment';
 import { cppWatchScenario } from './cpp-watch';
 import { defaultModelScenario } from './default-model';
 import { limitsScenario } from './limits';
-import { AGENT_NODE_OPTIONS, BINARY, Skip, agentArgv, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
+import { AGENT_NODE_OPTIONS, BINARY, Skip, agentArgv, binaryNode, cpuMeter, quantile, round, rssMB, sleep, smapsMB, startHealthy, unavailable, runScope, type Spawned } from './lib';
 
 export type Metrics = Record<string, number | string>;
 export interface Scenario {
@@ -103,10 +103,10 @@ async function idleFootprint(prefix: string, node: string, agentArgv: string[], 
   for (const exe of new Set([node, agentArgv[0]!])) spawnSync('dd', [`if=${exe}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
   const bare = spawn(node, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
   const floor = spawn(node, ['-e', FLOOR_JS], { stdio: 'ignore', cwd: ROOT });
-  const apiPort = await freePort();
-  const agent = await spawnAgent(agentArgv, { ...EMBEDDED, api: { port: apiPort } });
+  let agent: Spawned | undefined;
   try {
-    await waitHealthy(agent, 60_000);
+    agent = (await startHealthy(agentArgv, EMBEDDED)).agent;
+    const apiPort = agent.apiPort;
     await sleep(idleS * 1000);
     if (floor.exitCode !== null) throw new Error(`the dependency floor exited (${floor.exitCode}): are node_modules installed?`);
     const m: Metrics = {
@@ -122,7 +122,7 @@ async function idleFootprint(prefix: string, node: string, agentArgv: string[], 
   } finally {
     bare.kill();
     floor.kill();
-    await agent.stop();
+    await agent?.stop();
   }
 }
 
@@ -145,15 +145,12 @@ const footprint: Scenario = {
 async function timeToHealth(argv: string[]): Promise<{ first: number; restart: number }> {
   const dir = tmpDir(runScope, 'sdv-bench-start-');
   try {
-    const once = async () => {
-      const t0 = performance.now();
-      const s = await spawnAgent(argv, EMBEDDED, dir);
-      try {
-        await waitHealthy(s, 60_000);
-        return performance.now() - t0;
-      } finally { await s.stop(); }
+    const once = async (fresh: boolean) => {
+      const { agent, ms } = await startHealthy(argv, EMBEDDED, dir, { fresh });
+      await agent.stop();
+      return ms;
     };
-    return { first: await once(), restart: await once() };
+    return { first: await once(true), restart: await once(false) };
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 }
 
