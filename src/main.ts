@@ -87,8 +87,8 @@ async function main(): Promise<Outcome> {
   // startAgent resolves once the local API and health listen and the parts (app registry) are restored.
   const systemd = createSystemdNotifier(log);
   systemd.ready(`serving: local API port ${agent.apiPort}, health port ${agent.healthPort}`);
-  // Start-up's garbage out of the committed heap once the start's background work (the interpreter probe, the first
-  // Kit-Manager connect) is done: off the start path, so /health and READY=1 never wait for it (core/heap.ts).
+  // Start-up's garbage out of the committed heap, seconds after READY=1 when the start's background work (the
+  // interpreter probe, the first Kit-Manager connect) has usually ended: /health and READY=1 never wait for it.
   const unsettle = settleHeapLater(HEAP_SETTLE.afterMs, HEAP_SETTLE.gapMs, (r) => log.debug({ ...r, gcMs: Math.round(r.gcMs) }, 'heap settled after start'));
   const code = await new Promise<number>((resolve) => {
     let stopping = false;

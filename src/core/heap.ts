@@ -5,10 +5,10 @@
 // in contexts made afterwards, so a new vm context hands it over, and the flag is taken back at once (no other context
 // gets it).
 //
-// Two collections, a few seconds apart: V8 gives the young generation's pages back only after a collection that sees
-// a low allocation rate since the one before it (or one of the "last-resort" flavour, which Node 22/24 honour and
-// Node 20 does not). The first collects start-up's garbage and starts that window; making the vm context and
-// start-up's last work fall in it, the second, on an idle agent, finds the rate low and shrinks.
+// Two collections, a few seconds apart: V8 gives the young generation's pages back after a "last-resort" (memory-
+// reducing) collection on Node 24, but on Node 20 only after a collection that sees a low allocation rate since the one
+// before it. The first collection also ends the window that holds start-up's allocations (and the vm context's), so
+// the second, on an idle agent, finds the rate low. bench/README.md has the variants tried.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -23,11 +23,10 @@ function exposedGc(): Gc {
   try { return runInNewContext('gc') as Gc; } finally { setFlagsFromString('--no-expose-gc'); }
 }
 
-
 /**
- * Settles the heap `afterMs` from now, and again `gapMs` later (timers that keep no process alive; each collection
- * blocks the event loop for tens of ms on the idle agent's heap, so it is never on a request's path). Returns its
- * cancel.
+ * Settles the heap `afterMs` from now, and again `gapMs` later, on timers that keep no process alive. The collections
+ * block the event loop (50-160 ms in all on the idle agent here), so they run well after the start's replies, never on
+ * a request's path. Returns the cancel.
  */
 export function settleHeapLater(afterMs: number, gapMs: number, done: (r: HeapSettled) => void): () => void {
   let timer = setTimeout(() => {
