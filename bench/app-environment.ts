@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ApiClient, ROOT, startAgent, tmpDir } from '../test/helpers/agent';
 import { PEER_PYTHON } from '../test/helpers/peers';
 import { FULL_VSS } from '../test/helpers/signals';
-import { Skip, cpuMeter, quantile, round, sleep, runScope } from './lib';
+import { cpuMeter, quantile, round, sleep, runScope } from './lib';
 import type { Metrics, Scenario } from './scenarios';
 
 const MESSAGES = Number(process.env.BENCH_MQTT_MESSAGES ?? 30_000);
@@ -23,7 +23,7 @@ async function freePort(): Promise<number> {
 
 /** Subscriber and publisher as two processes (two paho clients, no shared GIL); resolves with what the subscriber saw. */
 async function pahoPair(port: number, qos: 0 | 1, n: number): Promise<{ received: number; seconds: number }> {
-  if (!fs.existsSync(PEER_PYTHON)) throw new Skip('the peer venv is missing: run scripts/test-peers.sh');
+  if (!fs.existsSync(PEER_PYTHON)) throw new Error('the peer venv is missing: scripts/test-peers.sh did not make it');
   const dir = tmpDir(runScope, 'sdv-bench-mqtt-');
   const sub = path.join(dir, 'sub.py');
   fs.writeFileSync(sub, `import sys, time, json, paho.mqtt.client as mqtt
@@ -104,11 +104,11 @@ async function measure(prefix: string, pid: number, port: number, out: Metrics):
 }
 
 export const mqttScenario: Scenario = {
-  name: 'mqtt', runs: 3, warmup: false,
+  name: 'mqtt', runs: 3, warmup: false, peers: true,
   about: `${MESSAGES} 64-byte messages (QoS 0; half as many QoS 1) from one paho-mqtt 2.x client to another through the embedded broker, beside Debian's mosquitto in the same run: messages/s at the subscriber, delivered %, broker CPU`,
   async run() {
     const mosquittoBin = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((f) => fs.existsSync(f));
-    if (!mosquittoBin) throw new Skip('mosquitto is missing: run scripts/test-peers.sh');
+    if (!mosquittoBin) throw new Error('mosquitto is missing: scripts/test-peers.sh did not install it');
     const out: Metrics = {};
     const agent = await startAgent(runScope);
     try {

@@ -41,7 +41,7 @@ async function measure(c: ApiClient, pid: number, watch: boolean): Promise<{ cpu
 }
 
 export const cppWatchScenario: Scenario = {
-  name: 'cpp-watch', runs: 1, warmup: false,
+  name: 'cpp-watch', runs: 1, warmup: false, peers: true,
   about: 'agent CPU while watching 10 globals of a running C++ program that change every 10 ms, beside the same run unwatched',
   async run(): Promise<Metrics> {
     const agent = await startAgent(runScope, { config: { apps: { adhocMaxS: 600 } } });

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AGENT_JS, ROOT, tmpDir } from '../test/helpers/agent';
-import { round, runScope, sleep, smapsMB, spawnAgent, waitHealthy } from './lib';
+import { round, runScope, sleep, smapsMB, startHealthy } from './lib';
 import type { Metrics, Scenario } from './scenarios';
 
 const SMALL_MODEL = path.join(ROOT, 'resources', 'default-vss.json');
@@ -17,15 +17,13 @@ async function measure(vss: string, idleS: number): Promise<Metrics> {
   const config = { kuksa: { ...EMBEDDED.kuksa, vss } };
   const dir = tmpDir(runScope, 'sdv-bench-model-');
   try {
-    const start = async (): Promise<{ ms: number; stop: () => Promise<void>; pid: number }> => {
-      const t0 = performance.now();
-      const s = await spawnAgent(argv, config, dir);
-      try { await waitHealthy(s, 60_000); } catch (e) { await s.stop(); throw e; }
-      return { ms: performance.now() - t0, stop: () => s.stop(), pid: s.proc.pid! };
+    const start = async (fresh: boolean): Promise<{ ms: number; stop: () => Promise<void>; pid: number }> => {
+      const { agent: s, ms } = await startHealthy(argv, config, dir, { fresh });
+      return { ms, stop: () => s.stop(), pid: s.proc.pid! };
     };
-    const first = await start();
+    const first = await start(true);
     await first.stop();
-    const again = await start();
+    const again = await start(false);
     try {
       await sleep(idleS * 1000);
       const mem = smapsMB(again.pid);

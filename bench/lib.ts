@@ -16,6 +16,20 @@ export const runScope = new Cleanup();
 export const BINARY = process.env.BENCH_BINARY || path.join(ROOT, 'dist', `sdv-agent-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`);
 export const CLK_TCK = 100; // USER_HZ on Linux: /proc/<pid>/stat times are in 1/100 s
 
+/**
+ * BENCH_AGENT_NODE_OPTIONS: Node/V8 flags for the agents the scenarios start (an A/B of a flag; the baselines beside
+ * them run without). Given as arguments, never as NODE_OPTIONS: the tests' startAgent takes that out of the agent's
+ * environment (tap's instrumentation travels in it), and the single binary reads none.
+ */
+export const AGENT_NODE_OPTIONS = process.env.BENCH_AGENT_NODE_OPTIONS?.trim() || undefined;
+
+/** The command line of the js bundle on `node`, or of the binary, with AGENT_NODE_OPTIONS. */
+export function agentArgv(bundleOrBinary: { node: string; bundle: string } | { binary: string }): string[] {
+  const flags = AGENT_NODE_OPTIONS?.split(/\s+/) ?? [];
+  if ('binary' in bundleOrBinary) return [bundleOrBinary.binary, ...(flags.length ? [`--node-options=${flags.join(' ')}`] : [])];
+  return [bundleOrBinary.node, ...flags, bundleOrBinary.bundle];
+}
+
 /** Thrown by a scenario when the feature it measures is not in this build: reported as "skipped: <reason>". */
 export class Skip extends Error {}
 
@@ -82,7 +96,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface Spawned { proc: ChildProcess; healthUrl: string; exited: Promise<void>; stop(): Promise<void> }
+export interface Spawned {
+  proc: ChildProcess; healthUrl: string; apiPort: number; exited: Promise<void>; stop(): Promise<void>;
+  /** The last OUTPUT_TAIL characters the agent wrote (stdout and stderr: its log at `warn`, and a fatal error). */
+  outputTail(): string;
+}
+const OUTPUT_TAIL = 4096;
 
 /** Starts an agent executable (node + dist/sdv-agent.js, or the binary) on a known health port, without waiting. */
 export async function spawnAgent(argv: string[], config: Record<string, unknown> = {}, keepDir?: string): Promise<Spawned> {
@@ -90,15 +109,22 @@ export async function spawnAgent(argv: string[], config: Record<string, unknown>
   const dir = keepDir ?? tmpDir(runScope, 'sdv-bench-');
   fs.rmSync(path.join(dir, 'run'), { recursive: true, force: true });
   const healthPort = await freePort();
-  const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: 0 }, health: { port: healthPort }, mqtt: { address: '127.0.0.1:0' }, log: { level: 'warn' }, ...config };
+  const apiPort = await freePort();
+  const cfg = { runtime: { name: 'BenchBox', dataDir: path.join(dir, 'data') }, api: { port: apiPort }, health: { port: healthPort }, mqtt: { address: '127.0.0.1:0' }, log: { level: 'warn' }, ...config };
   const file = path.join(dir, 'config.yaml');
   fs.writeFileSync(file, stringify(cfg));
   const run = path.join(dir, 'run');
   fs.mkdirSync(run, { mode: 0o700 });
-  const proc = spawn(argv[0]!, [...argv.slice(1), '--config', file], { env: { ...process.env, SDV_AGENT_CONFIG: '', XDG_RUNTIME_DIR: run }, stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const proc = spawn(argv[0]!, [...argv.slice(1), '--config', file], { env: { ...process.env, SDV_AGENT_CONFIG: '', XDG_RUNTIME_DIR: run }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Kept so that an agent that dies says why in the bench's error; bounded, as the agent may log for minutes.
+  let tail = '';
+  const keep = (d: Buffer) => { tail = (tail + d.toString()).slice(-OUTPUT_TAIL); };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  // 'close': the pipes are drained too, so the tail holds the last words of an agent that exited.
+  const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   return {
-    proc, healthUrl: `http://127.0.0.1:${healthPort}/health`, exited,
+    proc, healthUrl: `http://127.0.0.1:${healthPort}/health`, apiPort, exited, outputTail: () => tail,
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
@@ -115,7 +141,7 @@ export async function waitHealthy(s: Spawned, timeoutMs = 30_000): Promise<void>
   let dead = false;
   void s.exited.then(() => { dead = true; });
   while (performance.now() < deadline) {
-    if (dead) throw new Error(`agent exited (${s.proc.exitCode ?? s.proc.signalCode}) before /health answered`);
+    if (dead) throw new Error(`agent exited (${s.proc.exitCode ?? s.proc.signalCode}) before /health answered; its last output: ${s.outputTail().trim().slice(-1500) || '(none)'}`);
     try {
       const r = await fetch(s.healthUrl);
       await r.arrayBuffer();
@@ -124,6 +150,28 @@ export async function waitHealthy(s: Spawned, timeoutMs = 30_000): Promise<void>
     await sleep(2);
   }
   throw new Error(`/health not 200 within ${timeoutMs} ms`);
+}
+
+/**
+ * spawnAgent, then waitHealthy; the time from that spawn to /health 200. The health and API ports are picked free and
+ * closed before the agent binds them, and on a busy box another process's listen or outgoing connection can take one
+ * meanwhile: an agent that exits for EADDRINUSE is started again on new ports (up to 3 times; a fresh start on a
+ * fresh dataDir again), so the figure is never lost to the bench's own race. Any other failure is thrown.
+ */
+export async function startHealthy(argv: string[], config: Record<string, unknown>, keepDir?: string, opts: { fresh?: boolean } = {}): Promise<{ agent: Spawned; ms: number }> {
+  for (let attempt = 1; ; attempt++) {
+    if (keepDir && opts.fresh) fs.rmSync(path.join(keepDir, 'data'), { recursive: true, force: true });
+    const t0 = performance.now();
+    const agent = await spawnAgent(argv, config, keepDir);
+    try {
+      await waitHealthy(agent, 60_000);
+      return { agent, ms: performance.now() - t0 };
+    } catch (e) {
+      await agent.stop();
+      if (attempt < 3 && /EADDRINUSE/.test(agent.outputTail())) { process.stderr.write(`bench: a picked port was taken before the agent bound it (EADDRINUSE); starting again\n`); continue; }
+      throw e;
+    }
+  }
 }
 
 export function machine(): Record<string, unknown> {

@@ -1,5 +1,6 @@
 // `npm run bench [-- <name> ...]`: runs each scenario (a warm-up where cheap, then its runs), prints a table of
 // median [min..max] per metric and writes bench/out/latest.json. A scenario whose part is missing reports "skipped".
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Skip, machine, round, runScope } from './lib';
@@ -27,10 +28,19 @@ async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.name === w));
   if (unknown.length) { console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`); process.exit(2); }
+  const selected = SCENARIOS.filter((x) => wanted.length === 0 || wanted.includes(x.name));
+  // The peers some scenarios drive, set up as `npm test` does (the same script, SDV_TEST_VELOCITAS_DIR and all; a
+  // second run finds them and returns at once): a fresh clone runs every scenario, none skipped for a missing peer.
+  const needPeers = selected.filter((x) => x.peers).map((x) => x.name);
+  if (needPeers.length) {
+    process.stderr.write(`bench: setting up the test peers for ${needPeers.join(', ')} (scripts/test-peers.sh) …\n`);
+    const r = spawnSync('bash', [path.join(__dirname, '..', 'scripts', 'test-peers.sh')], { stdio: ['ignore', 2, 2] });
+    if (r.status !== 0) { console.error('bench: scripts/test-peers.sh failed (above): the scenarios that need its peers cannot run'); process.exit(1); }
+  }
   const runsOverride = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;
   const started = Date.now();
   const results: Result[] = [];
-  for (const s of SCENARIOS.filter((x) => wanted.length === 0 || wanted.includes(x.name))) {
+  for (const s of selected) {
     const t0 = Date.now();
     process.stderr.write(`bench: ${s.name} …\n`);
     const runs: Metrics[] = [];

@@ -1,12 +1,13 @@
 // The benchmark scenarios of issue 7. Each returns flat numeric metrics (and notes); bench/run.ts repeats them and
 // aggregates. A scenario throws Skip when the part it measures is not in this build.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { AGENT_JS, ApiClient, ROOT, startAgent, tmpDir, type AgentHandle } from '../test/helpers/agent';
-import { FULL_VSS, rawClients, startDownstream, startUpstream } from '../test/helpers/signals';
+import { FULL_VSS, rawClients, startUpstream } from '../test/helpers/signals';
 import { Frontend, StandInKitManager } from '../test/helpers/kit-manager';
 import { toWire, type SignalValue } from '../src/signals/values';
 import { VssModel } from '../src/signals/vss';
@@ -18,14 +19,18 @@ import { defaultModelScenario } from './default-model';
 import { limitsScenario } from './limits';
 import { firstUseScenario } from './first-use';
 import { subscriberThread } from './subscribers';
-import { BINARY, Skip, binaryNode, cpuMeter, freePort, quantile, round, rssMB, sleep, smapsMB, spawnAgent, unavailable, waitHealthy, runScope } from './lib';
+import { AGENT_NODE_OPTIONS, BINARY, Skip, agentArgv, binaryNode, cpuMeter, quantile, round, rssMB, sleep, smapsMB, startHealthy, unavailable, runScope, type Spawned } from './lib';
 
 export type Metrics = Record<string, number | string>;
-export interface Scenario { name: string; runs: number; warmup: boolean; about: string; run(): Promise<Metrics> }
+export interface Scenario {
+  name: string; runs: number; warmup: boolean; about: string; run(): Promise<Metrics>;
+  /** Drives the real peers scripts/test-peers.sh sets up (the SDK, the peer venv, mosquitto, the compilers). */
+  peers?: true;
+}
 
 const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
-/** BENCH_AGENT_NODE_OPTIONS: V8/Node flags for the agents the console and scale scenarios start (an A/B of a flag). */
-const AGENT_ENV: Record<string, string> = process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {};
+/** BENCH_AGENT_NODE_OPTIONS (bench/lib.ts) for the agents startAgent starts. */
+const AGENT_FLAGS = { nodeOptions: AGENT_NODE_OPTIONS };
 const MB = (v: number) => round(v, 1);
 /** Epoch ms of high resolution: comparable with the subscriber thread's times (bench/subscribers.ts). */
 const epochNow = () => performance.timeOrigin + performance.now();
@@ -89,7 +94,8 @@ async function heapMetrics(prefix: string, apiPort: number): Promise<Metrics> {
     const mem = info.memory as Record<string, number> | undefined;
     if (!mem) return { [`${prefix}Heap`]: 'not reported by this build' };
     const mb = (b: number) => MB(b / 1048576);
-    return { [`${prefix}HeapUsedMB`]: mb(mem.heapUsedBytes!), [`${prefix}HeapTotalMB`]: mb(mem.heapTotalBytes!), [`${prefix}ExternalMB`]: mb(mem.externalBytes!) };
+    const limit = mem.heapSizeLimitBytes === undefined ? {} : { [`${prefix}HeapLimitMB`]: mb(mem.heapSizeLimitBytes) };
+    return { [`${prefix}HeapUsedMB`]: mb(mem.heapUsedBytes!), [`${prefix}HeapTotalMB`]: mb(mem.heapTotalBytes!), [`${prefix}ExternalMB`]: mb(mem.externalBytes!), ...limit };
   } finally { c.close(); }
 }
 
@@ -102,10 +108,10 @@ async function idleFootprint(prefix: string, node: string, agentArgv: string[], 
   for (const exe of new Set([node, agentArgv[0]!])) spawnSync('dd', [`if=${exe}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
   const bare = spawn(node, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
   const floor = spawn(node, ['-e', FLOOR_JS], { stdio: 'ignore', cwd: ROOT });
-  const apiPort = await freePort();
-  const agent = await spawnAgent(agentArgv, { ...EMBEDDED, api: { port: apiPort } });
+  let agent: Spawned | undefined;
   try {
-    await waitHealthy(agent, 60_000);
+    agent = (await startHealthy(agentArgv, EMBEDDED)).agent;
+    const apiPort = agent.apiPort;
     await sleep(idleS * 1000);
     if (floor.exitCode !== null) throw new Error(`the dependency floor exited (${floor.exitCode}): are node_modules installed?`);
     const m: Metrics = {
@@ -121,7 +127,7 @@ async function idleFootprint(prefix: string, node: string, agentArgv: string[], 
   } finally {
     bare.kill();
     floor.kill();
-    await agent.stop();
+    await agent?.stop();
   }
 }
 
@@ -130,11 +136,11 @@ const footprint: Scenario = {
   about: 'idle memory after BENCH_IDLE_S (30) s of the standalone agent serving embedded kuksa.val (js on this Node, the binary on its own Node): RSS, PSS, anonymous, file-backed, V8 heap; beside a bare node and the dependency floor of the same Node version',
   async run() {
     const idleS = envNum('BENCH_IDLE_S', 30);
-    const m: Metrics = { idleS, jsNode: process.version, ...await idleFootprint('js', process.execPath, [process.execPath, AGENT_JS], idleS) };
+    const m: Metrics = { idleS, jsNode: process.version, ...await idleFootprint('js', process.execPath, agentArgv({ node: process.execPath, bundle: AGENT_JS }), idleS) };
     const own = binaryNode();
     if (!fs.existsSync(BINARY)) m.binary = `skipped: ${BINARY} missing (scripts/build-binary.sh)`;
     else if (!own) m.binary = 'skipped: no Node of the binary\'s version in .cache/node (scripts/build-binary.sh unpacks it)';
-    else Object.assign(m, { binaryNode: `v${own.version}` }, await idleFootprint('binary', own.node, [BINARY], idleS));
+    else Object.assign(m, { binaryNode: `v${own.version}` }, await idleFootprint('binary', own.node, agentArgv({ binary: BINARY }), idleS));
     return m;
   },
 };
@@ -144,23 +150,28 @@ const footprint: Scenario = {
 async function timeToHealth(argv: string[]): Promise<{ first: number; restart: number }> {
   const dir = tmpDir(runScope, 'sdv-bench-start-');
   try {
-    const once = async () => {
-      const t0 = performance.now();
-      const s = await spawnAgent(argv, EMBEDDED, dir);
-      try {
-        await waitHealthy(s, 60_000);
-        return performance.now() - t0;
-      } finally { await s.stop(); }
+    const once = async (fresh: boolean) => {
+      const { agent, ms } = await startHealthy(argv, EMBEDDED, dir, { fresh });
+      await agent.stop();
+      return ms;
     };
-    return { first: await once(), restart: await once() };
+    return { first: await once(true), restart: await once(false) };
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 }
 
-/** spawn → exit of `node -e 0`: the start-up of a bare node. */
+/**
+ * spawn → exit of `node -e 0`: the start-up of a bare node. A baseline that fails (a missing file exits at once) must
+ * never be reported as a figure: a non-zero exit throws with the process's stderr.
+ */
 async function timeToExit(node: string, args = ['-e', '0']): Promise<number> {
   const t0 = performance.now();
-  await new Promise((r) => spawn(node, args, { stdio: 'ignore' }).once('exit', r));
-  return performance.now() - t0;
+  const child = spawn(node, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (c, s) => r([c, s])));
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`baseline \`${node} ${args.join(' ')}\` exited (${code ?? signal}): ${stderr.trim().slice(-500)}`);
+  return ms;
 }
 
 /**
@@ -169,9 +180,11 @@ async function timeToExit(node: string, args = ['-e', '0']): Promise<number> {
  */
 let floorBundle: string | null = null;
 async function startupFloor(): Promise<string> {
-  if (floorBundle) return floorBundle;
+  if (floorBundle && fs.existsSync(floorBundle)) return floorBundle;
   const { build } = await import('esbuild');
-  const dir = tmpDir(runScope, 'sdv-bench-floor-');
+  // Built once for the whole bench process, so not in runScope (bench/run.ts ends that after every run, and the later
+  // runs timed `node <missing file>`: the floor read as fast as `node -e 0`); removed when the process exits.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdv-bench-floor-'));
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'floor.js');
   const requires = FLOOR_MODULES.map((m) => `require(${JSON.stringify(m)});`).join('\n');
@@ -189,13 +202,13 @@ const startup: Scenario = {
   async run() {
     const floor = await startupFloor();
     const m: Metrics = { nodeExitMs: round(await timeToExit(process.execPath)), floorMs: round(await timeToExit(process.execPath, [floor])) };
-    const js = await timeToHealth([process.execPath, AGENT_JS]);
+    const js = await timeToHealth(agentArgv({ node: process.execPath, bundle: AGENT_JS }));
     Object.assign(m, { agentMs: round(js.first), agentRestartMs: round(js.restart) });
     m.agentRatio = round(js.first / (m.nodeExitMs as number), 2);
     m.agentRestartRatio = round(js.restart / (m.nodeExitMs as number), 2);
     m.floorRatio = round((m.floorMs as number) / (m.nodeExitMs as number), 2);
     if (fs.existsSync(BINARY)) {
-      const bin = await timeToHealth([BINARY]);
+      const bin = await timeToHealth(agentArgv({ binary: BINARY }));
       Object.assign(m, { binaryMs: round(bin.first), binaryRestartMs: round(bin.restart) });
       // The binary beside `node -e 0` and the floor of its own Node version, the baselines it is judged by.
       const own = binaryNode();
@@ -236,7 +249,7 @@ const consoleScenario: Scenario = {
   name: 'console', runs: 1, warmup: false,
   about: 'python output to one local-API subscriber: as fast as possible (200 000 lines) and 100-byte lines at 10 000/s (5 s); then a subscriber that never reads (200 000 lines): RSS growth',
   async run() {
-    const agent = await startAgent(runScope, { config: {}, env: AGENT_ENV }).catch(() => startAgent(runScope, { env: AGENT_ENV }));
+    const agent = await startAgent(runScope, { config: {}, ...AGENT_FLAGS }).catch(() => startAgent(runScope, AGENT_FLAGS));
     const c = await ApiClient.connect(agent.apiUrl);
     try {
       const N = 200_000;
@@ -326,8 +339,8 @@ const signals: Scenario = {
     const batchWindowMs = 50;
     const model = VssModel.load(FULL_VSS);
     const leaves = model.all().filter((m) => m.path !== 'Vehicle.Speed');
-    const up = await startUpstream(runScope, { kuksa: { vss: FULL_VSS } });
-    const down = await startDownstream(runScope, up.port, 'v2', { vss: FULL_VSS }, { signals: { batchWindowMs } }).catch(() => startDownstream(runScope, up.port, 'v2', {}, { signals: { batchWindowMs } }));
+    const up = await startUpstream(runScope, { ...AGENT_FLAGS, kuksa: { vss: FULL_VSS } });
+    const down = await startAgent(runScope, { ...AGENT_FLAGS, config: { signals: { batchWindowMs }, kuksa: { mode: 'external', api: 'v2', address: `127.0.0.1:${up.port}`, vss: FULL_VSS } } });
     const pub = publisher(up.port, leaves);
     const m: Metrics = { signals: leaves.length + 1, hz: 100, batchWindowMs };
     const benchLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -495,7 +508,7 @@ async function scaleRun(executable?: string): Promise<Metrics> {
   const APPS = 50;
   const CON = 20;
   const SIG = 100;
-  const opts = { executable, env: AGENT_ENV, config: { api: { maxClients: 200 }, apps: { maxApps: 60 } } };
+  const opts = { executable, ...AGENT_FLAGS, config: { api: { maxClients: 200 }, apps: { maxApps: 60 } } };
   const up = await startUpstream(runScope, opts).catch(() => startUpstream(runScope, opts));
   const agent = up.agent;
   const c = await ApiClient.connect(agent.apiUrl);

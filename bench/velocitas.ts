@@ -78,7 +78,7 @@ asyncio.run(main())
 `;
 
 export const velocitas: Scenario = {
-  name: 'velocitas', runs: 1, warmup: false,
+  name: 'velocitas', runs: 1, warmup: false, peers: true,
   about: 'sdv.databroker.v1 GetDatapoints of 10 signals (calls/s, 8 in flight) beside kuksa.val v2 GetValues; local write → Velocitas SDK subscribe callback delay beside raw sdv and v2 Subscribe, and through the sdv.databroker.v1 bridge onto a kuksa.val.v2-only upstream',
   async run() {
     const windowS = Number(process.env.BENCH_SIGNALS_S ?? 8);

@@ -4,8 +4,13 @@
 //
 //   node scripts/binary-app-check.cjs <api ws url> shell|python [timeoutMs]
 //   node scripts/binary-app-check.cjs <host:port> kuksa [timeoutMs]
+//   node scripts/binary-app-check.cjs <api ws url> heap [timeoutMs]
 // kuksa: asks the agent's embedded databroker over kuksa.val.v2 gRPC for its server info and the metadata under
 // "Vehicle", proving the .proto files and the default vehicle model travelled inside the binary.
+//
+// heap: get_runtime_info's V8 heap limit must be the one scripts/heap-flags.json sets for the binary (execArgv of the
+// SEA): the old generation's limit plus the young generation's (3 semi-spaces: V8 keeps two and a large-object space
+// of the same size), not the ~4 GB V8 picks from the build host's memory.
 //
 // Runs on the build host's node (uses ws from node_modules), never inside the binary under test.
 'use strict';
@@ -13,8 +18,8 @@ const path = require('node:path');
 const WebSocket = require(path.join(__dirname, '..', 'node_modules', 'ws'));
 
 const [url, kind = 'shell', timeoutArg = '60000'] = process.argv.slice(2);
-if (!url || !['shell', 'python', 'kuksa'].includes(kind)) {
-  process.stderr.write('usage: binary-app-check.cjs <ws url> shell|python [timeoutMs] | <host:port> kuksa [timeoutMs]\n');
+if (!url || !['shell', 'python', 'kuksa', 'heap'].includes(kind)) {
+  process.stderr.write('usage: binary-app-check.cjs <ws url> shell|python|heap [timeoutMs] | <host:port> kuksa [timeoutMs]\n');
   process.exit(2);
 }
 
@@ -104,5 +109,28 @@ function appCheck() {
   });
 }
 
+function heapCheck() {
+  const flags = JSON.parse(require('node:fs').readFileSync(path.join(__dirname, 'heap-flags.json'), 'utf8'));
+  const fail = (msg) => { process.stderr.write(`binary-app-check: FAIL: ${msg}\n`); process.exit(1); };
+  setTimeout(() => fail(`no get_runtime_info reply within ${timeoutArg} ms`), Number(timeoutArg)).unref();
+  const ws = new WebSocket(url);
+  ws.on('error', (e) => fail(`websocket: ${e.message}`));
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'get_runtime_info', id: 'heap' })));
+  ws.on('message', (data) => {
+    let frame;
+    try { frame = JSON.parse(String(data)); } catch { return; }
+    if (frame.id !== 'heap') return;
+    const limitMB = (frame.memory?.heapSizeLimitBytes ?? NaN) / 1048576;
+    const old = flags.maxOldSpaceSizeMB;
+    // Without a semi-space flag V8 sizes the young generation itself (192 MB beside a 128 MB old generation on Node 24).
+    const [lo, hi] = flags.maxSemiSpaceSizeMB ? [old + 3 * flags.maxSemiSpaceSizeMB, old + 3 * flags.maxSemiSpaceSizeMB] : [old, old + 256];
+    if (!(limitMB >= lo && limitMB <= hi)) fail(`the V8 heap limit is ${limitMB} MB, expected ${lo === hi ? lo : `${lo}..${hi}`} MB from scripts/heap-flags.json (${JSON.stringify(flags)})`);
+    process.stdout.write(`binary-app-check: V8 heap limit ${limitMB} MB (scripts/heap-flags.json: ${JSON.stringify(flags)})\n`);
+    ws.close();
+    setTimeout(() => process.exit(0), 100);
+  });
+}
+
 if (kind === 'kuksa') kuksaCheck();
+else if (kind === 'heap') heapCheck();
 else appCheck();

@@ -84,12 +84,23 @@ const manifestPath = path.join(outDir, 'manifest.json');
 fs.writeFileSync(manifestPath, JSON.stringify({ version: pkg.version, arch, files }, null, 1));
 assets['manifest.json'] = manifestPath;
 
+// The V8 heap a box runs with (scripts/heap-flags.json; docs/operations.md, "Heap limit", and bench/README.md have the
+// figures that chose it): V8 sizes its old generation from the machine's memory (~4 GB on a 24 GiB host), not for a
+// 1-2 GB ECU. The systemd unit states the same flags in its ExecStart (`--node-options=`, which execArgvExtension
+// 'cli' lets override these; test/install.test.ts keeps the two in step). 'cli' also means the binary reads no
+// NODE_OPTIONS: nothing in a box's environment changes its V8.
+const heap = JSON.parse(fs.readFileSync(path.join(root, 'scripts', 'heap-flags.json'), 'utf8'));
+const HEAP_FLAGS = [`--max-old-space-size=${heap.maxOldSpaceSizeMB}`];
+if (heap.maxSemiSpaceSizeMB) HEAP_FLAGS.push(`--max-semi-space-size=${heap.maxSemiSpaceSizeMB}`);
+
 fs.writeFileSync(path.join(outDir, 'sea-config.json'), JSON.stringify({
   main: seaJs,
   output: path.join(outDir, 'sea-prep.blob'),
   disableExperimentalSEAWarning: true,
   useSnapshot: false,
   useCodeCache,
+  execArgv: HEAP_FLAGS,
+  execArgvExtension: 'cli',
   assets,
 }, null, 1));
 process.stderr.write(`build-sea: ${path.relative(root, seaJs)} (${(fs.statSync(seaJs).size / 1024).toFixed(0)} KiB), ${Object.keys(assets).length} assets\n`);

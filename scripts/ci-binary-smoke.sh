@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI smoke test of the single binary: builds dist/sdv-agent-linux-x64 (unless --no-build), copies it ALONE into an
 # empty temp directory and runs it there with an environment whose PATH has no node (and no node_modules anywhere
-# near): it must start, answer GET /health with 200, deploy and run a shell app and a python app through the local API
-# (scripts/binary-app-check.cjs, which runs on the host's node), and exit 0 on SIGTERM. Prints the time to the first
+# near): it must start, answer GET /health with 200, run with the V8 heap limit of scripts/heap-flags.json, deploy and
+# run a shell app and a python app through the local API (scripts/binary-app-check.cjs, which runs on the host's
+# node), and exit 0 on SIGTERM. Prints the time to the first
 # /health 200.
 #
 #   scripts/ci-binary-smoke.sh [--arch x64|arm64] [--no-build] [--binary FILE] [--no-apps]
@@ -102,6 +103,8 @@ comm="$(cat "/proc/$agent_pid/comm" 2>/dev/null || true)"
 [ -n "${runner[*]}" ] || [ "$comm" = sdv-agent ] || fail "process name is '$comm', not sdv-agent"
 echo "ci-binary-smoke: $arch: /health 200 after $(( (t1 - t0) / 1000000 )) ms${runner:+ under qemu} (binary $(( $(stat -c %s "$work/sdv-agent") / 1024 / 1024 )) MiB, PATH without node)"
 
+# the V8 heap limit the binary carries for a box (scripts/heap-flags.json, the SEA's execArgv), not the build host's
+node "$root/scripts/binary-app-check.cjs" "ws://127.0.0.1:$api_port/runtime" heap 60000 || fail "heap limit"
 if [ "$apps" = 1 ]; then
   node "$root/scripts/binary-app-check.cjs" "ws://127.0.0.1:$api_port/runtime" shell 60000 || fail "shell app"
   if [ -n "$py" ]; then node "$root/scripts/binary-app-check.cjs" "ws://127.0.0.1:$api_port/runtime" python 60000 || fail "python app"; fi

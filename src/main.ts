@@ -6,6 +6,7 @@ import { closeLogger, createLogger, type Logger } from './log';
 import { startAgent, type RunningAgent } from './agent';
 import { VERSION } from './version';
 import { createSystemdNotifier } from './systemd';
+import { settleHeapLater } from './core/heap';
 import { stringify as toYaml } from 'yaml';
 
 const USAGE = `Usage: sdv-agent [--config FILE] [--check-config] [--print-config] [--version] [--help]
@@ -19,6 +20,9 @@ const USAGE = `Usage: sdv-agent [--config FILE] [--check-config] [--print-config
 Every key can also be set by environment, e.g. api.port → SDV_AGENT_API_PORT.
 RUNTIME_NAME and SYNCER_SERVER_URL set runtime.name and kitManager.url (sdv-runtime container).
 `;
+
+/** The heap-settling collections after start (core/heap.ts): from ready to the first, and from it to the second. */
+const HEAP_SETTLE = { afterMs: 5_000, gapMs: 3_000 };
 
 interface Args { config: string | null; check: boolean; print: boolean; version: boolean; help: boolean }
 
@@ -83,12 +87,16 @@ async function main(): Promise<Outcome> {
   // startAgent resolves once the local API and health listen and the parts (app registry) are restored.
   const systemd = createSystemdNotifier(log);
   systemd.ready(`serving: local API port ${agent.apiPort}, health port ${agent.healthPort}`);
+  // Start-up's garbage out of the committed heap, seconds after READY=1 when the start's background work (the
+  // interpreter probe, the first Kit-Manager connect) has usually ended: /health and READY=1 never wait for it.
+  const unsettle = settleHeapLater(HEAP_SETTLE.afterMs, HEAP_SETTLE.gapMs, (r) => log.debug({ ...r, gcMs: Math.round(r.gcMs) }, 'heap settled after start'));
   const code = await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
+      unsettle();
       systemd.stopping();
       const hard = setTimeout(() => { log.error('stop took too long; exiting'); resolve(1); }, 15_000);
       hard.unref();

@@ -27,7 +27,12 @@ t.test('install, reinstall, uninstall under a DESTDIR', async (t) => {
   const unit = path.join(dest, 'etc/systemd/system/sdv-agent.service');
   const conf = path.join(dest, 'etc/sdv-agent/config.yaml');
   t.ok(fs.statSync(bin).mode & 0o111, 'binary is executable');
-  t.match(fs.readFileSync(unit, 'utf8'), /^ExecStart=\/usr\/bin\/python3 -I -S -c "[^"]+" \/opt\/sdv\/bin\/sdv-agent --config \/etc\/sdv-agent\/config.yaml$/m, 'unit points at the prefix (behind the launcher that hands it its notify socket)');
+  t.match(fs.readFileSync(unit, 'utf8'), /^ExecStart=\/usr\/bin\/python3 -I -S -c "[^"]+" \/opt\/sdv\/bin\/sdv-agent --config \/etc\/sdv-agent\/config.yaml (?:"--node-options=[^"]+"|--node-options=\S+)$/m, 'unit points at the prefix (behind the launcher that hands it its notify socket)');
+  // The unit runs the binary with the heap the binary carries as its default (scripts/build-sea.mjs): one source.
+  const heap = JSON.parse(fs.readFileSync(path.join(ROOT, 'scripts', 'heap-flags.json'), 'utf8')) as { maxOldSpaceSizeMB: number; maxSemiSpaceSizeMB: number | null };
+  const flags = [`--max-old-space-size=${heap.maxOldSpaceSizeMB}`, ...(heap.maxSemiSpaceSizeMB ? [`--max-semi-space-size=${heap.maxSemiSpaceSizeMB}`] : [])];
+  const inUnit = / (?:"--node-options=([^"]+)"|--node-options=(\S+))$/m.exec(fs.readFileSync(unit, 'utf8'));
+  t.equal(inUnit?.[1] ?? inUnit?.[2], flags.join(' '), 'the unit\'s heap flags are scripts/heap-flags.json\'s');
   t.notMatch(fs.readFileSync(unit, 'utf8'), /\/usr\/local\/bin/, 'nothing of the default prefix is left');
   t.equal(fs.readFileSync(conf, 'utf8'), fs.readFileSync(path.join(ROOT, 'config.example.yaml'), 'utf8'), 'config from the example');
   t.equal(fs.statSync(conf).mode & 0o777, 0o640, 'config not world-readable (may hold tokens)');

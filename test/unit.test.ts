@@ -7,6 +7,7 @@ import './unit/child-env';
 import './unit/fsutil';
 import './unit/core-backoff';
 import './unit/core-clock';
+import './unit/core-heap';
 import './unit/kit-wire';
 import './unit/send-bound';
 import './unit/mqtt-units';

@@ -20,7 +20,7 @@ apt_need() {
 fresh_binary() {
   local bin="$root/dist/sdv-agent-linux-x64"
   if [ ! -x "$bin" ] || [ -n "$(find "$root/src" "$root/proto" "$root/resources" "$root/package-lock.json" \
-      "$root/scripts/build-binary.sh" "$root/scripts/build-sea.mjs" -newer "$bin" -print -quit)" ]; then
+      "$root/scripts/build-binary.sh" "$root/scripts/build-sea.mjs" "$root/scripts/heap-flags.json" -newer "$bin" -print -quit)" ]; then
     "$root/scripts/build-binary.sh" --arch x64 2> >(grep -v "Can't find string offset" >&2) >&2
   fi
   echo "$bin"

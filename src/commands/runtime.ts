@@ -1,4 +1,5 @@
 // Commands about the agent itself: ping, get_runtime_info.
+import { getHeapStatistics } from 'node:v8';
 import { CAPABILITIES } from '../capabilities';
 import { uptimeS, type Parts } from '../parts';
 import type { Frame } from '../core/frame';
@@ -18,8 +19,12 @@ export function runtimeInfo(parts: Parts): Frame {
     node: process.version,
     pid: process.pid,
     rssBytes: mem.rss,
-    // The V8 heap and what it holds outside (Buffers), beside rssBytes: where the agent's own memory is.
-    memory: { heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers },
+    // The V8 heap and what it holds outside (Buffers), beside rssBytes: where the agent's own memory is; and the heap's
+    // limit, which the binary and the unit set for a box (docs/operations.md, "Heap limit") and a check reads back.
+    memory: {
+      heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers,
+      heapSizeLimitBytes: getHeapStatistics().heap_size_limit,
+    },
     kitManagerConnected: status.kitManager.connected,
     kuksaConnected: status.kuksa.connected,
     kuksa: { mode: status.kuksa.mode, address: status.kuksa.address, api: status.kuksa.api },

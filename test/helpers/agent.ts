@@ -89,17 +89,21 @@ export interface StartOptions {
   bundle?: string;
   /** An executable started instead of node + bundle (the single binary, in benchmarks). */
   executable?: string;
+  /**
+   * Node/V8 flags for the agent (a benchmark's A/B of a flag): node's own arguments before the bundle, or the single
+   * binary's `--node-options=` (it reads no NODE_OPTIONS: scripts/build-sea.mjs). Not through env: startAgent takes
+   * NODE_OPTIONS out (uninstrumented).
+   */
+  nodeOptions?: string;
 }
 
 /**
  * The agent's command line as it runs on a box, without the test runner's instrumentation: tap's processinfo puts an
  * --import of its own into NODE_OPTIONS of every process a test starts, which costs an agent about 0.45 s more CPU at
  * each start (0.3 → 0.75 s for `--print-config`) and a module-loader thread beside it. env takes it out before node
- * starts; env execs in place, so the pid is the agent's. NODE_OPTIONS the caller asks for itself (a benchmark's A/B of
- * a V8 flag, BENCH_AGENT_NODE_OPTIONS) are set again after the removal.
+ * starts; env execs in place, so the pid is the agent's. Flags a caller wants go as arguments (StartOptions.nodeOptions).
  */
-export const uninstrumented = (argv: string[], nodeOptions?: string): string[] =>
-  ['/usr/bin/env', '-u', 'NODE_OPTIONS', ...(nodeOptions ? [`NODE_OPTIONS=${nodeOptions}`] : []), ...argv];
+export const uninstrumented = (argv: string[]): string[] => ['/usr/bin/env', '-u', 'NODE_OPTIONS', ...argv];
 
 /**
  * Starts an agent with ports 0, a private dataDir and kuksa.serve off unless the test asks. Its stop (and the removal
@@ -121,7 +125,10 @@ export async function startAgent(scope: Scope, opts: StartOptions = {}): Promise
   const config = deepMerge(base, opts.config ?? {});
   const configFile = path.join(dir, 'config.yaml');
   fs.writeFileSync(configFile, stringify(config));
-  const argv = uninstrumented(opts.executable ? [opts.executable] : [process.execPath, opts.bundle ?? AGENT_JS], opts.env?.NODE_OPTIONS);
+  const flags = opts.nodeOptions?.split(/\s+/).filter(Boolean) ?? [];
+  const argv = uninstrumented(opts.executable
+    ? [opts.executable, ...(flags.length ? [`--node-options=${flags.join(' ')}`] : [])]
+    : [process.execPath, ...flags, opts.bundle ?? AGENT_JS]);
   const proc = trackChild(spawn(argv[0]!, [...argv.slice(1), '--config', configFile], {
     env: { ...process.env, SDV_AGENT_CONFIG: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -177,6 +177,16 @@ if (!rootfs || !fs.existsSync(path.join(rootfs, 'usr/lib/systemd/systemd'))) {
       t.ok(m && Number(m[1]) <= 2.0, `exposure ${m?.[1]} (${sec.stdout.trim().split('\n').at(-1)})`);
     });
 
+    t.test('the agent runs with the V8 heap limit the unit sets (scripts/heap-flags.json), not the box\'s', async (t) => {
+      const heap = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'scripts', 'heap-flags.json'), 'utf8')) as { maxOldSpaceSizeMB: number; maxSemiSpaceSizeMB: number | null };
+      const info = box.call({ type: 'get_runtime_info' }) as { memory?: { heapSizeLimitBytes?: number } };
+      const limitMB = (info.memory?.heapSizeLimitBytes ?? NaN) / 1048576;
+      // old generation + young (3 semi-spaces); without a semi-space flag V8 sizes the young generation itself
+      const semi = heap.maxSemiSpaceSizeMB;
+      if (semi) t.equal(limitMB, heap.maxOldSpaceSizeMB + 3 * semi, `heap limit ${limitMB} MB`);
+      else t.ok(limitMB >= heap.maxOldSpaceSizeMB && limitMB <= heap.maxOldSpaceSizeMB + 256, `heap limit ${limitMB} MB`);
+    });
+
     t.test('apps deployed through the local API run inside the unit', async (t) => {
       t.match(box.call({ type: 'deploy_request', prototype: { id: 'keeper', type: 'python', code: KEEPER, config: { autoStart: true } } }), { appId: 'VEA-keeper', status: 'running' }, 'deployed and started');
       await box.output('VEA-keeper', 'keeper up');
