@@ -4,7 +4,7 @@ import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, tmpDir } from './helpers/agent';
+import { BOX_HEAP_FLAGS, ROOT, tmpDir } from './helpers/agent';
 import { buildWheel } from './helpers/wheel';
 
 const SCRIPT = path.join(ROOT, 'scripts', 'install.sh');
@@ -29,8 +29,7 @@ t.test('install, reinstall, uninstall under a DESTDIR', async (t) => {
   t.ok(fs.statSync(bin).mode & 0o111, 'binary is executable');
   t.match(fs.readFileSync(unit, 'utf8'), /^ExecStart=\/usr\/bin\/python3 -I -S -c "[^"]+" \/opt\/sdv\/bin\/sdv-agent --config \/etc\/sdv-agent\/config.yaml (?:"--node-options=[^"]+"|--node-options=\S+)$/m, 'unit points at the prefix (behind the launcher that hands it its notify socket)');
   // The unit runs the binary with the heap the binary carries as its default (scripts/build-sea.mjs): one source.
-  const heap = JSON.parse(fs.readFileSync(path.join(ROOT, 'scripts', 'heap-flags.json'), 'utf8')) as { maxOldSpaceSizeMB: number; maxSemiSpaceSizeMB: number | null };
-  const flags = [`--max-old-space-size=${heap.maxOldSpaceSizeMB}`, ...(heap.maxSemiSpaceSizeMB ? [`--max-semi-space-size=${heap.maxSemiSpaceSizeMB}`] : [])];
+  const flags = BOX_HEAP_FLAGS;
   const inUnit = / (?:"--node-options=([^"]+)"|--node-options=(\S+))$/m.exec(fs.readFileSync(unit, 'utf8'));
   t.equal(inUnit?.[1] ?? inUnit?.[2], flags.join(' '), 'the unit\'s heap flags are scripts/heap-flags.json\'s');
   t.notMatch(fs.readFileSync(unit, 'utf8'), /\/usr\/local\/bin/, 'nothing of the default prefix is left');

@@ -97,6 +97,12 @@ export interface StartOptions {
   nodeOptions?: string;
 }
 
+/** The V8 heap flags of a box (scripts/heap-flags.json: the binary's execArgv and the unit's --node-options). */
+export const BOX_HEAP_FLAGS: readonly string[] = (() => {
+  const heap = JSON.parse(fs.readFileSync(path.join(ROOT, 'scripts', 'heap-flags.json'), 'utf8')) as { maxOldSpaceSizeMB: number; maxSemiSpaceSizeMB: number | null };
+  return [`--max-old-space-size=${heap.maxOldSpaceSizeMB}`, ...(heap.maxSemiSpaceSizeMB ? [`--max-semi-space-size=${heap.maxSemiSpaceSizeMB}`] : [])];
+})();
+
 /**
  * The agent's command line as it runs on a box, without the test runner's instrumentation: tap's processinfo puts an
  * --import of its own into NODE_OPTIONS of every process a test starts, which costs an agent about 0.45 s more CPU at
@@ -126,9 +132,11 @@ export async function startAgent(scope: Scope, opts: StartOptions = {}): Promise
   const configFile = path.join(dir, 'config.yaml');
   fs.writeFileSync(configFile, stringify(config));
   const flags = opts.nodeOptions?.split(/\s+/).filter(Boolean) ?? [];
+  // The bundle runs with the heap a box gives the agent (the binary carries the same flags): a test whose agent needs
+  // more than a box allows fails here, not on a box.
   const argv = uninstrumented(opts.executable
     ? [opts.executable, ...(flags.length ? [`--node-options=${flags.join(' ')}`] : [])]
-    : [process.execPath, ...flags, opts.bundle ?? AGENT_JS]);
+    : [process.execPath, ...BOX_HEAP_FLAGS, ...flags, opts.bundle ?? AGENT_JS]);
   const proc = trackChild(spawn(argv[0]!, [...argv.slice(1), '--config', configFile], {
     env: { ...process.env, SDV_AGENT_CONFIG: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
