@@ -4,7 +4,8 @@
 // writes <dir>/sdv-agent-sea.js (src/sea-main.ts bundled WITH node-pty's JavaScript, whose native require is
 // redirected to src/sea.ts because a SEA's require() only loads built-in modules), <dir>/manifest.json (asset key →
 // sha256, checked by src/sea.ts before use) and <dir>/sea-config.json listing every asset: the addon and all files
-// under proto/ and resources/ (enumerated now, so files other areas add travel along without editing this script).
+// under resources/ (enumerated now, so files other areas add travel along without editing this script). The protos
+// are in the bundle itself (src/signals/proto-descriptors.json).
 // The normal dist/sdv-agent.js (scripts/build.mjs, node-pty external) is not touched.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
@@ -75,7 +76,7 @@ function walk(dir) {
 }
 
 const assets = { 'native/pty.node': addon };
-for (const top of ['proto', 'resources']) {
+for (const top of ['resources']) {
   for (const file of walk(path.join(root, top))) assets[`res/${path.relative(root, file).split(path.sep).join('/')}`] = file;
 }
 const files = {};

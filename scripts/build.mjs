@@ -22,12 +22,14 @@ function newest(dir) {
 }
 
 if (process.argv.includes('--if-stale') && fs.existsSync(out)) {
-  const src = Math.max(newest(path.join(root, 'src')), fs.statSync(path.join(root, 'package.json')).mtimeMs);
+  const src = Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'proto')), fs.statSync(path.join(root, 'package.json')).mtimeMs);
   if (fs.statSync(out).mtimeMs >= src) process.exit(0);
 }
 
 const t0 = Date.now();
 const check = !process.argv.includes('--no-check');
+// The protos as JSON the bundle embeds (src/signals/protos.ts says why); rewritten only when proto/ changed.
+execFileSync(process.execPath, [path.join(root, 'scripts', 'gen-protos.mjs')], { stdio: 'inherit' });
 // Said before the work: a first build (the type-check above all) can take most of a minute on a small box.
 process.stderr.write(`building ${path.relative(root, out)} (${check ? 'type-check and bundle' : 'bundle'}) …\n`);
 if (check) {

@@ -1,6 +1,6 @@
 // Single-binary bootstrap. When the agent runs as a Node single-executable application (SEA, built by
 // scripts/build-binary.sh) nothing but the binary is on disk: node-pty's native addon and the files the agent reads
-// at run time (proto/, resources/) travel inside as SEA assets. They are written once to a per-version cache folder,
+// at run time (resources/) travel inside as SEA assets. They are written once to a per-version cache folder,
 // verified against the SHA-256 recorded at build time on every start (a tampered or half-written file is replaced,
 // never loaded), and then used from there: the addon through process.dlopen, the rest via setResourceRoot().
 //

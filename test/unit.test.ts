@@ -16,6 +16,7 @@ import './unit/sdv-query';
 import './unit/signal-failure';
 import './unit/signals-units';
 import './unit/kuksa-v2-proto';
+import './unit/protos';
 import './unit/signals-sampling';
 import './unit/no-shell';
 import './unit/project-tree';
