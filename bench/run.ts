@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Skip, machine, round, runScope } from './lib';
+import { BINARY, Skip, machine, round, runScope } from './lib';
 import { SCENARIOS, type Metrics } from './scenarios';
 
 interface Aggregate { median: number; min: number; max: number; runs: number }
@@ -36,6 +36,13 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: setting up the test peers for ${needPeers.join(', ')} (scripts/test-peers.sh) …\n`);
     const r = spawnSync('bash', [path.join(__dirname, '..', 'scripts', 'test-peers.sh')], { stdio: ['ignore', 2, 2] });
     if (r.status !== 0) { console.error('bench: scripts/test-peers.sh failed (above): the scenarios that need its peers cannot run'); process.exit(1); }
+  }
+  // The single binary some scenarios measure beside the bundle: a fresh clone has none, so it is built (what
+  // scripts/build-binary.sh builds for this machine); BENCH_BINARY names another build and is taken as it is.
+  if (selected.some((x) => x.binary) && !process.env.BENCH_BINARY && !fs.existsSync(BINARY)) {
+    process.stderr.write(`bench: building ${path.relative(process.cwd(), BINARY)} for ${selected.filter((x) => x.binary).map((x) => x.name).join(', ')} (scripts/build-binary.sh) …\n`);
+    const r = spawnSync('bash', [path.join(__dirname, '..', 'scripts', 'build-binary.sh'), '--arch', process.arch === 'arm64' ? 'arm64' : 'x64'], { stdio: ['ignore', 2, 2] });
+    if (r.status !== 0) { console.error('bench: scripts/build-binary.sh failed (above): the binary cannot be measured'); process.exit(1); }
   }
   const runsOverride = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : undefined;
   const started = Date.now();

@@ -26,6 +26,8 @@ export interface Scenario {
   name: string; runs: number; warmup: boolean; about: string; run(): Promise<Metrics>;
   /** Drives the real peers scripts/test-peers.sh sets up (the SDK, the peer venv, mosquitto, the compilers). */
   peers?: true;
+  /** Measures the single binary beside the bundle (built first when it is missing and BENCH_BINARY names none). */
+  binary?: true;
 }
 
 const envNum = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -132,7 +134,7 @@ async function idleFootprint(prefix: string, node: string, agentArgv: string[], 
 }
 
 const footprint: Scenario = {
-  name: 'footprint', runs: 1, warmup: false,
+  name: 'footprint', runs: 1, warmup: false, binary: true,
   about: 'idle memory after BENCH_IDLE_S (30) s of the standalone agent serving embedded kuksa.val (js on this Node, the binary on its own Node): RSS, PSS, anonymous, file-backed, V8 heap; beside a bare node and the dependency floor of the same Node version',
   async run() {
     const idleS = envNum('BENCH_IDLE_S', 30);
@@ -197,7 +199,7 @@ async function startupFloor(): Promise<string> {
 }
 
 const startup: Scenario = {
-  name: 'startup', runs: 3, warmup: true,
+  name: 'startup', runs: 3, warmup: true, binary: true,
   about: 'spawn → first /health 200 (agent js, binary; first start and restart) beside spawn → exit of `node -e 0` and of the bundled dependency floor (this Node, and the binary\'s own Node version)',
   async run() {
     const floor = await startupFloor();
@@ -492,7 +494,7 @@ const latency: Scenario = {
 
 // ---------------------------------------------------------------------------------------------- scale
 const scale: Scenario = {
-  name: 'scale', runs: 1, warmup: false,
+  name: 'scale', runs: 1, warmup: false, binary: true,
   about: '50 apps × 20 lines/s, 20 console subscribers (each to all 50 apps), 100 signal subscribers (10 signals at 10 Hz): agent CPU %, RSS, lines lost; the bundle, then the binary (its metrics named binary…)',
   async run() {
     const m = await scaleRun();
