@@ -11,6 +11,14 @@ import type { SignalMeta } from '../vss';
 
 export { asStatus, fail, S, type Obj } from './status';
 
+/** Shuts a server down: its sessions close once their calls end, and are cut after graceMs. */
+export function shutdownServer(server: grpc.Server, graceMs = 2000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
+    server.tryShutdown(() => { clearTimeout(t); resolve(); });
+  });
+}
+
 const UNAUTHENTICATED = 'authorization: a valid "Bearer <token>" is required';
 
 type ServerStream = grpc.ServerWritableStream<Obj, Obj> | grpc.ServerDuplexStream<Obj, Obj>;

@@ -15,7 +15,7 @@ import type { Config } from '../../config';
 import type { Logger } from '../../log';
 import type { Broker } from '../broker';
 import type { SignalStore } from '../embedded';
-import { fail, GrpcContext, S, type Obj } from './base';
+import { fail, GrpcContext, S, shutdownServer, type Obj } from './base';
 import { checkEntries, SERVER_OPTIONS } from './limits';
 import { channelOptions, credentials, type ClientOptions } from '../kuksa-client';
 import { kuksaServices } from '../protos';
@@ -77,7 +77,7 @@ export class SdvBridge {
     this.server = null;
     if (!s) return;
     this.ctx.endAll();
-    await new Promise<void>((resolve) => { const t = setTimeout(() => { s.forceShutdown(); resolve(); }, 2000); s.tryShutdown(() => { clearTimeout(t); resolve(); }); });
+    await shutdownServer(s);
   }
 
   private handlers(): grpc.UntypedServiceImplementation {

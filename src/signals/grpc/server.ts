@@ -4,8 +4,8 @@
 // val-v1.ts, val-v2.ts and sdv-v1.ts; what they share in base.ts; their bounds in limits.ts.
 //
 // This half only listens. grpc-js, the protos and the handlers (services.ts) are loaded when the first client
-// connects: a box where no gRPC client runs never pays for them (issue 30: about 5 MB and 150 ms of start-up), and
-// the first client waits once for the load (bench "grpc-first-call"). The port is bound at start either way, so a
+// connects: a box where no gRPC client runs never pays for them (issue 30; bench/README.md, "Loaded on first use"), and
+// the first client waits once for the load (`npm run bench -- first-use`). The port is bound at start either way, so a
 // taken port is still said at start.
 import net = require('node:net');
 import type { Logger } from '../../log';

@@ -5,7 +5,7 @@
 import type * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { SignalStore } from '../embedded';
-import { GrpcContext } from './base';
+import { GrpcContext, shutdownServer } from './base';
 import { SERVER_OPTIONS } from './limits';
 import { sdvBroker, sdvCollector } from './sdv-v1';
 import { valV1 } from './val-v1';
@@ -37,10 +37,7 @@ export function loadServer(store: SignalStore, opts: ServedApis): LoadedServer {
     inject: (socket) => injector.injectConnection(socket),
     stop: async () => {
       ctx.endAll();
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
-        server.tryShutdown(() => { clearTimeout(t); resolve(); });
-      });
+      await shutdownServer(server);
     },
   };
 }
