@@ -89,7 +89,9 @@ t.test('an https health check (self-signed certificate) is probed over TLS', asy
   const agent = await startAgent(t, { config: { apps: { stopGraceMs: 500 } } });
   const c = await ApiClient.connect(agent.apiUrl);
   t.teardown(() => c.close());
-  const healthCheck = { http: `https://127.0.0.1:${port}/`, intervalMs: 5000, timeoutMs: 5000, failures: 1, startPeriodMs: 0 };
+  // A busy box decides nothing here: a slow probe before the first answer falls in the start period (ended by a
+  // success), and each probe has the whole interval to answer.
+  const healthCheck = { http: `https://127.0.0.1:${port}/`, intervalMs: 10_000, timeoutMs: 10_000, failures: 1, startPeriodMs: 600_000 };
   const dep = await c.request({ type: 'deploy_request', prototype: { id: 'hcs', name: 'Hcs', type: 'python', code: 'import time\nwhile True: time.sleep(1)', config: { restartPolicy: 'never', healthCheck } } });
   t.match(dep, { status: 'installed' });
   c.send({ type: 'console_subscribe', id: 'sub', appId: 'VEA-hcs' });
