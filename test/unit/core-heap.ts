@@ -12,6 +12,9 @@ t.test('core/heap: settleHeapLater', async (t) => {
   for (let i = 0; i < 200_000; i++) junk.push({ i, s: `x${i}`, a: [i, i] });
   junk = null;
   const usedBefore = process.memoryUsage().heapUsed;
+  // The settle's timers keep no process alive (by design); this one keeps the test's until they have run.
+  const keep = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(keep));
   const settled = await new Promise<HeapSettled>((resolve) => settleHeapLater(10, 10, resolve));
   t.ok(settled.gcMs > 0, `two collections ran (${settled.gcMs.toFixed(1)} ms)`);
   t.ok(process.memoryUsage().heapUsed < usedBefore, 'the heap in use is smaller after them');
