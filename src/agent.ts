@@ -53,6 +53,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     const status: StatusBoard = {
       kitManager: { configured: config.kitManager.url !== '', connected: false, url: maskUrl(config.kitManager.url), droppedReplies: 0 },
       kuksa: { mode: config.kuksa.mode, connected: config.kuksa.mode === 'embedded', address: config.kuksa.address, api: config.kuksa.api },
+      localApi: { clients: 0 },
     };
     const runtime = { runtimeId, kitId: config.runtime.kitId, name: config.runtime.name, version: VERSION, startedAt: Date.now(), notices: [] as string[] };
     const notices = runtime.notices;

@@ -69,12 +69,13 @@ t.test('pause halts output, resume continues; stop kills a grandchild; impossibl
   await subscribe(c, 'VEA-ticker');
   t.match(await c.request({ type: 'pause_app', appId: 'VEA-ticker' }), { type: 'error', code: 'CONFLICT' }, 'cannot pause an app that is not running');
   await c.request({ type: 'run_app', appId: 'VEA-ticker' });
-  t.match(await c.request({ type: 'run_app', appId: 'VEA-ticker' }), { type: 'error', code: 'CONFLICT' }, 'cannot run twice');
+  t.match(await c.request({ type: 'run_app', appId: 'VEA-ticker' }), { type: 'run_app-response', status: 'running' }, 'run of a running app: what was asked holds, not an error');
   const childLine = await c.waitFor((f) => f.type === 'console_output' && String(f.output).startsWith('child '));
   const grandchild = Number(String(childLine.output).split(' ')[1]);
   t.ok(alive(grandchild), 'grandchild runs');
   await c.waitFor((f) => f.type === 'console_output' && f.output === 'tick 5');
   t.match(await c.request({ type: 'pause_app', appId: 'VEA-ticker' }), { status: 'paused' });
+  t.match(await c.request({ type: 'run_app', appId: 'VEA-ticker' }), { type: 'error', code: 'CONFLICT', error: /paused: resume_app/ }, 'run of a paused app says resume_app');
   // Lines printed just before the pause may still be on their way: wait until the output has settled, then see that
   // it stays settled (a running ticker prints every 50 ms and never settles).
   let n1 = -1;

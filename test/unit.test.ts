@@ -21,6 +21,7 @@ import './unit/signals-sampling';
 import './unit/no-shell';
 import './unit/project-tree';
 import './unit/python-project';
+import './unit/python-syntax-check';
 import './unit/cpp-values';
 import './unit/python-model-root';
 import './unit/kit-frame-cap';

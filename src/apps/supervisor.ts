@@ -175,7 +175,9 @@ export class AppSupervisor {
     const inst = this.mustGet(appId);
     return serial(inst, async () => {
       const s = inst.rec.status;
-      if (s === 'running' || s === 'paused' || s === 'starting' || s === 'waiting') throw conflict(`app ${appId} is already ${s}`);
+      // Already what was asked for: not an error (as `systemctl start` of a running unit); the reply's status says it.
+      if (s === 'running' || s === 'starting' || s === 'waiting') return inst.rec;
+      if (s === 'paused') throw conflict(`app ${appId} is paused: resume_app continues it`);
       if (s === 'installing' || s === 'uninstalling') throw conflict(`app ${appId} is ${s}`);
       this.registry.intend(inst.rec, 'running', `app ${appId} was not started`);
       inst.history = freshHistory();

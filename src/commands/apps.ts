@@ -16,6 +16,7 @@ import { parseDependsOn } from '../apps/start-order';
 import { projectLine, readPythonProject, stagePythonProject } from '../python/project';
 import { ProjectRefused, type ProjectTree } from '../user-code/project-tree';
 import { removeUserTree } from '../user-code/user-files';
+import { checkLanguage, codeId, oneStepReply, refuseUncompilable, startsOnDeploy } from './deploy-one-step';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_ENV = 100;
@@ -30,11 +31,15 @@ function sanitiseId(raw: string, key: string): string {
   return id;
 }
 
-/** appId of a request: must name an app id exactly (no sanitising: a wrong id is an error, not a guess). */
-function appIdOf(body: Frame): string {
+/**
+ * appId of a request: an app id exactly (no sanitising: a wrong id is an error, not a guess), or the prototype id it
+ * was deployed from ("A" for "VEA-A", as clients of the seed's origin project name apps) when no app has that id.
+ */
+function appIdOf(body: Frame, has?: (id: string) => boolean): string {
   const raw = str(body, 'appId', { max: 256 });
   if (raw.includes('\0') || raw.includes('/') || raw.includes('\\') || raw.includes('..')) throw badRequest(`appId: must not contain NUL, '/', '\\' or '..'`);
   if (!isSafeId(raw)) throw badRequest('appId: expected 1 to 64 characters of [A-Za-z0-9._-]');
+  if (has && !raw.startsWith('VEA-') && !has(raw) && has(`VEA-${raw}`)) return `VEA-${raw}`;
   return raw;
 }
 
@@ -88,16 +93,18 @@ function parseConfig(kind: AppKind, cfg: Frame, hasCode: boolean, parts: Parts):
 
 /**
  * The flat deploy form some local clients send: code, name and the app's id at the top level instead of inside
- * `prototype`. `type` at the top level is the message's own name, so the app type is `appType` there.
+ * `prototype`. `type` at the top level is the message's own name, so the app type is `appType` there. Without a name
+ * or an id the app is named after its code (deploy-one-step.ts codeId).
  */
 function flatPrototype(body: Frame): Frame {
-  const id = body.appId ?? body.prototypeId ?? body.prototype_id ?? body.name;
-  if (id === undefined || id === null) throw badRequest('prototype: required (or the flat form: code, name and optionally appId at the top level)');
+  const id = body.appId ?? body.prototypeId ?? body.prototype_id ?? body.name ?? (typeof body.code === 'string' ? codeId(body.code) : undefined);
+  if (id === undefined || id === null) throw badRequest('prototype: required (or the flat form: code, and optionally name and appId, at the top level)');
   return { id, name: body.name, type: body.appType ?? body.app_type ?? 'python', code: body.code, config: body.config };
 }
 
 export function parseDeploy(parts: Parts, body: Frame): DeploySpec {
   const proto = body.prototype === undefined || body.prototype === null ? flatPrototype(body) : obj(body, 'prototype')!;
+  if (startsOnDeploy(body)) checkLanguage(body);
   const rawId = proto.id;
   if (typeof rawId !== 'string' && typeof rawId !== 'number') throw badRequest('prototype.id: required, expected a string');
   const prototypeId = sanitiseId(String(rawId), 'prototype.id');
@@ -108,13 +115,15 @@ export function parseDeploy(parts: Parts, body: Frame): DeploySpec {
   const kind = kindOf(type);
   const name = proto.name === undefined || proto.name === null ? prototypeId : str(proto, 'name', { max: 256 });
   let code: string | undefined;
-  if (proto.code !== undefined && proto.code !== null) {
-    if (typeof proto.code !== 'string') throw badRequest(`prototype.code: expected a string, got ${typeName(proto.code)}`);
+  // The code inside the prototype, else the frontend's place for it: the top level beside the prototype.
+  const given = proto.code ?? body.code;
+  if (given !== undefined && given !== null) {
+    if (typeof given !== 'string') throw badRequest(`prototype.code: expected a string, got ${typeName(given)}`);
     const max = parts.config.apps.maxCodeBytes;
-    if (proto.code.length > max * (kind.code === 'executable' ? 4 / 3 + 0.01 : 1) || Buffer.byteLength(proto.code) > max * 2) {
+    if (given.length > max * (kind.code === 'executable' ? 4 / 3 + 0.01 : 1) || Buffer.byteLength(given) > max * 2) {
       throw new CommandError('LIMIT', `prototype.code: larger than ${max} bytes (apps.maxCodeBytes)`);
     }
-    code = proto.code;
+    code = given;
     if (kind.code === 'executable') {
       if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(code)) throw badRequest('prototype.code: a binary app\'s code must be the executable in base64');
       if (Buffer.from(code, 'base64').length > max) throw new CommandError('LIMIT', `prototype.code: larger than ${max} bytes (apps.maxCodeBytes)`);
@@ -132,8 +141,9 @@ const reply = (rec: AppRecord): Frame => ({ appId: rec.id, status: rec.status, .
 
 const lifecycle = (op: 'run' | 'stop' | 'pause' | 'resume' | 'uninstall'): Command => ({
   handler: async (ctx: CommandContext, req: CommandRequest) => {
-    const rec = await ctx.parts.apps[op](appIdOf(req.body));
-    return op === 'uninstall' ? { appId: rec.id, status: 'uninstalled' } : reply(rec);
+    const rec = await ctx.parts.apps[op](appIdOf(req.body, (id) => ctx.parts.apps.has(id)));
+    const r = op === 'uninstall' ? { appId: rec.id, status: 'uninstalled' } : reply(rec);
+    return { ...r, result: r }; // also under `result`, where the seed's origin project's clients read it
   },
 });
 
@@ -141,11 +151,14 @@ export const appCommands: Record<string, Command> = {
   deploy_request: {
     handler: async (ctx, req) => {
       const spec = parseDeploy(ctx.parts, req.body);
+      const oneStep = startsOnDeploy(req.body);
+      if (oneStep) await refuseUncompilable(ctx.parts, spec);
       // Progress for the requester itself (console subscribers get app_status pushes): installing, then the reply.
       ctx.emit({ type: 'deploy_request-progress', appId: spec.appId, status: 'installing' });
-      const rec = await deployPrototype(ctx.parts, spec, (line) => ctx.emit({ type: 'deploy_request-progress', appId: spec.appId, status: 'installing', line }));
+      const rec = await deployPrototype(ctx.parts, oneStep ? { ...spec, autoStart: true } : spec, (line) => ctx.emit({ type: 'deploy_request-progress', appId: spec.appId, status: 'installing', line }));
       // executionId names the app in console_output frames: clients that follow those key on it.
-      return { ...reply(rec), executionId: rec.id, name: rec.name, appType: rec.type };
+      const installed = { ...reply(rec), executionId: rec.id, name: rec.name, appType: rec.type };
+      return oneStep ? oneStepReply(installed, rec) : installed;
     },
   },
   run_app: lifecycle('run'),
@@ -153,6 +166,16 @@ export const appCommands: Record<string, Command> = {
   pause_app: lifecycle('pause'),
   resume_app: lifecycle('resume'),
   uninstall_app: lifecycle('uninstall'),
+  // One app's entry of list_deployed_apps as `result` (the seed's origin project asks this way), its status beside it.
+  get_app_status: {
+    handler: (ctx, req) => {
+      const sup = ctx.parts.apps;
+      const appId = sup.get(appIdOf(req.body, (id) => sup.has(id))).id; // NOT_FOUND when there is none
+      const entry = sup.list().find((a) => a.id === appId)!;
+      // Not spread: the entry's own `id` and `type` would take the reply's places.
+      return { appId, status: entry.status, exitCode: entry.exitCode, appType: entry.type, name: entry.name, result: entry };
+    },
+  },
   list_deployed_apps: {
     handler: (ctx) => {
       const sup = ctx.parts.apps;
@@ -164,7 +187,7 @@ export const appCommands: Record<string, Command> = {
   console_subscribe: {
     responseType: 'console_subscribed',
     handler: (ctx, req) => {
-      const appId = appIdOf(req.body);
+      const appId = appIdOf(req.body, (id) => ctx.parts.apps.has(id));
       const since = req.body.since === undefined || req.body.since === null ? undefined : int(req.body, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
       const sup = ctx.parts.apps;
       if (!sup.has(appId)) {
@@ -181,7 +204,7 @@ export const appCommands: Record<string, Command> = {
   },
   console_unsubscribe: {
     handler: (ctx, req) => {
-      const appId = appIdOf(req.body);
+      const appId = appIdOf(req.body, (id) => ctx.parts.apps.has(id));
       const sup = ctx.parts.apps;
       if (!sup.has(appId)) return { appId, status: 'not_deployed', unsubscribed: ctx.parts.pendingConsoles.remove(appId, ctx.client.id) };
       const was = sup.console(appId).unsubscribe(ctx.client.id);
@@ -190,7 +213,7 @@ export const appCommands: Record<string, Command> = {
   },
   app_output: {
     handler: (ctx, req) => {
-      const appId = appIdOf(req.body);
+      const appId = appIdOf(req.body, (id) => ctx.parts.apps.has(id));
       const n = int(req.body, 'lines', { min: 1, max: 1_000_000, def: 100 });
       const sup = ctx.parts.apps;
       const lines = sup.console(appId).ring.tail(n).map((l) => ({ seq: l.seq, stream: l.stream, output: l.text, timestamp: new Date(l.ts).toISOString() }));

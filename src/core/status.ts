@@ -4,6 +4,8 @@
 export interface StatusBoard {
   kitManager: { configured: boolean; connected: boolean; url: string; droppedReplies: number; lastLoss?: { reason: string; at: string } | null };
   kuksa: { mode: string; connected: boolean; address: string; api: string; serveError?: string | null };
+  /** Authenticated clients of the local API now. */
+  localApi: { clients: number };
 }
 
 export interface RuntimeState {

@@ -24,8 +24,16 @@ export const kitCommands: Record<string, Command> = {
   ...kitSignalCommands,
   ...kitFileCommands,
   'get-runtime-info': command((ctx) => ({ data: stateReport(ctx.parts) })),
-  // A local client's request for the same report: at the top level and under `result`, like get_runtime_info.
-  report_runtime_state: command((ctx) => { const data = stateReport(ctx.parts); return { ...data, result: data }; }),
+  // A local client's request for the same report: at the top level and under `result`, like get_runtime_info, with
+  // the reply type and the counts the seed's origin project answers it with.
+  report_runtime_state: {
+    responseType: 'runtime_state_response',
+    handler: (ctx) => {
+      const c = ctx.parts.apps.counts();
+      const data = { ...stateReport(ctx.parts), timestamp: new Date().toISOString(), activeConnections: ctx.parts.status.localApi.clients, activeDeployments: c.running + c.paused + c.starting };
+      return { ...data, result: data };
+    },
+  },
 };
 
 /** The agent's runtime info with the runners and subscribers: what get-runtime-info answers. */

@@ -1,0 +1,27 @@
+// Does this Python source compile? Asked of apps.python itself (its grammar is the one the app will run under), as
+// apps.runAs, with the source on stdin: `python -m ast` (Python 3.9+) parses it and never runs a line of it. Used by
+// the one-step deploy (commands/deploy-one-step.ts), whose client is told at once that its code cannot run instead of
+// being told "started" about an app that dies on its first line.
+import { runChild } from '../core/child-runner';
+import { inheritedEnv } from '../user-code/child-env';
+import type { RunAs } from '../user-code/run-as';
+
+const TIMEOUT_MS = 10_000;
+/** The last line of the traceback when the source is what failed (not the interpreter). */
+const COMPILE_ERROR = /^(SyntaxError|IndentationError|TabError|ValueError): .+/;
+
+/**
+ * The compile error of `code` as one line ("SyntaxError: unterminated string literal (detected at line 1)", with the
+ * line when the message has none), or null when it compiles. An interpreter that cannot be started, does not answer or
+ * fails otherwise decides nothing (null): the run itself will say what is wrong with it.
+ */
+export async function pythonSyntaxError(python: string, code: string, runAs: RunAs | null): Promise<string | null> {
+  // The dump of the tree on stdout is not wanted: only its head is kept.
+  const r = await runChild({ file: python, args: ['-I', '-m', 'ast'], env: inheritedEnv(), runAs, input: code, timeoutMs: TIMEOUT_MS, maxKeptBytes: 4096, keep: 'tail' });
+  if (r.exitCode !== 1) return null;
+  const lines = r.stderr.trim().split('\n');
+  const last = lines.pop()?.trim() ?? '';
+  if (!COMPILE_ERROR.test(last)) return null;
+  const at = lines.map((l) => /^\s*File "<stdin>", line (\d+)/.exec(l)).filter((m) => m !== null).pop();
+  return (at && !/line \d+/.test(last) ? `${last} (line ${at[1]})` : last).slice(0, 500);
+}
