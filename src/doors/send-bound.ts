@@ -68,6 +68,7 @@ export class SendBound {
 
   /** Hands one text frame to ws; it counts as unsent until it is written out. The caller checks overflow() first. */
   send(text: string): void {
+    this.coalesce();
     this.frames++;
     try { this.ws.send(text, this.written); } catch { this.frames--; /* not open yet: nothing queued */ }
     this.checkCongestion();
@@ -90,6 +91,24 @@ export class SendBound {
     if (before === 0 && this.holds.size > 0) this.ws.pause();
     else if (before > 0 && this.holds.size === 0) this.ws.resume();
   }
+
+  /**
+   * The frames sent within one turn of the event loop leave in one write: the socket is corked at the turn's first
+   * frame and uncorked once the turn's code has run (process.nextTick). A burst (a console's lines of one read of an
+   * app's output, a batch of signal frames) is then one writev instead of a system call per frame: the most of a fast
+   * app's console cost per line (bench/README.md, "Console: one write per turn").
+   */
+  private coalesce(): void {
+    if (this.corked) return;
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!socket) return;
+    socket.cork();
+    this.corked = true;
+    process.nextTick(this.uncork, socket);
+  }
+
+  private corked = false;
+  private readonly uncork = (socket: { uncork(): void }): void => { this.corked = false; socket.uncork(); };
 
   private checkCongestion(): void {
     if (!this.holds.has(CONGESTED) && this.congested()) this.hold(CONGESTED, true);

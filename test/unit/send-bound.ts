@@ -1,11 +1,15 @@
-// src/doors/send-bound.ts on a real WebSocket pair on loopback: frames count as unsent until ws's write callback (never
-// called in the same tick, so a burst is counted whole), congestion holds reading and half drained releases it, the
-// hard bound, the reasons that hold reading; PongPacer on a manual clock.
+// src/doors/send-bound.ts on a real WebSocket pair on loopback: the frames of one turn leave in one write; frames
+// count as unsent until ws's write callback (never called in the same tick, so a burst is counted whole), congestion
+// holds reading and half drained releases it, the hard bound, the reasons that hold reading; PongPacer on a manual
+// clock.
 import t, { type Test } from 'tap';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { ManualClock } from '../helpers/manual-clock';
 import { PONG_BURST, PONG_EVERY_MS, PongPacer, SendBound, type SendLimits } from '../../src/doors/send-bound';
+
+/** The server side of each pair, for the tests that read what was sent. */
+const peerOf = new WeakMap<WebSocket, WebSocket>();
 
 async function pair(t: Test): Promise<WebSocket> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -14,6 +18,7 @@ async function pair(t: Test): Promise<WebSocket> {
   const ws = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
   await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
   const p = await peer;
+  peerOf.set(ws, p);
   t.teardown(() => new Promise<void>((r) => { ws.terminate(); p.terminate(); wss.close(() => r()); }));
   return ws;
 }
@@ -38,6 +43,30 @@ t.test('a burst is counted until written; above the soft bound reading is held, 
   t.equal(bound.unsentFrames, 0, 'written out');
   t.notOk(ws.isPaused, 'the peer is read again');
   t.equal(drained, 1, 'the end of the congestion is told once');
+});
+
+t.test('the frames of one turn leave in one write; the next turn\'s in another', async (t) => {
+  const ws = await pair(t);
+  // Node's own stream methods, counted (the socket is ws's, not the project's): one call is one system call's worth.
+  const socket = (ws as unknown as { _socket: { _writev: (...a: unknown[]) => unknown; _write: (...a: unknown[]) => unknown } })._socket;
+  const calls = { writev: 0, write: 0 };
+  const writev = socket._writev.bind(socket);
+  const write = socket._write.bind(socket);
+  socket._writev = (...a) => { calls.writev++; return writev(...a); };
+  socket._write = (...a) => { calls.write++; return write(...a); };
+  const received: string[] = [];
+  peerOf.get(ws)!.on('message', (d) => received.push(String(d)));
+  const bound = new SendBound(ws, { ...LIMITS, softFrames: 1000, hardFrames: 5000 });
+  for (let i = 0; i < 200; i++) bound.send(`line ${i}`);
+  t.equal(calls.writev + calls.write, 0, 'nothing written while the turn runs');
+  await tick();
+  t.equal(calls.writev + calls.write, 1, `200 frames in one write (writev ${calls.writev}, write ${calls.write})`);
+  t.equal(bound.unsentFrames, 0, 'all written out');
+  bound.send('next turn');
+  await tick();
+  t.equal(calls.writev + calls.write, 2, 'the next turn\'s frame in a write of its own');
+  while (received.length < 201) await tick();
+  t.same(received, [...Array.from({ length: 200 }, (_, i) => `line ${i}`), 'next turn'], 'every frame arrives, in order');
 });
 
 t.test('the hard bound says why', async (t) => {
