@@ -96,7 +96,7 @@ export class SendBound {
    * The frames sent within one turn of the event loop leave in one write: the socket is corked at the turn's first
    * frame and uncorked once the turn's code has run (process.nextTick). A burst (a console's lines of one read of an
    * app's output, a batch of signal frames) is then one writev instead of a system call per frame: the most of a fast
-   * app's console cost per line (bench/README.md, "Console: one write per turn").
+   * app's console cost per line (bench/README.md, "One write per turn").
    */
   private coalesce(): void {
     if (this.corked) return;

@@ -1,12 +1,18 @@
 // Does this Python source compile? Asked of apps.python itself (its grammar is the one the app will run under), as
-// apps.runAs, with the source on stdin: `python -m ast` (Python 3.9+) parses it and never runs a line of it. Used by
-// the one-step deploy (commands/deploy-one-step.ts), whose client is told at once that its code cannot run instead of
-// being told "started" about an app that dies on its first line.
+// apps.runAs, with the source on stdin: `python -m ast` (Python 3.9+) parses it and never runs a line of it (the
+// interpreter's `-c` would be shorter, but `-c` is kept to apps/process.ts's one constant wrapper:
+// test/unit/no-shell.ts). Used by the one-step deploy (commands/deploy-one-step.ts), whose client is told at once
+// that its code cannot run instead of being told "started" about an app that dies on its first line.
 import { runChild } from '../core/child-runner';
 import { inheritedEnv } from '../user-code/child-env';
 import type { RunAs } from '../user-code/run-as';
 
 const TIMEOUT_MS = 10_000;
+/**
+ * Larger sources are not checked (the run says what is wrong with them): `-m ast` prints the whole tree, some ten times
+ * the source, and a check should cost a fraction of a second, not seconds.
+ */
+const MAX_CHECKED_BYTES = 512 * 1024;
 /** The last line of the traceback when the source is what failed (not the interpreter). */
 const COMPILE_ERROR = /^(SyntaxError|IndentationError|TabError|ValueError): .+/;
 
@@ -16,7 +22,8 @@ const COMPILE_ERROR = /^(SyntaxError|IndentationError|TabError|ValueError): .+/;
  * fails otherwise decides nothing (null): the run itself will say what is wrong with it.
  */
 export async function pythonSyntaxError(python: string, code: string, runAs: RunAs | null): Promise<string | null> {
-  // The dump of the tree on stdout is not wanted: only its head is kept.
+  if (Buffer.byteLength(code) > MAX_CHECKED_BYTES) return null;
+  // The dump of the tree on stdout is not wanted, the traceback's end on stderr is: the last 4 KiB of each are kept.
   const r = await runChild({ file: python, args: ['-I', '-m', 'ast'], env: inheritedEnv(), runAs, input: code, timeoutMs: TIMEOUT_MS, maxKeptBytes: 4096, keep: 'tail' });
   if (r.exitCode !== 1) return null;
   const lines = r.stderr.trim().split('\n');

@@ -12,4 +12,5 @@ t.test('python/syntax-check: the interpreter decides', async (t) => {
   t.match(await pythonSyntaxError('python3', 'if True:\nprint(1)\n', null), /^IndentationError: /);
   t.match(await pythonSyntaxError('python3', 'a = 1\0\n', null), /^(SyntaxError|ValueError): .*null bytes/);
   t.equal(await pythonSyntaxError('/nonexistent/python3', 'print(', null), null, 'no interpreter: nothing decided');
+  t.equal(await pythonSyntaxError('python3', 'print(' + ' '.repeat(600 * 1024), null), null, 'over 512 KiB: not checked');
 });
