@@ -35,11 +35,11 @@ function sanitiseId(raw: string, key: string): string {
  * appId of a request: an app id exactly (no sanitising: a wrong id is an error, not a guess), or the prototype id it
  * was deployed from ("A" for "VEA-A", as clients of the seed's origin project name apps) when no app has that id.
  */
-function appIdOf(body: Frame, has?: (id: string) => boolean): string {
+function appIdOf(body: Frame, apps?: { has(id: string): boolean }): string {
   const raw = str(body, 'appId', { max: 256 });
   if (raw.includes('\0') || raw.includes('/') || raw.includes('\\') || raw.includes('..')) throw badRequest(`appId: must not contain NUL, '/', '\\' or '..'`);
   if (!isSafeId(raw)) throw badRequest('appId: expected 1 to 64 characters of [A-Za-z0-9._-]');
-  if (has && !raw.startsWith('VEA-') && !has(raw) && has(`VEA-${raw}`)) return `VEA-${raw}`;
+  if (apps && !raw.startsWith('VEA-') && !apps.has(raw) && apps.has(`VEA-${raw}`)) return `VEA-${raw}`;
   return raw;
 }
 
@@ -141,7 +141,7 @@ const reply = (rec: AppRecord): Frame => ({ appId: rec.id, status: rec.status, .
 
 const lifecycle = (op: 'run' | 'stop' | 'pause' | 'resume' | 'uninstall'): Command => ({
   handler: async (ctx: CommandContext, req: CommandRequest) => {
-    const rec = await ctx.parts.apps[op](appIdOf(req.body, (id) => ctx.parts.apps.has(id)));
+    const rec = await ctx.parts.apps[op](appIdOf(req.body, ctx.parts.apps));
     const r = op === 'uninstall' ? { appId: rec.id, status: 'uninstalled' } : reply(rec);
     return { ...r, result: r }; // also under `result`, where the seed's origin project's clients read it
   },
@@ -170,7 +170,7 @@ export const appCommands: Record<string, Command> = {
   get_app_status: {
     handler: (ctx, req) => {
       const sup = ctx.parts.apps;
-      const appId = sup.get(appIdOf(req.body, (id) => sup.has(id))).id; // NOT_FOUND when there is none
+      const appId = sup.get(appIdOf(req.body, sup)).id; // NOT_FOUND when there is none
       const entry = sup.list().find((a) => a.id === appId)!;
       // Not spread: the entry's own `id` and `type` would take the reply's places.
       return { appId, status: entry.status, exitCode: entry.exitCode, appType: entry.type, name: entry.name, result: entry };
@@ -187,7 +187,7 @@ export const appCommands: Record<string, Command> = {
   console_subscribe: {
     responseType: 'console_subscribed',
     handler: (ctx, req) => {
-      const appId = appIdOf(req.body, (id) => ctx.parts.apps.has(id));
+      const appId = appIdOf(req.body, ctx.parts.apps);
       const since = req.body.since === undefined || req.body.since === null ? undefined : int(req.body, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
       const sup = ctx.parts.apps;
       if (!sup.has(appId)) {
@@ -204,7 +204,7 @@ export const appCommands: Record<string, Command> = {
   },
   console_unsubscribe: {
     handler: (ctx, req) => {
-      const appId = appIdOf(req.body, (id) => ctx.parts.apps.has(id));
+      const appId = appIdOf(req.body, ctx.parts.apps);
       const sup = ctx.parts.apps;
       if (!sup.has(appId)) return { appId, status: 'not_deployed', unsubscribed: ctx.parts.pendingConsoles.remove(appId, ctx.client.id) };
       const was = sup.console(appId).unsubscribe(ctx.client.id);
@@ -213,7 +213,7 @@ export const appCommands: Record<string, Command> = {
   },
   app_output: {
     handler: (ctx, req) => {
-      const appId = appIdOf(req.body, (id) => ctx.parts.apps.has(id));
+      const appId = appIdOf(req.body, ctx.parts.apps);
       const n = int(req.body, 'lines', { min: 1, max: 1_000_000, def: 100 });
       const sup = ctx.parts.apps;
       const lines = sup.console(appId).ring.tail(n).map((l) => ({ seq: l.seq, stream: l.stream, output: l.text, timestamp: new Date(l.ts).toISOString() }));

@@ -13,6 +13,7 @@ import { badRequest } from '../core/errors';
 import type { Frame } from '../core/frame';
 import { isPlainObject } from './validate';
 import { pythonSyntaxError } from '../python/syntax-check';
+import { mayBeProject } from '../user-code/project-tree';
 
 const hasValue = (v: unknown): boolean => v !== undefined && v !== null;
 
@@ -38,7 +39,8 @@ export function codeId(code: string): string {
 
 /** Refuses single-file python the interpreter cannot compile, before anything is installed. */
 export async function refuseUncompilable(parts: Parts, spec: DeploySpec): Promise<void> {
-  if (spec.type !== 'python' || spec.code === undefined || spec.code.trimStart().startsWith('[')) return; // a project tree: its files are checked by their run
+  // A project tree's files are checked by their run.
+  if (spec.type !== 'python' || spec.code === undefined || mayBeProject(spec.code)) return;
   const error = await pythonSyntaxError(parts.config.apps.python, spec.code, parts.runAs);
   if (error) throw badRequest(`code: ${error}; nothing was installed`);
 }

@@ -50,13 +50,17 @@ const isRec = (v: unknown): v is Rec => v !== null && typeof v === 'object' && !
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
+/** The cheap first test: code that could be a project's JSON array (plain source code is never parsed as JSON). */
+export function mayBeProject(code: string): boolean {
+  return code.trimStart().startsWith('[');
+}
+
 /**
  * The tree a prototype's code is, or null when it is not a project (not a JSON array: plain source code). Throws
  * ProjectRefused, naming the node, when it is a project the agent will not write.
  */
 export function parseProject(code: string, maxBytes: number): ProjectTree | null {
-  // Cheap test first: source code is not parsed as JSON unless it could be an array.
-  if (!code.trimStart().startsWith('[')) return null;
+  if (!mayBeProject(code)) return null;
   let parsed: unknown;
   try { parsed = JSON.parse(code); } catch { return null; }
   if (!Array.isArray(parsed)) return null;
