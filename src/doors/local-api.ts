@@ -57,13 +57,14 @@ export class LocalApi {
   /** Waiting to authenticate, oldest first. */
   private readonly pending = new Set<WebSocket>();
 
-  constructor(private readonly parts: Parts) {}
+  constructor(private readonly parts: Parts) {
+    // The status board reads the count from here (report_runtime_state): no copy to keep in step.
+    const authed = this.authed;
+    parts.status.localApi = { get clients(): number { return authed.size; } };
+  }
 
   /** Authenticated clients now (/metrics). */
   get clientCount(): number { return this.authed.size; }
-
-  /** The same count on the status board (report_runtime_state). */
-  private counted(): void { this.parts.status.localApi.clients = this.authed.size; }
 
   async start(): Promise<number> {
     const { api } = this.parts.config;
@@ -106,8 +107,8 @@ export class LocalApi {
     if (authed && this.authed.size >= api.maxClients) { ws.close(CLOSE_TRY_AGAIN, `too many clients (limit ${api.maxClients})`); return; }
     const session = new LocalSession(ws, this.parts, { door: 'local', sendBufferBytes: api.sendBufferBytes });
     this.sessions.add(session);
-    if (authed) { this.authed.add(session); this.counted(); }
-    ws.on('close', () => { this.sessions.delete(session); this.authed.delete(session); this.pending.delete(ws); this.counted(); });
+    if (authed) this.authed.add(session);
+    ws.on('close', () => { this.sessions.delete(session); this.authed.delete(session); this.pending.delete(ws); });
     ws.on('error', (e) => this.parts.log.debug({ err: e.message, client: session.id }, 'local client error'));
 
     let stopGuard = () => {};
@@ -147,7 +148,6 @@ export class LocalApi {
         if (this.authed.size >= api.maxClients) { ws.close(CLOSE_TRY_AGAIN, `too many clients (limit ${api.maxClients})`); return; }
         authed = true;
         this.authed.add(session);
-        this.counted();
         session.send({ type: 'auth-response', id: typeof id === 'string' || typeof id === 'number' ? id : null, authenticated: true, clientId: session.id, timestamp: new Date().toISOString() });
         return;
       }
