@@ -1,7 +1,8 @@
 // What the flood sections share (kit-flood, local-flood): raw WebSocket frames built once and written straight to a
 // socket, the agent's RSS peak over a flood, and local pings right after it.
 import { ApiClient, type AgentHandle } from '../helpers/agent';
-import { MB, rssOf } from './lib';
+import type { Test } from 'tap';
+import { MB, rssOf, type Summary } from './lib';
 
 /** What the agent may grow by, whatever a flooding peer sends (issue 30's bound). */
 export const FLOOD_RSS_BOUND_MB = 64;
@@ -55,3 +56,14 @@ export async function pingsAfter(agent: AgentHandle, n: number): Promise<number[
 }
 
 export const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
+
+/**
+ * What pingsAfter measured: recorded as `<label>: local ping right after, median / max ms` and asserted answered.
+ * True when every ping was.
+ */
+export function reportPingsAfter(t: Test, summary: Summary, label: string, ms: number[]): boolean {
+  summary.data.figures[`${label}: local ping right after, median / max ms`] = `${median(ms)} / ${Math.max(...ms)}`;
+  const all = ms.every(Number.isFinite);
+  t.ok(all, `${ms.length} local pings right after the flood answered (median ${median(ms)} ms, max ${Math.max(...ms)} ms)`);
+  return all;
+}

@@ -11,7 +11,7 @@
 import t from 'tap';
 import * as mqtt from 'mqtt-packet';
 import { MB, Summary, attack, caughtCrashes, count, seedFor } from './lib';
-import { median, pingsAfter } from './flood';
+import { pingsAfter, reportPingsAfter } from './flood';
 import { MqttProbe, PINGREQ, RssWatch, brokerAgent, connect, floodUnread, mosquittoPubAsync } from './raw-mqtt';
 
 const SECTION = 'mqtt-backpressure';
@@ -49,9 +49,7 @@ t.test('MQTT clients that never read their replies', async (t) => {
       const grew = peak - rss0;
       const after = await mosquittoPubAsync(port, ['-q', '1', '-i', 'after-flood', '-t', 'app/evt', '-m', 'hi']);
       // How quickly the agent answers once the flood stops (the issue's "< 100 ms": a figure, the box's load decides it).
-      const pings = await pingsAfter(agent, 20);
-      summary.data.figures[`${f.name}: local ping right after, median / max ms`] = `${median(pings)} / ${Math.max(...pings)}`;
-      t.ok(pings.every(Number.isFinite), `20 local pings right after the flood answered (median ${median(pings)} ms)`);
+      const answered = reportPingsAfter(t, summary, f.name, await pingsAfter(agent, 20));
       const stopped = grew > SAFETY_STOP;
       summary.data.figures[`${f.name}: MiB the agent took in ${f.ms / 1000} s${stopped ? ' (stopped at the safety bound)' : ''}`] = +(sentBytes / MB).toFixed(1);
       summary.data.figures[`${f.name}: agent RSS growth, peak (MB)`] = +(grew / MB).toFixed(1);
@@ -60,7 +58,7 @@ t.test('MQTT clients that never read their replies', async (t) => {
       t.ok(grew <= RSS_BOUND, `agent RSS grew ${(grew / MB).toFixed(1)} MB at the peak (bound ${RSS_BOUND / MB} MB; ${(sentBytes / MB).toFixed(1)} MiB taken in, ${closedAfterMs === null ? 'not dropped' : `dropped after ${closedAfterMs} ms`})`);
       t.equal(seen.failed, 0, `every new MQTT client got in and had its QoS 1 PUBLISH acknowledged during the flood (${seen.ok} of ${seen.ok + seen.failed}${seen.failed ? `; last failure: ${seen.lastFailure}` : ''})`);
       t.equal(after, 'ok', `mosquitto_pub -q 1 after the flood: ${after}`);
-      return grew <= RSS_BOUND && seen.failed === 0 && after === 'ok' && pings.every(Number.isFinite);
+      return grew <= RSS_BOUND && seen.failed === 0 && after === 'ok' && answered;
     });
     summary.data.crashes += caughtCrashes(agent).length;
     await agent.stop('SIGKILL');
