@@ -49,6 +49,23 @@ t.test('a generated model survives a restart', async (t) => {
   t.same(r.apis, ['Vehicle.Speed', 'Vehicle.Only']);
 });
 
+t.test('a restarted box parses its built-in model at the first call that needs it, not at start', async (t) => {
+  const config = { log: { level: 'info' } };
+  const first = await startAgent(t, { config });
+  await first.stop(); // the first start wrote the Python vehicle package from the model
+  const a = await startAgent(t, { dataDir: first.dataDir, config });
+  await a.waitLog((l) => l.msg === 'ready');
+  t.notOk(a.logs.some((l) => l.msg === 'vehicle model ready'), 'not parsed by the start (the package check needs only its hash)');
+  const c = await ApiClient.connect(a.apiUrl);
+  t.teardown(() => c.close());
+  await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 42 } });
+  t.same((await c.request({ type: 'get_signals_value', apis: ['Vehicle.Speed'] })).result, { 'Vehicle.Speed': 42 });
+  t.match(await a.waitLog((l) => l.msg === 'vehicle model ready'), { leaves: 910, source: 'built-in' }, 'parsed once, by the first signal request');
+  t.equal(a.logs.filter((l) => l.msg === 'vehicle model ready').length, 1);
+  const sub = await c.request({ type: 'subscribe_apis', apis: ['Vehicle.Cabin.Door.Row1.DriverSide.IsOpen'] });
+  t.same(sub.apis, ['Vehicle.Cabin.Door.Row1.DriverSide.IsOpen'], 'the whole model is there');
+});
+
 t.test('kuksa.modelGenerator runs after generate, its output streamed', async (t) => {
   const dir = tmpDir(t, 'sdv-gen-');
   const script = path.join(dir, 'gen.js');
