@@ -1,5 +1,5 @@
 // runtimeId: made once, kept in dataDir, the same across restarts.
-import crypto = require('node:crypto');
+import { cryptoModule } from './core/crypto-module';
 import fs = require('node:fs');
 import path = require('node:path');
 import { writeFileAtomic } from './fsutil';
@@ -12,7 +12,7 @@ export function loadRuntimeId(dataDir: string): string {
     const id = fs.readFileSync(file, 'utf8').trim();
     if (UUID.test(id)) return id;
   } catch { /* first start */ }
-  const id = crypto.randomUUID();
+  const id = cryptoModule().randomUUID();
   writeFileAtomic(file, id + '\n'); // private like every dataDir file (0600)
   return id;
 }

@@ -8,6 +8,7 @@ import './unit/fsutil';
 import './unit/core-backoff';
 import './unit/core-clock';
 import './unit/core-heap';
+import './unit/sha256';
 import './unit/kit-wire';
 import './unit/send-bound';
 import './unit/mqtt-units';

@@ -22,7 +22,7 @@
 // Bounds: one run per owner, at most MAX_RUNS runs at once (the oldest is stopped to make room); output is not kept.
 // The slot is taken synchronously when start() is called, before anything is awaited, so parallel starts cannot
 // overshoot the bound: a start whose slot was given to a newer one before its process began is refused.
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import fs = require('node:fs');
 import path = require('node:path');
 import type { Config } from '../config';
@@ -104,7 +104,7 @@ export class AdhocRuns {
     if (this.live.get(opts.owner) !== slot) throw new Error('a newer run took this run\'s place before it started');
     let folder: string | null = null;
     try {
-      const id = `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
+      const id = `${Date.now().toString(36)}-${cryptoModule().randomBytes(4).toString('hex')}`;
       folder = path.join(this.root, id);
       const prepared = this.prepare(opts, id, folder);
       if (opts.project) {

@@ -10,9 +10,9 @@
 //     SDV_APP_ID and its stderr FIFO, which no other app of any agent shares; a detached child keeps them). A program
 //     that re-executes itself with a cleared environment and detaches escapes.
 // Both kill with SIGKILL and wait (up to END_WAIT_MS) until the processes are gone.
-import crypto = require('node:crypto');
 import fs = require('node:fs');
 import path = require('node:path');
+import { sha256Hex } from '../core/sha256';
 import type { Logger } from '../log';
 import { enableControllers } from './limits/cgroup-v2';
 
@@ -203,6 +203,11 @@ class ProcTree implements ProcessTree {
   }
 }
 
+/** The agent's cgroups are named `sdv-agent-<tag>` after its dataDir, so two agents on one box keep apart. */
+export function dataDirTag(dataDir: string): string {
+  return sha256Hex(path.resolve(dataDir)).slice(0, 12);
+}
+
 /**
  * <cgroup v2 mount><the agent's own cgroup>/sdv-agent-<hash of dataDir>, made here, and the agent's own cgroup; null
  * where that is not possible. Proven by stepping into a probe cgroup and back, as every app start will. With
@@ -218,8 +223,7 @@ function cgroupBase(dataDir: string, controllers: readonly string[]): { base: st
     const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3);
     if (!mount || own === undefined) return null;
     ownDir = path.join(mount, own);
-    const hash = crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
-    const base = path.join(ownDir, `sdv-agent-${hash}`);
+    const base = path.join(ownDir, `sdv-agent-${dataDirTag(dataDir)}`);
     let enabled: string[] = [];
     let why: string | undefined;
     if (controllers.length) {

@@ -5,7 +5,7 @@
 import fs = require('node:fs');
 import net = require('node:net');
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { cryptoModule } from '../core/crypto-module';
 import type * as Pty from 'node-pty';
 
 // node-pty's native addon is loaded with the first app, not at start: an idle box runs none (issue 30).
@@ -73,7 +73,7 @@ export class GroupProcess {
     let file = spec.file;
     let args = spec.args;
     const env = { ...spec.env };
-    this.marker = `${EXIT_MARKER}${randomBytes(12).toString('hex')};`;
+    this.marker = `${EXIT_MARKER}${cryptoModule().randomBytes(12).toString('hex')};`;
     env[MARKER_ENV] = this.marker.slice(EXIT_MARKER.length, -1);
     if (spec.stderrFifo) {
       fs.rmSync(spec.stderrFifo, { force: true });

@@ -4,7 +4,7 @@
 // dropped with one marker line).
 // The caller removes the folder (Build.cleanup) when the program has finished. With apps.runAs the folder is that
 // user's and the compiler runs as that user, as the program will.
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import fs = require('node:fs');
 import path = require('node:path');
 import { BUILD_ENV, inheritedEnv } from '../user-code/child-env';
@@ -40,7 +40,7 @@ export function newBuildFolder(config: Config, runAs: RunAs | null): { dir: stri
   const root = path.join(config.runtime.dataDir, 'builds');
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });
   letPass(runAs, root);
-  const dir = path.join(root, crypto.randomBytes(8).toString('hex'));
+  const dir = path.join(root, cryptoModule().randomBytes(8).toString('hex'));
   fs.mkdirSync(dir, { mode: 0o700 });
   return { dir, cleanup: () => { void removeUserTree(runAs, dir); } };
 }

@@ -8,7 +8,7 @@
 // strangers cannot lock out the token holder. A socket that breaks a rule before authenticating gets its close code
 // and is terminated a moment later, without waiting for the peer's closing handshake; one that floods is terminated
 // at once. The TCP side (timeouts for half-sent requests, idle sockets, a cap on connections) is in http-limits.ts.
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import http = require('node:http');
 import type * as net from 'node:net';
 import type { WebSocketServer, WebSocket, RawData } from 'ws';
@@ -31,9 +31,9 @@ const MAX_IDLE_HTTP = 64;
 
 /** Constant-time token comparison; the lengths leak nothing since both sides are hashed first. */
 function tokenMatches(given: string, expected: string): boolean {
-  const a = crypto.createHash('sha256').update(given).digest();
-  const b = crypto.createHash('sha256').update(expected).digest();
-  return crypto.timingSafeEqual(a, b);
+  const a = cryptoModule().createHash('sha256').update(given).digest();
+  const b = cryptoModule().createHash('sha256').update(expected).digest();
+  return cryptoModule().timingSafeEqual(a, b);
 }
 
 export function bearer(header: string | undefined): string | null {

@@ -1,7 +1,7 @@
 // The local protocol (seed 000: the JSON frames of docs/local-api.md) over one WebSocket, whoever opened it: a local
 // API client, or the outbound link to a Kit-Manager that speaks plain ws. Translates frames to commands and replies
 // back; holds no business state.
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import type { WebSocket } from 'ws';
 import { dispatch, type Envelope } from '../commands/dispatch';
 import type { Client, Frame } from '../core/frame';
@@ -43,7 +43,7 @@ function peekId(text: string): string | number | null {
 }
 
 export class LocalSession implements Client {
-  readonly id = crypto.randomUUID();
+  readonly id = cryptoModule().randomUUID();
   readonly door: string;
   private closers: Array<() => void> = [];
   /** Producers waiting for the congestion to end (whenDrained), each called once. */

@@ -13,7 +13,7 @@
 // Names: an attribute keeps its VSS name (the SDK's getNode walks attributes by VSS name), set with setattr when it is
 // no plain Python identifier; a module and class name is the VSS name made a Python identifier, unique among its
 // siblings (also ignoring case, for case-insensitive file systems) and never a name the generated code itself uses.
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import type { SignalMeta, VssModel } from '../signals/vss';
 
 /** Bumped when the output changes for the same model, so packages written by an older agent are rewritten. */
@@ -331,7 +331,7 @@ export function generatePythonModel(model: VssModel): PythonModel | null {
   if (!plan) return null;
   const files = new Map<string, string>();
   for (const f of emitPythonModel(plan)) if (f) files.set(f.file, Buffer.concat(f.chunks).toString('utf8'));
-  const h = crypto.createHash('sha256').update(`format ${PYTHON_MODEL_FORMAT}\n`);
+  const h = cryptoModule().createHash('sha256').update(`format ${PYTHON_MODEL_FORMAT}\n`);
   for (const [p, text] of files) h.update(`${p}\n${text.length}\n`).update(text);
   return { files, hash: h.digest('hex'), signals: plan.signals, branches: plan.branches, skipped: plan.skipped };
 }

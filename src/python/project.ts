@@ -11,7 +11,7 @@
 // (names and version constraints only: no options, URLs or paths); pip runs as apps.runAs with --target into the
 // project's folder, never the box's packages.dir. A file that cannot be read that way, or an install that fails, is
 // said in one `Warning:` line and the program starts without it: not fatal, unless the program then fails.
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import fs = require('node:fs');
 import path = require('node:path');
 import type { Config } from '../config';
@@ -121,7 +121,7 @@ export async function installProjectRequirements(config: Config, log: Logger, ru
  */
 export async function stagePythonProject(config: Config, log: Logger, runAs: RunAs | null, tree: ProjectTree, appsRoot: string, appId: string, say: (line: string) => void): Promise<string> {
   fs.mkdirSync(appsRoot, { recursive: true, mode: 0o700 });
-  const folder = path.join(appsRoot, `.${appId}.staging-${crypto.randomBytes(4).toString('hex')}`);
+  const folder = path.join(appsRoot, `.${appId}.staging-${cryptoModule().randomBytes(4).toString('hex')}`);
   fs.mkdirSync(folder, { mode: 0o700 });
   try {
     unpackPythonProject(tree, folder);
@@ -138,7 +138,7 @@ export async function stagePythonProject(config: Config, log: Logger, runAs: Run
 export function replaceWithProject(runAs: RunAs | null, folder: string, staged: string): void {
   let old: string | null = null;
   if (fs.existsSync(folder)) {
-    old = path.join(path.dirname(folder), `.${path.basename(folder)}.old-${crypto.randomBytes(4).toString('hex')}`);
+    old = path.join(path.dirname(folder), `.${path.basename(folder)}.old-${cryptoModule().randomBytes(4).toString('hex')}`);
     fs.renameSync(folder, old);
   }
   fs.renameSync(staged, folder);

@@ -5,7 +5,7 @@
 // `sdv.model.DataPointFloat is velocitas_sdk.model.DataPointFloat` and isinstance holds between user code and the
 // generated `vehicle` model (a second import of the same files under another name would make every class a different
 // one).
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import fs = require('node:fs');
 import path = require('node:path');
 import { makeDirSync, writeNewFileSync } from './agent-tree';
@@ -86,7 +86,7 @@ export function writeAlias(dir: string, access: AgentAccess): boolean {
     if (st.isFile() && (st.mode & 0o777) === access.fileMode && (access.gid === null || st.gid === access.gid) && fs.readFileSync(file, 'utf8') === SDV_ALIAS) return false;
   } catch { /* absent */ }
   makeDirSync(pkg, access);
-  const tmp = path.join(pkg, `.__init__.py.${crypto.randomBytes(8).toString('hex')}.tmp`);
+  const tmp = path.join(pkg, `.__init__.py.${cryptoModule().randomBytes(8).toString('hex')}.tmp`);
   writeNewFileSync(tmp, SDV_ALIAS, access);
   try { fs.renameSync(tmp, file); } catch (e) { fs.rmSync(tmp, { force: true }); throw e; }
   return true;

@@ -7,11 +7,10 @@
 // The app's first process is born inside its cgroups: the agent steps into them for the synchronous moment of the
 // spawn and back out (as clone3's CLONE_INTO_CGROUP would), so not even its first fork is outside. pids.max allows the
 // agent's own threads for that moment and is set to the real value once it is out.
-import crypto = require('node:crypto');
 import path = require('node:path');
 import type { Config } from '../../config';
 import type { Logger } from '../../log';
-import { ProcessTrees, type ProcessTree } from '../process-tree';
+import { dataDirTag, ProcessTrees, type ProcessTree } from '../process-tree';
 import { ownTaskCount, writeFile } from './cgroup-fs';
 import { V1Groups, type V1Controller } from './cgroup-v1';
 import { settleV2, v2Counters, V2_CONTROLLERS, writeV2Limits } from './cgroup-v2';
@@ -59,9 +58,8 @@ export class Confinement {
     const limited = anyLimit(this.box);
     this.trees = new ProcessTrees(config.runtime.dataDir, log, config.apps.processTree as 'auto' | 'cgroup' | 'proc', cgroups ? V2_CONTROLLERS : []);
     const v2 = this.trees.controllers;
-    const hash = crypto.createHash('sha256').update(path.resolve(config.runtime.dataDir)).digest('hex').slice(0, 12);
     const wantV1 = cgroups ? (['memory', 'cpu', 'pids'] as const).filter((c) => !v2.includes(c)) : [];
-    const opened = wantV1.length ? V1Groups.open(`sdv-agent-${hash}`, wantV1) : { groups: null, refused: {} };
+    const opened = wantV1.length ? V1Groups.open(`sdv-agent-${dataDirTag(config.runtime.dataDir)}`, wantV1) : { groups: null, refused: {} };
     this.v1 = opened.groups;
     const has1 = this.v1?.controllers ?? [];
     const enforcement = {} as Enforcement;

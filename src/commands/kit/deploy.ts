@@ -3,7 +3,7 @@
 // progress streams as cmd "deploy-request" lines, which the frontend appends to its log (`result`) until
 // `is_finish`; a project's steps are lines of it. deploy_n_run then starts the app and watches it for its first
 // seconds: what it prints then is shown, and a crash is reported as a crash, never as "deployed and running".
-import crypto = require('node:crypto');
+import { cryptoModule } from '../../core/crypto-module';
 import type { AppSupervisor } from '../../apps/supervisor';
 import { deployPrototype, parseDeploy } from '../apps';
 import { badRequest } from '../../core/errors';
@@ -31,7 +31,7 @@ function watchApp(sup: AppSupervisor, appId: string, ms: number, onLine: (text: 
   const closers: Array<() => void> = [];
   let closed = false;
   const client: Client = {
-    id: `deploy-watch-${crypto.randomUUID()}`,
+    id: `deploy-watch-${cryptoModule().randomUUID()}`,
     door: 'internal',
     get closed() { return closed; },
     congested: () => false,
