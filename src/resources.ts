@@ -4,9 +4,16 @@ import fs = require('node:fs');
 import path = require('node:path');
 
 let root: string | null = null;
+let digests: Readonly<Record<string, string>> = {};
 
-/** Set by the single-binary bootstrap to its extraction folder. */
-export function setResourceRoot(dir: string): void { root = dir; }
+/**
+ * Set by the single-binary bootstrap to its extraction folder, with the SHA-256 of each file there as recorded at
+ * build time (`rel` → hex; the files are compared byte for byte with the binary's own at start, src/sea.ts).
+ */
+export function setResourceRoot(dir: string, sha256: Readonly<Record<string, string>> = {}): void { root = dir; digests = sha256; }
+
+/** The SHA-256 of a resource file when it is known without reading it (the single binary), else undefined. */
+export function resourceDigest(rel: string): string | undefined { return root ? digests[rel] : undefined; }
 
 export function resourcePath(rel: string): string {
   if (root) return path.join(root, rel);

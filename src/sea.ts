@@ -1,8 +1,10 @@
 // Single-binary bootstrap. When the agent runs as a Node single-executable application (SEA, built by
 // scripts/build-binary.sh) nothing but the binary is on disk: node-pty's native addon and the files the agent reads
 // at run time (resources/) travel inside as SEA assets. They are written once to a per-version cache folder,
-// verified against the SHA-256 recorded at build time on every start (a tampered or half-written file is replaced,
-// never loaded), and then used from there: the addon through process.dlopen, the rest via setResourceRoot().
+// compared byte for byte with the binary's own asset on every start (a tampered or half-written file is replaced,
+// never loaded), and then used from there: the addon through process.dlopen, the rest via setResourceRoot(). The
+// SHA-256 of each asset, recorded at build time, names the folder, so a new build never reads an older one's files.
+// (No digest of a file is made at a start: node:crypto stays unloaded, src/core/crypto-module.ts.)
 //
 // Where the folder lives, first usable wins: $CACHE_DIRECTORY (systemd CacheDirectory=, on /var/cache which allows
 // mapping code — /run and /tmp are often mounted noexec, and dlopen needs exec), $XDG_RUNTIME_DIR, os.tmpdir().
@@ -10,21 +12,26 @@
 // so another user cannot plant a library in a shared /tmp for us to load. It must also allow mapping code: the addon
 // is loaded right after extraction, and a folder where that fails (a noexec mount) is passed over too. When none
 // works the start ends with one line saying why for each folder and what to set, never a stack trace.
-import crypto = require('node:crypto');
 import fs = require('node:fs');
 import os = require('node:os');
 import path = require('node:path');
+import { sha256Hex } from './core/sha256';
 import { setResourceRoot } from './resources';
 
 /** Written by scripts/build-sea.mjs as the asset "manifest.json". */
 interface Manifest {
   version: string;
   arch: string;
-  /** asset key → sha256 hex. Keys: "native/pty.node", "res/<path relative to the repo>". */
+  /** asset key → sha256 hex (they name the folder). Keys: "native/pty.node", "res/<path relative to the repo>". */
   files: Record<string, string>;
 }
 
-interface SeaApi { isSea(): boolean; getAsset(key: string): ArrayBuffer }
+interface SeaApi {
+  isSea(): boolean;
+  getAsset(key: string): ArrayBuffer;
+  /** The asset in place, no copy (Node 20.12/21.7 on; every Node the binary embeds has it). */
+  getRawAsset?(key: string): ArrayBuffer;
+}
 
 let extracted: string | null = null;
 /** node-pty's addon, loaded by bootstrapSea from the extracted folder. */
@@ -38,8 +45,6 @@ function seaApi(): SeaApi | null {
     return sea.isSea() ? sea : null;
   } catch { return null; }
 }
-
-function sha256(buf: Uint8Array): string { return crypto.createHash('sha256').update(buf).digest('hex'); }
 
 function ownedPrivateDir(dir: string): boolean {
   try {
@@ -59,18 +64,17 @@ function candidates(folder: string): string[] {
   return out;
 }
 
-/** Writes each asset unless a file with the right hash is already there; temp file + rename so a crash mid-write never leaves a short file under the real name. */
+/** Writes each asset unless a file with the same bytes is already there; temp file + rename so a crash mid-write never leaves a short file under the real name. */
 function extractTo(sea: SeaApi, dir: string, manifest: Manifest): void {
-  for (const [key, hash] of Object.entries(manifest.files)) {
+  for (const key of Object.keys(manifest.files)) {
     const dest = path.join(dir, ...key.split('/'));
+    const asset = Buffer.from(sea.getRawAsset ? sea.getRawAsset(key) : sea.getAsset(key));
     let ok = false;
-    try { ok = sha256(fs.readFileSync(dest)) === hash; } catch { /* missing */ }
+    try { ok = asset.equals(fs.readFileSync(dest)); } catch { /* missing */ }
     if (ok) continue;
-    const data = new Uint8Array(sea.getAsset(key));
-    if (sha256(data) !== hash) throw new Error(`single binary is corrupt: asset ${key} does not match its build-time hash`);
     fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
     const tmp = `${dest}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, data, { mode: key.startsWith('native/') ? 0o700 : 0o600 });
+    fs.writeFileSync(tmp, asset, { mode: key.startsWith('native/') ? 0o700 : 0o600 });
     fs.renameSync(tmp, dest);
   }
 }
@@ -80,7 +84,7 @@ export function bootstrapSea(): void {
   const sea = seaApi();
   if (!sea || extracted) return;
   const manifest = JSON.parse(Buffer.from(sea.getAsset('manifest.json')).toString('utf8')) as Manifest;
-  const tag = sha256(Buffer.from(JSON.stringify(manifest.files))).slice(0, 12);
+  const tag = sha256Hex(JSON.stringify(manifest.files)).slice(0, 12);
   const folder = `sdv-agent-${manifest.version}-${tag}`;
   const errors: string[] = [];
   for (const dir of candidates(folder)) {
@@ -96,7 +100,9 @@ export function bootstrapSea(): void {
       continue;
     }
     extracted = dir;
-    setResourceRoot(path.join(dir, 'res'));
+    const digests: Record<string, string> = {};
+    for (const [key, hash] of Object.entries(manifest.files)) if (key.startsWith('res/')) digests[key.slice(4)] = hash;
+    setResourceRoot(path.join(dir, 'res'), digests);
     return;
   }
   throw new Error(`cannot use the single binary's assets: ${errors.join('; ')}. Set CACHE_DIRECTORY (or XDG_RUNTIME_DIR, or TMPDIR) to a private folder on a file system that allows executing code (not mounted noexec)`);

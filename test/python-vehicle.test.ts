@@ -102,8 +102,9 @@ out["arr"] = type(vehicle.Cabin.SeatPosCount).__name__
   await again.agent.waitLog((l) => l.msg === 'ready');
   t.equal(again.agent.logs.filter((l) => l.msg === 'python vehicle model written').length, 0, 'not rewritten when current');
   t.ok(writes >= 1, `written at start, and left as it was by a generate and a revert of the same tree (${writes})`);
-  // A stale one (made from another tree) is rewritten at start.
-  fs.writeFileSync(path.join(box.agentDir, 'vehicle', '.sdv-agent-model.json'), JSON.stringify({ ...stamp, model: 'other' }));
+  // A stale one (made from another tree: another hash, and no identity of the built-in model's file) is rewritten.
+  t.type(stamp.modelFile, 'string', 'the stamp keeps the built-in model file\'s identity (a restart need not hash it)');
+  fs.writeFileSync(path.join(box.agentDir, 'vehicle', '.sdv-agent-model.json'), JSON.stringify({ ...stamp, model: 'other', modelFile: undefined }));
   await again.agent.stop();
   const third = await velocitasBox(t, { dataDir: box.agent.dataDir });
   await third.agent.waitLog((l) => l.msg === 'python vehicle model written');

@@ -147,11 +147,11 @@ export class PythonEnvironment {
         : 'no vehicle model is loaded';
       return { kind: 'none', note, t0 };
     }
-    if (isCurrent(this.agentDir, next.hash, accessTag(this.access))) return { kind: 'current', source: next, t0 };
+    if (isCurrent(this.agentDir, next, accessTag(this.access))) return { kind: 'current', source: next, t0 };
     const plan = await sliced(planSteps(next.model));
     if (!plan) return { kind: 'none', note: 'the vehicle model has no Vehicle branch with signals, so there is no Python vehicle package', t0 };
     ensureAgentPythonDir(this.agentDir, this.access);
-    const staged = await stageVehiclePackage(this.agentDir, plan, { model: next.hash, access: accessTag(this.access), source: next.source }, this.access);
+    const staged = await stageVehiclePackage(this.agentDir, plan, { model: next.hash, ...(next.file ? { modelFile: next.file } : {}), access: accessTag(this.access), source: next.source }, this.access);
     return { kind: 'staged', staged, source: next, skipped: plan.skipped, t0 };
   }
 

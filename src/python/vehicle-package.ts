@@ -4,7 +4,7 @@
 // the other, and a model whose package cannot be made (a name Python cannot hold, past PYTHON_LIMITS, a full disk)
 // changes nothing. The package carries a stamp with the hash of the model text it was made from: a start compares
 // that with the model it loads and writes nothing when they agree.
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import fs = require('node:fs');
 import path = require('node:path');
 import { emitPythonModel, PYTHON_MODEL_FORMAT, type PythonPlan } from './model-code';
@@ -20,6 +20,8 @@ export interface VehicleStamp {
   readonly format: number;
   /** sha256 of the model text the package was made from (ModelSource.hash). */
   readonly model: string;
+  /** The built-in model file's identity when it was made from that (ModelSource.file). */
+  readonly modelFile?: string;
   /** The folder's access it was written with (accessTag). */
   readonly access: string;
   readonly signals: number;
@@ -36,10 +38,15 @@ export function readStamp(dir: string): VehicleStamp | null {
   } catch { return null; }
 }
 
-/** True when the package in `dir` was made by this format from the model with this hash, for this access. */
-export function isCurrent(dir: string, modelHash: string, access: string): boolean {
+/**
+ * True when the package in `dir` was made by this format from this model, for this access: the same built-in model
+ * file (its identity, no read), else the same text (its hash, computed only then).
+ */
+export function isCurrent(dir: string, model: { readonly hash: string; readonly file?: string }, access: string): boolean {
   const s = readStamp(dir);
-  return s !== null && s.format === PYTHON_MODEL_FORMAT && s.model === modelHash && s.access === access && fs.existsSync(path.join(dir, PACKAGE, '__init__.py'));
+  if (s === null || s.format !== PYTHON_MODEL_FORMAT || s.access !== access) return false;
+  const same = (model.file !== undefined && s.modelFile === model.file) || s.model === model.hash;
+  return same && fs.existsSync(path.join(dir, PACKAGE, '__init__.py'));
 }
 
 /** Leftovers of a write cut short by a crash (`.vehicle-new-*`, `.vehicle-old-*`): removed in the background. */
@@ -68,8 +75,8 @@ export interface StagedPackage { readonly path: string; readonly stamp: VehicleS
  * Writes the package of `plan` beside the current one; throws a PythonModelError past PYTHON_LIMITS.maxPackageBytes
  * (emitPythonModel), or the write's error (ENOSPC…), after removing what it wrote.
  */
-export async function stageVehiclePackage(dir: string, plan: PythonPlan, meta: { model: string; access: string; source: string }, access: AgentAccess): Promise<StagedPackage> {
-  const fresh = path.join(dir, `.vehicle-new-${crypto.randomBytes(8).toString('hex')}`);
+export async function stageVehiclePackage(dir: string, plan: PythonPlan, meta: { model: string; modelFile?: string; access: string; source: string }, access: AgentAccess): Promise<StagedPackage> {
+  const fresh = path.join(dir, `.vehicle-new-${cryptoModule().randomBytes(8).toString('hex')}`);
   await makeDir(fresh, access);
   const writer = new TreeWriter(fresh, access);
   let bytes = 0;
@@ -96,7 +103,7 @@ export async function stageVehiclePackage(dir: string, plan: PythonPlan, meta: {
 /** Swaps the staged package in (two renames); the old one is removed in the background. Throws when a rename fails. */
 export function commitVehiclePackage(dir: string, staged: StagedPackage): void {
   const target = path.join(dir, PACKAGE);
-  const old = path.join(dir, `.vehicle-old-${crypto.randomBytes(8).toString('hex')}`);
+  const old = path.join(dir, `.vehicle-old-${cryptoModule().randomBytes(8).toString('hex')}`);
   let moved = false;
   try { fs.renameSync(target, old); moved = true; } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') { removeInBackground(staged.path); throw e; }
@@ -111,7 +118,7 @@ export function commitVehiclePackage(dir: string, staged: StagedPackage): void {
 
 /** Removes the package (when the agent no longer knows the model). */
 export function removeVehiclePackage(dir: string): boolean {
-  const old = path.join(dir, `.vehicle-old-${crypto.randomBytes(8).toString('hex')}`);
+  const old = path.join(dir, `.vehicle-old-${cryptoModule().randomBytes(8).toString('hex')}`);
   try { fs.renameSync(path.join(dir, PACKAGE), old); } catch { return false; }
   removeInBackground(old);
   return true;

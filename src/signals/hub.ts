@@ -15,7 +15,7 @@
 //   hub.servedSource()            → the model apps should see, with its text's hash (for the Python vehicle package)
 import fs = require('node:fs');
 import path = require('node:path');
-import crypto = require('node:crypto');
+import { cryptoModule } from '../core/crypto-module';
 import type { Config } from '../config';
 import type { Client } from '../core/frame';
 import { readJsonOrQuarantine, writeFileAtomic } from '../fsutil';
@@ -36,7 +36,7 @@ import type { BridgeRunner } from './grpc/sdv-bridge';
 import type { SignalValue } from './values';
 import { DEFAULT_MODEL, VssModel } from './vss';
 import { loadModelSource, textHash, type ModelSource } from './model-source';
-import { resourcePath } from '../resources';
+import { resourceDigest, resourcePath } from '../resources';
 import { GrpcCode } from './grpc-codes';
 
 /** Upstream re-subscription waits this long after the union of wanted signals last changed. */
@@ -86,7 +86,7 @@ export class SignalHub {
   /** The configured model: kuksa.vss when set, else the built-in VSS 4.0. Throws VssError. */
   baseSource(): ModelSource {
     const vss = this.deps.config.kuksa.vss;
-    return vss ? loadModelSource(vss, 'kuksa.vss') : loadModelSource(resourcePath(DEFAULT_MODEL), 'built-in');
+    return vss ? loadModelSource(vss, 'kuksa.vss') : loadModelSource(resourcePath(DEFAULT_MODEL), 'built-in', resourceDigest(DEFAULT_MODEL));
   }
 
   baseModel(): VssModel { return this.baseSource().model; }
@@ -109,14 +109,20 @@ export class SignalHub {
     // The persisted mock mode must be known before a backend attaches: attaching applies it.
     await this.mock.restore();
     if (this.embedded) {
-      let source = this.baseSource();
+      let generated: ModelSource | null = null;
       const saved = readJsonOrQuarantine(this.modelFile);
       if (saved.value !== undefined) {
-        try { source = { model: VssModel.parse(saved.value), hash: textHash(saved.text!), source: 'generate_vehicle_model' }; } catch (e) { this.log.warn({ err: (e as Error).message }, 'generated vehicle model ignored'); }
+        try { generated = { model: VssModel.parse(saved.value), hash: textHash(saved.text!), source: 'generate_vehicle_model' }; } catch (e) { this.log.warn({ err: (e as Error).message }, 'generated vehicle model ignored'); }
       }
+      const source = generated ?? this.baseSource();
       this.served = source;
-      const model = source.model;
-      this.store = new SignalStore(model, { echoActuators: k.echoActuators });
+      // The built-in model is parsed by the first call that needs it (model-source.ts); its log line says when.
+      this.store = new SignalStore(() => {
+        const t0 = performance.now();
+        const model = source.model;
+        this.log.info({ leaves: model.size, source: source.source, ms: Math.round(performance.now() - t0) }, 'vehicle model ready');
+        return model;
+      }, { echoActuators: k.echoActuators });
       this.attach(new EmbeddedBroker(this.store));
       this.deps.status.kuksa.connected = true;
       if (k.serve) {
@@ -130,7 +136,7 @@ export class SignalHub {
           this.deps.notices?.push(text);
         }
       }
-      this.log.info({ leaves: model.size }, 'embedded signal store loaded');
+      this.log.info({ model: source.source }, 'embedded signal store up');
     } else {
       this.deps.status.kuksa.connected = false;
       // The clients and the bridge bring grpc-js with them: loaded here, so an embedded box never loads them.
@@ -247,7 +253,7 @@ export class SignalHub {
 
   async subscribe(client: Client, apis: string[], opts: { fullSet?: boolean; ttlS?: number; id?: string } = {}): Promise<{ id: string; paths: string[]; unknown: string[] }> {
     const { paths, unknown } = await this.expand(apis);
-    const id = opts.id ?? `sub-${++this.seq}-${crypto.randomBytes(3).toString('hex')}`;
+    const id = opts.id ?? `sub-${++this.seq}-${cryptoModule().randomBytes(3).toString('hex')}`;
     if (opts.id) this.batcher.remove(opts.id);
     const ttlMs = opts.ttlS ? opts.ttlS * 1000 : null;
     this.batcher.add({ id, client, paths: new Set(paths), fullSet: !!opts.fullSet, ttlMs, expiresAt: ttlMs ? Date.now() + ttlMs : null });
