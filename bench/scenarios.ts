@@ -101,7 +101,11 @@ async function heapMetrics(prefix: string, apiPort: number): Promise<Metrics> {
   } finally { c.close(); }
 }
 
-/** One runtime's idle figures: the agent beside a bare node and the dependency floor of the same Node. */
+/**
+ * One runtime's idle figures: the agent beside a bare node and the dependency floor of the same Node, after its first
+ * start (`<prefix>…`: the dataDir is new, the Python vehicle package is written) and after a restart on that dataDir
+ * (`<prefix>Restart…`: a box's boot, the state a box idles in for the rest of its life).
+ */
 async function idleFootprint(prefix: string, node: string, agentArgv: string[], idleS: number): Promise<Metrics> {
   // An executable just written (the binary by the build, a node unpacked or copied) sits in the page cache in large
   // folios, and the kernel maps whole folios around each fault: the same binary showed 66 MB file-backed fresh from
@@ -110,32 +114,38 @@ async function idleFootprint(prefix: string, node: string, agentArgv: string[], 
   for (const exe of new Set([node, agentArgv[0]!])) spawnSync('dd', [`if=${exe}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
   const bare = spawn(node, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
   const floor = spawn(node, ['-e', FLOOR_JS], { stdio: 'ignore', cwd: ROOT });
+  const dir = tmpDir(runScope, 'sdv-bench-idle-');
   let agent: Spawned | undefined;
   try {
-    agent = (await startHealthy(agentArgv, EMBEDDED)).agent;
-    const apiPort = agent.apiPort;
-    await sleep(idleS * 1000);
-    if (floor.exitCode !== null) throw new Error(`the dependency floor exited (${floor.exitCode}): are node_modules installed?`);
-    const m: Metrics = {
-      ...memoryMetrics(prefix, agent.proc.pid!), ...await heapMetrics(prefix, apiPort),
-      ...memoryMetrics(`${prefix}Bare`, bare.pid!), ...memoryMetrics(`${prefix}Floor`, floor.pid!),
-    };
+    const m: Metrics = {};
+    for (const [at, fresh] of [[prefix, true], [`${prefix}Restart`, false]] as const) {
+      agent = (await startHealthy(agentArgv, EMBEDDED, dir, { fresh })).agent;
+      await sleep(idleS * 1000);
+      if (floor.exitCode !== null) throw new Error(`the dependency floor exited (${floor.exitCode}): are node_modules installed?`);
+      Object.assign(m, memoryMetrics(at, agent.proc.pid!), await heapMetrics(at, agent.apiPort));
+      await agent.stop();
+      agent = undefined;
+    }
+    Object.assign(m, memoryMetrics(`${prefix}Bare`, bare.pid!), memoryMetrics(`${prefix}Floor`, floor.pid!));
     const n = (k: string) => m[`${prefix}${k}`] as number;
-    m[`${prefix}RssRatio`] = round(n('RssMB') / n('BareRssMB'), 2);
-    m[`${prefix}AnonOverBareMB`] = MB(n('AnonMB') - n('BareAnonMB'));
-    m[`${prefix}RssOverFloorMB`] = MB(n('RssMB') - n('FloorRssMB'));
+    for (const at of ['', 'Restart']) {
+      m[`${prefix}${at}RssRatio`] = round(n(`${at}RssMB`) / n('BareRssMB'), 2);
+      m[`${prefix}${at}AnonOverBareMB`] = MB(n(`${at}AnonMB`) - n('BareAnonMB'));
+      m[`${prefix}${at}RssOverFloorMB`] = MB(n(`${at}RssMB`) - n('FloorRssMB'));
+    }
     m[`${prefix}FloorRatio`] = round(n('FloorRssMB') / n('BareRssMB'), 2);
     return m;
   } finally {
     bare.kill();
     floor.kill();
     await agent?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const footprint: Scenario = {
   name: 'footprint', runs: 1, warmup: false, binary: true,
-  about: 'idle memory after BENCH_IDLE_S (30) s of the standalone agent serving embedded kuksa.val (js on this Node, the binary on its own Node): RSS, PSS, anonymous, file-backed, V8 heap; beside a bare node and the dependency floor of the same Node version',
+  about: 'idle memory after BENCH_IDLE_S (30) s of the standalone agent serving embedded kuksa.val (js on this Node, the binary on its own Node), after its first start and after a restart on the same dataDir (…Restart…: a box\'s boot): RSS, PSS, anonymous, file-backed, V8 heap; beside a bare node and the dependency floor of the same Node version',
   async run() {
     const idleS = envNum('BENCH_IDLE_S', 30);
     const m: Metrics = { idleS, jsNode: process.version, ...await idleFootprint('js', process.execPath, agentArgv({ node: process.execPath, bundle: AGENT_JS }), idleS) };
