@@ -31,9 +31,10 @@ const MAX_IDLE_HTTP = 64;
 
 /** Constant-time token comparison; the lengths leak nothing since both sides are hashed first. */
 function tokenMatches(given: string, expected: string): boolean {
-  const a = cryptoModule().createHash('sha256').update(given).digest();
-  const b = cryptoModule().createHash('sha256').update(expected).digest();
-  return cryptoModule().timingSafeEqual(a, b);
+  const crypto = cryptoModule();
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(expected).digest();
+  return crypto.timingSafeEqual(a, b);
 }
 
 export function bearer(header: string | undefined): string | null {

@@ -45,7 +45,7 @@ export interface StoreOptions {
 export class SignalStore {
   /**
    * The model and an entry per leaf, made at the first call that needs them: a box no client asks for signals never
-   * parses its built-in model (910 leaves: ~30 ms of a restart and its heap; bench/README.md, "The model on first use").
+   * parses its built-in model (910 leaves: ~30 ms of a restart; bench/README.md, "A restart reads no model").
    */
   private loaded: { model: VssModel; entries: Map<string, Entry> } | null = null;
   private modelOf: (() => VssModel) | null;
@@ -66,9 +66,6 @@ export class SignalStore {
     this.echo = opts.echoActuators ?? false;
     this.modelOf = typeof model === 'function' ? model : () => model;
   }
-
-  /** True once the model is made (a metric, and what a test of the first use reads). */
-  get modelLoaded(): boolean { return this.loaded !== null; }
 
   get vss(): VssModel { return this.model; }
 

@@ -1,6 +1,6 @@
 // A vehicle model with the hash of the text it came from and where it came from. The embedded store serves it, the
-// Python vehicle package is made from it and keeps the hash in its stamp: at start the agent hashes the model text it
-// reads anyway and compares, instead of generating the package again to see whether it changed.
+// Python vehicle package is made from it and keeps the hash in its stamp (and the built-in model file's identity): at
+// start the agent compares those, instead of generating the package again to see whether it changed.
 import { cryptoModule } from '../core/crypto-module';
 import fs = require('node:fs');
 import { VssError, VssModel } from './vss';
@@ -63,7 +63,7 @@ export function loadModelSource(file: string, source: ModelOrigin, knownHash?: s
 }
 
 /** A file's identity for "has it changed?" (size, modification time, inode: a rewrite by rename changes the inode). */
-export function fileIdentity(st: fs.Stats): string { return `${st.size}:${st.mtimeMs}:${st.ino}`; }
+function fileIdentity(st: fs.Stats): string { return `${st.size}:${st.mtimeMs}:${st.ino}`; }
 
 /**
  * A tree a client sent, with the text it is kept as: the JSON text it came as, or JSON.stringify of it (the hash is
