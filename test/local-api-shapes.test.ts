@@ -50,7 +50,8 @@ t.test('local API: the shapes other clients use', async (t) => {
   t.test('one step: code beside a prototype {id, name} starts; code that does not compile is refused, nothing installed', async (t) => {
     const dep = await c.request({ type: 'deploy_request', language: 'python', prototype: { id: 'beside', name: 'Beside' }, code: 'import time\nprint("up", flush=True)\ntime.sleep(300)\n' });
     t.match(dep, { type: 'deploy_request-response', appId: 'VEA-beside', status: 'started', result: /deployed and started/ });
-    c.send({ type: 'console_subscribe', id: 'sub-beside', appId: 'VEA-beside' });
+    // The app runs when the reply comes and may have printed already: the subscription replays from the first line.
+    c.send({ type: 'console_subscribe', id: 'sub-beside', appId: 'VEA-beside', since: 0 });
     await c.waitFor((f) => f.type === 'console_output' && f.appId === 'VEA-beside' && f.output === 'up');
     const bad = await c.request({ type: 'deploy_request', name: 'Broken', code: 'print("Unclosed string' });
     t.match(bad, { type: 'error', code: 'BAD_REQUEST', error: /SyntaxError.*line 1.*nothing was installed/ }, 'the compiler\'s line');
