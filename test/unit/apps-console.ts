@@ -6,7 +6,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AppConsole, LineRing } from '../../src/apps/console';
+import { AppConsole, LineRing, SEQ_BLOCK } from '../../src/apps/console';
 import { ManualClock } from '../helpers/manual-clock';
 import { MemoryClient } from '../helpers/memory-client';
 import { tmpDir } from '../helpers/scope';
@@ -113,4 +113,26 @@ t.test('a replay from a seq: begin, the held lines after it, end, then live line
   t.same(outputs(fresh), ['between', 'after'], 'nothing after unsubscribe');
   c.close();
   t.equal(con.subscriberCount, 0, 'a closed client is no subscriber');
+});
+
+t.test('the seq mark: reserved a block ahead, rewritten in place, read by the next life; close lets its file go', async (t) => {
+  const clock = new ManualClock();
+  const dir = tmpDir(t, 'console-');
+  const opts = { appId: 'A', lines: 100, bytes: 1 << 20, logFile: path.join(dir, 'console.log'), logMaxBytes: 1 << 20 };
+  const mark = path.join(dir, 'console.log.seq');
+  const openOnMark = () => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === mark; } catch { return false; } }).length;
+  const con = new AppConsole(opts, clock);
+  con.write('stdout', 'one\n');
+  t.equal(Number(fs.readFileSync(mark, 'utf8')), SEQ_BLOCK, 'the first line reserves the first block');
+  for (let i = 0; i < SEQ_BLOCK + 5; i++) con.write('stdout', `l${i}\n`);
+  t.equal(Number(fs.readFileSync(mark, 'utf8')), 2 * SEQ_BLOCK, 'line SEQ_BLOCK + 1 reserves the next block');
+  t.equal(fs.statSync(mark).size, 17, 'one fixed-width number: a rewrite in place leaves nothing of a longer one');
+  t.equal(openOnMark(), 1, 'kept open while the console lives');
+  con.close();
+  t.equal(openOnMark(), 0, 'let go by close');
+  const next = new AppConsole(opts, clock);
+  t.teardown(() => next.close());
+  next.write('stdout', 'next life\n');
+  t.equal(next.ring.lastSeq, 2 * SEQ_BLOCK + 1, 'numbering restarts above the mark (a gap, never a repeat)');
+  t.equal(Number(fs.readFileSync(mark, 'utf8')), 3 * SEQ_BLOCK, 'and reserves its own block');
 });
