@@ -55,7 +55,7 @@ t.test('a restarted box parses its built-in model at the first call that needs i
   await first.stop(); // the first start wrote the Python vehicle package from the model
   const a = await startAgent(t, { dataDir: first.dataDir, config });
   await a.waitLog((l) => l.msg === 'ready');
-  t.notOk(a.logs.some((l) => l.msg === 'vehicle model ready'), 'not parsed by the start (the package check needs only its hash)');
+  t.notOk(a.logs.some((l) => l.msg === 'vehicle model ready'), 'not parsed by the start (the package check needs only the identity of the model file)');
   const c = await ApiClient.connect(a.apiUrl);
   t.teardown(() => c.close());
   await c.request({ type: 'write_signals_value', data: { 'Vehicle.Speed': 42 } });
